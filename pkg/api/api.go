@@ -1,0 +1,185 @@
+// Package api defines the net/rpc control plane between gossipkv's
+// processes: the master drives watchdogs, clients and servers; clients talk
+// to their server. net/rpc flattens errors to strings, so every reply that a
+// caller must branch on carries a Status field; a returned error always means
+// the call itself failed (bad request, or a process that is not answering).
+//
+// Service and method names are constants here so that callers and servers
+// cannot drift apart.
+package api
+
+import "gossipkv/pkg/model"
+
+// Status is the outcome of a get or put, as the master prints it.
+type Status int
+
+const (
+	// OK: the operation succeeded.
+	OK Status = iota
+	// ErrKey: the server has no value for the key and the client has no
+	// dependency on it.
+	ErrKey
+	// ErrDep: the server has not seen a write the client depends on.
+	ErrDep
+	// ErrConn: the client has no reachable server.
+	ErrConn
+	// ErrFailed: the server could not carry the put out (disk error, limit
+	// exceeded); Reason says why.
+	ErrFailed
+)
+
+// String gives the spelling the master prints after "KEY:".
+func (s Status) String() string {
+	switch s {
+	case OK:
+		return "OK"
+	case ErrKey:
+		return "ERR_KEY"
+	case ErrDep:
+		return "ERR_DEP"
+	case ErrConn:
+		return "ERR_CONN"
+	case ErrFailed:
+		return "ERR_FAILED"
+	}
+	return "ERR_UNKNOWN"
+}
+
+// Empty is the argument or reply of calls that carry nothing.
+type Empty struct{}
+
+// PingReply identifies the process that answered, so a caller can tell a
+// stray process on a reused port from the one it expects.
+type PingReply struct {
+	Role string // "server", "client" or "watchdog"
+	ID   uint32
+	Pid  int
+}
+
+// ---- Server ("Server.*"), called by clients and the master.
+
+const (
+	ServerPing   = "Server.Ping"
+	ServerPut    = "Server.Put"
+	ServerGet    = "Server.Get"
+	ServerCut    = "Server.Cut"
+	ServerHeal   = "Server.Heal"
+	ServerStatus = "Server.Status"
+	ServerDump   = "Server.Dump"
+)
+
+// PutArgs writes Key=Value at the server. Dep is the newest version of Key
+// the client has written or read (zero for none): the new write is ordered
+// after it.
+type PutArgs struct {
+	Key, Value []byte
+	Dep        model.Version
+}
+
+// PutReply answers a put once the write is durable (Status OK) or says why
+// it failed.
+type PutReply struct {
+	Status  Status
+	Version model.Version
+	Reason  string
+}
+
+// GetArgs reads Key; Dep as in PutArgs.
+type GetArgs struct {
+	Key []byte
+	Dep model.Version
+}
+
+// GetReply carries the value (Status OK) with its version, which the client
+// keeps as its new dependency for the key.
+type GetReply struct {
+	Status  Status
+	Value   []byte
+	Version model.Version
+}
+
+// LinkArgs names the peer server of a Cut or Heal.
+type LinkArgs struct {
+	Peer uint32
+}
+
+// StatusReply is what stabilize compares: servers of one connected group
+// have converged when their Seen sets and store digests are equal.
+type StatusReply struct {
+	ID          uint32
+	Seen        model.Seen
+	StoreDigest uint64
+	Keys        int
+	// Links are the peers this server has a live direct link to.
+	Links []uint32
+}
+
+// DumpReply is the whole store, sorted by key bytes.
+type DumpReply struct {
+	Entries []KV
+}
+
+// KV is one key of a dump.
+type KV struct {
+	Key, Value []byte
+}
+
+// ---- Client ("Client.*"), called by the master.
+
+const (
+	ClientPing       = "Client.Ping"
+	ClientConnect    = "Client.Connect"
+	ClientDisconnect = "Client.Disconnect"
+	ClientPut        = "Client.Put"
+	ClientGet        = "Client.Get"
+)
+
+// ConnectArgs points the client at server ServerID, listening at Addr
+// (host:port of its rpc listener).
+type ConnectArgs struct {
+	ServerID uint32
+	Addr     string
+}
+
+// ClientPutArgs asks the client to write through its server.
+type ClientPutArgs struct {
+	Key, Value []byte
+}
+
+// ClientGetArgs asks the client to read through its server.
+type ClientGetArgs struct {
+	Key []byte
+}
+
+// ClientReply is the outcome of a client's put or get.
+type ClientReply struct {
+	Status Status
+	Value  []byte
+	Reason string
+}
+
+// ---- Watchdog ("Watchdog.*"), called by the master.
+
+const (
+	WatchdogPing  = "Watchdog.Ping"
+	WatchdogStart = "Watchdog.Start"
+	WatchdogKill  = "Watchdog.Kill"
+)
+
+// StartArgs starts server ServerID. Fresh wipes its data directory first
+// (the first start of a run without -keep-data); otherwise the server
+// reopens its durable state.
+type StartArgs struct {
+	ServerID uint32
+	Fresh    bool
+}
+
+// StartReply gives the pid of the started server process.
+type StartReply struct {
+	Pid int
+}
+
+// KillArgs names the server to SIGKILL.
+type KillArgs struct {
+	ServerID uint32
+}
