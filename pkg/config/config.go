@@ -1,14 +1,14 @@
-// Package config describes a gossipkv cluster: which ids are servers and
-// which are clients, where each listens, where servers keep their data, and
-// the timing and durability knobs. It is the only package that reads YAML.
-//
-// Every knob has a default chosen for the harness on one machine (see the
-// comment on each field of Default); a file only needs to say what differs.
-// Unknown fields are errors, so a typo in a knob's name is never silently
-// ignored.
 package config
 
-import "time"
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+)
 
 // Config is the whole cluster as config.yaml describes it.
 type Config struct {
@@ -46,6 +46,7 @@ type Timing struct {
 	ProbeTimeout      time.Duration `yaml:"probe_timeout"`
 	SuspicionMult     int           `yaml:"suspicion_mult"`
 	PushPullInterval  time.Duration `yaml:"push_pull_interval"`
+	FlushInterval     time.Duration `yaml:"flush_interval"`
 	ResendInterval    time.Duration `yaml:"resend_interval"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	RejoinInterval    time.Duration `yaml:"rejoin_interval"`
@@ -64,4 +65,173 @@ type Durability struct {
 type Limits struct {
 	MaxKeyBytes   int `yaml:"max_key_bytes"`
 	MaxValueBytes int `yaml:"max_value_bytes"`
+}
+
+// Default returns every knob at its default and no servers or clients: the
+// base a file is decoded over, so that a file only says what differs.
+func Default() *Config {
+	return &Config{
+		// Relative to the config file, so the repository's config.yaml keeps
+		// its data in ./data, which `make clean` removes.
+		DataDir: "data",
+		// The master's stderr is part of a run's transcript: at info,
+		// progress lines would bury the errors a user needs to see.
+		LogLevel: "warn",
+		Timing: Timing{
+			// memberlist's LAN default is 200ms. Topology changes (a cut
+			// link) ride on gossip, so 50ms lets routing react within a few
+			// rounds; on loopback the extra packets cost next to nothing.
+			GossipInterval: 50 * time.Millisecond,
+			// A dead or cut peer is noticed within a few hundred ms instead
+			// of seconds (LAN default 1s), so a script that kills a server
+			// and then stabilizes does not wait on failure detection.
+			ProbeInterval: 200 * time.Millisecond,
+			// Loopback round trips take microseconds; 100ms leaves room for
+			// a loaded 2-core machine (GC, fsync stalls) without false
+			// suspicions, and stays below ProbeInterval as memberlist needs.
+			ProbeTimeout: 100 * time.Millisecond,
+			// Suspicion lasts about mult*log10(n+1)*ProbeInterval. The LAN
+			// default 4 is tuned for large clusters; with a handful of
+			// servers 2 declares a dead one dead quickly, and a false
+			// positive heals through the rejoin loop.
+			SuspicionMult: 2,
+			// memberlist's full membership exchange; it heals the member
+			// list (not the data: that is the resend and heartbeat loops').
+			// Each second is cheap for tens of servers.
+			PushPullInterval: time.Second,
+			// Least time between two messages to one peer. An idle link
+			// sends at once; a busy one gathers the puts and acks of 2ms
+			// into one message (memberlist dials a TCP connection per
+			// message, so this is what keeps replication cheap).
+			FlushInterval: 2 * time.Millisecond,
+			// A neighbour that makes no progress on the writes it lacks
+			// for this long is sent them again, as a delta taken from the
+			// store; its other neighbours wait 2x, 3x... so usually one
+			// repairs it. Acks on loopback take milliseconds.
+			ResendInterval: 50 * time.Millisecond,
+			// Every server re-announces its set of held writes to its
+			// neighbours this often even when nothing changed: repairs a
+			// lost ack and lets a new neighbour learn what we hold.
+			HeartbeatInterval: 500 * time.Millisecond,
+			// memberlist never re-merges groups that declared each other
+			// dead (memberlist issue 222), so a loop re-joins known
+			// servers missing from the member list; this bounds how long
+			// a healed cluster can stay split if the join on
+			// createConnection did not take.
+			RejoinInterval: 500 * time.Millisecond,
+			// net/rpc has no timeouts. Control calls (even a put with its
+			// fsync) finish in milliseconds; 5s only catches a hung peer
+			// and will not fail a slow but live one on a busy machine.
+			RPCTimeout: 5 * time.Second,
+			// joinServer waits this long for a server to answer: process
+			// start, bbolt open and recovery of a large store on a slow
+			// disk fit in 10s.
+			StartTimeout: 10 * time.Second,
+			// Convergence takes milliseconds to seconds; this is a safety
+			// net so that a bug cannot hang a script forever, not a target.
+			StabilizeTimeout: 60 * time.Second,
+			// stabilize polls the servers' convergence state: 2ms adds at
+			// most 2ms to a stabilize while the polling load on loopback
+			// stays small.
+			StabilizePoll: 2 * time.Millisecond,
+		},
+		Durability: Durability{
+			// SPEC guarantee 1: a put is acknowledged only after fsync.
+			// Turning it off is for benchmarks that measure the protocol
+			// without the disk; a killed process still loses nothing (the
+			// page cache survives it), a crashed machine may.
+			Fsync: true,
+		},
+		Limits: Limits{
+			// Keys are bbolt keys (at most 32768 bytes) and travel in
+			// acks and digests; 4 KiB is generous for a key and keeps
+			// those messages small.
+			MaxKeyBytes: 4096,
+			// A value travels whole in one memberlist stream message and
+			// one net/rpc call; 1 MiB bounds batches and memory while
+			// leaving room for the benchmarks' 10 KB values.
+			MaxValueBytes: 1 << 20,
+		},
+	}
+}
+
+// Server returns the server with the given id.
+func (c *Config) Server(id uint32) (Server, bool) {
+	for _, s := range c.Servers {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Server{}, false
+}
+
+// Client returns the client with the given id.
+func (c *Config) Client(id uint32) (Client, bool) {
+	for _, cl := range c.Clients {
+		if cl.ID == id {
+			return cl, true
+		}
+	}
+	return Client{}, false
+}
+
+// ServerIDs returns the server ids in increasing order.
+func (c *Config) ServerIDs() []uint32 {
+	ids := make([]uint32, len(c.Servers))
+	for i, s := range c.Servers {
+		ids[i] = s.ID
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ClientIDs returns the client ids in increasing order.
+func (c *Config) ClientIDs() []uint32 {
+	ids := make([]uint32, len(c.Clients))
+	for i, cl := range c.Clients {
+		ids[i] = cl.ID
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ServerDir is where server id keeps its durable state.
+func (c *Config) ServerDir(id uint32) string {
+	return filepath.Join(c.DataDir, fmt.Sprintf("server-%d", id))
+}
+
+// LogDir is where the processes the master starts write their logs.
+func (c *Config) LogDir() string {
+	return filepath.Join(c.DataDir, "logs")
+}
+
+// SlogLevel is LogLevel as a slog.Level; Validate guarantees it is one of
+// the four names, and anything else reads as warn.
+func (c *Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelWarn
+}
+
+// RPCAddr is where the server serves clients and the master.
+func (s Server) RPCAddr() string { return hostPort(s.Host, s.RPCPort) }
+
+// GossipAddr is where the server's memberlist listens (TCP and UDP).
+func (s Server) GossipAddr() string { return hostPort(s.Host, s.GossipPort) }
+
+// WatchdogAddr is where the watchdog that starts and kills the server
+// listens.
+func (s Server) WatchdogAddr() string { return hostPort(s.Host, s.WatchdogPort) }
+
+// RPCAddr is where the client serves the master.
+func (c Client) RPCAddr() string { return hostPort(c.Host, c.RPCPort) }
+
+func hostPort(host string, port int) string {
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }

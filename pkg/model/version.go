@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Version places a write in the conflict order: a hybrid logical clock
 // (physical nanoseconds, logical counter) with the origin server id breaking
@@ -59,6 +62,11 @@ func Max(v, o Version) Version {
 func Tick(last Version, now int64, origin uint32) Version {
 	if now > last.Wall {
 		return Version{Wall: now, Origin: origin}
+	}
+	if last.Logical == math.MaxUint32 {
+		// The counter is full (only a forged or corrupt version gets here):
+		// move to the next nanosecond rather than wrap below last.
+		return Version{Wall: last.Wall + 1, Origin: origin}
 	}
 	return Version{Wall: last.Wall, Logical: last.Logical + 1, Origin: origin}
 }

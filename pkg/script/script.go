@@ -1,5 +1,12 @@
 package script
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
 // Kind is a script command.
 type Kind int
 
@@ -26,4 +33,89 @@ type Command struct {
 	IDs []uint32
 	// Key and Value of put and get (Value for put only), unquoted.
 	Key, Value []byte
+}
+
+// syntax describes one command: its name as written in scripts, what its
+// ids are called in error messages, and whether it takes a key and a value.
+// The argument list in errors ("CID KEY VALUE") comes from here too, so the
+// messages cannot drift from the parser.
+type syntax struct {
+	name     string
+	ids      []string // role of each id: "server id", "client id", "id"
+	args     string   // argument names for "takes N arguments (ARGS)"
+	key, val bool
+}
+
+var syntaxes = [...]syntax{
+	JoinServer:       {name: "joinServer", ids: []string{"server id"}, args: "ID"},
+	KillServer:       {name: "killServer", ids: []string{"server id"}, args: "ID"},
+	JoinClient:       {name: "joinClient", ids: []string{"client id", "server id"}, args: "CID SID"},
+	BreakConnection:  {name: "breakConnection", ids: []string{"id", "id"}, args: "A B"},
+	CreateConnection: {name: "createConnection", ids: []string{"id", "id"}, args: "A B"},
+	Stabilize:        {name: "stabilize"},
+	PrintStore:       {name: "printStore", ids: []string{"server id"}, args: "SID"},
+	Put:              {name: "put", ids: []string{"client id"}, args: "CID KEY VALUE", key: true, val: true},
+	Get:              {name: "get", ids: []string{"client id"}, args: "CID KEY", key: true},
+}
+
+func (s syntax) arity() int {
+	n := len(s.ids)
+	if s.key {
+		n++
+	}
+	if s.val {
+		n++
+	}
+	return n
+}
+
+// String is the command's name as written in a script.
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(syntaxes) {
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+	return syntaxes[k].name
+}
+
+// Format renders c as a script line that ParseLine reads back to the same
+// Kind, IDs, Key and Value. Keys and values are quoted only when a bare field
+// could not carry them, so ordinary commands stay readable in transcripts.
+func Format(c Command) string {
+	var b strings.Builder
+	b.WriteString(c.Kind.String())
+	for _, id := range c.IDs {
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatUint(uint64(id), 10))
+	}
+	if c.Kind == Put || c.Kind == Get {
+		b.WriteByte(' ')
+		b.WriteString(formatField(c.Key))
+	}
+	if c.Kind == Put {
+		b.WriteByte(' ')
+		b.WriteString(formatField(c.Value))
+	}
+	return b.String()
+}
+
+// formatField returns f bare when it reads back as itself, else quoted.
+func formatField(f []byte) string {
+	if needsQuote(f) {
+		return strconv.Quote(string(f))
+	}
+	return string(f)
+}
+
+func needsQuote(f []byte) bool {
+	if len(f) == 0 || f[0] == '"' || f[0] == '#' || !utf8.Valid(f) {
+		return true
+	}
+	for _, r := range string(f) {
+		// Blank bytes would split the field; other unprintable runes would
+		// read back fine but make transcripts ambiguous to a human.
+		if isBlank(r) || !strconv.IsPrint(r) {
+			return true
+		}
+	}
+	return false
 }

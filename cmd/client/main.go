@@ -1,0 +1,51 @@
+// Command client runs one gossipkv client process: it serves the master's
+// Client.* calls until SIGTERM or SIGINT.
+//
+// Exit codes: 0 after a clean stop, 1 when it cannot serve, 2 on bad flags
+// or config.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"gossipkv/pkg/client"
+	"gossipkv/pkg/config"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	configPath := flag.String("config", "config.yaml", "cluster config file")
+	id := flag.Int("id", -1, "this client's id (required)")
+	flag.Parse()
+	if *id < 0 || flag.NArg() > 0 {
+		flag.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 2
+	}
+	logger, logFile, err := cfg.OpenLog("client", uint32(*id))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	defer logFile.Close()
+
+	c, err := client.Listen(cfg, uint32(*id), logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	logger.Info("stopping", "signal", (<-sig).String())
+	c.Close()
+	return 0
+}

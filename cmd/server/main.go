@@ -1,0 +1,78 @@
+// Command server runs one gossipkv server: it recovers its store from disk,
+// joins the other servers over memberlist and serves clients and the master
+// over net/rpc until SIGTERM or SIGINT (or SIGKILL, which it survives on
+// disk: every acknowledged put was committed first).
+//
+// Exit codes: 0 after a clean stop, 1 when it cannot start, 2 on bad flags
+// or config.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"gossipkv/pkg/config"
+	"gossipkv/pkg/server"
+	"gossipkv/pkg/storage"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	configPath := flag.String("config", "config.yaml", "cluster config file")
+	id := flag.Int("id", -1, "this server's id (required)")
+	flag.Parse()
+	if *id < 0 || flag.NArg() > 0 {
+		flag.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 2
+	}
+	opts, err := server.OptionsFromConfig(cfg, uint32(*id))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	logger, logFile, err := cfg.OpenLog("server", uint32(*id))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 1
+	}
+	defer logFile.Close()
+	db, err := storage.OpenBolt(filepath.Join(cfg.ServerDir(uint32(*id)), "store.db"),
+		storage.BoltOptions{NoSync: !cfg.Durability.Fsync})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 1
+	}
+	opts.Backend, opts.Logger = db, logger
+	s, err := server.New(opts)
+	if err != nil {
+		db.Close()
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv, _ := cfg.Server(uint32(*id))
+	ln, err := server.ServeRPC(s, srv.RPCAddr())
+	if err != nil {
+		s.Shutdown()
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	logger.Info("stopping", "signal", (<-sig).String())
+	ln.Close()
+	if err := s.Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 1
+	}
+	return 0
+}

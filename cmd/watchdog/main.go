@@ -1,0 +1,69 @@
+// Command watchdog runs the watchdog of one gossipkv server id: it starts and
+// kills that server for the master until SIGTERM or SIGINT, and then kills
+// the server before it exits.
+//
+// Exit codes: 0 after a clean stop, 1 when it cannot serve, 2 on bad flags
+// or config.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"gossipkv/pkg/config"
+	"gossipkv/pkg/watchdog"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	configPath := flag.String("config", "config.yaml", "cluster config file")
+	id := flag.Int("id", -1, "the id of the server this watchdog runs (required)")
+	serverBin := flag.String("server-bin", "", `server executable (default "server" next to this one)`)
+	flag.Parse()
+	if *id < 0 || flag.NArg() > 0 {
+		flag.Usage()
+		return 2
+	}
+	if *serverBin == "" {
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "watchdog: cannot find the server binary:", err)
+			return 2
+		}
+		*serverBin = filepath.Join(filepath.Dir(self), "server")
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "watchdog:", err)
+		return 2
+	}
+	logger, logFile, err := cfg.OpenLog("watchdog", uint32(*id))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "watchdog:", err)
+		return 1
+	}
+	defer logFile.Close()
+
+	w, err := watchdog.Listen(cfg, uint32(*id), watchdog.Options{
+		ServerBin:  *serverBin,
+		ConfigPath: *configPath,
+		Logger:     logger,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "watchdog:", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	logger.Info("stopping", "signal", (<-sig).String())
+	if err := w.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "watchdog:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,411 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/rpc"
+	"strings"
+	"sync"
+	"time"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/script"
+)
+
+// exec runs one parsed command. Its error, if any, is what is wrong with
+// the line; the run goes on.
+func (m *master) exec(ctx context.Context, c script.Command) error {
+	switch c.Kind {
+	case script.JoinServer:
+		return m.joinServer(c.IDs[0])
+	case script.KillServer:
+		return m.killServer(c.IDs[0])
+	case script.JoinClient:
+		return m.joinClient(c.IDs[0], c.IDs[1])
+	case script.BreakConnection:
+		return m.link(c.IDs[0], c.IDs[1], false)
+	case script.CreateConnection:
+		return m.link(c.IDs[0], c.IDs[1], true)
+	case script.Stabilize:
+		t0 := time.Now()
+		err := m.stabilize(ctx)
+		if err == nil {
+			m.stabilizes = append(m.stabilizes, time.Since(t0))
+		}
+		return err
+	case script.PrintStore:
+		return m.printStore(c.IDs[0])
+	case script.Put:
+		return m.put(c.IDs[0], c.Key, c.Value)
+	case script.Get:
+		return m.get(c.IDs[0], c.Key)
+	}
+	return fmt.Errorf("unknown command kind %v", c.Kind)
+}
+
+// ---- checks on ids
+
+func (m *master) isServer(id uint32) bool { _, ok := m.servers[id]; return ok }
+func (m *master) isClient(id uint32) bool { _, ok := m.clients[id]; return ok }
+
+// known checks that id is in the config at all.
+func (m *master) known(id uint32) error {
+	if !m.isServer(id) && !m.isClient(id) {
+		return fmt.Errorf("id %d is not in %s", id, m.cfgName)
+	}
+	return nil
+}
+
+func (m *master) needServer(id uint32) error {
+	if err := m.known(id); err != nil {
+		return err
+	}
+	if !m.isServer(id) {
+		return fmt.Errorf("%d is a client, not a server", id)
+	}
+	return nil
+}
+
+func (m *master) needLiveServer(id uint32) error {
+	if err := m.needServer(id); err != nil {
+		return err
+	}
+	if !m.view.Live(id) {
+		return fmt.Errorf("server %d is not running", id)
+	}
+	return nil
+}
+
+func (m *master) needClient(id uint32) error {
+	if err := m.known(id); err != nil {
+		return err
+	}
+	if !m.isClient(id) {
+		return fmt.Errorf("%d is a server, not a client", id)
+	}
+	return nil
+}
+
+func (m *master) needJoined(id uint32) error {
+	if err := m.needClient(id); err != nil {
+		return err
+	}
+	if _, ok := m.joined[id]; !ok {
+		return fmt.Errorf("client %d has not joined", id)
+	}
+	return nil
+}
+
+// ---- commands
+
+func (m *master) joinServer(id uint32) error {
+	if err := m.needServer(id); err != nil {
+		return err
+	}
+	if m.view.Live(id) {
+		return fmt.Errorf("server %d is already running", id)
+	}
+	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id]}
+	var reply api.StartReply
+	if err := m.watchdogs[id].CallTimeout(api.WatchdogStart, args, &reply, m.startTimeout); err != nil {
+		return fmt.Errorf("start server %d: %w", id, err)
+	}
+	m.started[id] = true
+	// Live peers still drop the new process's traffic if the master cut
+	// them, so heal their ends; the new process is told too, in case a
+	// server keeps its cuts across a restart.
+	var calls []func() error
+	for _, p := range m.view.Join(id) {
+		if m.view.Live(p) && p != id {
+			calls = append(calls, m.serverCall(p, api.ServerHeal, id), m.serverCall(id, api.ServerHeal, p))
+		}
+	}
+	return fanOut(calls)
+}
+
+func (m *master) killServer(id uint32) error {
+	if err := m.needServer(id); err != nil {
+		return err
+	}
+	if !m.view.Live(id) {
+		return fmt.Errorf("server %d is not running", id)
+	}
+	err := m.watchdogs[id].CallTimeout(api.WatchdogKill, api.KillArgs{ServerID: id}, &api.Empty{}, m.startTimeout)
+	var se rpc.ServerError
+	if err != nil && !errors.As(err, &se) {
+		// Nothing answered: the server may still run.
+		return fmt.Errorf("kill server %d: %w", id, err)
+	}
+	// The watchdog answered, so the server is gone, even if it refused
+	// because the server had already died on its own: record that, so a
+	// joinServer can start it again.
+	m.view.Kill(id)
+	// The master's connection to the dead process is broken; forget it
+	// so the first call to the restarted server dials afresh.
+	m.servers[id].Close()
+	if err != nil {
+		return fmt.Errorf("kill server %d: %w", id, err)
+	}
+	return nil
+}
+
+func (m *master) joinClient(cid, sid uint32) error {
+	if err := m.needClient(cid); err != nil {
+		return err
+	}
+	if err := m.needLiveServer(sid); err != nil {
+		return err
+	}
+	return m.connect(cid, sid)
+}
+
+// connect points client cid at server sid.
+func (m *master) connect(cid, sid uint32) error {
+	s, _ := m.cfg.Server(sid)
+	args := api.ConnectArgs{ServerID: sid, Addr: s.RPCAddr()}
+	if err := m.clients[cid].Call(api.ClientConnect, args, &api.Empty{}); err != nil {
+		return fmt.Errorf("connect client %d to server %d: %w", cid, sid, err)
+	}
+	m.joined[cid] = sid
+	m.connected[cid] = true
+	return nil
+}
+
+// link breaks (up=false) or restores (up=true) the link between a and b:
+// two servers, or a client and a server in either order.
+func (m *master) link(a, b uint32, up bool) error {
+	for _, id := range []uint32{a, b} {
+		if err := m.known(id); err != nil {
+			return err
+		}
+	}
+	if m.isClient(a) && m.isClient(b) {
+		return fmt.Errorf("%d and %d are both clients: a link needs a server at one end", a, b)
+	}
+	if a == b {
+		return fmt.Errorf("a link needs two different servers")
+	}
+	if m.isClient(a) || m.isClient(b) {
+		cid, sid := a, b
+		if m.isClient(b) {
+			cid, sid = b, a
+		}
+		if up {
+			// Connecting is what joinClient does; a client need not
+			// have joined before.
+			if err := m.needLiveServer(sid); err != nil {
+				return err
+			}
+			return m.connect(cid, sid)
+		}
+		if err := m.needJoined(cid); err != nil {
+			return err
+		}
+		if m.joined[cid] != sid || !m.connected[cid] {
+			return nil // not linked to sid: nothing to break
+		}
+		if err := m.clients[cid].Call(api.ClientDisconnect, api.Empty{}, &api.Empty{}); err != nil {
+			return fmt.Errorf("disconnect client %d: %w", cid, err)
+		}
+		m.connected[cid] = false
+		return nil
+	}
+	method := api.ServerCut
+	if up {
+		method = api.ServerHeal
+		m.view.Heal(a, b)
+	} else {
+		m.view.Cut(a, b)
+	}
+	// A dead end has no state to change: a join starts it with every
+	// link up and heals its peers' ends.
+	var calls []func() error
+	if m.view.Live(a) {
+		calls = append(calls, m.serverCall(a, method, b))
+	}
+	if m.view.Live(b) {
+		calls = append(calls, m.serverCall(b, method, a))
+	}
+	return fanOut(calls)
+}
+
+// serverCall makes a Cut or Heal call of server id about peer, to run in a
+// fan-out.
+func (m *master) serverCall(id uint32, method string, peer uint32) func() error {
+	conn := m.servers[id]
+	return func() error {
+		if err := conn.Call(method, api.LinkArgs{Peer: peer}, &api.Empty{}); err != nil {
+			return fmt.Errorf("server %d: %s %d: %w", id, method, peer, err)
+		}
+		return nil
+	}
+}
+
+// fanOut runs calls at once and joins their errors.
+func fanOut(calls []func() error) error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (m *master) printStore(id uint32) error {
+	if err := m.needLiveServer(id); err != nil {
+		return err
+	}
+	var reply api.DumpReply
+	if err := m.servers[id].Call(api.ServerDump, api.Empty{}, &reply); err != nil {
+		return fmt.Errorf("dump server %d: %w", id, err)
+	}
+	for _, kv := range reply.Entries {
+		m.printKV(kv.Key, kv.Value)
+	}
+	return nil
+}
+
+func (m *master) printKV(key, value []byte) {
+	m.out.Write(key)
+	m.out.WriteByte(':')
+	m.out.Write(value)
+	m.out.WriteByte('\n')
+}
+
+func (m *master) put(cid uint32, key, value []byte) error {
+	if err := m.needJoined(cid); err != nil {
+		return err
+	}
+	var reply api.ClientReply
+	if err := m.clients[cid].Call(api.ClientPut, api.ClientPutArgs{Key: key, Value: value}, &reply); err != nil {
+		return fmt.Errorf("client %d: %w", cid, err)
+	}
+	if reply.Status != api.OK {
+		return statusError("put failed", reply)
+	}
+	return nil
+}
+
+func (m *master) get(cid uint32, key []byte) error {
+	if err := m.needJoined(cid); err != nil {
+		return err
+	}
+	var reply api.ClientReply
+	if err := m.clients[cid].Call(api.ClientGet, api.ClientGetArgs{Key: key}, &reply); err != nil {
+		return fmt.Errorf("client %d: %w", cid, err)
+	}
+	switch reply.Status {
+	case api.OK:
+		m.printKV(key, reply.Value)
+	case api.ErrKey, api.ErrDep, api.ErrConn:
+		// These are answers, not failures of the line.
+		m.printKV(key, []byte(reply.Status.String()))
+	default:
+		m.printKV(key, []byte(reply.Status.String()))
+		return statusError("get failed", reply)
+	}
+	return nil
+}
+
+func statusError(what string, r api.ClientReply) error {
+	if r.Reason != "" {
+		return fmt.Errorf("%s: %v: %s", what, r.Status, r.Reason)
+	}
+	return fmt.Errorf("%s: %v", what, r.Status)
+}
+
+// ---- stabilize
+
+// stabilize polls every live server's Status until, within each connected
+// group of the master's link view, all servers hold the same writes and the
+// same store.
+func (m *master) stabilize(ctx context.Context) error {
+	groups := m.view.Groups()
+	live := m.view.LiveIDs()
+	deadline := time.Now().Add(m.stabilizeTimeout)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		statuses, err := m.statusAll(live)
+		if err != nil {
+			return err
+		}
+		diverged := divergent(groups, statuses)
+		if len(diverged) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not stable after %v: %s", m.stabilizeTimeout, describe(diverged, statuses))
+		}
+		timer.Reset(m.stabilPoll)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stabilize: %w", ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// statusAll asks every server of ids for its Status at once.
+func (m *master) statusAll(ids []uint32) (map[uint32]api.StatusReply, error) {
+	replies := make([]api.StatusReply, len(ids))
+	calls := make([]func() error, len(ids))
+	for i, id := range ids {
+		conn := m.servers[id]
+		calls[i] = func() error {
+			if err := conn.Call(api.ServerStatus, api.Empty{}, &replies[i]); err != nil {
+				return fmt.Errorf("status of server %d: %w", id, err)
+			}
+			if replies[i].ID != id {
+				return fmt.Errorf("status of server %d: server %d answered at %s", id, replies[i].ID, conn.Addr())
+			}
+			return nil
+		}
+	}
+	if err := fanOut(calls); err != nil {
+		return nil, err
+	}
+	out := make(map[uint32]api.StatusReply, len(ids))
+	for i, id := range ids {
+		out[id] = replies[i]
+	}
+	return out, nil
+}
+
+// divergent returns the groups whose members do not all agree.
+func divergent(groups [][]uint32, st map[uint32]api.StatusReply) [][]uint32 {
+	var out [][]uint32
+	for _, g := range groups {
+		first := st[g[0]]
+		for _, id := range g[1:] {
+			s := st[id]
+			if s.StoreDigest != first.StoreDigest || !s.Seen.Equal(first.Seen) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// describe says, for an error line, what each server of the diverged
+// groups last reported.
+func describe(groups [][]uint32, st map[uint32]api.StatusReply) string {
+	parts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		servers := make([]string, 0, len(g))
+		for _, id := range g {
+			s := st[id]
+			servers = append(servers, fmt.Sprintf("server %d seen %v digest %016x keys %d", id, s.Seen, s.StoreDigest, s.Keys))
+		}
+		parts = append(parts, fmt.Sprintf("group %v differs: %s", g, strings.Join(servers, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}

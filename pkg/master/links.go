@@ -1,0 +1,125 @@
+package master
+
+import "sort"
+
+// linkView is the master's own picture of the cluster: which servers it has
+// started and which server links it has cut. Stabilize groups servers by it
+// rather than by what the servers report, because the servers' view is the
+// very thing being waited on.
+//
+// A cut between a live and a dead server stays recorded, and joinServer
+// clears every cut of the server it starts (the script language says a join
+// restores that server's links).
+type linkView struct {
+	live map[uint32]bool
+	cuts map[pair]bool
+}
+
+// pair is an unordered server link, stored with lo <= hi.
+type pair struct{ lo, hi uint32 }
+
+func mkpair(a, b uint32) pair {
+	if a > b {
+		a, b = b, a
+	}
+	return pair{a, b}
+}
+
+func newLinkView() *linkView {
+	return &linkView{live: map[uint32]bool{}, cuts: map[pair]bool{}}
+}
+
+// Live reports whether the master has id running.
+func (v *linkView) Live(id uint32) bool { return v.live[id] }
+
+// LiveIDs returns the running servers, sorted.
+func (v *linkView) LiveIDs() []uint32 {
+	ids := make([]uint32, 0, len(v.live))
+	for id := range v.live {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// Join marks id running and clears its cut links. It returns the peers whose
+// link with id was cut, sorted, so the caller can heal the live ones.
+func (v *linkView) Join(id uint32) []uint32 {
+	v.live[id] = true
+	var peers []uint32
+	for p := range v.cuts {
+		switch id {
+		case p.lo:
+			peers = append(peers, p.hi)
+		case p.hi:
+			peers = append(peers, p.lo)
+		default:
+			continue
+		}
+		delete(v.cuts, p)
+	}
+	sort.Slice(peers, func(i, j int) bool { return peers[i] < peers[j] })
+	return peers
+}
+
+// Kill marks id stopped; its cuts stay recorded until it joins again.
+func (v *linkView) Kill(id uint32) { delete(v.live, id) }
+
+// Cut records the link a-b as broken.
+func (v *linkView) Cut(a, b uint32) { v.cuts[mkpair(a, b)] = true }
+
+// Heal records the link a-b as restored.
+func (v *linkView) Heal(a, b uint32) { delete(v.cuts, mkpair(a, b)) }
+
+// IsCut reports whether the link a-b is recorded as broken.
+func (v *linkView) IsCut(a, b uint32) bool { return v.cuts[mkpair(a, b)] }
+
+// Groups returns the connected groups of live servers: every pair of live
+// servers is linked unless cut, and a group is a connected component of
+// that graph. Each group is sorted and groups are ordered by their smallest
+// id, so the result is deterministic.
+func (v *linkView) Groups() [][]uint32 {
+	ids := v.LiveIDs()
+	parent := make(map[uint32]uint32, len(ids))
+	for _, id := range ids {
+		parent[id] = id
+	}
+	var find func(uint32) uint32
+	find = func(x uint32) uint32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for i, a := range ids {
+		for _, b := range ids[i+1:] {
+			if v.cuts[mkpair(a, b)] {
+				continue
+			}
+			ra, rb := find(a), find(b)
+			if ra == rb {
+				continue
+			}
+			// Root at the smaller id so groups come out in id order.
+			if ra < rb {
+				parent[rb] = ra
+			} else {
+				parent[ra] = rb
+			}
+		}
+	}
+	index := map[uint32]int{}
+	var groups [][]uint32
+	for _, id := range ids {
+		r := find(id)
+		i, ok := index[r]
+		if !ok {
+			i = len(groups)
+			index[r] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], id)
+	}
+	return groups
+}

@@ -1,0 +1,403 @@
+package master
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/config"
+	"gossipkv/pkg/rpcconn"
+	"gossipkv/pkg/script"
+)
+
+// Exit codes of Run, as the master binary exits with them.
+const (
+	// ExitOK: every line ran.
+	ExitOK = 0
+	// ExitFailed: at least one line failed (bad line or failed command), or
+	// the run was interrupted.
+	ExitFailed = 1
+	// ExitStart: the master could not start: a watchdog or client neither
+	// answered nor could be started.
+	ExitStart = 2
+)
+
+// Fallbacks for timing knobs left at zero, so a hand-built Config still
+// gives every call a deadline.
+const (
+	defaultRPCTimeout       = 5 * time.Second
+	defaultStartTimeout     = 15 * time.Second
+	defaultStabilizeTimeout = 30 * time.Second
+	defaultStabilizePoll    = 2 * time.Millisecond
+	// startPoll is how often a just-started process is pinged until it
+	// answers.
+	startPoll = 5 * time.Millisecond
+	// stopGrace is how long a started process has to exit after SIGTERM.
+	stopGrace = 2 * time.Second
+)
+
+// Options configure one run of the master.
+type Options struct {
+	// Config is the cluster; ConfigPath is the file it came from, passed
+	// on to the processes the master starts (make it absolute: they may
+	// not share the master's working directory).
+	Config     *config.Config
+	ConfigPath string
+	// BinDir holds the watchdog and client binaries.
+	BinDir string
+	// Echo prints each script line as "> LINE" on Stdout before its output.
+	Echo bool
+	// KeepData keeps the servers' data directories from earlier runs;
+	// otherwise the first start of each server in this run wipes its
+	// directory.
+	KeepData bool
+	// Stdout gets only what get and printStore print (and the echo);
+	// Stderr gets errors, progress and timings.
+	Stdout, Stderr io.Writer
+
+	// isLocal decides which hosts are this machine; nil means isLocalHost.
+	// Tests replace it to play a remote host on loopback.
+	isLocal func(host string) bool
+}
+
+// Run starts the local watchdogs and clients that are not already
+// answering, runs the script read from stdin line by line, stops what it
+// started and returns an exit code (ExitOK, ExitFailed, ExitStart). A
+// cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
+// stabilize while it polls.
+func Run(ctx context.Context, opts Options, stdin io.Reader) int {
+	m := newMaster(opts)
+	defer m.closeConns()
+	t0 := time.Now()
+	if err := m.startup(ctx); err != nil {
+		m.errf("%v", err)
+		m.shutdown()
+		return ExitStart
+	}
+	if n := m.launch.count(); n > 0 {
+		m.errf("started %d processes in %.3f s", n, time.Since(t0).Seconds())
+	}
+	t1 := time.Now()
+	code := m.runScript(ctx, stdin)
+	elapsed := time.Since(t1)
+	m.shutdown()
+	m.summary(elapsed)
+	return code
+}
+
+// master is the state of one run. Only Run's goroutine touches it; the
+// fan-outs of a command (both ends of a cut, stabilize's polls) use only the
+// Conns, which are safe for concurrent use.
+type master struct {
+	opts    Options
+	cfg     *config.Config
+	cfgName string // for "id 12 is not in config.yaml"
+	out     *bufio.Writer
+	launch  *launcher
+	isLocal func(string) bool
+
+	rpcTimeout, startTimeout     time.Duration
+	stabilizeTimeout, stabilPoll time.Duration
+
+	// One Conn per process, made up front: the maps never change after
+	// newMaster, so fan-out goroutines may read them.
+	watchdogs map[uint32]*rpcconn.Conn // by server id
+	servers   map[uint32]*rpcconn.Conn
+	clients   map[uint32]*rpcconn.Conn
+
+	view *linkView
+	// started records the servers already started once in this run: only
+	// their first start is fresh.
+	started map[uint32]bool
+	// joined maps a client that has joined to the server it was last
+	// pointed at; connected says whether that link is up.
+	joined    map[uint32]uint32
+	connected map[uint32]bool
+
+	commands, failures int
+	stabilizes         []time.Duration
+}
+
+func newMaster(opts Options) *master {
+	cfg := opts.Config
+	name := filepath.Base(opts.ConfigPath)
+	if opts.ConfigPath == "" {
+		name = "config"
+	}
+	m := &master{
+		opts:      opts,
+		cfg:       cfg,
+		cfgName:   name,
+		out:       bufio.NewWriter(opts.Stdout),
+		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, logDir: cfg.LogDir()},
+		isLocal:   opts.isLocal,
+		watchdogs: map[uint32]*rpcconn.Conn{},
+		servers:   map[uint32]*rpcconn.Conn{},
+		clients:   map[uint32]*rpcconn.Conn{},
+		view:      newLinkView(),
+		started:   map[uint32]bool{},
+		joined:    map[uint32]uint32{},
+		connected: map[uint32]bool{},
+	}
+	if m.isLocal == nil {
+		m.isLocal = isLocalHost
+	}
+	t := cfg.Timing
+	m.rpcTimeout = orDefault(t.RPCTimeout, defaultRPCTimeout)
+	m.startTimeout = orDefault(t.StartTimeout, defaultStartTimeout)
+	m.stabilizeTimeout = orDefault(t.StabilizeTimeout, defaultStabilizeTimeout)
+	m.stabilPoll = orDefault(t.StabilizePoll, defaultStabilizePoll)
+
+	// Servers sharing a watchdog (one per host) share its Conn.
+	byAddr := map[string]*rpcconn.Conn{}
+	for _, id := range cfg.ServerIDs() {
+		s, _ := cfg.Server(id)
+		addr := s.WatchdogAddr()
+		if byAddr[addr] == nil {
+			byAddr[addr] = rpcconn.New(addr, m.rpcTimeout)
+		}
+		m.watchdogs[id] = byAddr[addr]
+		m.servers[id] = rpcconn.New(s.RPCAddr(), m.rpcTimeout)
+	}
+	for _, id := range cfg.ClientIDs() {
+		c, _ := cfg.Client(id)
+		m.clients[id] = rpcconn.New(c.RPCAddr(), m.rpcTimeout)
+	}
+	return m
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// errf writes one "master: ..." line on stderr.
+func (m *master) errf(format string, args ...any) {
+	fmt.Fprintf(m.opts.Stderr, "master: "+format+"\n", args...)
+}
+
+// endpoint is a helper process the master needs answering before the
+// script starts.
+type endpoint struct {
+	binary string // "watchdog" or "client": its role and its binary's name
+	id     uint32
+	host   string
+	conn   *rpcconn.Conn
+	what   string // "watchdog of server 3", "client 7"
+}
+
+// startup pings every watchdog and client of the config at once and starts
+// the local ones that do not answer.
+func (m *master) startup(ctx context.Context) error {
+	var eps []endpoint
+	seen := map[*rpcconn.Conn]bool{}
+	for _, id := range m.cfg.ServerIDs() {
+		c := m.watchdogs[id]
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		s, _ := m.cfg.Server(id)
+		eps = append(eps, endpoint{"watchdog", id, s.Host, c, fmt.Sprintf("watchdog of server %d", id)})
+	}
+	for _, id := range m.cfg.ClientIDs() {
+		c, _ := m.cfg.Client(id)
+		eps = append(eps, endpoint{"client", id, c.Host, m.clients[id], fmt.Sprintf("client %d", id)})
+	}
+	errs := make([]error, len(eps))
+	var wg sync.WaitGroup
+	for i := range eps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.ensure(ctx, eps[i])
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ensure makes ep answer: it is left alone if it already does, started if
+// it is local, and an error otherwise.
+func (m *master) ensure(ctx context.Context, ep endpoint) error {
+	method := api.WatchdogPing
+	if ep.binary == "client" {
+		method = api.ClientPing
+	}
+	var reply api.PingReply
+	err := ep.conn.Call(method, api.Empty{}, &reply)
+	if err == nil {
+		if reply.Role != ep.binary {
+			return fmt.Errorf("%s at %s: a %q process answers there", ep.what, ep.conn.Addr(), reply.Role)
+		}
+		return nil
+	}
+	if !m.isLocal(ep.host) {
+		return fmt.Errorf("%s at %s is not answering, and host %s is not this machine: start it there (%v)",
+			ep.what, ep.conn.Addr(), ep.host, err)
+	}
+	p, err := m.launch.start(ep.binary, ep.id)
+	if err != nil {
+		return fmt.Errorf("%s: %w", ep.what, err)
+	}
+	deadline := time.Now().Add(m.startTimeout)
+	tick := time.NewTicker(startPoll)
+	defer tick.Stop()
+	for {
+		if err = ep.conn.CallTimeout(method, api.Empty{}, &reply, m.rpcTimeout); err == nil {
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("%s: %w (see %s)", ep.what, p.exitError(), filepath.Join(m.launch.logDir, p.name+".stderr"))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s at %s: not answering %v after it was started: %v", ep.what, ep.conn.Addr(), m.startTimeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", ep.what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// shutdown kills the servers this run started, through their watchdogs,
+// then stops the watchdogs and clients it started.
+func (m *master) shutdown() {
+	live := m.view.LiveIDs()
+	errs := make([]error, len(live))
+	var wg sync.WaitGroup
+	for i, id := range live {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.watchdogs[id].CallTimeout(api.WatchdogKill, api.KillArgs{ServerID: id}, &api.Empty{}, m.startTimeout)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			m.errf("at exit: kill server %d: %v", live[i], err)
+		} else {
+			m.view.Kill(live[i])
+		}
+	}
+	m.launch.stopAll(stopGrace)
+}
+
+func (m *master) closeConns() {
+	for _, set := range []map[uint32]*rpcconn.Conn{m.watchdogs, m.servers, m.clients} {
+		for _, c := range set {
+			c.Close()
+		}
+	}
+}
+
+// item is what the script reader hands the run loop.
+type item struct {
+	cmd script.Command
+	err error
+}
+
+// runScript runs every line of stdin and returns ExitOK or ExitFailed.
+func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
+	items := make(chan item)
+	stop := make(chan struct{})
+	defer close(stop)
+	// Reading stdin may block forever (a terminal); a goroutine lets a
+	// signal end the run between lines all the same.
+	go func() {
+		r := script.NewReader(stdin)
+		for {
+			c, err := r.Next()
+			select {
+			case items <- item{c, err}:
+			case <-stop:
+				return
+			}
+			var se *script.Error
+			if err != nil && !errors.As(err, &se) {
+				return
+			}
+		}
+	}()
+	code := ExitOK
+	for {
+		var it item
+		select {
+		case <-ctx.Done():
+			m.errf("interrupted: %v", ctx.Err())
+			return ExitFailed
+		case it = <-items:
+		}
+		if it.err == io.EOF {
+			return code
+		}
+		var se *script.Error
+		switch {
+		case errors.As(it.err, &se):
+			m.commands++
+			m.failures++
+			code = ExitFailed
+			if m.opts.Echo {
+				m.echo(se.Text)
+			}
+			m.errf("%v", se)
+		case it.err != nil:
+			m.errf("reading the script: %v", it.err)
+			return ExitFailed
+		default:
+			m.commands++
+			if m.opts.Echo {
+				m.echo(it.cmd.Text)
+			}
+			if err := m.exec(ctx, it.cmd); err != nil {
+				m.failures++
+				code = ExitFailed
+				// script.Error's format clips a line carrying a huge value.
+				m.errf("%v", &script.Error{Line: it.cmd.Line, Text: it.cmd.Text, Msg: err.Error()})
+			}
+		}
+		// Flushing per line keeps the transcript whole up to the last line
+		// run even if the master is killed.
+		if err := m.out.Flush(); err != nil {
+			m.errf("writing stdout: %v", err)
+			return ExitFailed
+		}
+	}
+}
+
+func (m *master) echo(text string) {
+	m.out.WriteString("> ")
+	m.out.WriteString(text)
+	m.out.WriteByte('\n')
+}
+
+// summary prints the run's counts and timings on stderr.
+func (m *master) summary(elapsed time.Duration) {
+	secs := elapsed.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(m.commands) / secs
+	}
+	m.errf("%d commands, %d errors, %.3f s, %.1f commands/s", m.commands, m.failures, secs, rate)
+	if n := len(m.stabilizes); n > 0 {
+		ds := append([]time.Duration(nil), m.stabilizes...)
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		var total time.Duration
+		for _, d := range ds {
+			total += d
+		}
+		m.errf("%d stabilize: total %.3f s, median %.3f s, max %.3f s",
+			n, total.Seconds(), ds[n/2].Seconds(), ds[n-1].Seconds())
+	}
+}

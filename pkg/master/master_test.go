@@ -1,0 +1,466 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/config"
+	"gossipkv/pkg/rpcconn"
+)
+
+// result is what one Run gave.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runScript runs script with echo on against cfg; opt may adjust Options.
+func runScript(t *testing.T, cfg *config.Config, script string, opt func(*Options)) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	opts := Options{
+		Config:     cfg,
+		ConfigPath: filepath.Join(t.TempDir(), "config.yaml"),
+		BinDir:     t.TempDir(), // empty: nothing may be started
+		Echo:       true,
+		Stdout:     &stdout,
+		Stderr:     &stderr,
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	code := Run(context.Background(), opts, strings.NewReader(script))
+	t.Logf("stderr:\n%s", stderr.String())
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// lines joins its arguments as the lines of a script or transcript.
+func lines(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
+
+func checkStdout(t *testing.T, got, want string) {
+	t.Helper()
+	if got != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func checkStderr(t *testing.T, stderr string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+}
+
+func TestRun_Transcript(t *testing.T) {
+	cfg := testConfig(t, 2, 1)
+	c := startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines(
+		"# two servers, one client",
+		"joinServer 0",
+		"",
+		"  joinServer   1  ",
+		"joinClient 2 0",
+		"put 2 a 1",
+		`put 2 b "x y"`,
+		"stabilize",
+		"printStore 1",
+		"get 2 a",
+		"get 2 zz",
+	), nil)
+	if r.code != ExitOK {
+		t.Errorf("exit %d, want %d", r.code, ExitOK)
+	}
+	checkStdout(t, r.stdout, lines(
+		"> joinServer 0",
+		"> joinServer   1", // trimmed, as written inside
+		"> joinClient 2 0",
+		"> put 2 a 1",
+		`> put 2 b "x y"`,
+		"> stabilize",
+		"> printStore 1",
+		"a:1",
+		"b:x y",
+		"> get 2 a",
+		"a:1",
+		"> get 2 zz",
+		"zz:ERR_KEY",
+	))
+	checkStderr(t, r.stderr, "master: 9 commands, 0 errors, ", " commands/s", "1 stabilize")
+	// The servers started in this run are killed at exit, but the
+	// watchdogs and clients the master found running are left alone.
+	got := c.killCalls()
+	slices.Sort(got)
+	if !reflect.DeepEqual(got, []uint32{0, 1}) {
+		t.Errorf("kills at exit %v, want [0 1]", got)
+	}
+	if c.running(0) || c.running(1) {
+		t.Error("a server is still running after Run")
+	}
+	cl, _ := cfg.Client(2)
+	conn := rpcconn.New(cl.RPCAddr(), time.Second)
+	defer conn.Close()
+	var reply api.PingReply
+	if err := conn.Call(api.ClientPing, api.Empty{}, &reply); err != nil {
+		t.Errorf("client the master did not start was stopped: %v", err)
+	}
+}
+
+func TestRun_NoEcho(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines("joinServer 0", "joinClient 1 0", "put 1 k v", "get 1 k", "bogus"),
+		func(o *Options) { o.Echo = false })
+	checkStdout(t, r.stdout, "k:v\n")
+	if r.code != ExitFailed {
+		t.Errorf("exit %d, want %d", r.code, ExitFailed)
+	}
+}
+
+func TestRun_BadLines(t *testing.T) {
+	cfg := testConfig(t, 3, 2) // servers 0-2, clients 3-4
+	c := startFakeCluster(t, cfg)
+	script := lines(
+		"joinServer 0",          // 1
+		"joinServer 12",         // 2
+		"joinServer 3",          // 3
+		"joinServer 0",          // 4
+		"killServer 1",          // 5
+		"joinClient 3 1",        // 6
+		"joinClient 0 0",        // 7
+		"put 4 k v",             // 8
+		"get 4 k",               // 9
+		"printStore 2",          // 10
+		"breakConnection 3 4",   // 11
+		"breakConnection 0 9",   // 12
+		"createConnection 0 0",  // 13
+		"stablize",              // 14
+		"joinClient 3 0",        // 15
+		"put 3 k v",             // 16
+		"get 3 k",               // 17
+		"breakConnection 4 0",   // 18
+		"createConnection 1 3",  // 19
+		`put 3 "unterminated v`, // 20
+	)
+	r := runScript(t, cfg, script, nil)
+	if r.code != ExitFailed {
+		t.Errorf("exit %d, want %d", r.code, ExitFailed)
+	}
+	// Every line is echoed, bad ones too, and the good lines after bad
+	// ones still run.
+	var want []string
+	for _, l := range strings.Split(strings.TrimSuffix(script, "\n"), "\n") {
+		want = append(want, "> "+l)
+		if l == "get 3 k" {
+			want = append(want, "k:v")
+		}
+	}
+	checkStdout(t, r.stdout, lines(want...))
+	checkStderr(t, r.stderr,
+		"master: line 2: id 12 is not in config.yaml: joinServer 12\n",
+		"master: line 3: 3 is a client, not a server: joinServer 3\n",
+		"master: line 4: server 0 is already running: joinServer 0\n",
+		"master: line 5: server 1 is not running: killServer 1\n",
+		"master: line 6: server 1 is not running: joinClient 3 1\n",
+		"master: line 7: 0 is a server, not a client: joinClient 0 0\n",
+		"master: line 8: client 4 has not joined: put 4 k v\n",
+		"master: line 9: client 4 has not joined: get 4 k\n",
+		"master: line 10: server 2 is not running: printStore 2\n",
+		"master: line 11: 3 and 4 are both clients",
+		"master: line 12: id 9 is not in config.yaml: breakConnection 0 9\n",
+		"master: line 13: a link needs two different servers: createConnection 0 0\n",
+		"master: line 14: ", "stablize",
+		"master: line 18: client 4 has not joined: breakConnection 4 0\n",
+		"master: line 19: server 1 is not running: createConnection 1 3\n",
+		"master: line 20: ",
+		"master: 20 commands, 16 errors, ",
+	)
+	if strings.Contains(r.stderr, "line 1:") || strings.Contains(r.stderr, "line 15:") ||
+		strings.Contains(r.stderr, "line 16:") || strings.Contains(r.stderr, "line 17:") {
+		t.Error("a good line was reported as an error")
+	}
+	if got := c.startCalls(); len(got) != 1 {
+		t.Errorf("watchdog starts %v, want only server 0's", got)
+	}
+}
+
+func TestRun_JoinServer_FreshOnlyFirstStart(t *testing.T) {
+	script := lines(
+		"joinServer 0",
+		"joinClient 1 0",
+		"put 1 k v",
+		"killServer 0",
+		"joinServer 0",
+		"printStore 0",
+	)
+	for _, keep := range []bool{false, true} {
+		cfg := testConfig(t, 1, 1)
+		c := startFakeCluster(t, cfg)
+		r := runScript(t, cfg, script, func(o *Options) { o.KeepData = keep })
+		if r.code != ExitOK {
+			t.Errorf("keep=%v: exit %d", keep, r.code)
+		}
+		want := []api.StartArgs{{ServerID: 0, Fresh: !keep}, {ServerID: 0, Fresh: false}}
+		if got := c.startCalls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("keep=%v: starts %v, want %v", keep, got, want)
+		}
+		// The restart keeps its durable state.
+		if !strings.Contains(r.stdout, "> printStore 0\nk:v\n") {
+			t.Errorf("keep=%v: restarted server lost its store:\n%s", keep, r.stdout)
+		}
+	}
+}
+
+func TestRun_Links_CutBothEndsAndJoinHeals(t *testing.T) {
+	cfg := testConfig(t, 3, 0)
+	c := startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines(
+		"joinServer 0", "joinServer 1", "joinServer 2",
+		"breakConnection 0 1",
+		"killServer 1",
+		"breakConnection 2 1", // dead end: only 2 is told
+		"joinServer 1",        // restores 0-1 and 1-2: the live ends heal
+		"breakConnection 0 2",
+		"createConnection 2 0",
+	), nil)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d", r.code)
+	}
+	want := map[uint32][]string{
+		0: {"Cut 1", "Heal 1", "Cut 2", "Heal 2"},
+		// The joining server heals both restored links, in either order.
+		1: {"Cut 0", "Heal 0", "Heal 2"},
+		2: {"Cut 1", "Heal 1", "Cut 0", "Heal 0"},
+	}
+	for id, w := range want {
+		got := c.linkOps(id)
+		if id == 1 && len(got) == 3 {
+			slices.Sort(got[1:])
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("server %d link calls %v, want %v", id, got, w)
+		}
+	}
+}
+
+func TestRun_Stabilize_PerGroup(t *testing.T) {
+	cfg := testConfig(t, 3, 3) // clients 3, 4, 5
+	c := startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines(
+		"joinServer 0", "joinServer 1", "joinServer 2",
+		"joinClient 3 0", "joinClient 4 1", "joinClient 5 2",
+		"breakConnection 0 1", "breakConnection 0 2",
+		"put 3 a 0", "put 4 b 1", "put 4 c 1", "put 5 d 2",
+		"stabilize",
+		"printStore 0", "printStore 1", "printStore 2",
+		// Heal only 0-1: 0 and 2 converge through 1.
+		"createConnection 0 1",
+		"stabilize",
+		"printStore 2",
+	), func(o *Options) { o.Echo = false })
+	if r.code != ExitOK {
+		t.Fatalf("exit %d", r.code)
+	}
+	checkStdout(t, r.stdout, lines(
+		"a:0",
+		"b:1", "c:1", "d:2",
+		"b:1", "c:1", "d:2",
+		"a:0", "b:1", "c:1", "d:2",
+	))
+	// Stores differ after the puts, and each poll moves a write one hop,
+	// so stabilize must have polled more than once.
+	if n := c.statusCount(); n <= 2*3 {
+		t.Errorf("%d Status calls for two stabilizes of 3 servers: it did not poll", n)
+	}
+	checkStderr(t, r.stderr, "2 stabilize")
+}
+
+func TestRun_Stabilize_Timeout(t *testing.T) {
+	cfg := testConfig(t, 2, 1)
+	cfg.Timing.StabilizeTimeout = 50 * time.Millisecond
+	c := startFakeCluster(t, cfg)
+	c.setFrozen(true)
+	r := runScript(t, cfg, lines(
+		"joinServer 0", "joinServer 1", "joinClient 2 0",
+		"put 2 k v",
+		"stabilize",
+		"printStore 0",
+	), nil)
+	if r.code != ExitFailed {
+		t.Errorf("exit %d, want %d", r.code, ExitFailed)
+	}
+	checkStderr(t, r.stderr, "master: line 5: not stable after 50ms: group [0 1] differs: server 0 seen", ", server 1 seen")
+	// The master goes on after the failed line.
+	if !strings.HasSuffix(r.stdout, "> printStore 0\nk:v\n") {
+		t.Errorf("line after the failed stabilize did not run:\n%s", r.stdout)
+	}
+}
+
+func TestRun_DeadServerGivesErrorLines(t *testing.T) {
+	cfg := testConfig(t, 2, 0)
+	c := startFakeCluster(t, cfg)
+	pr, pw := io.Pipe()
+	var stdout, stderr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- Run(context.Background(), Options{Config: cfg, ConfigPath: "config.yaml", BinDir: t.TempDir(),
+			Stdout: &stdout, Stderr: &stderr}, pr)
+	}()
+	io.WriteString(pw, "joinServer 0\njoinServer 1\n")
+	waitFor(t, func() bool { return c.running(1) })
+	c.crash(1)
+	// After the errors, killServer lets the master record what the
+	// watchdog says (server 1 is gone), so it can be started again.
+	io.WriteString(pw, "stabilize\nprintStore 1\nkillServer 1\njoinServer 1\nstabilize\n")
+	pw.Close()
+	code := <-done
+	t.Logf("stderr:\n%s", stderr.String())
+	if code != ExitFailed {
+		t.Errorf("exit %d, want %d", code, ExitFailed)
+	}
+	checkStderr(t, stderr.String(),
+		"master: line 3: status of server 1: ",
+		"master: line 4: dump server 1: ",
+		"master: line 5: kill server 1: server 1 is not running",
+		"master: 7 commands, 3 errors")
+	if got := c.startCalls(); len(got) != 3 {
+		t.Errorf("watchdog starts %v: server 1 was not started again", got)
+	}
+}
+
+func TestRun_ClientLinks(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines(
+		"joinServer 0",
+		"joinClient 1 0",
+		"put 1 a 1",
+		"breakConnection 1 0",
+		"put 1 b 2", // fails: the client has no server
+		"get 1 a",   // an answer, not a failure
+		"createConnection 0 1",
+		"get 1 a",
+		"killServer 0",
+		"get 1 a",
+		"put 1 c 3", // fails
+	), func(o *Options) { o.Echo = false })
+	if r.code != ExitFailed {
+		t.Errorf("exit %d, want %d", r.code, ExitFailed)
+	}
+	checkStdout(t, r.stdout, lines("a:ERR_CONN", "a:1", "a:ERR_CONN"))
+	checkStderr(t, r.stderr,
+		"master: line 5: put failed: ERR_CONN",
+		"master: line 11: put failed: ERR_CONN",
+		"master: 11 commands, 2 errors")
+}
+
+func TestRun_PrintStore_BytesAsTheyAre(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines(
+		"joinServer 0",
+		"joinClient 1 0",
+		`put 1 "b:1" "v\x00w"`,
+		`put 1 "a b" ""`,
+		"printStore 0",
+	), func(o *Options) { o.Echo = false })
+	if r.code != ExitOK {
+		t.Fatalf("exit %d", r.code)
+	}
+	checkStdout(t, r.stdout, "a b:\nb:1:v\x00w\n")
+}
+
+func TestRun_Startup_RemoteNotAnswering(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	r := runScript(t, cfg, "joinServer 0\n", func(o *Options) {
+		o.isLocal = func(string) bool { return false }
+	})
+	if r.code != ExitStart {
+		t.Errorf("exit %d, want %d", r.code, ExitStart)
+	}
+	s, _ := cfg.Server(0)
+	cl, _ := cfg.Client(1)
+	checkStderr(t, r.stderr,
+		"watchdog of server 0 at "+s.WatchdogAddr()+" is not answering, and host 127.0.0.1 is not this machine",
+		"client 1 at "+cl.RPCAddr()+" is not answering")
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing: no line may run", r.stdout)
+	}
+}
+
+func TestRun_Startup_MissingBinary(t *testing.T) {
+	cfg := testConfig(t, 1, 0)
+	r := runScript(t, cfg, "joinServer 0\n", nil)
+	if r.code != ExitStart {
+		t.Errorf("exit %d, want %d", r.code, ExitStart)
+	}
+	checkStderr(t, r.stderr, "watchdog of server 0: start watchdog-0: ")
+}
+
+func TestRun_Interrupted(t *testing.T) {
+	cfg := testConfig(t, 1, 0)
+	c := startFakeCluster(t, cfg)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, ConfigPath: "config.yaml", BinDir: t.TempDir(),
+			Stdout: io.Discard, Stderr: &stderr}, pr)
+	}()
+	io.WriteString(pw, "joinServer 0\n")
+	waitFor(t, func() bool { return c.running(0) })
+	// stdin stays open: only the cancel can end the run.
+	cancel()
+	code := <-done
+	if code != ExitFailed {
+		t.Errorf("exit %d, want %d", code, ExitFailed)
+	}
+	checkStderr(t, stderr.String(), "master: interrupted")
+	if c.running(0) {
+		t.Error("server 0 still running after an interrupted run")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while Run writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,334 @@
+package model
+
+import (
+	"slices"
+
+	"gossipkv/pkg/router"
+)
+
+// Message is what servers send each other. Every message goes to a direct
+// neighbour only; writes reach servers further away by being forwarded hop by
+// hop along the origin's shortest-path tree (see Node).
+type Message interface{ isMessage() }
+
+// Writes carries new writes along the forwarding tree: the fast path.
+type Writes struct {
+	Entries []Entry
+}
+
+// Ack tells a neighbour which writes the sender holds durably. It is
+// cumulative (a whole Seen set, not a list of dots), so a lost or reordered
+// ack is repaired by the next one.
+type Ack struct {
+	Seen Seen
+}
+
+// Delta repairs a neighbour that stayed behind: the entries it lacks and,
+// when Complete, the sender's Seen set, which the receiver may merge after
+// applying them (writes superseded in the sender's store are not sent, so
+// the receiver could never learn their dots otherwise).
+type Delta struct {
+	Entries  []Entry
+	Seen     Seen
+	Complete bool
+}
+
+func (Writes) isMessage() {}
+func (Ack) isMessage()    {}
+func (Delta) isMessage()  {}
+
+// Outgoing is a message for the direct neighbour To.
+type Outgoing struct {
+	To  uint32
+	Msg Message
+}
+
+// NodeConfig holds the protocol's timing, in nanoseconds of the caller's
+// clock, and size knobs.
+type NodeConfig struct {
+	ID uint32
+	// Resend is how long a neighbour may stay behind without progress
+	// before it is sent a Delta. Neighbours of the laggard wait 1, 2, 3...
+	// times this by rank, so usually one of them repairs it, not all.
+	Resend int64
+	// Heartbeat is how often every neighbour is sent an Ack even when
+	// nothing changed: it repairs lost acks and introduces new neighbours.
+	Heartbeat int64
+	// MaxDeltaBytes bounds one Delta; a larger gap goes in several.
+	MaxDeltaBytes int
+}
+
+// Node is the replication protocol of one server, pure: driven by Put, Step
+// (a message arrived), SetLinks/SetNeighbors (topology news) and Tick (time
+// passed); its output is taken with Ready once the replica's dirty state has
+// been committed. It is not safe for concurrent use.
+//
+// Reliability is hop by hop: each server makes sure that each of its direct
+// neighbours ends up holding everything it holds. In a connected group that
+// brings every write to every server, whichever server took it and whether or
+// not that server is still alive.
+type Node struct {
+	cfg NodeConfig
+	R   *Replica
+
+	// links is the announced direct links of every server (ours from
+	// SetNeighbors), graph the router built from it (nil: rebuild).
+	links map[uint32][]uint32
+	graph *router.Graph
+
+	neighbors []uint32
+	peers     map[uint32]*peer
+
+	// batches holds forwarded writes per neighbour until Ready.
+	batches map[uint32][]Entry
+	// ackDue lists neighbours owed an Ack after the next commit.
+	ackDue map[uint32]bool
+	out    []Outgoing
+	lastHB int64
+}
+
+// peer is what a node knows of one neighbour.
+type peer struct {
+	seen  Seen // the union of its acks
+	known bool // an ack has arrived
+	// acked is the set we last acked to it.
+	acked Seen
+	// watch is our own set when we began waiting for it to catch up, at
+	// since; if it holds watch by since+resend*rank we stop waiting.
+	watching bool
+	watch    Seen
+	since    int64
+	// partial: the last Delta sent to it was incomplete; its next ack
+	// triggers the next part at once.
+	partial bool
+}
+
+// NewNode builds the protocol around a replica.
+func NewNode(cfg NodeConfig, r *Replica) *Node {
+	return &Node{
+		cfg:     cfg,
+		R:       r,
+		links:   map[uint32][]uint32{},
+		peers:   map[uint32]*peer{},
+		batches: map[uint32][]Entry{},
+		ackDue:  map[uint32]bool{},
+	}
+}
+
+// Put issues a local write and forwards it to our children in its tree.
+func (n *Node) Put(key, value []byte, dep Version, now int64) Entry {
+	e := n.R.Put(key, value, dep, now)
+	n.forward(e, n.cfg.ID)
+	return e
+}
+
+// Step handles a message from direct neighbour from.
+func (n *Node) Step(from uint32, m Message, now int64) {
+	switch m := m.(type) {
+	case Writes:
+		n.applyAll(from, m.Entries)
+		n.ackDue[from] = true
+	case Delta:
+		n.applyAll(from, m.Entries)
+		if m.Complete {
+			n.R.Merge(m.Seen)
+			n.peer(from).seen.Union(m.Seen)
+		}
+		n.ackDue[from] = true
+	case Ack:
+		p := n.peer(from)
+		p.seen.Union(m.Seen)
+		p.known = true
+		if p.partial && !p.seen.Covers(n.R.Seen()) {
+			n.sendDelta(from, p, now)
+		}
+	}
+}
+
+func (n *Node) applyAll(from uint32, entries []Entry) {
+	// What a neighbour sends, it holds (it commits before it sends): that
+	// is as good as an ack and spares it a Delta of its own writes.
+	p := n.peer(from)
+	for _, e := range entries {
+		p.seen.Add(e.Dot())
+		if n.R.Apply(e) {
+			n.forward(e, from)
+		}
+	}
+}
+
+// forward queues e for each neighbour whose parent in the origin's
+// shortest-path tree is this node. When the origin is out of reach (dead,
+// or cut off), the tree rooted here spreads it instead.
+func (n *Node) forward(e Entry, from uint32) {
+	g := n.topology()
+	root := e.Version.Origin
+	if _, ok := g.NextHop(n.cfg.ID, root); !ok {
+		root = n.cfg.ID
+	}
+	for _, nb := range n.neighbors {
+		if nb == from || nb == e.Version.Origin {
+			continue
+		}
+		if p, ok := g.Parent(root, nb); ok && p == n.cfg.ID {
+			n.batches[nb] = append(n.batches[nb], e)
+		}
+	}
+}
+
+// SetLinks records the direct links that server id announced.
+func (n *Node) SetLinks(id uint32, links []uint32) {
+	if id == n.cfg.ID {
+		return // ours come from SetNeighbors
+	}
+	if slices.Equal(n.links[id], links) {
+		return
+	}
+	n.links[id] = slices.Clone(links)
+	n.graph = nil
+}
+
+// Forget drops what is known of server id's links (it left, or died).
+func (n *Node) Forget(id uint32) {
+	if _, ok := n.links[id]; ok {
+		delete(n.links, id)
+		n.graph = nil
+	}
+}
+
+// SetNeighbors sets the servers this node has a live direct link to. New
+// neighbours are sent an Ack at once so they learn what we hold.
+func (n *Node) SetNeighbors(ids []uint32) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	if slices.Equal(ids, n.neighbors) {
+		return
+	}
+	for _, id := range ids {
+		if !slices.Contains(n.neighbors, id) {
+			n.ackDue[id] = true
+		}
+	}
+	for _, id := range n.neighbors {
+		if !slices.Contains(ids, id) {
+			if p := n.peers[id]; p != nil {
+				p.watching, p.partial = false, false
+			}
+			delete(n.batches, id)
+		}
+	}
+	n.neighbors = ids
+	n.links[n.cfg.ID] = ids
+	n.graph = nil
+}
+
+// Neighbors returns the current direct neighbours. Do not modify.
+func (n *Node) Neighbors() []uint32 { return n.neighbors }
+
+// Tick lets time pass: neighbours that stay behind get a Delta, and every
+// Heartbeat all neighbours get an Ack.
+func (n *Node) Tick(now int64) {
+	if now-n.lastHB >= n.cfg.Heartbeat {
+		n.lastHB = now
+		for _, nb := range n.neighbors {
+			n.ackDue[nb] = true
+			n.peer(nb).acked = Seen{} // force it out even if unchanged
+		}
+	}
+	mine := n.R.Seen()
+	g := n.topology()
+	for _, nb := range n.neighbors {
+		p := n.peer(nb)
+		if !p.known || p.seen.Covers(mine) {
+			p.watching = false
+			continue
+		}
+		if !p.watching || p.seen.Covers(p.watch) {
+			p.watching, p.watch, p.since = true, mine.Clone(), now
+			continue
+		}
+		rank := int64(slices.Index(g.Neighbors(nb), n.cfg.ID)) + 1
+		if rank < 1 {
+			rank = 1
+		}
+		if now-p.since >= n.cfg.Resend*rank {
+			n.sendDelta(nb, p, now)
+		}
+	}
+}
+
+func (n *Node) sendDelta(to uint32, p *peer, now int64) {
+	entries, complete := n.R.Delta(p.seen, n.cfg.MaxDeltaBytes)
+	d := Delta{Entries: entries, Complete: complete}
+	if complete {
+		d.Seen = n.R.Seen().Clone()
+	}
+	n.out = append(n.out, Outgoing{To: to, Msg: d})
+	p.partial = !complete
+	p.watching, p.watch, p.since = true, n.R.Seen().Clone(), now
+}
+
+// Ready returns the messages to send, once everything the replica has
+// applied so far is durable: acks promise durability. The caller commits
+// R.TakeDirty() first, then calls Ready.
+func (n *Node) Ready() []Outgoing {
+	for _, nb := range n.neighbors {
+		if es := n.batches[nb]; len(es) > 0 {
+			n.out = append(n.out, Outgoing{To: nb, Msg: Writes{Entries: es}})
+		}
+	}
+	clear(n.batches)
+	mine := n.R.Seen()
+	for nb := range n.ackDue {
+		if !slices.Contains(n.neighbors, nb) {
+			continue
+		}
+		n.ack(nb, mine)
+	}
+	clear(n.ackDue)
+	// Every neighbour hears of a change to our set, not only the sender of
+	// what changed it: otherwise a neighbour that got the same write by
+	// another path would think us behind and send it again. The transport
+	// keeps only the newest Ack per neighbour in each flush.
+	for _, nb := range n.neighbors {
+		if p := n.peer(nb); !p.acked.Equal(mine) {
+			n.ack(nb, mine)
+		}
+	}
+	out := n.out
+	n.out = nil
+	return out
+}
+
+// ack queues our set for nb. Writes and Deltas are always answered, even
+// when nothing changed: the sender is waiting to see progress.
+func (n *Node) ack(nb uint32, mine Seen) {
+	n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone()}})
+	n.peer(nb).acked = mine.Clone()
+}
+
+func (n *Node) peer(id uint32) *peer {
+	p := n.peers[id]
+	if p == nil {
+		p = &peer{}
+		n.peers[id] = p
+	}
+	return p
+}
+
+// PeerSeen returns what neighbour id is known to hold, and whether anything
+// is known.
+func (n *Node) PeerSeen(id uint32) (Seen, bool) {
+	p := n.peers[id]
+	if p == nil || !p.known {
+		return Seen{}, false
+	}
+	return p.seen, true
+}
+
+func (n *Node) topology() *router.Graph {
+	if n.graph == nil {
+		n.graph = router.New(n.links)
+	}
+	return n.graph
+}

@@ -1,0 +1,206 @@
+package model
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/fnv"
+	"sort"
+)
+
+// GetStatus is the outcome of a read against a replica.
+type GetStatus int
+
+const (
+	// Found: the replica's value satisfies the reader's dependency.
+	Found GetStatus = iota
+	// NoKey: no value, and the reader depends on none.
+	NoKey
+	// Behind: the replica has not seen the write the reader depends on.
+	Behind
+)
+
+// Replica is one server's data: the store (the winning entry of each key),
+// the set of writes it holds, and its hybrid logical clock. It is pure: time
+// comes in as arguments, nothing touches disk or network, and it is not safe
+// for concurrent use (one goroutine owns it).
+//
+// Apply is idempotent and commutative: any delivery order of the same writes,
+// with any duplicates, leaves the same store.
+type Replica struct {
+	id    uint32
+	store map[string]Entry
+	seen  Seen
+	clock Version
+	// digest is the XOR of entryHash over the store, kept as entries change,
+	// so that equal stores can be recognised without scanning them.
+	digest uint64
+	// dirty lists the keys changed since the last TakeDirty, and metaDirty
+	// says whether seen or clock changed: what the next commit must write.
+	dirty     map[string]struct{}
+	metaDirty bool
+}
+
+// NewReplica builds replica id from its recovered state (nil entries and a
+// zero Meta for a new one).
+func NewReplica(id uint32, entries []Entry, meta Meta) *Replica {
+	r := &Replica{
+		id:    id,
+		store: make(map[string]Entry, len(entries)),
+		seen:  meta.Seen.Clone(),
+		clock: meta.Clock,
+		dirty: map[string]struct{}{},
+	}
+	for _, e := range entries {
+		r.store[string(e.Key)] = e
+		r.digest ^= entryHash(e)
+		r.clock = maxClock(r.clock, e.Version)
+	}
+	return r
+}
+
+// ID is the server id of the replica.
+func (r *Replica) ID() uint32 { return r.id }
+
+// Put issues a new write of key at this replica. dep is the newest version of
+// key the writing client depends on; the write is ordered after it and after
+// everything the replica has seen. now is the physical time in nanoseconds.
+func (r *Replica) Put(key, value []byte, dep Version, now int64) Entry {
+	v := Tick(maxClock(r.clock, dep), now, r.id)
+	seq := r.seen.Prefix.Get(r.id) + 1
+	e := Entry{Key: clone(key), Value: clone(value), Version: v, Seq: seq}
+	r.Apply(e)
+	return e
+}
+
+// Apply merges a write from anywhere and reports whether the replica had not
+// held it before. A write older than the key's current one is recorded as
+// held (its dot joins the seen set) but changes nothing in the store.
+func (r *Replica) Apply(e Entry) bool {
+	if !r.seen.Add(e.Dot()) {
+		return false
+	}
+	r.metaDirty = true
+	r.clock = maxClock(r.clock, e.Version)
+	k := string(e.Key)
+	cur, ok := r.store[k]
+	if ok && !cur.Version.Less(e.Version) {
+		return true
+	}
+	if ok {
+		r.digest ^= entryHash(cur)
+	}
+	r.store[k] = e
+	r.digest ^= entryHash(e)
+	r.dirty[k] = struct{}{}
+	return true
+}
+
+// Merge adds the writes of s to the held set. It is only sound after the
+// replica has applied every entry that the sender of s held and the replica
+// lacked (see Delta): the store then already reflects every write in s.
+func (r *Replica) Merge(s Seen) {
+	if r.seen.Covers(s) {
+		return
+	}
+	r.seen.Union(s)
+	r.metaDirty = true
+}
+
+// Get reads key for a client that depends on dep (zero: no dependency). A
+// value at least as new as dep in the conflict order satisfies both Read
+// Your Writes and Monotonic Reads; an older one, or none, means the replica
+// is behind.
+func (r *Replica) Get(key []byte, dep Version) (Entry, GetStatus) {
+	e, ok := r.store[string(key)]
+	switch {
+	case ok && !e.Version.Less(dep):
+		return e, Found
+	case !ok && dep.IsZero():
+		return Entry{}, NoKey
+	}
+	return Entry{}, Behind
+}
+
+// Delta returns the entries a peer holding the set peer lacks, in dot order,
+// at most maxBytes of keys and values (at least one entry when any is
+// missing). complete says whether that is all of them: only then may the
+// peer Merge this replica's seen set after applying them.
+//
+// Entries superseded in this store are not sent: the newer entry of the same
+// key is, or the peer already holds it, and either way the peer's store ends
+// as if it had applied the older write.
+func (r *Replica) Delta(peer Seen, maxBytes int) (entries []Entry, complete bool) {
+	for _, e := range r.store {
+		if !peer.Contains(e.Dot()) {
+			entries = append(entries, e)
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return dotLess(entries[i].Dot(), entries[j].Dot()) })
+	size := 0
+	for i, e := range entries {
+		size += len(e.Key) + len(e.Value) + 32
+		if size > maxBytes && i > 0 {
+			return entries[:i], false
+		}
+	}
+	return entries, true
+}
+
+// Seen returns the set of writes held. The caller must not modify it.
+func (r *Replica) Seen() Seen { return r.seen }
+
+// Meta returns the recovery state to persist with the store.
+func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock} }
+
+// Digest identifies the store's contents: equal stores have equal digests.
+func (r *Replica) Digest() uint64 { return r.digest }
+
+// Len is the number of keys.
+func (r *Replica) Len() int { return len(r.store) }
+
+// TakeDirty returns the entries changed since the last call and whether the
+// meta changed, and forgets them: what the next commit must write.
+func (r *Replica) TakeDirty() (entries []Entry, metaChanged bool) {
+	for k := range r.dirty {
+		entries = append(entries, r.store[k])
+	}
+	clear(r.dirty)
+	metaChanged = r.metaDirty || len(entries) > 0
+	r.metaDirty = false
+	return entries, metaChanged
+}
+
+// Snapshot returns the store sorted by key bytes.
+func (r *Replica) Snapshot() []Entry {
+	out := make([]Entry, 0, len(r.store))
+	for _, e := range r.store {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	return out
+}
+
+// maxClock is the newer of the clock and v ignoring origin: the clock only
+// tracks time, the origin of a new version is always the issuing replica.
+func maxClock(c, v Version) Version {
+	if v.Wall > c.Wall || (v.Wall == c.Wall && v.Logical > c.Logical) {
+		return Version{Wall: v.Wall, Logical: v.Logical}
+	}
+	return c
+}
+
+// entryHash hashes what makes two stores equal: key and version (a version
+// names one write, so it stands for the value).
+func entryHash(e Entry) uint64 {
+	h := fnv.New64a()
+	var b [8 + 8 + 4 + 4]byte
+	binary.LittleEndian.PutUint64(b[0:], uint64(len(e.Key)))
+	binary.LittleEndian.PutUint64(b[8:], uint64(e.Version.Wall))
+	binary.LittleEndian.PutUint32(b[16:], e.Version.Logical)
+	binary.LittleEndian.PutUint32(b[20:], e.Version.Origin)
+	h.Write(b[:])
+	h.Write(e.Key)
+	return h.Sum64()
+}
+
+func clone(b []byte) []byte { return append([]byte{}, b...) }

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"fmt"
+
+	"gossipkv/pkg/config"
+)
+
+// OptionsFromConfig derives the options of server id from the cluster
+// config; the caller adds Backend and Logger.
+func OptionsFromConfig(cfg *config.Config, id uint32) (Options, error) {
+	if _, ok := cfg.Server(id); !ok {
+		return Options{}, fmt.Errorf("server: id %d is not a server in the config", id)
+	}
+	peers := map[uint32]string{}
+	for _, sid := range cfg.ServerIDs() {
+		s, _ := cfg.Server(sid)
+		peers[sid] = s.GossipAddr()
+	}
+	t := cfg.Timing
+	return Options{
+		ID:    id,
+		Peers: peers,
+		Timing: Timing{
+			Gossip: t.GossipInterval, Probe: t.ProbeInterval, ProbeTimeout: t.ProbeTimeout,
+			PushPull: t.PushPullInterval, SuspicionMult: t.SuspicionMult, Flush: t.FlushInterval,
+			Resend: t.ResendInterval, Heartbeat: t.HeartbeatInterval, Rejoin: t.RejoinInterval,
+		},
+		MaxKeyBytes:   cfg.Limits.MaxKeyBytes,
+		MaxValueBytes: cfg.Limits.MaxValueBytes,
+	}, nil
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"gossipkv/pkg/model"
+	"gossipkv/pkg/wire"
+)
+
+// sendFunc delivers one encoded batch to a peer (memberlist's SendReliable).
+type sendFunc func(to uint32, buf []byte) error
+
+// outbox batches messages per peer. Each peer has a sender goroutine that
+// sends at once when idle and then at most once per flush interval, so a
+// quiet cluster has no added latency and a busy one sends few, large
+// messages (every SendReliable dials a new TCP connection).
+type outbox struct {
+	self    uint32
+	flush   time.Duration
+	send    sendFunc
+	failed  func(to uint32, err error)
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	senders map[uint32]*sender // fixed at construction: every configured peer
+}
+
+// sender holds what waits for one peer.
+type sender struct {
+	to     uint32
+	signal chan struct{}
+
+	// mu guards the pending messages.
+	mu     sync.Mutex
+	writes []model.Entry
+	ack    *model.Ack // only the newest matters: acks are cumulative
+	deltas []model.Delta
+}
+
+func newOutbox(self uint32, peers []uint32, flush time.Duration, send sendFunc, failed func(uint32, error)) *outbox {
+	o := &outbox{self: self, flush: flush, send: send, failed: failed, stop: make(chan struct{}), senders: map[uint32]*sender{}}
+	for _, p := range peers {
+		if p == self {
+			continue
+		}
+		s := &sender{to: p, signal: make(chan struct{}, 1)}
+		o.senders[p] = s
+		o.wg.Add(1)
+		go o.loop(s)
+	}
+	return o
+}
+
+// enqueue hands messages to their peers' senders; it never blocks.
+func (o *outbox) enqueue(msgs []model.Outgoing) {
+	for _, m := range msgs {
+		s := o.senders[m.To]
+		if s == nil {
+			continue
+		}
+		s.mu.Lock()
+		switch msg := m.Msg.(type) {
+		case model.Writes:
+			s.writes = append(s.writes, msg.Entries...)
+		case model.Ack:
+			s.ack = &msg
+		case model.Delta:
+			s.deltas = append(s.deltas, msg)
+		}
+		s.mu.Unlock()
+		select {
+		case s.signal <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// discard drops whatever waits for peer to (its link was cut).
+func (o *outbox) discard(to uint32) {
+	if s := o.senders[to]; s != nil {
+		s.mu.Lock()
+		s.writes, s.ack, s.deltas = nil, nil, nil
+		s.mu.Unlock()
+	}
+}
+
+func (s *sender) take() []model.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var msgs []model.Message
+	if len(s.writes) > 0 {
+		msgs = append(msgs, model.Writes{Entries: s.writes})
+	}
+	for _, d := range s.deltas {
+		msgs = append(msgs, d)
+	}
+	// The ack goes last: the receiver then sees our newest set after the
+	// writes it covers.
+	if s.ack != nil {
+		msgs = append(msgs, *s.ack)
+	}
+	s.writes, s.ack, s.deltas = nil, nil, nil
+	return msgs
+}
+
+func (o *outbox) loop(s *sender) {
+	defer o.wg.Done()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-o.stop:
+			return
+		case <-s.signal:
+		}
+		if msgs := s.take(); len(msgs) > 0 {
+			buf, err := wire.Encode(o.self, msgs)
+			if err == nil {
+				err = o.send(s.to, buf)
+			}
+			if err != nil {
+				o.failed(s.to, err)
+			}
+		}
+		// Rate-limit rather than delay: the next send waits out the flush
+		// interval, gathering what arrives meanwhile into one batch.
+		timer.Reset(o.flush)
+		select {
+		case <-o.stop:
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+func (o *outbox) close() {
+	close(o.stop)
+	o.wg.Wait()
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"os"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/rpcconn"
+)
+
+// Service is the server's net/rpc face ("Server.*" in package api).
+type Service struct{ s *Server }
+
+// ServeRPC serves s on addr until the returned listener is closed.
+func ServeRPC(s *Server, addr string) (*rpcconn.Server, error) {
+	return rpcconn.Listen(addr, "Server", &Service{s: s})
+}
+
+// Ping answers who this is.
+func (r *Service) Ping(_ api.Empty, reply *api.PingReply) error {
+	*reply = api.PingReply{Role: "server", ID: r.s.opts.ID, Pid: os.Getpid()}
+	return nil
+}
+
+// Put writes durably before it answers.
+func (r *Service) Put(args api.PutArgs, reply *api.PutReply) error {
+	*reply = r.s.Put(args.Key, args.Value, args.Dep)
+	return nil
+}
+
+// Get reads for a client session.
+func (r *Service) Get(args api.GetArgs, reply *api.GetReply) error {
+	var err error
+	*reply, err = r.s.Get(args.Key, args.Dep)
+	return err
+}
+
+// Cut breaks the link to a peer server.
+func (r *Service) Cut(args api.LinkArgs, _ *api.Empty) error { return r.s.Cut(args.Peer) }
+
+// Heal restores the link to a peer server.
+func (r *Service) Heal(args api.LinkArgs, _ *api.Empty) error { return r.s.Heal(args.Peer) }
+
+// Status reports what stabilize compares.
+func (r *Service) Status(_ api.Empty, reply *api.StatusReply) error {
+	var err error
+	*reply, err = r.s.Status()
+	return err
+}
+
+// Dump returns the whole store sorted by key.
+func (r *Service) Dump(_ api.Empty, reply *api.DumpReply) error {
+	var err error
+	*reply, err = r.s.Dump()
+	return err
+}

@@ -1,0 +1,573 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/model"
+	"gossipkv/pkg/storage"
+	"gossipkv/pkg/transport"
+	"gossipkv/pkg/wire"
+)
+
+// ErrStopped is returned by calls on a server that has shut down.
+var ErrStopped = errors.New("server: stopped")
+
+// Timing holds the server's intervals.
+type Timing struct {
+	Gossip, Probe, ProbeTimeout, PushPull time.Duration
+	SuspicionMult                         int
+	// Flush is the least time between two sends to one peer.
+	Flush time.Duration
+	// Resend: see model.NodeConfig.Resend.
+	Resend time.Duration
+	// Heartbeat: see model.NodeConfig.Heartbeat.
+	Heartbeat time.Duration
+	// Rejoin is how often servers missing from the membership are joined
+	// again (memberlist never re-merges groups that declared each other
+	// dead).
+	Rejoin time.Duration
+}
+
+// Options build a Server.
+type Options struct {
+	ID uint32
+	// Peers is the gossip address of every server, this one included.
+	Peers  map[uint32]string
+	Timing Timing
+	// MaxKeyBytes and MaxValueBytes bound a put.
+	MaxKeyBytes, MaxValueBytes int
+	// MaxDeltaBytes bounds one repair message (default 4 MiB).
+	MaxDeltaBytes int
+	Backend       storage.Backend
+	// Transport carries gossip; nil means a memberlist NetTransport bound
+	// to Peers[ID]. Tests pass a memberlist.MockNetwork transport.
+	Transport memberlist.NodeAwareTransport
+	Logger    *slog.Logger
+	// Now returns the physical time in nanoseconds (default time.Now).
+	Now func() int64
+}
+
+// Server is one replica: it owns the protocol state in one goroutine (run),
+// commits everything that changed in one transaction per loop (group
+// commit), and answers puts only after their commit.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	node  *model.Node
+	cut   *transport.Cuttable
+	ml    *memberlist.Memberlist
+	out   *outbox
+	del   *delegate
+	reqs  chan request
+	fails *queue[uint32]
+	// retry asks the owner to give suspected peers another chance.
+	retry chan struct{}
+	// joinNow asks the joiner goroutine for an immediate round.
+	joinNow chan struct{}
+	stop    chan struct{}
+	done    sync.WaitGroup
+	once    sync.Once
+
+	// Owned by run:
+	alive   map[uint32]bool
+	suspect map[uint32]bool
+	cuts    map[uint32]bool
+
+	// mu guards missing, the peers the joiner should try (written by run).
+	mu      sync.Mutex
+	missing []uint32
+}
+
+// request is a call handed to the owner goroutine; reply is answered after
+// the loop's commit.
+type request struct {
+	kind  reqKind
+	key   []byte
+	value []byte
+	dep   model.Version
+	peer  uint32
+	reply chan response
+}
+
+type reqKind int
+
+const (
+	reqPut reqKind = iota
+	reqGet
+	reqStatus
+	reqDump
+	reqCut
+	reqHeal
+)
+
+type response struct {
+	put    api.PutReply
+	get    api.GetReply
+	status api.StatusReply
+	dump   api.DumpReply
+	err    error
+}
+
+// New recovers the replica from its backend, joins the cluster and starts
+// serving. The caller owns Backend until New returns an error; after that
+// Shutdown closes it.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = func() int64 { return time.Now().UnixNano() }
+	}
+	if opts.MaxDeltaBytes == 0 {
+		opts.MaxDeltaBytes = 4 << 20
+	}
+	if _, ok := opts.Peers[opts.ID]; !ok {
+		return nil, fmt.Errorf("server: id %d has no gossip address", opts.ID)
+	}
+	entries, meta, err := opts.Backend.Load()
+	if err != nil {
+		return nil, fmt.Errorf("server: recover: %w", err)
+	}
+	s := &Server{
+		opts:    opts,
+		log:     opts.Logger,
+		reqs:    make(chan request, 1024),
+		fails:   newQueue[uint32](),
+		retry:   make(chan struct{}, 1),
+		joinNow: make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		alive:   map[uint32]bool{},
+		suspect: map[uint32]bool{},
+		cuts:    map[uint32]bool{},
+	}
+	s.node = model.NewNode(model.NodeConfig{
+		ID:            opts.ID,
+		Resend:        int64(opts.Timing.Resend),
+		Heartbeat:     int64(opts.Timing.Heartbeat),
+		MaxDeltaBytes: opts.MaxDeltaBytes,
+	}, model.NewReplica(opts.ID, entries, meta))
+	s.log.Info("recovered", "keys", len(entries), "seen", meta.Seen.String())
+
+	if err := s.startMemberlist(); err != nil {
+		return nil, err
+	}
+	ids := make([]uint32, 0, len(opts.Peers))
+	for id := range opts.Peers {
+		ids = append(ids, id)
+	}
+	s.out = newOutbox(opts.ID, ids, opts.Timing.Flush, s.sendTo, func(to uint32, err error) {
+		s.log.Debug("send failed", "to", to, "err", err)
+		s.fails.push(to)
+	})
+	s.publishMissing()
+	s.done.Add(2)
+	go s.run()
+	go s.joiner()
+	return s, nil
+}
+
+func (s *Server) startMemberlist() error {
+	o := s.opts
+	host, portStr, err := net.SplitHostPort(o.Peers[o.ID])
+	if err != nil {
+		return fmt.Errorf("server: gossip address %q: %w", o.Peers[o.ID], err)
+	}
+	port, _ := strconv.Atoi(portStr)
+	mlLog := slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
+	inner := o.Transport
+	if inner == nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{host}, BindPort: port, Logger: mlLog,
+		})
+		if err != nil {
+			return fmt.Errorf("server: gossip transport on %s: %w", o.Peers[o.ID], err)
+		}
+		inner = nt
+	}
+	byAddr := map[string]uint32{}
+	for id, addr := range o.Peers {
+		byAddr[addr] = id
+		byAddr[strconv.FormatUint(uint64(id), 10)] = id
+	}
+	s.cut = transport.New(inner, byAddr)
+	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
+	s.publishMeta(nil)
+
+	mc := memberlist.DefaultLocalConfig()
+	mc.Name = strconv.FormatUint(uint64(o.ID), 10)
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertiseAddr, mc.AdvertisePort = host, port
+	mc.Transport = s.cut
+	mc.Delegate = s.del
+	mc.Events = s.del
+	mc.Logger = log.New(mlLog.Writer(), "", 0)
+	mc.EnableCompression = false // compression costs a third of SendReliable's rate
+	if t := o.Timing; t.Probe > 0 {
+		mc.GossipInterval, mc.ProbeInterval, mc.ProbeTimeout = t.Gossip, t.Probe, t.ProbeTimeout
+		mc.PushPullInterval, mc.SuspicionMult = t.PushPull, t.SuspicionMult
+	}
+	// A restarted server comes back under the same name and address; let
+	// the others take it back at once instead of after the default 10 s.
+	mc.DeadNodeReclaimTime = time.Millisecond
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		s.cut.Shutdown()
+		return fmt.Errorf("server: memberlist: %w", err)
+	}
+	s.ml = ml
+	return nil
+}
+
+// sendTo is the outbox's way out: one reliable (TCP) memberlist message.
+func (s *Server) sendTo(to uint32, buf []byte) error {
+	host, portStr, err := net.SplitHostPort(s.opts.Peers[to])
+	if err != nil {
+		return err
+	}
+	port, _ := strconv.Atoi(portStr)
+	n := &memberlist.Node{Name: strconv.FormatUint(uint64(to), 10), Addr: net.ParseIP(host), Port: uint16(port)}
+	return s.ml.SendReliable(n, buf)
+}
+
+func (s *Server) publishMeta(links []uint32) {
+	b, err := wire.EncodeMeta(wire.Meta{Links: links})
+	if err != nil {
+		s.log.Error("encode meta", "err", err)
+		return
+	}
+	s.del.meta.Store(&b)
+}
+
+// run is the owner goroutine: every change to the replica happens here.
+func (s *Server) run() {
+	defer s.done.Done()
+	tick := time.NewTicker(s.tickEvery())
+	defer tick.Stop()
+	var pending []request
+	for {
+		select {
+		case <-s.stop:
+			s.failAll(pending)
+			return
+		case r := <-s.reqs:
+			pending = s.handle(r, pending)
+		case <-s.del.inbox.signal:
+		case <-s.del.events.signal:
+		case <-s.fails.signal:
+		case <-s.retry:
+			if len(s.suspect) > 0 {
+				clear(s.suspect)
+				s.neighborsChanged()
+			}
+		case <-tick.C:
+		}
+		// Take everything else that is waiting, so that one commit serves
+		// all of it.
+		for more := true; more && len(pending) < 4096; {
+			select {
+			case r := <-s.reqs:
+				pending = s.handle(r, pending)
+			default:
+				more = false
+			}
+		}
+		now := s.opts.Now()
+		for _, ev := range s.del.events.drain() {
+			s.member(ev)
+		}
+		for _, id := range s.fails.drain() {
+			if !s.suspect[id] {
+				s.log.Info("peer unreachable; routing around it", "peer", id)
+				s.suspect[id] = true
+				s.neighborsChanged()
+			}
+		}
+		for _, in := range s.del.inbox.drain() {
+			if s.cuts[in.from] {
+				continue // sent before the cut took effect
+			}
+			if s.suspect[in.from] {
+				delete(s.suspect, in.from)
+				s.neighborsChanged()
+			}
+			for _, m := range in.msgs {
+				s.node.Step(in.from, m, now)
+			}
+		}
+		s.node.Tick(now)
+		pending = s.commit(pending)
+	}
+}
+
+func (s *Server) tickEvery() time.Duration {
+	t := s.opts.Timing.Resend / 4
+	if t <= 0 || t > 10*time.Millisecond {
+		t = 10 * time.Millisecond
+	}
+	return t
+}
+
+// handle applies a request to the replica now; its reply waits for the
+// commit.
+func (s *Server) handle(r request, pending []request) []request {
+	switch r.kind {
+	case reqPut:
+		e := s.node.Put(r.key, r.value, r.dep, s.opts.Now())
+		r.dep = e.Version // the reply carries the issued version
+	case reqCut:
+		s.cut.Cut(r.peer)
+		s.cuts[r.peer] = true
+		s.out.discard(r.peer)
+		s.neighborsChanged()
+	case reqHeal:
+		s.cut.Heal(r.peer)
+		delete(s.cuts, r.peer)
+		delete(s.suspect, r.peer)
+		s.neighborsChanged()
+		s.publishMissing()
+		select {
+		case s.joinNow <- struct{}{}:
+		default:
+		}
+	}
+	return append(pending, r)
+}
+
+// commit makes the loop's changes durable, then answers the requests and
+// sends the protocol's messages (acks promise durability).
+func (s *Server) commit(pending []request) []request {
+	entries, changed := s.node.R.TakeDirty()
+	if changed {
+		if err := s.opts.Backend.Commit(entries, s.node.R.Meta()); err != nil {
+			// The replica now holds writes the disk does not; carrying on
+			// could ack them. Stop: the durable state is consistent, and
+			// the watchdog's next start recovers from it.
+			s.log.Error("commit failed; stopping", "err", err)
+			for _, r := range pending {
+				r.reply <- response{err: fmt.Errorf("server %d: commit failed: %w", s.opts.ID, err)}
+			}
+			go s.Shutdown()
+			return nil
+		}
+	}
+	for _, r := range pending {
+		r.reply <- s.answer(r)
+	}
+	s.out.enqueue(s.node.Ready())
+	return pending[:0]
+}
+
+func (s *Server) answer(r request) response {
+	switch r.kind {
+	case reqPut:
+		return response{put: api.PutReply{Status: api.OK, Version: r.dep}}
+	case reqGet:
+		e, st := s.node.R.Get(r.key, r.dep)
+		switch st {
+		case model.Found:
+			return response{get: api.GetReply{Status: api.OK, Value: e.Value, Version: e.Version}}
+		case model.NoKey:
+			return response{get: api.GetReply{Status: api.ErrKey}}
+		}
+		return response{get: api.GetReply{Status: api.ErrDep}}
+	case reqStatus:
+		return response{status: api.StatusReply{
+			ID: s.opts.ID, Seen: s.node.R.Seen().Clone(), StoreDigest: s.node.R.Digest(),
+			Keys: s.node.R.Len(), Links: slices.Clone(s.node.Neighbors()),
+		}}
+	case reqDump:
+		snap := s.node.R.Snapshot()
+		kv := make([]api.KV, len(snap))
+		for i, e := range snap {
+			kv[i] = api.KV{Key: e.Key, Value: e.Value}
+		}
+		return response{dump: api.DumpReply{Entries: kv}}
+	}
+	return response{}
+}
+
+func (s *Server) failAll(pending []request) {
+	for _, r := range pending {
+		r.reply <- response{err: ErrStopped}
+	}
+}
+
+// member applies a membership event.
+func (s *Server) member(ev memberEvent) {
+	if ev.alive {
+		s.alive[ev.id] = true
+		delete(s.suspect, ev.id)
+		s.node.SetLinks(ev.id, ev.links)
+	} else {
+		delete(s.alive, ev.id)
+		s.node.Forget(ev.id)
+	}
+	s.neighborsChanged()
+	s.publishMissing()
+}
+
+// neighborsChanged recomputes our direct links: members memberlist thinks
+// alive, less the cut links and the peers we just failed to reach.
+// (memberlist's view alone is not link state: with only the link 0-1 cut,
+// indirect probes through a third server keep 1 alive for 0.)
+func (s *Server) neighborsChanged() {
+	var ids []uint32
+	for id := range s.alive {
+		if !s.cuts[id] && !s.suspect[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if slices.Equal(ids, s.node.Neighbors()) {
+		return
+	}
+	s.node.SetNeighbors(ids)
+	s.publishMeta(ids)
+	go func() {
+		if err := s.ml.UpdateNode(time.Second); err != nil {
+			s.log.Debug("announce links", "err", err)
+		}
+	}()
+}
+
+// publishMissing tells the joiner which configured servers are not in our
+// membership and not cut off.
+func (s *Server) publishMissing() {
+	var ids []uint32
+	for id := range s.opts.Peers {
+		if id != s.opts.ID && !s.alive[id] && !s.cuts[id] {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Lock()
+	s.missing = ids
+	s.mu.Unlock()
+}
+
+// joiner re-joins missing servers: at start, after a heal, and every
+// Rejoin. memberlist never re-merges two groups that declared each other
+// dead, so this loop is what heals a partition's membership.
+func (s *Server) joiner() {
+	defer s.done.Done()
+	every := s.opts.Timing.Rejoin
+	if every <= 0 {
+		every = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		ids := slices.Clone(s.missing)
+		s.mu.Unlock()
+		var addrs []string
+		for _, id := range ids {
+			if !s.cut.IsCut(id) {
+				addrs = append(addrs, strconv.FormatUint(uint64(id), 10)+"/"+s.opts.Peers[id])
+			}
+		}
+		if len(addrs) > 0 {
+			if n, err := s.ml.Join(addrs); err != nil && n == 0 {
+				s.log.Debug("rejoin", "peers", ids, "err", err)
+			}
+		}
+		// Peers we gave up on after a failed send get another chance.
+		select {
+		case s.retry <- struct{}{}:
+		default:
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		case <-s.joinNow:
+		}
+	}
+}
+
+// call hands a request to the owner and waits for its answer.
+func (s *Server) call(r request) response {
+	r.reply = make(chan response, 1)
+	select {
+	case s.reqs <- r:
+	case <-s.stop:
+		return response{err: ErrStopped}
+	}
+	select {
+	case resp := <-r.reply:
+		return resp
+	case <-s.stop:
+		return response{err: ErrStopped}
+	}
+}
+
+// Put writes key=value after dep; it returns once the write is durable.
+func (s *Server) Put(key, value []byte, dep model.Version) api.PutReply {
+	if len(key) == 0 {
+		return api.PutReply{Status: api.ErrFailed, Reason: "empty key"}
+	}
+	if s.opts.MaxKeyBytes > 0 && len(key) > s.opts.MaxKeyBytes {
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("key of %d bytes exceeds max_key_bytes %d", len(key), s.opts.MaxKeyBytes)}
+	}
+	if s.opts.MaxValueBytes > 0 && len(value) > s.opts.MaxValueBytes {
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("value of %d bytes exceeds max_value_bytes %d", len(value), s.opts.MaxValueBytes)}
+	}
+	resp := s.call(request{kind: reqPut, key: key, value: value, dep: dep})
+	if resp.err != nil {
+		return api.PutReply{Status: api.ErrFailed, Reason: resp.err.Error()}
+	}
+	return resp.put
+}
+
+// Get reads key for a client that depends on dep.
+func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
+	resp := s.call(request{kind: reqGet, key: key, dep: dep})
+	return resp.get, resp.err
+}
+
+// Status reports what stabilize compares.
+func (s *Server) Status() (api.StatusReply, error) {
+	resp := s.call(request{kind: reqStatus})
+	return resp.status, resp.err
+}
+
+// Dump returns the store sorted by key.
+func (s *Server) Dump() (api.DumpReply, error) {
+	resp := s.call(request{kind: reqDump})
+	return resp.dump, resp.err
+}
+
+// Cut stops all traffic with peer; it returns once the cut is applied.
+func (s *Server) Cut(peer uint32) error { return s.link(reqCut, peer) }
+
+// Heal restores the link to peer and joins it at once.
+func (s *Server) Heal(peer uint32) error { return s.link(reqHeal, peer) }
+
+func (s *Server) link(kind reqKind, peer uint32) error {
+	if _, ok := s.opts.Peers[peer]; !ok || peer == s.opts.ID {
+		return fmt.Errorf("server %d: %d is not a peer server", s.opts.ID, peer)
+	}
+	return s.call(request{kind: kind, peer: peer}).err
+}
+
+// Shutdown stops the server and closes its backend. Safe to call twice.
+func (s *Server) Shutdown() error {
+	var err error
+	s.once.Do(func() {
+		close(s.stop)
+		s.done.Wait()
+		s.out.close()
+		err = errors.Join(s.ml.Shutdown(), s.opts.Backend.Close())
+	})
+	return err
+}

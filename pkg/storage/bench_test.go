@@ -1,0 +1,153 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"gossipkv/pkg/model"
+)
+
+// BenchmarkBolt_Commit measures puts per second through a group-commit loop
+// like the server's: one goroutine takes every put waiting on its channel,
+// commits them with the new meta in one Commit, then answers each. Writers
+// each submit a put and wait for its answer, as clients do.
+func BenchmarkBolt_Commit(b *testing.B) {
+	for _, fsync := range []bool{true, false} {
+		for _, writers := range []int{1, 8, 64} {
+			b.Run(fmt.Sprintf("fsync=%t/writers=%d", fsync, writers), func(b *testing.B) {
+				benchGroupCommit(b, writers, !fsync)
+			})
+		}
+	}
+}
+
+type benchPut struct {
+	entry model.Entry
+	done  chan error
+}
+
+func benchGroupCommit(b *testing.B, writers int, noSync bool) {
+	db, err := OpenBolt(filepath.Join(b.TempDir(), "state.db"), BoltOptions{NoSync: noSync})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+
+	puts := make(chan benchPut, writers)
+	loopDone := make(chan struct{})
+	var commits int
+	go func() {
+		defer close(loopDone)
+		var meta model.Meta
+		var seq uint64
+		var batch []benchPut
+		entries := make([]model.Entry, 0, writers)
+		for p := range puts {
+			batch = append(batch[:0], p)
+		drain:
+			for {
+				select {
+				case p, ok := <-puts:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, p)
+				default:
+					break drain
+				}
+			}
+			entries = entries[:0]
+			for _, p := range batch {
+				seq++
+				p.entry.Seq = seq
+				p.entry.Version = model.Version{Wall: int64(seq), Origin: 1}
+				entries = append(entries, p.entry)
+			}
+			meta.Seen.Prefix = meta.Seen.Prefix.With(1, seq)
+			meta.Clock = model.Version{Wall: int64(seq), Origin: 1}
+			err := db.Commit(entries, meta)
+			commits++
+			for _, p := range batch {
+				p.done <- err
+			}
+		}
+	}()
+
+	value := make([]byte, 1024)
+	for i := range value {
+		value[i] = byte(i)
+	}
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for w := range writers {
+		n := b.N / writers
+		if w < b.N%writers {
+			n++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan error, 1)
+			for i := range n {
+				// 3-byte keys, as in the harness's scripts; 4096 of them per
+				// writer, so most puts overwrite.
+				var k [4]byte
+				binary.BigEndian.PutUint32(k[:], uint32(w<<12|i&0xfff))
+				puts <- benchPut{entry: model.Entry{Key: k[1:], Value: value}, done: done}
+				if err := <-done; err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(puts)
+	<-loopDone
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+	b.ReportMetric(float64(b.N)/float64(commits), "puts/commit")
+}
+
+// BenchmarkMsgpack_Entry measures the msgpack cost of a 1 KB entry, both as
+// model.Entry (the wire) and as the store record.
+func BenchmarkMsgpack_Entry(b *testing.B) {
+	e := model.Entry{Key: []byte("k42"), Value: make([]byte, 1024), Version: model.Version{Wall: 1 << 60, Logical: 3, Origin: 4}, Seq: 123456}
+	rec := storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq}
+	for _, tc := range []struct {
+		name string
+		v    any
+		new  func() any
+	}{
+		{"entry", &e, func() any { return new(model.Entry) }},
+		{"record", &rec, func() any { return new(storeRecord) }},
+	} {
+		raw, err := msgpack.Marshal(tc.v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name+"/encode", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := msgpack.Marshal(tc.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"/decode", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := unmarshal(raw, tc.new()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

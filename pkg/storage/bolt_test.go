@@ -1,0 +1,264 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"gossipkv/pkg/model"
+	"gossipkv/pkg/vclock"
+)
+
+func TestBolt_Contract(t *testing.T) {
+	testBackend(t, func(t *testing.T) (Backend, func() Backend) {
+		// A missing parent directory is created.
+		path := filepath.Join(t.TempDir(), "data", "server", "state.db")
+		cur := openBolt(t, path)
+		return cur, func() Backend {
+			if err := cur.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			cur = openBolt(t, path)
+			return cur
+		}
+	})
+}
+
+// openBolt opens path with fsync on and closes it when the test ends.
+func openBolt(t *testing.T, path string) *Bolt {
+	t.Helper()
+	b, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatalf("OpenBolt: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// rawUpdate changes a closed database file with bbolt directly, to plant
+// what this package would never write.
+func rawUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("bolt.Open: %v", err)
+	}
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatalf("raw update: %v", err)
+	}
+}
+
+func TestBolt_SecondOpen_FailsWithErrLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	first := openBolt(t, path)
+	second, err := OpenBolt(path, BoltOptions{LockTimeout: 50 * time.Millisecond})
+	if err == nil {
+		second.Close()
+		t.Fatalf("second OpenBolt of a held file succeeded")
+	}
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("second OpenBolt = %v, want ErrLocked naming %s", err, path)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	openBolt(t, path)
+}
+
+func TestBolt_Load_CorruptStoreRecord(t *testing.T) {
+	good, err := msgpack.Marshal(&storeRecord{Value: []byte("v"), Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		key     []byte
+		value   []byte
+		wantKey string
+	}{
+		{"Garbage", []byte("kbad\x00key"), []byte{0xc1, 0x00, 0x13, 0x37}, `"bad\x00key"`},
+		{"WrongType", []byte("kstr"), []byte("\xa5hello"), `"str"`},
+		{"Truncated", []byte("ktrunc"), good[:len(good)-1], `"trunc"`},
+		{"TrailingBytes", []byte("ktrail"), append(append([]byte{}, good...), 0x01), `"trail"`},
+		{"NoPrefix", []byte("raw"), good, `"raw"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			b := openBolt(t, path)
+			if err := b.Commit([]model.Entry{entry("fine", "v", 1, 1, 1)}, metaAt(1, 1, 1)); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			b.Close()
+			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(storeBucket).Put(tc.key, tc.value) })
+			_, _, err := openBolt(t, path).Load()
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.wantKey) || !strings.Contains(err.Error(), `"store"`) {
+				t.Fatalf("Load = %v, want ErrCorrupt naming bucket \"store\" and key %s", err, tc.wantKey)
+			}
+		})
+	}
+}
+
+func TestBolt_Load_CorruptMeta(t *testing.T) {
+	unsorted, err := msgpack.Marshal(&model.Meta{Seen: model.Seen{Prefix: vclock.Clock{{ID: 3, N: 1}, {ID: 1, N: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		value []byte
+	}{
+		{"Garbage", []byte{0xc1}},
+		{"SeenNotCanonical", unsorted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			openBolt(t, path).Close()
+			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(replicaKey, tc.value) })
+			_, _, err := openBolt(t, path).Load()
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"replica"`) {
+				t.Fatalf("Load = %v, want ErrCorrupt naming key \"replica\"", err)
+			}
+		})
+	}
+}
+
+func TestBolt_Open_Format(t *testing.T) {
+	v2, err := msgpack.Marshal(uint32(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		plant   func(tx *bolt.Tx) error
+		wantMsg string
+	}{
+		{"NewerVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v2) }, "version 2"},
+		{"GarbageVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, []byte{0xc1}) }, "format record"},
+		{"NoVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Delete(formatKey) }, "no format record"},
+		{"NoStoreBucket", func(tx *bolt.Tx) error { return tx.DeleteBucket(storeBucket) }, "missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			openBolt(t, path).Close()
+			rawUpdate(t, path, tc.plant)
+			b, err := OpenBolt(path, BoltOptions{})
+			if err == nil {
+				b.Close()
+				t.Fatalf("OpenBolt succeeded")
+			}
+			if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("OpenBolt = %v, want ErrFormat saying %q", err, tc.wantMsg)
+			}
+			// The failed open released the file.
+			rawUpdate(t, path, func(*bolt.Tx) error { return nil })
+		})
+	}
+}
+
+func TestBolt_Open_NotABoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a database "), 2000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := OpenBolt(path, BoltOptions{}); err == nil {
+		b.Close()
+		t.Fatalf("OpenBolt of a text file succeeded")
+	}
+}
+
+func TestBolt_Commit_FailureIsSticky(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path)
+	good := []model.Entry{entry("a", "1", 1, 1, 1)}
+	if err := b.Commit(good, metaAt(1, 1, 1)); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	injected := errors.New("injected I/O error")
+	b.commitHook = func(*bolt.Tx) error { return injected }
+	if err := b.Commit([]model.Entry{entry("b", "2", 2, 1, 2)}, metaAt(2, 1, 2)); !errors.Is(err, injected) {
+		t.Fatalf("Commit = %v, want the injected error", err)
+	}
+	b.commitHook = nil
+	if err := b.Commit([]model.Entry{entry("c", "3", 3, 1, 3)}, metaAt(3, 1, 3)); !errors.Is(err, injected) {
+		t.Fatalf("Commit after a failed one = %v, want it to keep failing with the injected error", err)
+	}
+	b.Close()
+	b = openBolt(t, path)
+	checkLoad(t, b, good, metaAt(1, 1, 1))
+	if err := b.Commit([]model.Entry{entry("c", "3", 3, 1, 3)}, metaAt(3, 1, 3)); err != nil {
+		t.Fatalf("Commit after reopen: %v", err)
+	}
+}
+
+func TestBolt_NoSync_CommitsSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b, err := OpenBolt(path, BoltOptions{NoSync: true})
+	if err != nil {
+		t.Fatalf("OpenBolt: %v", err)
+	}
+	want := []model.Entry{entry("a", "1", 1, 1, 1)}
+	if err := b.Commit(want, metaAt(1, 1, 1)); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checkLoad(t, openBolt(t, path), want, metaAt(1, 1, 1))
+}
+
+func TestBolt_CloseDuringCommits(t *testing.T) {
+	b := openBolt(t, filepath.Join(t.TempDir(), "state.db"))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	started := make(chan struct{})
+	go func() {
+		defer wg.Done()
+		for i := uint64(1); ; i++ {
+			err := b.Commit([]model.Entry{entry("k", "v", int64(i), 1, i)}, metaAt(int64(i), 1, i))
+			if i == 1 {
+				close(started)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrClosed) {
+					t.Errorf("Commit %d: %v", i, err)
+				}
+				return
+			}
+		}
+	}()
+	<-started
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
+}
+
+// TestUnmarshal_DoesNotAlias pins the msgpack behaviour that Load relies on:
+// decoded []byte fields are copies, not slices of the input (which, inside a
+// bbolt transaction, is the memory map).
+func TestUnmarshal_DoesNotAlias(t *testing.T) {
+	in := storeRecord{Value: []byte("the value"), Version: model.Version{Wall: 1}, Seq: 1}
+	raw, err := msgpack.Marshal(&in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out storeRecord
+	if err := unmarshal(raw, &out); err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+	for i := range raw {
+		raw[i] = 0
+	}
+	if !bytes.Equal(out.Value, in.Value) {
+		t.Fatalf("decoded value changed with its input: %q", out.Value)
+	}
+}

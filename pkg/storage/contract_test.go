@@ -1,0 +1,290 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"gossipkv/pkg/model"
+	"gossipkv/pkg/vclock"
+)
+
+// testBackend is the one contract every Backend meets. open returns a fresh,
+// empty backend and a reopen function that simulates a restart (Bolt: close
+// and open the file again; Memory: Crash) and returns the new backend; the
+// backend given earlier must not be used after reopen.
+func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)) {
+	t.Run("EmptyLoad", func(t *testing.T) {
+		b, reopen := open(t)
+		checkLoad(t, b, nil, model.Meta{})
+		checkLoad(t, reopen(), nil, model.Meta{})
+	})
+
+	t.Run("CommitThenReopen", func(t *testing.T) {
+		b, reopen := open(t)
+		entries := []model.Entry{
+			entry("abc", "1", 10, 1, 1),
+			entry("", "empty key", 11, 2, 1),
+			entry("nil value", "", 12, 1, 2),
+			{Key: []byte("bin\x00\xff"), Value: bytes.Repeat([]byte{0, 0xff}, 5000), Version: model.Version{Wall: 13, Logical: 4, Origin: 3}, Seq: 1},
+		}
+		meta := metaAt(13, 1, 2, 2, 1, 3, 1)
+		meta.Seen.Add(model.Dot{Origin: 7, Seq: 5})
+		if err := b.Commit(entries, meta); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		checkLoad(t, b, entries, meta)
+		checkLoad(t, reopen(), entries, meta)
+	})
+
+	t.Run("LaterCommitReplaces", func(t *testing.T) {
+		b, reopen := open(t)
+		first := []model.Entry{entry("a", "old", 1, 1, 1), entry("b", "kept", 2, 1, 2)}
+		if err := b.Commit(first, metaAt(2, 1, 2)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		second := entry("a", "new", 3, 2, 1)
+		if err := b.Commit([]model.Entry{second}, metaAt(3, 1, 2, 2, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		want := []model.Entry{second, first[1]}
+		checkLoad(t, b, want, metaAt(3, 1, 2, 2, 1))
+		checkLoad(t, reopen(), want, metaAt(3, 1, 2, 2, 1))
+	})
+
+	t.Run("DuplicateKeyInBatchLastWins", func(t *testing.T) {
+		b, reopen := open(t)
+		batch := []model.Entry{entry("k", "first", 1, 1, 1), entry("k", "second", 2, 1, 2)}
+		if err := b.Commit(batch, metaAt(2, 1, 2)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		checkLoad(t, reopen(), batch[1:], metaAt(2, 1, 2))
+	})
+
+	t.Run("MetaOnlyCommit", func(t *testing.T) {
+		b, reopen := open(t)
+		e := entry("x", "y", 5, 1, 1)
+		if err := b.Commit([]model.Entry{e}, metaAt(5, 1, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if err := b.Commit(nil, metaAt(9, 1, 1, 4, 3)); err != nil {
+			t.Fatalf("Commit(nil entries): %v", err)
+		}
+		checkLoad(t, b, []model.Entry{e}, metaAt(9, 1, 1, 4, 3))
+		b = reopen()
+		if err := b.Commit([]model.Entry{}, metaAt(10, 1, 1, 4, 4)); err != nil {
+			t.Fatalf("Commit(empty entries): %v", err)
+		}
+		checkLoad(t, reopen(), []model.Entry{e}, metaAt(10, 1, 1, 4, 4))
+	})
+
+	t.Run("ManyCommitsMatchModel", func(t *testing.T) {
+		seed := rand.Uint64()
+		t.Logf("seed %d", seed)
+		rng := rand.New(rand.NewPCG(seed, 0))
+		b, reopen := open(t)
+		want := map[string]model.Entry{}
+		var meta model.Meta
+		for i := 1; i <= 300; i++ {
+			batch := make([]model.Entry, rng.IntN(6))
+			for j := range batch {
+				// Few distinct keys, so that most commits replace.
+				key := []byte(fmt.Sprintf("%c", 'a'+rng.IntN(20)))
+				if rng.IntN(20) == 0 {
+					key = []byte{}
+				}
+				val := make([]byte, rng.IntN(3000))
+				for k := range val {
+					val[k] = byte(rng.Uint32())
+				}
+				batch[j] = model.Entry{Key: key, Value: val, Version: model.Version{Wall: int64(i), Logical: uint32(j), Origin: uint32(rng.IntN(5))}, Seq: uint64(i)}
+				want[string(key)] = batch[j]
+			}
+			meta.Seen.Add(model.Dot{Origin: uint32(rng.IntN(5)), Seq: uint64(rng.IntN(30) + 1)})
+			meta.Clock = model.Version{Wall: int64(i), Origin: 1}
+			if err := b.Commit(batch, meta); err != nil {
+				t.Fatalf("commit %d: %v", i, err)
+			}
+			if rng.IntN(50) == 0 {
+				b = reopen()
+			}
+		}
+		var wantList []model.Entry
+		for _, e := range want {
+			wantList = append(wantList, e)
+		}
+		checkLoad(t, b, wantList, meta)
+		checkLoad(t, reopen(), wantList, meta)
+	})
+
+	t.Run("LoadResultNotAliased", func(t *testing.T) {
+		b, _ := open(t)
+		entries := []model.Entry{entry("key", "value", 1, 1, 1)}
+		meta := metaAt(1, 1, 1)
+		meta.Seen.Add(model.Dot{Origin: 2, Seq: 3})
+		if err := b.Commit(entries, meta); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		got, gotMeta, err := b.Load()
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		for _, e := range got {
+			for i := range e.Key {
+				e.Key[i] = 'X'
+			}
+			for i := range e.Value {
+				e.Value[i] = 'X'
+			}
+		}
+		gotMeta.Seen.Prefix[0].N = 99
+		gotMeta.Seen.Extra[0].Seq = 99
+		checkLoad(t, b, entries, meta)
+	})
+
+	t.Run("CommitInputNotAliased", func(t *testing.T) {
+		b, _ := open(t)
+		in := []model.Entry{entry("key", "value", 1, 1, 1)}
+		meta := metaAt(1, 1, 1)
+		if err := b.Commit(in, meta); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		want := []model.Entry{entry("key", "value", 1, 1, 1)}
+		in[0].Key[0] = 'X'
+		in[0].Value[0] = 'X'
+		meta.Seen.Prefix[0].N = 99
+		checkLoad(t, b, want, metaAt(1, 1, 1))
+	})
+
+	t.Run("LoadResultOutlivesClose", func(t *testing.T) {
+		// For Bolt, anything still pointing into the memory map would fault
+		// or change once the file is closed and unmapped.
+		b, _ := open(t)
+		entries := []model.Entry{entry("key", string(bytes.Repeat([]byte("v"), 5000)), 1, 1, 1)}
+		if err := b.Commit(entries, metaAt(1, 1, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		got, meta, err := b.Load()
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		checkEntries(t, got, entries)
+		checkMeta(t, meta, metaAt(1, 1, 1))
+	})
+
+	t.Run("InvalidBatchRejected", func(t *testing.T) {
+		b, reopen := open(t)
+		good := []model.Entry{entry("a", "1", 1, 1, 1)}
+		if err := b.Commit(good, metaAt(1, 1, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		bad := model.Meta{Seen: model.Seen{Prefix: vclock.Clock{{ID: 2, N: 1}, {ID: 1, N: 1}}}}
+		if err := b.Commit([]model.Entry{entry("b", "2", 2, 1, 2)}, bad); err == nil {
+			t.Fatalf("Commit with unsorted seen prefix succeeded")
+		}
+		long := model.Entry{Key: make([]byte, MaxKeySize+1), Value: []byte("v"), Seq: 3}
+		if err := b.Commit([]model.Entry{entry("c", "3", 3, 1, 3), long}, metaAt(3, 1, 3)); err == nil {
+			t.Fatalf("Commit with a %d-byte key succeeded", len(long.Key))
+		}
+		// A rejected batch leaves the backend usable.
+		if err := b.Commit(nil, metaAt(4, 1, 1)); err != nil {
+			t.Fatalf("Commit after rejected batches: %v", err)
+		}
+		checkLoad(t, reopen(), good, metaAt(4, 1, 1))
+	})
+
+	t.Run("MaxKeySize", func(t *testing.T) {
+		b, reopen := open(t)
+		e := model.Entry{Key: bytes.Repeat([]byte("k"), MaxKeySize), Value: []byte("v"), Seq: 1}
+		if err := b.Commit([]model.Entry{e}, model.Meta{}); err != nil {
+			t.Fatalf("Commit with a %d-byte key: %v", MaxKeySize, err)
+		}
+		checkLoad(t, reopen(), []model.Entry{e}, model.Meta{})
+	})
+
+	t.Run("Closed", func(t *testing.T) {
+		b, _ := open(t)
+		if err := b.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if err := b.Commit([]model.Entry{entry("a", "1", 1, 1, 1)}, metaAt(1, 1, 1)); !errors.Is(err, ErrClosed) {
+			t.Errorf("Commit after Close = %v, want ErrClosed", err)
+		}
+		if _, _, err := b.Load(); !errors.Is(err, ErrClosed) {
+			t.Errorf("Load after Close = %v, want ErrClosed", err)
+		}
+		if err := b.Close(); err != nil {
+			t.Errorf("second Close = %v, want nil", err)
+		}
+	})
+}
+
+// entry builds an entry whose version is (wall, 0, origin).
+func entry(key, value string, wall int64, origin uint32, seq uint64) model.Entry {
+	return model.Entry{Key: []byte(key), Value: []byte(value), Version: model.Version{Wall: wall, Origin: origin}, Seq: seq}
+}
+
+// metaAt builds a meta with clock wall and a seen prefix from (origin, n)
+// pairs.
+func metaAt(wall int64, pairs ...uint64) model.Meta {
+	var m model.Meta
+	for i := 0; i+1 < len(pairs); i += 2 {
+		m.Seen.Prefix = m.Seen.Prefix.With(uint32(pairs[i]), pairs[i+1])
+	}
+	m.Clock = model.Version{Wall: wall, Origin: 1}
+	return m
+}
+
+func checkLoad(t *testing.T, b Backend, want []model.Entry, wantMeta model.Meta) {
+	t.Helper()
+	got, meta, err := b.Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	checkEntries(t, got, want)
+	checkMeta(t, meta, wantMeta)
+}
+
+func checkEntries(t *testing.T, got, want []model.Entry) {
+	t.Helper()
+	sortEntries(got)
+	sortEntries(want)
+	if len(got) != len(want) {
+		t.Fatalf("Load returned %d entries, want %d: %s", len(got), len(want), describe(got))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Version != w.Version || g.Seq != w.Seq {
+			t.Fatalf("entry %d = %s, want %s", i, describe(got[i:i+1]), describe(want[i:i+1]))
+		}
+	}
+}
+
+func checkMeta(t *testing.T, got, want model.Meta) {
+	t.Helper()
+	if !got.Seen.Equal(want.Seen) || got.Clock != want.Clock {
+		t.Fatalf("meta = %v %v, want %v %v", got.Seen, got.Clock, want.Seen, want.Clock)
+	}
+}
+
+func sortEntries(es []model.Entry) {
+	sort.Slice(es, func(i, j int) bool { return bytes.Compare(es[i].Key, es[j].Key) < 0 })
+}
+
+func describe(es []model.Entry) string {
+	var b bytes.Buffer
+	for _, e := range es {
+		v := e.Value
+		if len(v) > 16 {
+			v = v[:16]
+		}
+		fmt.Fprintf(&b, "[%q=%q(%d bytes) %v #%d]", e.Key, v, len(e.Value), e.Version, e.Seq)
+	}
+	return b.String()
+}

@@ -1,0 +1,91 @@
+package storage
+
+import (
+	"bytes"
+	"sync"
+
+	"gossipkv/pkg/model"
+)
+
+// Memory is a Backend that lives in memory, for tests that run servers in one
+// process. It deep-copies on the way in and out, so that a caller that
+// mutates a slice after Commit, or a slice that Load returned, finds the same
+// aliasing bugs it would with Bolt.
+type Memory struct {
+	mu sync.Mutex
+	// closed, store and meta are guarded by mu.
+	closed bool
+	store  map[string]model.Entry
+	meta   model.Meta
+}
+
+// NewMemory returns an empty in-memory backend.
+func NewMemory() *Memory {
+	return &Memory{store: map[string]model.Entry{}}
+}
+
+// Load returns copies of every committed entry and of the meta.
+func (m *Memory) Load() ([]model.Entry, model.Meta, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, model.Meta{}, ErrClosed
+	}
+	entries := make([]model.Entry, 0, len(m.store))
+	for _, e := range m.store {
+		entries = append(entries, cloneEntry(e))
+	}
+	return entries, cloneMeta(m.meta), nil
+}
+
+// Commit stores copies of entries and meta. Like Bolt it refuses a batch
+// that Load would later call corrupt, and then stores none of it.
+func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	for _, e := range entries {
+		m.store[string(e.Key)] = cloneEntry(e)
+	}
+	m.meta = cloneMeta(meta)
+	return nil
+}
+
+// Close makes later Load and Commit calls fail with ErrClosed.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	return nil
+}
+
+// Crash simulates the death of the process that owns m: m is closed, so that
+// commits the dead server still attempts fail with ErrClosed rather than
+// vanish silently, and the returned Memory, for the restarted server, holds
+// exactly what was committed. Crash also works on a closed Memory (a restart
+// after a clean shutdown).
+func (m *Memory) Crash() *Memory {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	c := &Memory{store: make(map[string]model.Entry, len(m.store)), meta: cloneMeta(m.meta)}
+	for k, e := range m.store {
+		c.store[k] = cloneEntry(e)
+	}
+	return c
+}
+
+func cloneEntry(e model.Entry) model.Entry {
+	e.Key = bytes.Clone(e.Key)
+	e.Value = bytes.Clone(e.Value)
+	return e
+}
+
+func cloneMeta(m model.Meta) model.Meta {
+	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock}
+}

@@ -1,0 +1,68 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"gossipkv/pkg/model"
+)
+
+// Backend is the durable state of one server. Implementations must be safe
+// for use by one writer goroutine at a time plus concurrent Close; Load is
+// called once at startup.
+type Backend interface {
+	// Load returns every committed entry (any order) and the meta (zero Meta
+	// for a new store). Nothing returned shares memory with the backend.
+	Load() ([]model.Entry, model.Meta, error)
+	// Commit atomically and durably replaces the record of each entry's key
+	// and the meta. After it returns nil, the whole batch survives a crash
+	// (SIGKILL, power loss with fsync on); if it returns an error none of it
+	// is visible after a restart. Entries may be empty (meta-only commit); if
+	// a key occurs twice, the later entry wins. The backend keeps no
+	// reference to the caller's slices.
+	Commit(entries []model.Entry, meta model.Meta) error
+	// Close releases the backend; later calls return ErrClosed. Closing
+	// twice is harmless.
+	Close() error
+}
+
+var (
+	_ Backend = (*Bolt)(nil)
+	_ Backend = (*Memory)(nil)
+)
+
+var (
+	// ErrClosed is returned by Load and Commit after Close (and, for Memory,
+	// after Crash).
+	ErrClosed = errors.New("storage: closed")
+	// ErrCorrupt is returned by Load when a record does not decode or is not
+	// canonical; it is wrapped with the bucket and key that failed.
+	ErrCorrupt = errors.New("storage: corrupt record")
+	// ErrLocked is returned by OpenBolt when another process (or another
+	// open Bolt) still holds the file after BoltOptions.LockTimeout.
+	ErrLocked = errors.New("storage: database file locked")
+	// ErrFormat is returned by OpenBolt for a file written in a format this
+	// build does not read (or not by this package at all).
+	ErrFormat = errors.New("storage: unknown database format")
+)
+
+// MaxKeySize is the longest key a Backend accepts: bbolt's limit less the
+// one-byte key prefix. Both implementations enforce it, so that a test
+// against Memory cannot pass where a server on Bolt would fail.
+const MaxKeySize = bolt.MaxKeySize - 1
+
+// validate rejects a batch that could not be committed or that Load would
+// later refuse as corrupt, before anything is written.
+func validate(entries []model.Entry, meta model.Meta) error {
+	for i := range entries {
+		if n := len(entries[i].Key); n > MaxKeySize {
+			return fmt.Errorf("storage: entry %d: key of %d bytes is longer than %d", i, n, MaxKeySize)
+		}
+	}
+	if !meta.Seen.Valid() {
+		return fmt.Errorf("storage: meta seen set %v is not canonical", meta.Seen)
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package watchdog starts and kills one gossipkv server process on behalf of
+// the master, which cannot exec processes on other hosts and must not be the
+// parent of servers it kills (a SIGKILL'd server must be reaped by someone
+// who is waiting for it, so that killServer can block until the process is
+// really gone).
+//
+// Start execs the server binary and returns only once the new process
+// answers Server.Ping with its own pid, so the master's next command finds
+// it serving. A server that dies during start-up is reported with the tail
+// of its stderr log, which is where a server that cannot start says why.
+//
+// Caveats: the server is started with Pdeathsig SIGKILL, so it dies with the
+// watchdog however the watchdog dies. Linux sends that signal when the
+// thread that forked the child exits, not the process; the Go runtime only
+// ends a thread when a goroutine locked to it exits, which this package
+// never does. A watchdog serves exactly one server id.
+package watchdog

@@ -1,0 +1,136 @@
+// Package wire encodes the messages servers send each other over
+// memberlist: one type byte, then a msgpack body with explicit field tags.
+//
+// Everything a server sends one neighbour during one flush travels as one
+// batch (memberlist's SendReliable dials a TCP connection per message, so
+// fewer, larger messages are much cheaper). Decoding checks what it can
+// (canonical Seen sets, non-zero dots), so garbage from the network is
+// refused with an error instead of reaching the replica.
+package wire
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"gossipkv/pkg/model"
+)
+
+// Type is the first byte of every message.
+type Type uint8
+
+const (
+	typeInvalid Type = iota
+	// TypeBatch carries a sender id and a list of protocol messages.
+	TypeBatch
+)
+
+// ErrMalformed wraps every decoding failure.
+var ErrMalformed = errors.New("wire: malformed message")
+
+// batch is the body of TypeBatch.
+type batch struct {
+	From uint32 `msgpack:"f"`
+	Msgs []msg  `msgpack:"m"`
+}
+
+// msg is one protocol message; Kind says which fields are used.
+type msg struct {
+	Kind     uint8         `msgpack:"k"`
+	Entries  []model.Entry `msgpack:"e,omitempty"`
+	Seen     model.Seen    `msgpack:"s"`
+	Complete bool          `msgpack:"c,omitempty"`
+}
+
+const (
+	kindWrites uint8 = iota + 1
+	kindAck
+	kindDelta
+)
+
+// Encode packs the messages from server from into one memberlist message.
+func Encode(from uint32, msgs []model.Message) ([]byte, error) {
+	b := batch{From: from, Msgs: make([]msg, 0, len(msgs))}
+	for _, m := range msgs {
+		switch m := m.(type) {
+		case model.Writes:
+			b.Msgs = append(b.Msgs, msg{Kind: kindWrites, Entries: m.Entries})
+		case model.Ack:
+			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen})
+		case model.Delta:
+			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
+		default:
+			return nil, fmt.Errorf("wire: cannot encode %T", m)
+		}
+	}
+	body, err := msgpack.Marshal(&b)
+	if err != nil {
+		return nil, fmt.Errorf("wire: encode: %w", err)
+	}
+	return append([]byte{byte(TypeBatch)}, body...), nil
+}
+
+// Decode unpacks a memberlist message. The returned messages do not alias
+// buf.
+func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
+	if len(buf) == 0 {
+		return 0, nil, fmt.Errorf("%w: empty", ErrMalformed)
+	}
+	if Type(buf[0]) != TypeBatch {
+		return 0, nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, buf[0])
+	}
+	var b batch
+	if err := msgpack.Unmarshal(buf[1:], &b); err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	msgs = make([]model.Message, 0, len(b.Msgs))
+	for i, m := range b.Msgs {
+		if !m.Seen.Valid() {
+			return 0, nil, fmt.Errorf("%w: message %d: seen set not canonical", ErrMalformed, i)
+		}
+		for _, e := range m.Entries {
+			if e.Seq == 0 || e.Key == nil || e.Version.IsZero() {
+				return 0, nil, fmt.Errorf("%w: message %d: entry without key, version or sequence", ErrMalformed, i)
+			}
+		}
+		switch m.Kind {
+		case kindWrites:
+			msgs = append(msgs, model.Writes{Entries: m.Entries})
+		case kindAck:
+			msgs = append(msgs, model.Ack{Seen: m.Seen})
+		case kindDelta:
+			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
+		default:
+			return 0, nil, fmt.Errorf("%w: message %d: unknown kind %d", ErrMalformed, i, m.Kind)
+		}
+	}
+	return b.From, msgs, nil
+}
+
+// Meta is what a server announces in memberlist's node metadata: its direct
+// links, so that every server can route around cut links.
+type Meta struct {
+	Links []uint32 `msgpack:"l"`
+}
+
+// EncodeMeta packs a Meta; it must fit memberlist's 512-byte limit.
+func EncodeMeta(m Meta) ([]byte, error) {
+	b, err := msgpack.Marshal(&m)
+	if err != nil {
+		return nil, fmt.Errorf("wire: encode meta: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeMeta unpacks a Meta.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if len(b) == 0 {
+		return m, nil
+	}
+	if err := msgpack.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: meta: %v", ErrMalformed, err)
+	}
+	return m, nil
+}
