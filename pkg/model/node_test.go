@@ -1,0 +1,308 @@
+package model
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"testing"
+)
+
+// simNet drives Nodes step by step, after etcd-io/raft's newNetwork: links
+// can be cut and healed, nodes killed and restarted, and messages are
+// delivered in random order, some lost. A node's topology view is updated
+// only now and then, as gossip would, so views are often stale.
+type simNet struct {
+	t      *testing.T
+	rng    *rand.Rand
+	nodes  []*Node
+	alive  []bool
+	cut    map[[2]uint32]bool
+	queue  []simMsg
+	now    int64
+	writes []Entry
+	loss   float64
+}
+
+type simMsg struct {
+	from, to uint32
+	m        Message
+}
+
+const ms = int64(1e6)
+
+func newSimNet(t *testing.T, seed int64, n int) *simNet {
+	s := &simNet{t: t, rng: rand.New(rand.NewSource(seed)), cut: map[[2]uint32]bool{}, now: 1e9}
+	for i := 0; i < n; i++ {
+		s.nodes = append(s.nodes, s.newNode(uint32(i), NewReplica(uint32(i), nil, Meta{})))
+		s.alive = append(s.alive, true)
+	}
+	s.gossip(1)
+	return s
+}
+
+func (s *simNet) newNode(id uint32, r *Replica) *Node {
+	return NewNode(NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 200}, r)
+}
+
+func key(a, b uint32) [2]uint32 {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]uint32{a, b}
+}
+
+func (s *simNet) linked(a, b uint32) bool {
+	return a != b && s.alive[a] && s.alive[b] && !s.cut[key(a, b)]
+}
+
+// gossip tells each node, with probability p, its true neighbours and the
+// true links of the others.
+func (s *simNet) gossip(p float64) {
+	links := map[uint32][]uint32{}
+	for a := range s.nodes {
+		for b := range s.nodes {
+			if s.linked(uint32(a), uint32(b)) {
+				links[uint32(a)] = append(links[uint32(a)], uint32(b))
+			}
+		}
+	}
+	for a, n := range s.nodes {
+		if !s.alive[a] || s.rng.Float64() >= p {
+			continue
+		}
+		n.SetNeighbors(links[uint32(a)])
+		for b := range s.nodes {
+			if b == a {
+				continue
+			}
+			if s.alive[b] {
+				n.SetLinks(uint32(b), links[uint32(b)])
+			} else {
+				n.Forget(uint32(b))
+			}
+		}
+	}
+}
+
+// step delivers up to a few queued messages in random order, ticks every
+// node and collects what they send.
+func (s *simNet) step() {
+	s.now += ms
+	for k := 0; k < 4 && len(s.queue) > 0; k++ {
+		i := s.rng.Intn(len(s.queue))
+		m := s.queue[i]
+		s.queue = slices.Delete(s.queue, i, i+1)
+		if !s.linked(m.from, m.to) || s.rng.Float64() < s.loss {
+			continue
+		}
+		s.nodes[m.to].Step(m.from, m.m, s.now)
+	}
+	for id, n := range s.nodes {
+		if !s.alive[id] {
+			continue
+		}
+		n.Tick(s.now)
+		n.R.TakeDirty() // the commit
+		for _, o := range n.Ready() {
+			if !slices.Contains(n.Neighbors(), o.To) {
+				s.t.Fatalf("node %d sent to %d, not a neighbour %v", id, o.To, n.Neighbors())
+			}
+			s.queue = append(s.queue, simMsg{from: uint32(id), to: o.To, m: o.Msg})
+		}
+	}
+}
+
+func (s *simNet) put(id uint32) {
+	e := s.nodes[id].Put([]byte(fmt.Sprintf("k%d", s.rng.Intn(8))), []byte(fmt.Sprintf("v%d", len(s.writes))), Version{}, s.now)
+	s.writes = append(s.writes, e)
+}
+
+// settle runs without faults until no message is in flight for a while, with
+// gossip now reliable, and fails if that takes too long in virtual time.
+func (s *simNet) settle() {
+	s.loss = 0
+	s.gossip(1)
+	deadline := s.now + 60_000*ms
+	quiet := 0
+	for quiet < 1000 {
+		s.step()
+		if s.now%(50*ms) == 0 {
+			s.gossip(1)
+		}
+		if s.converged() {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if s.now > deadline {
+			s.dump()
+			s.t.Fatal("did not converge within 60 s of virtual time")
+		}
+	}
+}
+
+// components are the connected groups of live nodes.
+func (s *simNet) components() [][]uint32 {
+	var out [][]uint32
+	done := map[uint32]bool{}
+	for a := range s.nodes {
+		if !s.alive[a] || done[uint32(a)] {
+			continue
+		}
+		comp := []uint32{uint32(a)}
+		done[uint32(a)] = true
+		for i := 0; i < len(comp); i++ {
+			for b := range s.nodes {
+				if !done[uint32(b)] && s.linked(comp[i], uint32(b)) {
+					done[uint32(b)] = true
+					comp = append(comp, uint32(b))
+				}
+			}
+		}
+		out = append(out, comp)
+	}
+	return out
+}
+
+func (s *simNet) converged() bool {
+	for _, comp := range s.components() {
+		first := s.nodes[comp[0]].R
+		for _, id := range comp[1:] {
+			r := s.nodes[id].R
+			if !r.Seen().Equal(first.Seen()) || r.Digest() != first.Digest() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// check asserts, per component, that the store is exactly what the
+// conflict order gives for the writes its members hold, and that every
+// write a member issued is still held (nothing lost).
+func (s *simNet) check() {
+	for _, comp := range s.components() {
+		r := s.nodes[comp[0]].R
+		var held []Entry
+		for _, w := range s.writes {
+			if r.Seen().Contains(w.Dot()) {
+				held = append(held, w)
+			} else if slices.Contains(comp, w.Version.Origin) {
+				s.t.Fatalf("component %v lost write %v of its member %d", comp, w.Dot(), w.Version.Origin)
+			}
+		}
+		sameStore(s.t, r, expected(held))
+	}
+}
+
+func (s *simNet) dump() {
+	for id, n := range s.nodes {
+		s.t.Logf("node %d alive=%v neighbours=%v seen=%v", id, s.alive[id], n.Neighbors(), n.R.Seen())
+	}
+}
+
+func TestNode_RandomFaults_ConvergeToModel(t *testing.T) {
+	for seed := int64(1); seed <= 30; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s := newSimNet(t, seed, 5)
+			s.loss = 0.05
+			for i := 0; i < 400; i++ {
+				switch x := s.rng.Intn(100); {
+				case x < 50:
+					if id := uint32(s.rng.Intn(5)); s.alive[id] {
+						s.put(id)
+					}
+				case x < 58:
+					s.cut[key(uint32(s.rng.Intn(5)), uint32(s.rng.Intn(5)))] = true
+				case x < 66:
+					delete(s.cut, key(uint32(s.rng.Intn(5)), uint32(s.rng.Intn(5))))
+				case x < 69:
+					s.alive[s.rng.Intn(5)] = false
+				case x < 74:
+					// restart from what was committed (everything applied
+					// before its last Ready, which is all of it here)
+					if id := s.rng.Intn(5); !s.alive[id] {
+						old := s.nodes[id].R
+						s.nodes[id] = s.newNode(uint32(id), NewReplica(uint32(id), old.Snapshot(), old.Meta()))
+						s.alive[id] = true
+					}
+				}
+				if s.rng.Intn(5) == 0 {
+					s.gossip(0.5)
+				}
+				s.step()
+			}
+			// Partitioned: each group converges on its own.
+			s.settle()
+			s.check()
+			// Healed, all alive: everyone converges on everything held.
+			clear(s.cut)
+			for id := range s.alive {
+				if !s.alive[id] {
+					old := s.nodes[id].R
+					s.nodes[id] = s.newNode(uint32(id), NewReplica(uint32(id), old.Snapshot(), old.Meta()))
+					s.alive[id] = true
+				}
+			}
+			s.settle()
+			s.check()
+			if comps := s.components(); len(comps) != 1 {
+				t.Fatalf("healed cluster has components %v", comps)
+			}
+			if got := s.nodes[0].R.Seen().Count(); got != uint64(len(s.writes)) {
+				t.Fatalf("healed cluster holds %d of %d writes", got, len(s.writes))
+			}
+		})
+	}
+}
+
+// Writes reach servers with no direct link to the origin, relayed hop by hop.
+func TestNode_Chain_RelaysWithoutDeltas(t *testing.T) {
+	s := newSimNet(t, 99, 5)
+	for a := uint32(0); a < 5; a++ {
+		for b := a + 2; b < 5; b++ {
+			s.cut[key(a, b)] = true
+		}
+	}
+	s.gossip(1)
+	s.put(0)
+	s.put(4)
+	deltas := 0
+	for i := 0; i < 200 && !s.converged(); i++ {
+		for _, m := range s.queue {
+			if _, ok := m.m.(Delta); ok {
+				deltas++
+			}
+		}
+		s.step()
+	}
+	if !s.converged() {
+		s.dump()
+		t.Fatal("chain did not converge")
+	}
+	s.check()
+	if deltas != 0 {
+		t.Errorf("%d deltas sent: the forwarding tree alone should have delivered", deltas)
+	}
+}
+
+// A write whose origin died before sending it anywhere but one neighbour
+// still reaches everyone through that neighbour.
+func TestNode_DeadOrigin_WritesStillSpread(t *testing.T) {
+	s := newSimNet(t, 7, 4)
+	// 0 reaches only 1 before it dies.
+	s.cut[key(0, 2)], s.cut[key(0, 3)] = true, true
+	s.gossip(1)
+	s.put(0)
+	for i := 0; i < 50; i++ {
+		s.step()
+	}
+	s.alive[0] = false
+	s.settle()
+	for id := 1; id < 4; id++ {
+		if !s.nodes[id].R.Seen().Contains(s.writes[0].Dot()) {
+			t.Fatalf("node %d lacks the dead origin's write", id)
+		}
+	}
+	s.check()
+}

@@ -1,0 +1,200 @@
+package model
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"testing"
+)
+
+// randomWrites issues n writes at random replicas of a fresh cluster, each
+// replica applying what it issues, and returns them in issue order.
+func randomWrites(rng *rand.Rand, n, servers, keys int) []Entry {
+	reps := make([]*Replica, servers)
+	for i := range reps {
+		reps[i] = NewReplica(uint32(i), nil, Meta{})
+	}
+	var out []Entry
+	now := int64(1000)
+	for i := 0; i < n; i++ {
+		r := reps[rng.Intn(servers)]
+		// Some writes depend on what another replica holds (a client that
+		// moved); the clock sometimes stands still to exercise the counter.
+		var dep Version
+		if len(out) > 0 && rng.Intn(3) == 0 {
+			dep = out[rng.Intn(len(out))].Version
+		}
+		if rng.Intn(4) != 0 {
+			now += int64(rng.Intn(3))
+		}
+		e := r.Put([]byte(fmt.Sprintf("k%d", rng.Intn(keys))), []byte(fmt.Sprintf("v%d", i)), dep, now)
+		out = append(out, e)
+		// Let the writes spread a little so later writes see earlier ones.
+		if rng.Intn(2) == 0 {
+			reps[rng.Intn(servers)].Apply(e)
+		}
+	}
+	return out
+}
+
+// expected is the store the conflict order prescribes: per key, the write
+// with the greatest version.
+func expected(writes []Entry) map[string]Entry {
+	m := map[string]Entry{}
+	for _, e := range writes {
+		if cur, ok := m[string(e.Key)]; !ok || cur.Version.Less(e.Version) {
+			m[string(e.Key)] = e
+		}
+	}
+	return m
+}
+
+func sameStore(t *testing.T, r *Replica, want map[string]Entry) {
+	t.Helper()
+	snap := r.Snapshot()
+	if len(snap) != len(want) {
+		t.Fatalf("replica holds %d keys, want %d", len(snap), len(want))
+	}
+	for _, e := range snap {
+		w := want[string(e.Key)]
+		if w.Version != e.Version || !bytes.Equal(w.Value, e.Value) {
+			t.Fatalf("key %s = %s@%v, want %s@%v", e.Key, e.Value, e.Version, w.Value, w.Version)
+		}
+	}
+}
+
+func TestReplica_Apply_AnyOrderSameStore(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for round := 0; round < 50; round++ {
+		writes := randomWrites(rng, 60, 4, 6)
+		want := expected(writes)
+		var digest uint64
+		var seen Seen
+		for trial := 0; trial < 10; trial++ {
+			r := NewReplica(9, nil, Meta{})
+			order := rng.Perm(len(writes))
+			for _, i := range order {
+				r.Apply(writes[i])
+				if rng.Intn(4) == 0 { // duplicates change nothing
+					if r.Apply(writes[i]) {
+						t.Fatalf("second Apply of %v reported it new", writes[i].Dot())
+					}
+				}
+			}
+			sameStore(t, r, want)
+			if trial == 0 {
+				digest, seen = r.Digest(), r.Seen()
+			} else if r.Digest() != digest || !r.Seen().Equal(seen) {
+				t.Fatalf("round %d: digest or seen differs between delivery orders", round)
+			}
+			if r.Seen().Count() != uint64(len(writes)) {
+				t.Fatalf("seen counts %d writes, want %d", r.Seen().Count(), len(writes))
+			}
+		}
+	}
+}
+
+func TestReplica_Put_OrderedAfterDependencyAndClock(t *testing.T) {
+	r := NewReplica(1, nil, Meta{})
+	dep := Version{Wall: 5000, Logical: 7, Origin: 4}
+	e := r.Put([]byte("k"), []byte("v"), dep, 10) // physical clock far behind
+	if !dep.Less(e.Version) {
+		t.Fatalf("put version %v not after its dependency %v", e.Version, dep)
+	}
+	e2 := r.Put([]byte("other"), []byte("v"), Version{}, 10)
+	if !e.Version.Less(e2.Version) {
+		t.Fatalf("second put %v not after first %v at the same replica", e2.Version, e.Version)
+	}
+	if e.Seq != 1 || e2.Seq != 2 {
+		t.Fatalf("seqs %d, %d; want 1, 2", e.Seq, e2.Seq)
+	}
+}
+
+func TestReplica_Get_Sessions(t *testing.T) {
+	r := NewReplica(0, nil, Meta{})
+	if _, st := r.Get([]byte("k"), Version{}); st != NoKey {
+		t.Fatalf("empty replica, no dependency: %v, want NoKey", st)
+	}
+	if _, st := r.Get([]byte("k"), Version{Wall: 1, Origin: 2}); st != Behind {
+		t.Fatalf("empty replica, with dependency: %v, want Behind", st)
+	}
+	old := r.Put([]byte("k"), []byte("old"), Version{}, 100)
+	newer := Version{Wall: 200, Origin: 3}
+	if _, st := r.Get([]byte("k"), newer); st != Behind {
+		t.Fatalf("older value than the dependency: %v, want Behind", st)
+	}
+	if e, st := r.Get([]byte("k"), old.Version); st != Found || string(e.Value) != "old" {
+		t.Fatalf("value equal to the dependency: %v %q", st, e.Value)
+	}
+	r.Apply(Entry{Key: []byte("k"), Value: []byte("new"), Version: Version{Wall: 300, Origin: 4}, Seq: 1})
+	if e, st := r.Get([]byte("k"), newer); st != Found || string(e.Value) != "new" {
+		t.Fatalf("newer value than the dependency: %v %q, want Found new", st, e.Value)
+	}
+}
+
+func TestReplica_Delta_ThenMerge_EqualsSender(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for round := 0; round < 100; round++ {
+		writes := randomWrites(rng, 80, 4, 5)
+		a, b := NewReplica(7, nil, Meta{}), NewReplica(8, nil, Meta{})
+		for _, e := range writes {
+			if rng.Intn(3) != 0 {
+				a.Apply(e)
+			}
+			if rng.Intn(3) == 0 {
+				b.Apply(e)
+			}
+		}
+		// Deltas bounded to a few entries each, as over a slow link.
+		for i := 0; ; i++ {
+			entries, complete := a.Delta(b.Seen(), 20)
+			for _, e := range entries {
+				b.Apply(e)
+			}
+			if complete {
+				b.Merge(a.Seen())
+				break
+			}
+			if i > 1000 {
+				t.Fatal("delta never completes")
+			}
+		}
+		if !b.Seen().Covers(a.Seen()) {
+			t.Fatalf("round %d: after delta+merge b does not cover a", round)
+		}
+		// b's store is a's plus whatever b alone held, resolved by the order.
+		var held []Entry
+		for _, e := range writes {
+			if b.Seen().Contains(e.Dot()) {
+				held = append(held, e)
+			}
+		}
+		sameStore(t, b, expected(held))
+	}
+}
+
+func TestReplica_Recover_FromCommittedState(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	writes := randomWrites(rng, 50, 3, 8)
+	r := NewReplica(1, nil, Meta{})
+	var committed []Entry
+	for _, e := range writes {
+		r.Apply(e)
+	}
+	dirty, changed := r.TakeDirty()
+	if !changed {
+		t.Fatal("TakeDirty reports no change after applies")
+	}
+	committed = append(committed, dirty...)
+	again := NewReplica(1, committed, r.Meta())
+	if again.Digest() != r.Digest() || !again.Seen().Equal(r.Seen()) {
+		t.Fatal("recovered replica differs from the one that committed")
+	}
+	// The recovered clock is not behind anything it holds.
+	e := again.Put([]byte("k0"), []byte("x"), Version{}, 0)
+	for _, w := range writes {
+		if !w.Version.Less(e.Version) {
+			t.Fatalf("put after recovery %v not after held %v", e.Version, w.Version)
+		}
+	}
+}
