@@ -8,21 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
+	"gossipkv/pkg/transport/memnet"
 )
 
-// cluster is N servers in one process over a memberlist.MockNetwork, after
+// cluster is N servers in one process over an in-memory network, after
 // etcd-io/raft's newNetwork: links can be cut and healed, servers killed
-// (their in-memory backend keeps exactly what was committed) and restarted.
+// (their in-memory backend keeps exactly what was committed, and their
+// address refuses connections as a dead host's would) and restarted.
 type cluster struct {
 	t       *testing.T
-	net     *memberlist.MockNetwork
+	net     *memnet.Network
 	peers   map[uint32]string
-	trans   map[uint32]*memberlist.MockTransport
 	servers map[uint32]*Server
 	disks   map[uint32]*storage.Memory
 }
@@ -37,15 +36,13 @@ func fastTiming() Timing {
 
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	c := &cluster{t: t, net: &memberlist.MockNetwork{}, peers: map[uint32]string{},
-		trans: map[uint32]*memberlist.MockTransport{}, servers: map[uint32]*Server{}, disks: map[uint32]*storage.Memory{}}
+	c := &cluster{t: t, net: memnet.New(), peers: map[uint32]string{},
+		servers: map[uint32]*Server{}, disks: map[uint32]*storage.Memory{}}
 	for i := 0; i < n; i++ {
-		id := uint32(i)
-		tr := c.net.NewTransport(strconv.Itoa(i))
-		c.trans[id] = tr
-		ip, port, _ := tr.FinalAdvertiseAddr("", 0)
-		c.peers[id] = fmt.Sprintf("%s:%d", ip, port)
-		c.disks[id] = storage.NewMemory()
+		// Addresses are handed out in order, so they are known before
+		// any server starts; a late joiner's is reserved too.
+		c.peers[uint32(i)] = fmt.Sprintf("127.0.0.1:%d", i+1)
+		c.disks[uint32(i)] = storage.NewMemory()
 	}
 	for i := 0; i < n; i++ {
 		c.start(uint32(i))
@@ -64,12 +61,25 @@ func (c *cluster) start(id uint32) {
 	if os.Getenv("GOSSIPKV_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("id", id)
 	}
+	tr := c.net.NewTransport(strconv.Itoa(int(id)))
+	if tr.Addr() != c.peers[id] {
+		c.t.Fatalf("server %d got address %s, want %s", id, tr.Addr(), c.peers[id])
+	}
 	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: c.disks[id],
-		Transport: c.trans[id], Logger: logger})
+		Transport: tr, Logger: logger})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)
 	}
 	c.servers[id] = s
+}
+
+// kill stops server id as SIGKILL would: its disk keeps exactly what was
+// committed, and its address refuses connections.
+func (c *cluster) kill(id uint32) {
+	c.t.Helper()
+	c.disks[id] = c.disks[id].Crash()
+	c.servers[id].Shutdown()
+	delete(c.servers, id)
 }
 
 func (c *cluster) cut(a, b uint32) {
@@ -182,5 +192,104 @@ func TestCluster_Chain_RelaysWrites(t *testing.T) {
 	got := c.waitConverged(0, 1, 2, 3, 4)
 	if got["a"] != "from0" || got["b"] != "from4" {
 		t.Fatalf("store %v", got)
+	}
+}
+
+// isolate cuts every link between the two groups.
+func (c *cluster) split(left, right []uint32) {
+	c.t.Helper()
+	for _, a := range left {
+		for _, b := range right {
+			c.cut(a, b)
+		}
+	}
+}
+
+func TestCluster_SplitBrain_ThenHeal(t *testing.T) {
+	c := newCluster(t, 5)
+	c.waitConverged(0, 1, 2, 3, 4)
+	left, right := []uint32{0, 1}, []uint32{2, 3, 4}
+	c.split(left, right)
+	c.put(0, "k", "left-early")
+	c.put(3, "k", "right")
+	c.put(1, "only-left", "l")
+	c.put(4, "only-right", "r")
+	c.put(1, "k", "left-late") // last in program order: wins after the heal
+	if got := c.waitConverged(left...); got["k"] != "left-late" || got["only-right"] != "" {
+		t.Fatalf("left side %v", got)
+	}
+	if got := c.waitConverged(right...); got["k"] != "right" || got["only-left"] != "" {
+		t.Fatalf("right side %v", got)
+	}
+	for _, a := range left {
+		for _, b := range right {
+			c.heal(a, b)
+		}
+	}
+	got := c.waitConverged(0, 1, 2, 3, 4)
+	if got["k"] != "left-late" || got["only-left"] != "l" || got["only-right"] != "r" {
+		t.Fatalf("healed store %v", got)
+	}
+}
+
+func TestCluster_KillRightAfterPut_RestartKeepsWrite(t *testing.T) {
+	c := newCluster(t, 3)
+	c.waitConverged(0, 1, 2)
+	c.split([]uint32{2}, []uint32{0, 1}) // nobody else can have it
+	c.put(2, "durable", "yes")
+	c.kill(2)
+	c.start(2)
+	c.heal(2, 0)
+	c.heal(2, 1)
+	if got := c.waitConverged(0, 1, 2); got["durable"] != "yes" {
+		t.Fatalf("acknowledged write lost across a kill: %v", got)
+	}
+}
+
+func TestCluster_LateJoiner_CatchesUp(t *testing.T) {
+	c := newCluster(t, 4)
+	c.kill(3) // never wrote anything: as if it had not started yet
+	for i := 0; i < 200; i++ {
+		c.put(uint32(i%3), fmt.Sprintf("k%03d", i), fmt.Sprintf("v%d", i))
+	}
+	c.waitConverged(0, 1, 2)
+	c.start(3)
+	got := c.waitConverged(0, 1, 2, 3)
+	if len(got) != 200 {
+		t.Fatalf("late joiner converged on %d keys, want 200", len(got))
+	}
+}
+
+func TestCluster_DeadOrigin_WriteSpreadsFromSurvivor(t *testing.T) {
+	c := newCluster(t, 4)
+	c.waitConverged(0, 1, 2, 3)
+	c.split([]uint32{0}, []uint32{2, 3}) // 0 reaches only 1
+	c.put(0, "orphan", "survives")
+	c.waitConverged(0, 1)
+	c.kill(0)
+	if got := c.waitConverged(1, 2, 3); got["orphan"] != "survives" {
+		t.Fatalf("dead origin's write did not spread: %v", got)
+	}
+}
+
+func TestCluster_Ring_Converges(t *testing.T) {
+	c := newCluster(t, 5)
+	c.waitConverged(0, 1, 2, 3, 4)
+	// ring 0-1-2-3-4-0: cut the chords
+	for _, p := range [][2]uint32{{0, 2}, {0, 3}, {1, 3}, {1, 4}, {2, 4}} {
+		c.cut(p[0], p[1])
+	}
+	for i := 0; i < 25; i++ {
+		c.put(uint32(i%5), fmt.Sprintf("k%d", i%4), fmt.Sprintf("v%d", i))
+	}
+	got := c.waitConverged(0, 1, 2, 3, 4)
+	if got["k0"] != "v24" || got["k3"] != "v23" {
+		t.Fatalf("ring store %v", got)
+	}
+	// and around a dead server: 1 dies, 0 and 2 still reach each other via 4-3
+	c.kill(1)
+	c.put(0, "around", "the ring")
+	if got := c.waitConverged(0, 2, 3, 4); got["around"] != "the ring" {
+		t.Fatalf("write did not go around the dead server: %v", got)
 	}
 }

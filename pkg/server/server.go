@@ -75,9 +75,12 @@ type Server struct {
 	retry chan struct{}
 	// joinNow asks the joiner goroutine for an immediate round.
 	joinNow chan struct{}
-	stop    chan struct{}
-	done    sync.WaitGroup
-	once    sync.Once
+	// announce asks the announcer to re-publish our links (UpdateNode may
+	// not run concurrently with itself, and only the newest links matter).
+	announce chan struct{}
+	stop     chan struct{}
+	done     sync.WaitGroup
+	once     sync.Once
 
 	// Owned by run:
 	alive   map[uint32]bool
@@ -140,16 +143,17 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: recover: %w", err)
 	}
 	s := &Server{
-		opts:    opts,
-		log:     opts.Logger,
-		reqs:    make(chan request, 1024),
-		fails:   newQueue[uint32](),
-		retry:   make(chan struct{}, 1),
-		joinNow: make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		alive:   map[uint32]bool{},
-		suspect: map[uint32]bool{},
-		cuts:    map[uint32]bool{},
+		opts:     opts,
+		log:      opts.Logger,
+		reqs:     make(chan request, 1024),
+		fails:    newQueue[uint32](),
+		retry:    make(chan struct{}, 1),
+		joinNow:  make(chan struct{}, 1),
+		announce: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		alive:    map[uint32]bool{},
+		suspect:  map[uint32]bool{},
+		cuts:     map[uint32]bool{},
 	}
 	s.node = model.NewNode(model.NodeConfig{
 		ID:            opts.ID,
@@ -171,9 +175,10 @@ func New(opts Options) (*Server, error) {
 		s.fails.push(to)
 	})
 	s.publishMissing()
-	s.done.Add(2)
+	s.done.Add(3)
 	go s.run()
 	go s.joiner()
+	go s.announcer()
 	return s, nil
 }
 
@@ -434,11 +439,25 @@ func (s *Server) neighborsChanged() {
 	}
 	s.node.SetNeighbors(ids)
 	s.publishMeta(ids)
-	go func() {
-		if err := s.ml.UpdateNode(time.Second); err != nil {
-			s.log.Debug("announce links", "err", err)
+	select {
+	case s.announce <- struct{}{}:
+	default:
+	}
+}
+
+// announcer gossips our links whenever they change.
+func (s *Server) announcer() {
+	defer s.done.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.announce:
+			if err := s.ml.UpdateNode(time.Second); err != nil {
+				s.log.Debug("announce links", "err", err)
+			}
 		}
-	}()
+	}
 }
 
 // publishMissing tells the joiner which configured servers are not in our
