@@ -36,8 +36,8 @@ type Cuttable struct {
 	refused    atomic.Uint64
 
 	// packetCh is what memberlist reads: the inner packets minus those
-	// from cut peers. It is unbuffered, like NetTransport's, so that a
-	// packet's Timestamp stays close to when memberlist sees it.
+	// from cut peers. It is unbuffered, like NetTransport's, so the
+	// wrapper adds no queue and no delay between receipt and handling.
 	packetCh chan *memberlist.Packet
 
 	stopOnce sync.Once
@@ -200,7 +200,11 @@ func (t *Cuttable) DialTimeout(addr string, timeout time.Duration) (net.Conn, er
 // refused if either the node name or the address belongs to a cut peer.
 func (t *Cuttable) DialAddressTimeout(addr memberlist.Address, timeout time.Duration) (net.Conn, error) {
 	if t.isCut(addr.Name, addr.Addr) {
-		return nil, t.refuse(addr.Addr)
+		target := addr.Addr
+		if target == "" {
+			target = addr.Name
+		}
+		return nil, t.refuse(target)
 	}
 	return t.inner.DialAddressTimeout(addr, timeout)
 }

@@ -12,10 +12,11 @@
 // Two memberlist behaviours shape the design:
 //
 //   - A refused dial fails at once with a *net.OpError (Op "dial", Net
-//     "tcp"), which is what a refused TCP connection looks like and what
-//     memberlist's failure handling expects; a dropped packet returns no
-//     error, as on a lossy network, so probes time out and memberlist falls
-//     back to indirect probes.
+//     "tcp"), just as a refused TCP connection does, so that code which
+//     classifies errors by type sees an unreachable peer, and memberlist's
+//     TCP fallback probe gives up at once instead of using up the probe
+//     interval. A dropped packet returns no error, as on a lossy network, so
+//     the probe times out and memberlist goes on to indirect probes.
 //   - Memberlist's member list is not link state: with only the link 0-1
 //     cut, 0 and 1 keep seeing each other alive through indirect probes
 //     relayed by a third server. Whoever needs the real link state must keep
