@@ -68,11 +68,18 @@ func run() int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	logger.Info("stopping", "signal", (<-sig).String())
+	code := 0
+	select {
+	case got := <-sig:
+		logger.Info("stopping", "signal", got.String())
+	case <-s.Done():
+		fmt.Fprintf(os.Stderr, "server %d stopped by itself; see its log\n", *id)
+		code = 1
+	}
 	ln.Close()
 	if err := s.Shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1
 	}
-	return 0
+	return code
 }

@@ -579,6 +579,10 @@ func (s *Server) link(kind reqKind, peer uint32) error {
 	return s.call(request{kind: kind, peer: peer}).err
 }
 
+// Done is closed once the server has stopped, by Shutdown or by itself
+// (a failed commit): its process should then exit.
+func (s *Server) Done() <-chan struct{} { return s.stop }
+
 // Shutdown stops the server and closes its backend. Safe to call twice.
 func (s *Server) Shutdown() error {
 	var err error
