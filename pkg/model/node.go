@@ -56,6 +56,12 @@ type NodeConfig struct {
 	Heartbeat int64
 	// MaxDeltaBytes bounds one Delta; a larger gap goes in several.
 	MaxDeltaBytes int
+	// AckEvery is the least time between two unsolicited Acks to one
+	// neighbour (default Resend/4). Acks to the sender of writes go at
+	// once; the others only need to arrive before the neighbour's Resend
+	// runs out, and sending one per change would cost a message per write
+	// per neighbour.
+	AckEvery int64
 }
 
 // Node is the replication protocol of one server, pure: driven by Put, Step
@@ -85,14 +91,17 @@ type Node struct {
 	ackDue map[uint32]bool
 	out    []Outgoing
 	lastHB int64
+	// now is the latest time the caller gave.
+	now int64
 }
 
 // peer is what a node knows of one neighbour.
 type peer struct {
 	seen  Seen // the union of its acks
 	known bool // an ack has arrived
-	// acked is the set we last acked to it.
-	acked Seen
+	// acked is the set we last acked to it, at ackedAt.
+	acked   Seen
+	ackedAt int64
 	// watch is our own set when we began waiting for it to catch up, at
 	// since; if it holds watch by since+resend*rank we stop waiting.
 	watching bool
@@ -105,6 +114,9 @@ type peer struct {
 
 // NewNode builds the protocol around a replica.
 func NewNode(cfg NodeConfig, r *Replica) *Node {
+	if cfg.AckEvery == 0 {
+		cfg.AckEvery = cfg.Resend / 4
+	}
 	return &Node{
 		cfg:     cfg,
 		R:       r,
@@ -117,6 +129,7 @@ func NewNode(cfg NodeConfig, r *Replica) *Node {
 
 // Put issues a local write and forwards it to our children in its tree.
 func (n *Node) Put(key, value []byte, dep Version, now int64) Entry {
+	n.now = max(n.now, now)
 	e := n.R.Put(key, value, dep, now)
 	n.forward(e, n.cfg.ID)
 	return e
@@ -124,6 +137,7 @@ func (n *Node) Put(key, value []byte, dep Version, now int64) Entry {
 
 // Step handles a message from direct neighbour from.
 func (n *Node) Step(from uint32, m Message, now int64) {
+	n.now = max(n.now, now)
 	switch m := m.(type) {
 	case Writes:
 		n.applyAll(from, m.Entries)
@@ -228,6 +242,7 @@ func (n *Node) Neighbors() []uint32 { return n.neighbors }
 // Tick lets time pass: neighbours that stay behind get a Delta, and every
 // Heartbeat all neighbours get an Ack.
 func (n *Node) Tick(now int64) {
+	n.now = max(n.now, now)
 	if now-n.lastHB >= n.cfg.Heartbeat {
 		n.lastHB = now
 		for _, nb := range n.neighbors {
@@ -288,10 +303,10 @@ func (n *Node) Ready() []Outgoing {
 	clear(n.ackDue)
 	// Every neighbour hears of a change to our set, not only the sender of
 	// what changed it: otherwise a neighbour that got the same write by
-	// another path would think us behind and send it again. The transport
-	// keeps only the newest Ack per neighbour in each flush.
+	// another path would think us behind and send it again. At most one
+	// such Ack per AckEvery: the next Tick sends what waits.
 	for _, nb := range n.neighbors {
-		if p := n.peer(nb); !p.acked.Equal(mine) {
+		if p := n.peer(nb); n.now-p.ackedAt >= n.cfg.AckEvery && !p.acked.Equal(mine) {
 			n.ack(nb, mine)
 		}
 	}
@@ -304,7 +319,8 @@ func (n *Node) Ready() []Outgoing {
 // when nothing changed: the sender is waiting to see progress.
 func (n *Node) ack(nb uint32, mine Seen) {
 	n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone()}})
-	n.peer(nb).acked = mine.Clone()
+	p := n.peer(nb)
+	p.acked, p.ackedAt = mine.Clone(), n.now
 }
 
 func (n *Node) peer(id uint32) *peer {
