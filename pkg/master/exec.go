@@ -211,6 +211,13 @@ func (m *master) link(a, b uint32, up bool) error {
 		m.connected[cid] = false
 		return nil
 	}
+	// Both ends must run: joinServer restores every link of the server it
+	// starts, so a link to a dead server cannot be cut or healed ahead.
+	for _, id := range []uint32{a, b} {
+		if err := m.needLiveServer(id); err != nil {
+			return err
+		}
+	}
 	method := api.ServerCut
 	if up {
 		method = api.ServerHeal
@@ -218,16 +225,7 @@ func (m *master) link(a, b uint32, up bool) error {
 	} else {
 		m.view.Cut(a, b)
 	}
-	// A dead end has no state to change: a join starts it with every
-	// link up and heals its peers' ends.
-	var calls []func() error
-	if m.view.Live(a) {
-		calls = append(calls, m.serverCall(a, method, b))
-	}
-	if m.view.Live(b) {
-		calls = append(calls, m.serverCall(b, method, a))
-	}
-	return fanOut(calls)
+	return fanOut([]func() error{m.serverCall(a, method, b), m.serverCall(b, method, a)})
 }
 
 // serverCall makes a Cut or Heal call of server id about peer, to run in a
