@@ -66,6 +66,7 @@ const (
 	ServerHeal   = "Server.Heal"
 	ServerStatus = "Server.Status"
 	ServerDump   = "Server.Dump"
+	ServerStats  = "Server.Stats"
 )
 
 // PutArgs writes Key=Value at the server. Dep is the newest version of Key
@@ -114,6 +115,22 @@ type StatusReply struct {
 	Links []uint32
 }
 
+// StatsReply counts what a server has done since it started: the cost of
+// replication per put is (messages sent by every server) / (puts).
+type StatsReply struct {
+	ID           uint32
+	Puts, Gets   uint64
+	Commits      uint64 // bbolt transactions
+	Batches      uint64 // memberlist messages sent (each a batch)
+	Bytes        uint64 // bytes of those messages
+	Writes       uint64 // entries sent on the fast path
+	Relayed      uint64 // of those, entries of another origin
+	Acks         uint64
+	Deltas       uint64 // repair messages
+	DeltaEntries uint64
+	SendFailures uint64
+}
+
 // DumpReply is the whole store, sorted by key bytes.
 type DumpReply struct {
 	Entries []KV
@@ -151,11 +168,17 @@ type ClientGetArgs struct {
 	Key []byte
 }
 
-// ClientReply is the outcome of a client's put or get.
+// ClientReply is the outcome of a client's put or get. Version, Dep and
+// Server let a history checker judge it: the version written or read (Status
+// OK), the client's dependency on the key that it sent, and the server that
+// answered.
 type ClientReply struct {
-	Status Status
-	Value  []byte
-	Reason string
+	Status  Status
+	Value   []byte
+	Reason  string
+	Version model.Version
+	Dep     model.Version
+	Server  uint32
 }
 
 // ---- Watchdog ("Watchdog.*"), called by the master.

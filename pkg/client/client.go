@@ -163,7 +163,7 @@ func (c *Client) Put(args api.ClientPutArgs, reply *api.ClientReply) error {
 	if pr.Status == api.OK {
 		c.observe(args.Key, pr.Version)
 	}
-	*reply = api.ClientReply{Status: pr.Status, Reason: pr.Reason}
+	*reply = api.ClientReply{Status: pr.Status, Reason: pr.Reason, Version: pr.Version, Dep: dep, Server: id}
 	c.log.Debug("put", "key", args.Key, "server", id, "dep", dep, "status", pr.Status, "version", pr.Version)
 	return nil
 }
@@ -186,7 +186,7 @@ func (c *Client) Get(args api.ClientGetArgs, reply *api.ClientReply) error {
 	if gr.Status == api.OK {
 		c.observe(args.Key, gr.Version)
 	}
-	*reply = api.ClientReply{Status: gr.Status, Value: gr.Value}
+	*reply = api.ClientReply{Status: gr.Status, Value: gr.Value, Version: gr.Version, Dep: dep, Server: id}
 	c.log.Debug("get", "key", args.Key, "server", id, "dep", dep, "status", gr.Status, "version", gr.Version)
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gossipkv/pkg/model"
@@ -23,6 +24,33 @@ type outbox struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	senders map[uint32]*sender // fixed at construction: every configured peer
+	stats   sendStats
+}
+
+// sendStats counts what left, by kind (see api.StatsReply).
+type sendStats struct {
+	batches, bytes, writes, relayed, acks, deltas, deltaEntries, failures atomic.Uint64
+}
+
+func (st *sendStats) count(self uint32, msgs []model.Message, size int) {
+	st.batches.Add(1)
+	st.bytes.Add(uint64(size))
+	for _, m := range msgs {
+		switch m := m.(type) {
+		case model.Writes:
+			st.writes.Add(uint64(len(m.Entries)))
+			for _, e := range m.Entries {
+				if e.Version.Origin != self {
+					st.relayed.Add(1)
+				}
+			}
+		case model.Ack:
+			st.acks.Add(1)
+		case model.Delta:
+			st.deltas.Add(1)
+			st.deltaEntries.Add(uint64(len(m.Entries)))
+		}
+	}
 }
 
 // sender holds what waits for one peer.
@@ -119,7 +147,10 @@ func (o *outbox) loop(s *sender) {
 				err = o.send(s.to, buf)
 			}
 			if err != nil {
+				o.stats.failures.Add(1)
 				o.failed(s.to, err)
+			} else {
+				o.stats.count(o.self, msgs, len(buf))
 			}
 		}
 		// Rate-limit rather than delay: the next send waits out the flush

@@ -53,3 +53,9 @@ func (r *Service) Dump(_ api.Empty, reply *api.DumpReply) error {
 	*reply, err = r.s.Dump()
 	return err
 }
+
+// Stats reports the server's counters.
+func (r *Service) Stats(_ api.Empty, reply *api.StatsReply) error {
+	*reply = r.s.Stats()
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -83,9 +84,14 @@ type Server struct {
 	once     sync.Once
 
 	// Owned by run:
+	// broken is set by a failed commit: the replica then holds writes the
+	// disk does not, so nothing may be answered or sent any more.
+	broken  error
 	alive   map[uint32]bool
 	suspect map[uint32]bool
 	cuts    map[uint32]bool
+
+	puts, gets, commits atomic.Uint64
 
 	// mu guards missing, the peers the joiner should try (written by run).
 	mu      sync.Mutex
@@ -312,6 +318,17 @@ func (s *Server) run() {
 		}
 		s.node.Tick(now)
 		pending = s.commit(pending)
+		if s.broken != nil {
+			go s.Shutdown()
+			for {
+				select {
+				case <-s.stop:
+					return
+				case r := <-s.reqs:
+					r.reply <- response{err: s.broken}
+				}
+			}
+		}
 	}
 }
 
@@ -328,6 +345,7 @@ func (s *Server) tickEvery() time.Duration {
 func (s *Server) handle(r request, pending []request) []request {
 	switch r.kind {
 	case reqPut:
+		s.puts.Add(1)
 		e := s.node.Put(r.key, r.value, r.dep, s.opts.Now())
 		r.dep = e.Version // the reply carries the issued version
 	case reqCut:
@@ -353,18 +371,21 @@ func (s *Server) handle(r request, pending []request) []request {
 // sends the protocol's messages (acks promise durability).
 func (s *Server) commit(pending []request) []request {
 	entries, changed := s.node.R.TakeDirty()
-	if changed {
+	if changed && s.broken == nil {
+		s.commits.Add(1)
 		if err := s.opts.Backend.Commit(entries, s.node.R.Meta()); err != nil {
 			// The replica now holds writes the disk does not; carrying on
-			// could ack them. Stop: the durable state is consistent, and
-			// the watchdog's next start recovers from it.
+			// could ack or forward them. Stop: the durable state is
+			// consistent, and the watchdog's next start recovers from it.
 			s.log.Error("commit failed; stopping", "err", err)
-			for _, r := range pending {
-				r.reply <- response{err: fmt.Errorf("server %d: commit failed: %w", s.opts.ID, err)}
-			}
-			go s.Shutdown()
-			return nil
+			s.broken = fmt.Errorf("server %d: commit failed: %w", s.opts.ID, err)
 		}
+	}
+	if s.broken != nil {
+		for _, r := range pending {
+			r.reply <- response{err: s.broken}
+		}
+		return nil
 	}
 	for _, r := range pending {
 		r.reply <- s.answer(r)
@@ -378,6 +399,7 @@ func (s *Server) answer(r request) response {
 	case reqPut:
 		return response{put: api.PutReply{Status: api.OK, Version: r.dep}}
 	case reqGet:
+		s.gets.Add(1)
 		e, st := s.node.R.Get(r.key, r.dep)
 		switch st {
 		case model.Found:
@@ -564,6 +586,16 @@ func (s *Server) Status() (api.StatusReply, error) {
 func (s *Server) Dump() (api.DumpReply, error) {
 	resp := s.call(request{kind: reqDump})
 	return resp.dump, resp.err
+}
+
+// Stats counts what the server has done since it started.
+func (s *Server) Stats() api.StatsReply {
+	o := &s.out.stats
+	return api.StatsReply{
+		ID: s.opts.ID, Puts: s.puts.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(),
+		Batches: o.batches.Load(), Bytes: o.bytes.Load(), Writes: o.writes.Load(), Relayed: o.relayed.Load(),
+		Acks: o.acks.Load(), Deltas: o.deltas.Load(), DeltaEntries: o.deltaEntries.Load(), SendFailures: o.failures.Load(),
+	}
 }
 
 // Cut stops all traffic with peer; it returns once the cut is applied.
