@@ -148,7 +148,7 @@ timing:
   # every other knob commented out
 durability:
 servers:
-  - {id: 3, host: localhost, rpc_port: 1, gossip_port: 2, watchdog_port: 3}
+  - {id: 3, host: 127.0.0.2, rpc_port: 1, gossip_port: 2, watchdog_port: 3}
 clients: []
 `), "/base")
 	if err != nil {
@@ -157,7 +157,7 @@ clients: []
 	want := Default()
 	want.Timing.ProbeInterval = time.Second
 	want.DataDir = "/base/data"
-	want.Servers = []Server{{ID: 3, Host: "localhost", RPCPort: 1, GossipPort: 2, WatchdogPort: 3}}
+	want.Servers = []Server{{ID: 3, Host: "127.0.0.2", RPCPort: 1, GossipPort: 2, WatchdogPort: 3}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", c, want)
 	}
@@ -363,10 +363,29 @@ func TestValidate_Hosts(t *testing.T) {
 		"node-1.example.org.": true, "10.0.0.256": false, "-bad.example": false, "a..b": false,
 		"under_score": false, "space host": false, "": false, strings.Repeat("a", 64): false,
 	} {
+		c := Local(1, 1, 7000)
+		c.Clients[0].Host = host
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("client host %q: Validate() = %v, want ok=%v", host, err, ok)
+		}
+	}
+}
+
+// memberlist advertises servers by address: a name or a wildcard would
+// start a server its peers cannot reach.
+func TestValidate_ServerHostMustBeAddress(t *testing.T) {
+	for host, ok := range map[string]bool{
+		"127.0.0.1": true, "::1": true, "10.77.0.2": true,
+		"localhost": false, "node-1.example.org": false, "0.0.0.0": false, "::": false,
+	} {
 		c := Local(1, 0, 7000)
 		c.Servers[0].Host = host
-		if err := c.Validate(); (err == nil) != ok {
-			t.Errorf("host %q: Validate() = %v, want ok=%v", host, err, ok)
+		err := c.Validate()
+		if (err == nil) != ok {
+			t.Errorf("server host %q: Validate() = %v, want ok=%v", host, err, ok)
+		}
+		if err != nil && !ok && !strings.Contains(err.Error(), "servers[0].host") {
+			t.Errorf("server host %q: error %q does not name the field", host, err)
 		}
 	}
 }
@@ -399,7 +418,8 @@ func TestMarshal_RoundTrip(t *testing.T) {
 	odd.Durability.Fsync = false
 	odd.Limits.MaxValueBytes = 12345
 	odd.Servers[0].Host = "::1"
-	odd.Servers[1].Host = "node-1.example.org"
+	odd.Servers[1].Host = "10.1.2.3"
+	odd.Clients[0].Host = "node-1.example.org"
 	odd.Servers[0].ID, odd.Servers[1].ID, odd.Clients[0].ID = 4000000000, 7, 0
 	configs["odd"] = odd
 	for name, c := range configs {

@@ -161,6 +161,11 @@ func (c *Config) validate() []*FieldError {
 		p := fmt.Sprintf("servers[%d].", i)
 		useID(p+"id", s.ID)
 		host, unspec := checkHost(p+"host", s.Host)
+		if _, err := netip.ParseAddr(s.Host); host != "" && (err != nil || unspec) {
+			// memberlist advertises a server by address and its peers
+			// dial that address back: it must be one they can reach.
+			bad(p+"host", "%q: a server's host must be the IP address its peers reach it at (not a name or a wildcard)", s.Host)
+		}
 		addListener(p+"rpc_port", host, unspec, s.RPCPort)
 		addListener(p+"gossip_port", host, unspec, s.GossipPort)
 		addListener(p+"watchdog_port", host, unspec, s.WatchdogPort)

@@ -18,9 +18,11 @@ type Writes struct {
 
 // Ack tells a neighbour which writes the sender holds durably. It is
 // cumulative (a whole Seen set, not a list of dots), so a lost or reordered
-// ack is repaired by the next one.
+// ack is repaired by the next one. Src is the sender's replica id: a new one
+// means its data directory is new, and what was known of it is void.
 type Ack struct {
 	Seen Seen
+	Src  uint32
 }
 
 // Delta repairs a neighbour that stayed behind: the entries it lacks and,
@@ -97,8 +99,9 @@ type Node struct {
 
 // peer is what a node knows of one neighbour.
 type peer struct {
-	seen  Seen // the union of its acks
-	known bool // an ack has arrived
+	seen  Seen   // the union of its acks since its replica id last changed
+	src   uint32 // its replica id, from its acks
+	known bool   // an ack has arrived
 	// acked is the set we last acked to it, at ackedAt.
 	acked   Seen
 	ackedAt int64
@@ -107,9 +110,16 @@ type peer struct {
 	watching bool
 	watch    Seen
 	since    int64
-	// partial: the last Delta sent to it was incomplete; its next ack
-	// triggers the next part at once.
-	partial bool
+	// watchCov is how much of watch it held when we last saw progress:
+	// growth re-arms the wait (a long catch-up from another neighbour is
+	// progress, even before it holds all of watch).
+	watchCov uint64
+	// partial: the last Delta sent to it was incomplete, ending with dot
+	// partialEnd; the ack that shows it holds that dot triggers the next
+	// part at once (an earlier ack, sent before the part arrived, must
+	// not: the next part would repeat it).
+	partial    bool
+	partialEnd Dot
 }
 
 // NewNode builds the protocol around a replica.
@@ -151,9 +161,13 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		n.ackDue[from] = true
 	case Ack:
 		p := n.peer(from)
+		if p.known && p.src != m.Src {
+			// A new data directory: it holds only what it says now.
+			p.seen, p.watching, p.partial = Seen{}, false, false
+		}
 		p.seen.Union(m.Seen)
-		p.known = true
-		if p.partial && !p.seen.Covers(n.R.Seen()) {
+		p.known, p.src = true, m.Src
+		if p.partial && p.seen.Contains(p.partialEnd) && !p.seen.Covers(n.R.Seen()) {
 			n.sendDelta(from, p, now)
 		}
 	}
@@ -183,6 +197,9 @@ func (n *Node) forward(e Entry, from uint32) {
 	for _, nb := range n.neighbors {
 		if nb == from || nb == e.Version.Origin {
 			continue
+		}
+		if p := n.peers[nb]; p != nil && p.seen.Contains(e.Dot()) {
+			continue // it has it (a repair that reached us late)
 		}
 		if p, ok := g.Parent(root, nb); ok && p == n.cfg.ID {
 			n.batches[nb] = append(n.batches[nb], e)
@@ -255,11 +272,16 @@ func (n *Node) Tick(now int64) {
 	for _, nb := range n.neighbors {
 		p := n.peer(nb)
 		if !p.known || p.seen.Covers(mine) {
-			p.watching = false
+			p.watching, p.partial = false, false
 			continue
 		}
 		if !p.watching || p.seen.Covers(p.watch) {
 			p.watching, p.watch, p.since = true, mine.Clone(), now
+			p.watchCov = p.seen.Overlap(p.watch)
+			continue
+		}
+		if cov := p.seen.Overlap(p.watch); cov > p.watchCov {
+			p.watchCov, p.since = cov, now
 			continue
 		}
 		rank := int64(slices.Index(g.Neighbors(nb), n.cfg.ID)) + 1
@@ -280,7 +302,11 @@ func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	}
 	n.out = append(n.out, Outgoing{To: to, Msg: d})
 	p.partial = !complete
+	if len(entries) > 0 {
+		p.partialEnd = entries[len(entries)-1].Dot()
+	}
 	p.watching, p.watch, p.since = true, n.R.Seen().Clone(), now
+	p.watchCov = p.seen.Overlap(p.watch)
 }
 
 // Ready returns the messages to send, once everything the replica has
@@ -318,7 +344,7 @@ func (n *Node) Ready() []Outgoing {
 // ack queues our set for nb. Writes and Deltas are always answered, even
 // when nothing changed: the sender is waiting to see progress.
 func (n *Node) ack(nb uint32, mine Seen) {
-	n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone()}})
+	n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone(), Src: n.R.Src()}})
 	p := n.peer(nb)
 	p.acked, p.ackedAt = mine.Clone(), n.now
 }

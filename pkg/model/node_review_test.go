@@ -107,7 +107,9 @@ func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
 	a.Put([]byte("old"), []byte("1"), Version{}, now)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})
 
-	a = NewNode(cfg(0), NewReplica(0, nil, Meta{})) // fresh disk, same id
+	// Fresh disk, same id: the server gives every new data directory a new
+	// replica id (pkg/server, NewSrc), which is what names its dots.
+	a = NewNode(cfg(0), NewReplica(0, nil, Meta{Src: NewSrc(12345)}))
 	link(a, b)
 	a.Put([]byte("new"), []byte("2"), Version{}, now)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})

@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"hash/fnv"
 	"sort"
 )
@@ -28,6 +29,7 @@ const (
 // with any duplicates, leaves the same store.
 type Replica struct {
 	id    uint32
+	src   uint32 // names our writes' dots: see Meta
 	store map[string]Entry
 	seen  Seen
 	clock Version
@@ -43,8 +45,13 @@ type Replica struct {
 // NewReplica builds replica id from its recovered state (nil entries and a
 // zero Meta for a new one).
 func NewReplica(id uint32, entries []Entry, meta Meta) *Replica {
+	src := meta.Src
+	if src == 0 {
+		src = id
+	}
 	r := &Replica{
 		id:    id,
+		src:   src,
 		store: make(map[string]Entry, len(entries)),
 		seen:  meta.Seen.Clone(),
 		clock: meta.Clock,
@@ -66,11 +73,18 @@ func (r *Replica) ID() uint32 { return r.id }
 // everything the replica has seen. now is the physical time in nanoseconds.
 func (r *Replica) Put(key, value []byte, dep Version, now int64) Entry {
 	v := Tick(maxClock(r.clock, dep), now, r.id)
-	seq := r.seen.Prefix.Get(r.id) + 1
-	e := Entry{Key: clone(key), Value: clone(value), Version: v, Seq: seq}
-	r.Apply(e)
+	// Our own writes come back only as copies of what we issued, so the
+	// prefix is all of them.
+	seq := r.seen.Prefix.Get(r.src) + 1
+	e := Entry{Key: clone(key), Value: clone(value), Version: v, Seq: seq, Src: r.src}
+	if !r.Apply(e) {
+		panic(fmt.Sprintf("model: replica %d issued dot %v twice", r.id, e.Dot()))
+	}
 	return e
 }
+
+// Src is the replica id that names this replica's writes.
+func (r *Replica) Src() uint32 { return r.src }
 
 // Apply merges a write from anywhere and reports whether the replica had not
 // held it before. A write older than the key's current one is recorded as
@@ -150,7 +164,7 @@ func (r *Replica) Delta(peer Seen, maxBytes int) (entries []Entry, complete bool
 func (r *Replica) Seen() Seen { return r.seen }
 
 // Meta returns the recovery state to persist with the store.
-func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock} }
+func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock, Src: r.src} }
 
 // Digest identifies the store's contents: equal stores have equal digests.
 func (r *Replica) Digest() uint64 { return r.digest }

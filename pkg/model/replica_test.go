@@ -126,7 +126,7 @@ func TestReplica_Get_Sessions(t *testing.T) {
 	if e, st := r.Get([]byte("k"), old.Version); st != Found || string(e.Value) != "old" {
 		t.Fatalf("value equal to the dependency: %v %q", st, e.Value)
 	}
-	r.Apply(Entry{Key: []byte("k"), Value: []byte("new"), Version: Version{Wall: 300, Origin: 4}, Seq: 1})
+	r.Apply(Entry{Key: []byte("k"), Value: []byte("new"), Version: Version{Wall: 300, Origin: 4}, Seq: 1, Src: 4})
 	if e, st := r.Get([]byte("k"), newer); st != Found || string(e.Value) != "new" {
 		t.Fatalf("newer value than the dependency: %v %q, want Found new", st, e.Value)
 	}

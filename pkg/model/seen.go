@@ -129,6 +129,26 @@ func (s Seen) Covers(o Seen) bool {
 	return true
 }
 
+// Overlap counts the writes of o that s holds too.
+func (s Seen) Overlap(o Seen) uint64 {
+	var n uint64
+	for _, e := range o.Prefix {
+		have := s.Prefix.Get(e.ID)
+		n += min(have, e.N)
+		// s's extras of this origin inside o's prefix
+		lo := sort.Search(len(s.Extra), func(i int) bool { return !dotLess(s.Extra[i], Dot{e.ID, have + 1}) })
+		for i := lo; i < len(s.Extra) && s.Extra[i].Origin == e.ID && s.Extra[i].Seq <= e.N; i++ {
+			n++
+		}
+	}
+	for _, d := range o.Extra {
+		if s.Contains(d) {
+			n++
+		}
+	}
+	return n
+}
+
 // Equal reports whether s and o hold the same writes. Canonical sets are
 // equal exactly when their fields are.
 func (s Seen) Equal(o Seen) bool {

@@ -477,3 +477,28 @@ func TestSeen_Quick_CloneIndependent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestSeen_Quick_OverlapCountsCommonDots(t *testing.T) {
+	prop := func(opsA, opsB seenOps) bool {
+		opsB = append(opsB, opsA[:len(opsA)/2]...) // share some dots
+		a, ma, okA := opsA.build(t)
+		b, mb, okB := opsB.build(t)
+		if !okA || !okB {
+			return false
+		}
+		var want uint64
+		for d := range mb {
+			if ma[d] {
+				want++
+			}
+		}
+		if got := a.Overlap(b); got != want {
+			t.Logf("Overlap = %d, model %d; a %v b %v", got, want, a, b)
+			return false
+		}
+		return true
+	}
+	if err := quick.Check(prop, &quick.Config{MaxCount: 500}); err != nil {
+		t.Error(err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -67,6 +68,7 @@ type Server struct {
 	log   *slog.Logger
 	node  *model.Node
 	cut   *transport.Cuttable
+	data  *streams
 	ml    *memberlist.Memberlist
 	out   *outbox
 	del   *delegate
@@ -148,6 +150,14 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: recover: %w", err)
 	}
+	if meta.Src == 0 {
+		// A new data directory: its writes get dot numbers of their own,
+		// never those of an earlier directory of this server id.
+		meta.Src = model.NewSrc(rand.Uint32())
+		if err := opts.Backend.Commit(nil, meta); err != nil {
+			return nil, fmt.Errorf("server: initialise data directory: %w", err)
+		}
+	}
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger,
@@ -214,12 +224,15 @@ func (s *Server) startMemberlist() error {
 	s.cut = transport.New(inner, byAddr)
 	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
 	s.publishMeta(nil)
+	s.data = newStreams(o.Peers, dataTimeout, s.log)
+	s.data.deliver, s.data.isCut = s.del.NotifyMsg, s.cut.IsCut
+	s.data.demux = transport.NewDemux(s.cut, s.data.serve)
 
 	mc := memberlist.DefaultLocalConfig()
 	mc.Name = strconv.FormatUint(uint64(o.ID), 10)
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertiseAddr, mc.AdvertisePort = host, port
-	mc.Transport = s.cut
+	mc.Transport = s.data.demux
 	mc.Delegate = s.del
 	mc.Events = s.del
 	mc.Logger = log.New(mlLog.Writer(), "", 0)
@@ -233,23 +246,19 @@ func (s *Server) startMemberlist() error {
 	mc.DeadNodeReclaimTime = time.Millisecond
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		s.cut.Shutdown()
+		s.data.demux.Shutdown()
 		return fmt.Errorf("server: memberlist: %w", err)
 	}
 	s.ml = ml
 	return nil
 }
 
-// sendTo is the outbox's way out: one reliable (TCP) memberlist message.
-func (s *Server) sendTo(to uint32, buf []byte) error {
-	host, portStr, err := net.SplitHostPort(s.opts.Peers[to])
-	if err != nil {
-		return err
-	}
-	port, _ := strconv.Atoi(portStr)
-	n := &memberlist.Node{Name: strconv.FormatUint(uint64(to), 10), Addr: net.ParseIP(host), Port: uint16(port)}
-	return s.ml.SendReliable(n, buf)
-}
+// dataTimeout bounds a data stream's dial and each write: a peer that
+// stops reading (SIGSTOP) fails its sends after this, and is routed around.
+const dataTimeout = 2 * time.Second
+
+// sendTo is the outbox's way out: one frame on the peer's data stream.
+func (s *Server) sendTo(to uint32, buf []byte) error { return s.data.send(to, buf) }
 
 func (s *Server) publishMeta(links []uint32) {
 	b, err := wire.EncodeMeta(wire.Meta{Links: links})
@@ -352,6 +361,7 @@ func (s *Server) handle(r request, pending []request) []request {
 		s.cut.Cut(r.peer)
 		s.cuts[r.peer] = true
 		s.out.discard(r.peer)
+		s.data.drop(r.peer, nil)
 		s.neighborsChanged()
 	case reqHeal:
 		s.cut.Heal(r.peer)
@@ -417,7 +427,7 @@ func (s *Server) answer(r request) response {
 		snap := s.node.R.Snapshot()
 		kv := make([]api.KV, len(snap))
 		for i, e := range snap {
-			kv[i] = api.KV{Key: e.Key, Value: e.Value}
+			kv[i] = api.KV{Key: e.Key, Value: e.Value, Version: e.Version}
 		}
 		return response{dump: api.DumpReply{Entries: kv}}
 	}
@@ -622,6 +632,7 @@ func (s *Server) Shutdown() error {
 		close(s.stop)
 		s.done.Wait()
 		s.out.close()
+		s.data.close()
 		err = errors.Join(s.ml.Shutdown(), s.opts.Backend.Close())
 	})
 	return err

@@ -42,6 +42,7 @@ type storeRecord struct {
 	Value   []byte        `msgpack:"v"`
 	Version model.Version `msgpack:"t"`
 	Seq     uint64        `msgpack:"s"`
+	Src     uint32        `msgpack:"r"`
 }
 
 // BoltOptions tunes OpenBolt.
@@ -170,7 +171,7 @@ func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
 			if err := unmarshal(v, &rec); err != nil {
 				return corrupt(storeBucket, key, err)
 			}
-			entries = append(entries, model.Entry{Key: bytes.Clone(key), Value: rec.Value, Version: rec.Version, Seq: rec.Seq})
+			entries = append(entries, model.Entry{Key: bytes.Clone(key), Value: rec.Value, Version: rec.Version, Seq: rec.Seq, Src: rec.Src})
 			return nil
 		})
 	})
@@ -195,7 +196,7 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 		k := make([]byte, 1+len(e.Key))
 		k[0] = storeKeyPrefix
 		copy(k[1:], e.Key)
-		v, err := msgpack.Marshal(&storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq})
+		v, err := msgpack.Marshal(&storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src})
 		if err != nil {
 			return fmt.Errorf("storage: encode entry %q: %w", e.Key, err)
 		}

@@ -29,7 +29,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			entry("abc", "1", 10, 1, 1),
 			entry("", "empty key", 11, 2, 1),
 			entry("nil value", "", 12, 1, 2),
-			{Key: []byte("bin\x00\xff"), Value: bytes.Repeat([]byte{0, 0xff}, 5000), Version: model.Version{Wall: 13, Logical: 4, Origin: 3}, Seq: 1},
+			{Key: []byte("bin\x00\xff"), Value: bytes.Repeat([]byte{0, 0xff}, 5000), Version: model.Version{Wall: 13, Logical: 4, Origin: 3}, Seq: 1, Src: 1<<31 | 77},
 		}
 		meta := metaAt(13, 1, 2, 2, 1, 3, 1)
 		meta.Seen.Add(model.Dot{Origin: 7, Seq: 5})

@@ -38,6 +38,7 @@ type batch struct {
 // msg is one protocol message; Kind says which fields are used.
 type msg struct {
 	Kind     uint8         `msgpack:"k"`
+	Src      uint32        `msgpack:"r,omitempty"`
 	Entries  []model.Entry `msgpack:"e,omitempty"`
 	Seen     model.Seen    `msgpack:"s"`
 	Complete bool          `msgpack:"c,omitempty"`
@@ -57,7 +58,7 @@ func Encode(from uint32, msgs []model.Message) ([]byte, error) {
 		case model.Writes:
 			b.Msgs = append(b.Msgs, msg{Kind: kindWrites, Entries: m.Entries})
 		case model.Ack:
-			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen})
+			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src})
 		case model.Delta:
 			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
 		default:
@@ -98,7 +99,7 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 		case kindWrites:
 			msgs = append(msgs, model.Writes{Entries: m.Entries})
 		case kindAck:
-			msgs = append(msgs, model.Ack{Seen: m.Seen})
+			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src})
 		case kindDelta:
 			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
 		default:
