@@ -136,9 +136,11 @@ type DumpReply struct {
 	Entries []KV
 }
 
-// KV is one key of a dump.
+// KV is one key of a dump. Version lets a history checker tell which write
+// the value is.
 type KV struct {
 	Key, Value []byte
+	Version    model.Version
 }
 
 // ---- Client ("Client.*"), called by the master.
