@@ -1,0 +1,5 @@
+package rpcconn
+
+import "net/rpc"
+
+var errShutdownForTest = rpc.ErrShutdown
