@@ -172,6 +172,9 @@ func (r *Replica) Digest() uint64 { return r.digest }
 // Len is the number of keys.
 func (r *Replica) Len() int { return len(r.store) }
 
+// Dirty reports whether anything changed since the last TakeDirty.
+func (r *Replica) Dirty() bool { return r.metaDirty || len(r.dirty) > 0 }
+
 // TakeDirty returns the entries changed since the last call and whether the
 // meta changed, and forgets them: what the next commit must write.
 func (r *Replica) TakeDirty() (entries []Entry, metaChanged bool) {

@@ -10,7 +10,7 @@ import (
 
 type Echo struct{ block chan struct{} }
 
-func (e *Echo) Say(in string, out *string) error { *out = "echo " + in; return nil }
+func (e *Echo) Say(in string, out *string) error  { *out = "echo " + in; return nil }
 func (e *Echo) Fail(in string, out *string) error { return errors.New("refused: " + in) }
 func (e *Echo) Hang(in string, out *string) error { <-e.block; return nil }
 

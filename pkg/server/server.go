@@ -275,11 +275,20 @@ func (s *Server) run() {
 	tick := time.NewTicker(s.tickEvery())
 	defer tick.Stop()
 	var pending []request
+	// A commit that holds only writes from other servers (and acks) may
+	// wait up to one flush interval, gathering more into the same
+	// transaction: nobody waits on it but the acks and forwards it holds
+	// back. A local put commits at once.
+	commitTimer := time.NewTimer(time.Hour)
+	commitTimer.Stop()
+	var deferred, due bool
 	for {
 		select {
 		case <-s.stop:
 			s.failAll(pending)
 			return
+		case <-commitTimer.C:
+			due = true
 		case r := <-s.reqs:
 			pending = s.handle(r, pending)
 		case <-s.del.inbox.signal:
@@ -326,6 +335,20 @@ func (s *Server) run() {
 			}
 		}
 		s.node.Tick(now)
+		if len(pending) == 0 && s.node.R.Dirty() && s.opts.Timing.Flush > 0 {
+			if !deferred {
+				deferred, due = true, false
+				commitTimer.Reset(s.opts.Timing.Flush)
+				continue
+			}
+			if !due {
+				continue
+			}
+		}
+		if deferred {
+			deferred, due = false, false
+			commitTimer.Stop()
+		}
 		pending = s.commit(pending)
 		if s.broken != nil {
 			go s.Shutdown()

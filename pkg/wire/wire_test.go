@@ -21,13 +21,13 @@ func seen() model.Seen {
 
 func TestEncodeDecode_RoundTripEveryType(t *testing.T) {
 	for name, msgs := range map[string][]model.Message{
-		"writes":           {model.Writes{Entries: []model.Entry{entry("a", 1), entry("\x00b", 2)}}},
-		"ack":              {model.Ack{Seen: seen(), Src: 77}},
-		"complete delta":   {model.Delta{Entries: []model.Entry{entry("c", 5)}, Seen: seen(), Complete: true}},
-		"partial delta":    {model.Delta{Entries: []model.Entry{entry("c", 5)}}},
-		"batch of each":    {model.Writes{Entries: []model.Entry{entry("a", 1)}}, model.Delta{Seen: seen(), Complete: true}, model.Ack{Seen: seen()}},
-		"empty batch":      nil,
-		"empty-value key":  {model.Writes{Entries: []model.Entry{{Key: []byte("k"), Value: []byte{}, Version: model.Version{Wall: 1}, Seq: 1}}}},
+		"writes":          {model.Writes{Entries: []model.Entry{entry("a", 1), entry("\x00b", 2)}}},
+		"ack":             {model.Ack{Seen: seen(), Src: 77}},
+		"complete delta":  {model.Delta{Entries: []model.Entry{entry("c", 5)}, Seen: seen(), Complete: true}},
+		"partial delta":   {model.Delta{Entries: []model.Entry{entry("c", 5)}}},
+		"batch of each":   {model.Writes{Entries: []model.Entry{entry("a", 1)}}, model.Delta{Seen: seen(), Complete: true}, model.Ack{Seen: seen()}},
+		"empty batch":     nil,
+		"empty-value key": {model.Writes{Entries: []model.Entry{{Key: []byte("k"), Value: []byte{}, Version: model.Version{Wall: 1}, Seq: 1}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			buf, err := Encode(42, msgs)
