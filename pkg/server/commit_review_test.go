@@ -45,7 +45,8 @@ func TestReview_Commit_AfterFailedCommit_SendsNothingUncommitted(t *testing.T) {
 	}
 
 	s.commit(nil) // run's next iteration, before it sees stop
-	for _, m := range s.out.senders[1].take() {
+	msgs, _ := s.out.senders[1].take()
+	for _, m := range msgs {
 		switch m := m.(type) {
 		case model.Writes:
 			for _, e := range m.Entries {

@@ -112,23 +112,45 @@ func (o *outbox) discard(to uint32) {
 	}
 }
 
-func (s *sender) take() []model.Message {
+// maxBatchBytes bounds one batch (roughly: keys and values); what does
+// not fit waits for the next send. A peer back from a long partition may
+// have megabytes waiting, and a frame has to be read whole.
+const maxBatchBytes = 16 << 20
+
+// take removes a batch from the queue; more reports whether some is left.
+func (s *sender) take() (msgs []model.Message, more bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var msgs []model.Message
-	if len(s.writes) > 0 {
-		msgs = append(msgs, model.Writes{Entries: s.writes})
+	size := 0
+	n := 0
+	for n < len(s.writes) && (n == 0 || size < maxBatchBytes) {
+		size += len(s.writes[n].Key) + len(s.writes[n].Value) + 32
+		n++
 	}
-	for _, d := range s.deltas {
-		msgs = append(msgs, d)
+	if n > 0 {
+		msgs = append(msgs, model.Writes{Entries: s.writes[:n:n]})
+		s.writes = s.writes[n:]
 	}
-	// The ack goes last: the receiver then sees our newest set after the
-	// writes it covers.
-	if s.ack != nil {
+	d := 0
+	for d < len(s.deltas) && (len(msgs) == 0 || size < maxBatchBytes) {
+		for _, e := range s.deltas[d].Entries {
+			size += len(e.Key) + len(e.Value) + 32
+		}
+		msgs = append(msgs, s.deltas[d])
+		d++
+	}
+	s.deltas = s.deltas[d:]
+	more = len(s.writes) > 0 || len(s.deltas) > 0
+	// The ack goes last, once the queue is empty: the receiver then sees
+	// our newest set after the writes it covers.
+	if s.ack != nil && !more {
 		msgs = append(msgs, *s.ack)
+		s.ack = nil
 	}
-	s.writes, s.ack, s.deltas = nil, nil, nil
-	return msgs
+	if len(s.writes) == 0 {
+		s.writes = nil
+	}
+	return msgs, more
 }
 
 func (o *outbox) loop(s *sender) {
@@ -141,7 +163,14 @@ func (o *outbox) loop(s *sender) {
 			return
 		case <-s.signal:
 		}
-		if msgs := s.take(); len(msgs) > 0 {
+		msgs, more := s.take()
+		if more {
+			select {
+			case s.signal <- struct{}{}:
+			default:
+			}
+		}
+		if len(msgs) > 0 {
 			buf, err := wire.Encode(o.self, msgs)
 			if err == nil {
 				err = o.send(s.to, buf)

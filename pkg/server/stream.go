@@ -16,9 +16,10 @@ import (
 	"gossipkv/pkg/transport"
 )
 
-// maxFrame bounds one batch on a data stream; a larger length prefix means
-// garbage, and the stream is dropped.
-const maxFrame = 256 << 20
+// maxFrame bounds one batch on a data stream (senders keep batches near
+// maxBatchBytes); a larger length prefix means garbage, and the stream is
+// dropped rather than the reader allocating what it announces.
+const maxFrame = 64 << 20
 
 // streams keeps one persistent data stream to each peer (dialed through the
 // cuttable transport, length-prefixed frames, each a wire batch) and serves

@@ -14,6 +14,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/mpcheck"
 )
 
 // formatVersion is written on creation and checked on open. Bump it with any
@@ -258,6 +259,11 @@ func (b *Bolt) Close() error {
 // unmarshal decodes exactly one msgpack value that fills all of data;
 // trailing bytes mean the record is not what was written.
 func unmarshal(data []byte, v any) error {
+	// A corrupt length header would otherwise have the decoder allocate
+	// whatever it announces; mpcheck also refuses trailing bytes.
+	if err := mpcheck.Check(data); err != nil {
+		return err
+	}
 	r := bytes.NewReader(data)
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)

@@ -15,6 +15,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/mpcheck"
 )
 
 // Type is the first byte of every message.
@@ -81,6 +82,11 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 	if Type(buf[0]) != TypeBatch {
 		return 0, nil, fmt.Errorf("%w: unknown type %d", ErrMalformed, buf[0])
 	}
+	// Length headers are checked against the input before the decoder
+	// may trust them and allocate.
+	if err := mpcheck.Check(buf[1:]); err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	var b batch
 	if err := msgpack.Unmarshal(buf[1:], &b); err != nil {
 		return 0, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -129,6 +135,9 @@ func DecodeMeta(b []byte) (Meta, error) {
 	var m Meta
 	if len(b) == 0 {
 		return m, nil
+	}
+	if err := mpcheck.Check(b); err != nil {
+		return m, fmt.Errorf("%w: meta: %v", ErrMalformed, err)
 	}
 	if err := msgpack.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("%w: meta: %v", ErrMalformed, err)
