@@ -58,6 +58,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now returns the physical time in nanoseconds (default time.Now).
 	Now func() int64
+	// Fault is a deliberate bug for checker tests (fault.go); NoFault
+	// always, outside them.
+	Fault Fault
 }
 
 // Server is one replica: it owns the protocol state in one goroutine (run),
@@ -86,6 +89,7 @@ type Server struct {
 	once     sync.Once
 
 	// Owned by run:
+	fault faultState // FAULT (tests only): see fault.go
 	// broken is set by a failed commit: the replica then holds writes the
 	// disk does not, so nothing may be answered or sent any more.
 	broken  error
@@ -167,6 +171,7 @@ func New(opts Options) (*Server, error) {
 		joinNow:  make(chan struct{}, 1),
 		announce: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		fault:    faultState{kind: opts.Fault},
 		alive:    map[uint32]bool{},
 		suspect:  map[uint32]bool{},
 		cuts:     map[uint32]bool{},
@@ -331,7 +336,7 @@ func (s *Server) run() {
 				s.neighborsChanged()
 			}
 			for _, m := range in.msgs {
-				s.node.Step(in.from, m, now)
+				s.node.Step(in.from, s.fault.filter(s.node.R, m), now) // FAULT hook: no-op unless no-causality
 			}
 		}
 		s.node.Tick(now)
@@ -378,8 +383,15 @@ func (s *Server) handle(r request, pending []request) []request {
 	switch r.kind {
 	case reqPut:
 		s.puts.Add(1)
+		if s.fault.dropPut(s, &r) { // FAULT (tests only): acknowledged, never applied
+			break
+		}
 		e := s.node.Put(r.key, r.value, r.dep, s.opts.Now())
-		r.dep = e.Version // the reply carries the issued version
+		r.dep = e.Version       // the reply carries the issued version
+		if s.fault.ackEarly() { // FAULT (tests only): answered before its commit
+			r.reply <- s.answer(r)
+			return pending
+		}
 	case reqCut:
 		s.cut.Cut(r.peer)
 		s.cuts[r.peer] = true
@@ -403,6 +415,9 @@ func (s *Server) handle(r request, pending []request) []request {
 // commit makes the loop's changes durable, then answers the requests and
 // sends the protocol's messages (acks promise durability).
 func (s *Server) commit(pending []request) []request {
+	if s.fault.holdCommit() { // FAULT (tests only): lazy commits behind early acks
+		return pending
+	}
 	entries, changed := s.node.R.TakeDirty()
 	if changed && s.broken == nil {
 		s.commits.Add(1)
@@ -433,7 +448,7 @@ func (s *Server) answer(r request) response {
 		return response{put: api.PutReply{Status: api.OK, Version: r.dep}}
 	case reqGet:
 		s.gets.Add(1)
-		e, st := s.node.R.Get(r.key, r.dep)
+		e, st := s.node.R.Get(r.key, s.fault.dep(r.dep)) // FAULT hook: r.dep unless ignore-deps
 		switch st {
 		case model.Found:
 			return response{get: api.GetReply{Status: api.OK, Value: e.Value, Version: e.Version}}
