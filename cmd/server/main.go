@@ -44,6 +44,16 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	// GOSSIPKV_FAULT plants a deliberate bug, for the tests that prove the
+	// history checker catches it (pkg/server/fault.go). Never set it
+	// otherwise.
+	if opts.Fault, err = server.ParseFault(os.Getenv("GOSSIPKV_FAULT")); err != nil {
+		fmt.Fprintln(os.Stderr, "server: GOSSIPKV_FAULT:", err)
+		return 2
+	}
+	if opts.Fault != server.NoFault {
+		fmt.Fprintf(os.Stderr, "server %d: running with the deliberate fault %v (GOSSIPKV_FAULT)\n", *id, opts.Fault)
+	}
 	logger, logFile, err := cfg.OpenLog("server", uint32(*id))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
