@@ -60,13 +60,16 @@ func run() int {
 		return 1
 	}
 	defer logFile.Close()
-	db, err := storage.OpenBolt(filepath.Join(cfg.ServerDir(uint32(*id)), "store.db"),
-		storage.BoltOptions{NoSync: !cfg.Durability.Fsync})
+	dbPath := filepath.Join(cfg.ServerDir(uint32(*id)), "store.db")
+	open := func() (storage.Backend, error) {
+		return storage.OpenBolt(dbPath, storage.BoltOptions{NoSync: !cfg.Durability.Fsync})
+	}
+	db, err := open()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1
 	}
-	opts.Backend, opts.Logger = db, logger
+	opts.Backend, opts.Reopen, opts.Logger = db, open, logger
 	s, err := server.New(opts)
 	if err != nil {
 		db.Close()

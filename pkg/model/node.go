@@ -207,6 +207,20 @@ func (n *Node) forward(e Entry, from uint32) {
 	}
 }
 
+// Recover replaces the replica with one rebuilt from durable state, after
+// the caller failed to commit the old one's changes. Whatever the node had
+// queued may carry those changes and is dropped; what it knows of its
+// neighbours stays true (they only ever heard of committed state).
+func (n *Node) Recover(r *Replica) {
+	n.R = r
+	clear(n.batches)
+	n.out = nil
+	for _, p := range n.peers {
+		p.watching, p.partial = false, false
+		p.acked = Seen{} // tell them our set again
+	}
+}
+
 // SetLinks records the direct links that server id announced.
 func (n *Node) SetLinks(id uint32, links []uint32) {
 	if id == n.cfg.ID {

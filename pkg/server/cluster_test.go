@@ -55,7 +55,10 @@ func newCluster(t *testing.T, n int) *cluster {
 	return c
 }
 
-func (c *cluster) start(id uint32) {
+func (c *cluster) start(id uint32) { c.startWith(id, c.disks[id], nil) }
+
+// startWith starts server id on the given backend (and way to reopen it).
+func (c *cluster) startWith(id uint32, backend storage.Backend, reopen func() (storage.Backend, error)) {
 	c.t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	if os.Getenv("GOSSIPKV_TEST_LOG") != "" {
@@ -65,7 +68,7 @@ func (c *cluster) start(id uint32) {
 	if tr.Addr() != c.peers[id] {
 		c.t.Fatalf("server %d got address %s, want %s", id, tr.Addr(), c.peers[id])
 	}
-	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: c.disks[id],
+	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: backend, Reopen: reopen,
 		Transport: tr, Logger: logger})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)

@@ -52,6 +52,11 @@ type Options struct {
 	// MaxDeltaBytes bounds one repair message (default 4 MiB).
 	MaxDeltaBytes int
 	Backend       storage.Backend
+	// Reopen opens the backend again after a failed commit (a full disk):
+	// the server then goes back to its last committed state and keeps
+	// serving, failing only the puts of that commit. Nil: a failed commit
+	// stops the server.
+	Reopen func() (storage.Backend, error)
 	// Transport carries gossip; nil means a memberlist NetTransport bound
 	// to Peers[ID]. Tests pass a memberlist.MockNetwork transport.
 	Transport memberlist.NodeAwareTransport
@@ -423,10 +428,21 @@ func (s *Server) commit(pending []request) []request {
 		s.commits.Add(1)
 		if err := s.opts.Backend.Commit(entries, s.node.R.Meta()); err != nil {
 			// The replica now holds writes the disk does not; carrying on
-			// could ack or forward them. Stop: the durable state is
-			// consistent, and the watchdog's next start recovers from it.
-			s.log.Error("commit failed; stopping", "err", err)
-			s.broken = fmt.Errorf("server %d: commit failed: %w", s.opts.ID, err)
+			// with it could ack or forward them. Go back to what the disk
+			// holds, or stop if that cannot be read.
+			failed := fmt.Errorf("server %d: commit failed: %w", s.opts.ID, err)
+			if rerr := s.reload(); rerr != nil {
+				s.log.Error("commit failed and the store cannot be reloaded; stopping", "err", err, "reload", rerr)
+				s.broken = failed
+			} else {
+				s.log.Error("commit failed; back to the last committed state", "err", err)
+				for i, r := range pending {
+					if r.kind == reqPut {
+						r.reply <- response{err: failed}
+						pending[i].reply = nil
+					}
+				}
+			}
 		}
 	}
 	if s.broken != nil {
@@ -436,10 +452,32 @@ func (s *Server) commit(pending []request) []request {
 		return nil
 	}
 	for _, r := range pending {
-		r.reply <- s.answer(r)
+		if r.reply != nil {
+			r.reply <- s.answer(r)
+		}
 	}
 	s.out.enqueue(s.node.Ready())
 	return pending[:0]
+}
+
+// reload replaces the replica with what the backend holds, after a failed
+// commit.
+func (s *Server) reload() error {
+	if s.opts.Reopen == nil {
+		return errors.New("no way to reopen the store")
+	}
+	s.opts.Backend.Close()
+	b, err := s.opts.Reopen()
+	if err != nil {
+		return err
+	}
+	s.opts.Backend = b
+	entries, meta, err := b.Load()
+	if err != nil {
+		return err
+	}
+	s.node.Recover(model.NewReplica(s.opts.ID, entries, meta))
+	return nil
 }
 
 func (s *Server) answer(r request) response {
@@ -620,6 +658,9 @@ func (s *Server) Put(key, value []byte, dep model.Version) api.PutReply {
 
 // Get reads key for a client that depends on dep.
 func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
+	if s.opts.MaxKeyBytes > 0 && len(key) > s.opts.MaxKeyBytes {
+		return api.GetReply{}, fmt.Errorf("server %d: key of %d bytes exceeds max_key_bytes %d", s.opts.ID, len(key), s.opts.MaxKeyBytes)
+	}
 	resp := s.call(request{kind: reqGet, key: key, dep: dep})
 	return resp.get, resp.err
 }
