@@ -39,6 +39,9 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 2
 	}
+	if key := os.Getenv("GOSSIPKV_SECRET_KEY"); key != "" {
+		cfg.Security.SecretKey = key
+	}
 	opts, err := server.OptionsFromConfig(cfg, uint32(*id))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

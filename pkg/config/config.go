@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ type Config struct {
 	Timing     Timing     `yaml:"timing"`
 	Durability Durability `yaml:"durability"`
 	Limits     Limits     `yaml:"limits"`
+	Security   Security   `yaml:"security"`
 	Servers    []Server   `yaml:"servers"`
 	Clients    []Client   `yaml:"clients"`
 }
@@ -62,6 +64,28 @@ type Durability struct {
 }
 
 // Limits bound what one put may carry.
+// Security holds the key that encrypts and authenticates server-to-server
+// traffic. The environment variable GOSSIPKV_SECRET_KEY, when set, takes
+// the place of SecretKey (so that a key need not sit in a file).
+type Security struct {
+	SecretKey string `yaml:"secret_key"`
+}
+
+// Key decodes SecretKey: nil when there is none.
+func (s Security) Key() ([]byte, error) {
+	if s.SecretKey == "" {
+		return nil, nil
+	}
+	k, err := base64.StdEncoding.DecodeString(s.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %v", err)
+	}
+	if n := len(k); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("decodes to %d bytes; an AES key has 16, 24 or 32", n)
+	}
+	return k, nil
+}
+
 type Limits struct {
 	MaxKeyBytes   int `yaml:"max_key_bytes"`
 	MaxValueBytes int `yaml:"max_value_bytes"`

@@ -236,7 +236,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown field", "  gossip_interval: 50ms", "  gosip_interval: 50ms",
 			[]string{`config: line 4: timing.gosip_interval: unknown field (did you mean "gossip_interval"?)`}, "timing.gosip_interval"},
 		{"unknown field far from any", "log_level: warn", "colour: blue",
-			[]string{`config: line 2: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, servers, clients)`}, "colour"},
+			[]string{`config: line 2: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, servers, clients)`}, "colour"},
 		{"unknown field in a flow item", "rpc_port: 7305", "rpc_prot: 7305",
 			[]string{`config: line 19: clients[0].rpc_prot: unknown field (did you mean "rpc_port"?)`}, "clients[0].rpc_prot"},
 		{"bad duration", "probe_timeout: 100ms", "probe_timeout: 100 ms",
@@ -291,7 +291,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 18: a config is one YAML document; remove this '---' and what follows"}, ""},
 		{"several problems at once", "log_level: warn", "log_level: loud\ncolour: blue\ntiming2: {}",
 			[]string{
-				`config: line 3: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, servers, clients)`,
+				`config: line 3: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, servers, clients)`,
 				`config: line 4: timing2: unknown field (did you mean "timing"?)`,
 			}, "colour"},
 		{"several validation problems", "max_key_bytes: 4096", "max_key_bytes: 0\n  max_value_bytes: -1",
@@ -326,7 +326,7 @@ func TestParse_Errors(t *testing.T) {
 
 func TestParse_NotAMapping(t *testing.T) {
 	_, err := Parse([]byte("- 1\n- 2\n"), "/x")
-	want := `config: line 1: want a mapping of data_dir, log_level, timing, durability, limits, servers, clients, got a list`
+	want := `config: line 1: want a mapping of data_dir, log_level, timing, durability, limits, security, servers, clients, got a list`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse(list) = %v, want %s", err, want)
 	}
@@ -607,6 +607,23 @@ func TestIndex_Explain(t *testing.T) {
 	} {
 		if got := w.idx.explain(msg).Error(); got != want {
 			t.Errorf("explain(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}
+
+func TestValidate_SecretKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"":                                 "",
+		"MDEyMzQ1Njc4OWFiY2RlZg==":         "", // 16 bytes
+		"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3": "", // 24 bytes
+		"not base64!":                      "security.secret_key: not base64",
+		"c2hvcnQ=":                         "security.secret_key: decodes to 5 bytes; an AES key has 16, 24 or 32",
+	} {
+		c := Local(1, 0, 7000)
+		c.Security.SecretKey = key
+		err := c.Validate()
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("key %q: Validate() = %v, want %q", key, err, want)
 		}
 	}
 }

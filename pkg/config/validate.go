@@ -107,6 +107,10 @@ func (c *Config) validate() []*FieldError {
 		bad("limits.max_value_bytes", "%d must be greater than 0", c.Limits.MaxValueBytes)
 	}
 
+	if _, err := c.Security.Key(); err != nil {
+		bad("security.secret_key", "%v", err)
+	}
+
 	if len(c.Servers) == 0 {
 		bad("servers", "at least one server is needed")
 	}

@@ -24,6 +24,7 @@ type cluster struct {
 	peers   map[uint32]string
 	servers map[uint32]*Server
 	disks   map[uint32]*storage.Memory
+	keys    map[uint32][]byte // secret key per server (none: no encryption)
 }
 
 func fastTiming() Timing {
@@ -37,7 +38,23 @@ func fastTiming() Timing {
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, net: memnet.New(), peers: map[uint32]string{},
-		servers: map[uint32]*Server{}, disks: map[uint32]*storage.Memory{}}
+		servers: map[uint32]*Server{}, disks: map[uint32]*storage.Memory{}, keys: map[uint32][]byte{}}
+	return c.startAll(n)
+}
+
+// newClusterWithKeys is newCluster with a secret key per server.
+func newClusterWithKeys(t *testing.T, keys [][]byte) *cluster {
+	t.Helper()
+	c := &cluster{t: t, net: memnet.New(), peers: map[uint32]string{},
+		servers: map[uint32]*Server{}, disks: map[uint32]*storage.Memory{}, keys: map[uint32][]byte{}}
+	for i, k := range keys {
+		c.keys[uint32(i)] = k
+	}
+	return c.startAll(len(keys))
+}
+
+func (c *cluster) startAll(n int) *cluster {
+	t := c.t
 	for i := 0; i < n; i++ {
 		// Addresses are handed out in order, so they are known before
 		// any server starts; a late joiner's is reserved too.
@@ -69,7 +86,7 @@ func (c *cluster) startWith(id uint32, backend storage.Backend, reopen func() (s
 		c.t.Fatalf("server %d got address %s, want %s", id, tr.Addr(), c.peers[id])
 	}
 	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: backend, Reopen: reopen,
-		Transport: tr, Logger: logger})
+		Transport: tr, Logger: logger, SecretKey: c.keys[id]})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)
 	}

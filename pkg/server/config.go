@@ -18,9 +18,14 @@ func OptionsFromConfig(cfg *config.Config, id uint32) (Options, error) {
 		peers[sid] = s.GossipAddr()
 	}
 	t := cfg.Timing
+	key, err := cfg.Security.Key()
+	if err != nil {
+		return Options{}, fmt.Errorf("server: security.secret_key: %w", err)
+	}
 	return Options{
-		ID:    id,
-		Peers: peers,
+		SecretKey: key,
+		ID:        id,
+		Peers:     peers,
 		Timing: Timing{
 			Gossip: t.GossipInterval, Probe: t.ProbeInterval, ProbeTimeout: t.ProbeTimeout,
 			PushPull: t.PushPullInterval, SuspicionMult: t.SuspicionMult, Flush: t.FlushInterval,

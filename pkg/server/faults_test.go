@@ -5,10 +5,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
+	"gossipkv/pkg/wire"
 )
 
 // fullDisk is a backend whose commits fail while full is set, as bbolt's
@@ -85,5 +87,41 @@ func TestServer_Limits_AtAndOverTheLimit(t *testing.T) {
 	}
 	if _, err := s.Get([]byte("123456789"), model.Version{}); err == nil || !strings.Contains(err.Error(), "max_key_bytes") {
 		t.Errorf("get of an over-long key: %v", err)
+	}
+}
+
+func TestCluster_SecretKey_StrangerCannotJoinOrWrite(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	other := []byte("fedcba9876543210")
+	c := newClusterWithKeys(t, [][]byte{key, key, other})
+	c.put(0, "shared", "secret")
+	if got := c.waitConverged(0, 1); got["shared"] != "secret" {
+		t.Fatalf("servers with the key did not converge over encrypted links: %v", got)
+	}
+	// The stranger cannot join: memberlist refuses what it cannot decrypt.
+	if n, err := c.servers[2].ml.Join([]string{"0/" + c.peers[0]}); err == nil || n != 0 {
+		t.Fatalf("server without the key joined: n=%d err=%v", n, err)
+	}
+	// Nor can it inject writes over a data stream: a frame that fails
+	// authentication closes the stream unread.
+	c.put(2, "injected", "x")
+	msgs := []model.Message{model.Writes{Entries: []model.Entry{{Key: []byte("forged"), Value: []byte("x"),
+		Version: model.Version{Wall: 1, Origin: 2}, Seq: 99, Src: 2}}}}
+	buf, _ := wire.Encode(2, msgs)
+	stranger := c.servers[2].data
+	if err := stranger.send(0, buf); err != nil {
+		t.Fatalf("dial and write to server 0: %v", err)
+	}
+	// Server 0 closes the stream: the next frames fail to write, soon.
+	deadline := time.Now().Add(10 * time.Second)
+	for stranger.send(0, buf) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("server 0 kept reading a stream that fails authentication")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := c.waitConverged(0, 1)
+	if got["forged"] != "" || got["injected"] != "" {
+		t.Fatalf("a server without the key got writes in: %v", got)
 	}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"log"
@@ -52,6 +54,10 @@ type Options struct {
 	// MaxDeltaBytes bounds one repair message (default 4 MiB).
 	MaxDeltaBytes int
 	Backend       storage.Backend
+	// SecretKey, when set (16, 24 or 32 bytes), encrypts and
+	// authenticates all server-to-server traffic: memberlist's gossip and
+	// the data streams. Servers without it cannot join.
+	SecretKey []byte
 	// Reopen opens the backend again after a failed commit (a full disk):
 	// the server then goes back to its last committed state and keeps
 	// serving, failing only the puts of that commit. Nil: a failed commit
@@ -235,6 +241,15 @@ func (s *Server) startMemberlist() error {
 	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
 	s.publishMeta(nil)
 	s.data = newStreams(o.Peers, dataTimeout, s.log)
+	if len(o.SecretKey) > 0 {
+		block, err := aes.NewCipher(o.SecretKey)
+		if err != nil {
+			return fmt.Errorf("server: secret key: %w", err)
+		}
+		if s.data.aead, err = cipher.NewGCM(block); err != nil {
+			return fmt.Errorf("server: secret key: %w", err)
+		}
+	}
 	s.data.deliver, s.data.isCut = s.del.NotifyMsg, s.cut.IsCut
 	s.data.demux = transport.NewDemux(s.cut, s.data.serve)
 
@@ -247,6 +262,7 @@ func (s *Server) startMemberlist() error {
 	mc.Events = s.del
 	mc.Logger = log.New(mlLog.Writer(), "", 0)
 	mc.EnableCompression = false // compression costs a third of SendReliable's rate
+	mc.SecretKey = o.SecretKey
 	if t := o.Timing; t.Probe > 0 {
 		mc.GossipInterval, mc.ProbeInterval, mc.ProbeTimeout = t.Gossip, t.Probe, t.ProbeTimeout
 		mc.PushPullInterval, mc.SuspicionMult = t.PushPull, t.SuspicionMult

@@ -2,7 +2,10 @@ package server
 
 import (
 	"bufio"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,7 +34,10 @@ type streams struct {
 	timeout time.Duration
 	deliver func([]byte)
 	isCut   func(uint32) bool
-	log     *slog.Logger
+	// aead seals every frame when the cluster has a secret key: a peer
+	// without it can neither read our writes nor inject its own.
+	aead cipher.AEAD
+	log  *slog.Logger
 
 	// mu guards out, in and closed.
 	mu     sync.Mutex
@@ -74,6 +80,13 @@ func (st *streams) send(to uint32, buf []byte) error {
 		}
 		st.out[to] = conn
 		st.mu.Unlock()
+	}
+	if st.aead != nil {
+		nonce := make([]byte, st.aead.NonceSize(), st.aead.NonceSize()+len(buf)+st.aead.Overhead())
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		buf = st.aead.Seal(nonce, nonce, buf, nil)
 	}
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(len(buf)))
@@ -135,6 +148,20 @@ func (st *streams) serve(conn net.Conn) {
 		if _, err := io.ReadFull(r, buf); err != nil {
 			st.log.Debug("data stream broke mid-frame", "err", fmt.Sprint(err))
 			return
+		}
+		if st.aead != nil {
+			ns := st.aead.NonceSize()
+			var err error
+			if len(buf) < ns {
+				err = errors.New("frame shorter than a nonce")
+			} else {
+				buf, err = st.aead.Open(buf[ns:ns], buf[:ns], buf[ns:], nil)
+			}
+			if err != nil {
+				st.log.Warn("dropped data stream: a frame failed authentication (a peer without our secret key?)",
+					"from", conn.RemoteAddr(), "err", err)
+				return
+			}
 		}
 		st.deliver(buf)
 	}
