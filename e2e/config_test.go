@@ -120,3 +120,22 @@ func TestMaster_StartupFailsHalfway_LeavesNothing(t *testing.T) {
 }
 
 func fmtPort(field string, port int) string { return field + ": " + strconv.Itoa(port) }
+
+// runMasterOut is runMaster keeping stdout too.
+func runMasterOut(t *testing.T, bin, script string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "master"), args...)
+	cmd.Stdin = strings.NewReader(script)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("run master: %v", err)
+	}
+	return out.String(), errb.String(), code
+}
