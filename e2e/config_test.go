@@ -139,3 +139,32 @@ func runMasterOut(t *testing.T, bin, script string, args ...string) (stdout, std
 	}
 	return out.String(), errb.String(), code
 }
+
+// A line of several megabytes is read whole and refused with one clear
+// error (the value is over max_value_bytes), and the master goes on.
+func TestMaster_HugeLine_ClearError_GoesOn(t *testing.T) {
+	bin := buildBinaries(t, moduleRoot(t))
+	dir := t.TempDir()
+	cfg, err := config.LocalFreePorts(1, 1, filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.yaml")
+	if err := cfg.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { checkNothingLeft(t, cfg) })
+	huge := strings.Repeat("x", 5<<20)
+	script := "joinServer 0\njoinClient 1 0\nput 1 k before\nput 1 big " + huge + "\nget 1 k\nget 1 big\n"
+	stdout, stderr, code := runMasterOut(t, bin, script, "-config", path)
+	if code != 1 || !strings.Contains(stderr, "line 4: put failed") ||
+		!strings.Contains(stderr, "value of 5242880 bytes exceeds max_value_bytes 1048576") {
+		t.Fatalf("exit %d, stderr:\n%s", code, tail(stderr, 5))
+	}
+	if len(stderr) > 4096 {
+		t.Errorf("the error repeats the huge line: %d bytes of stderr", len(stderr))
+	}
+	if stdout != "k:before\nbig:ERR_KEY\n" {
+		t.Errorf("stdout %q", stdout)
+	}
+}
