@@ -38,7 +38,8 @@ const scriptTimeout = 3 * time.Minute
 //   - stderr with testdata/NAME.err, if present: each of its non-blank
 //     lines must appear somewhere in stderr (stderr carries timings, so it
 //     cannot be compared whole);
-//   - the exit code with the script's "# exit: N" comment (default 0).
+//   - the exit code with the script's "# exit: N" comment (default 0);
+//   - the history checker's verdict (master -check), which must pass.
 //
 // A "# config: servers=N clients=M" comment sizes the cluster (default 5
 // and 5, ids as in config.yaml). Each script gets its own ports and data
@@ -149,7 +150,9 @@ func runTranscript(t *testing.T, bin, path string) {
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "master"), "-echo", "-config", cfgPath)
+	// -check judges every run too: a transcript that matches but breaks
+	// the model (exit 3) fails.
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "master"), "-echo", "-check", "-config", cfgPath)
 	cmd.Stdin = bytes.NewReader(script)
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
@@ -170,6 +173,9 @@ func runTranscript(t *testing.T, bin, path string) {
 	}()
 	if ctx.Err() != nil {
 		t.Errorf("script did not finish in %v", scriptTimeout)
+	}
+	if code == 3 {
+		t.Errorf("the history checker failed the run:\n%s", checkLines(stderr.String()))
 	}
 	if code != d.exit {
 		t.Errorf("exit code %d, want %d", code, d.exit)

@@ -1,6 +1,11 @@
 // Command master reads a script on stdin and drives a gossipkv cluster: it
 // starts the local watchdogs and clients, runs each line, prints what get
 // and printStore return, and stops what it started. See pkg/master.
+//
+// With -check it also judges the run (pkg/check) and exits 3 if the system
+// broke the model. Two subcommands help find such runs: `master gen` prints
+// a random script from a seed (pkg/gen), and `master shrink FILE` cuts a
+// script that fails the check down to a small one that still fails.
 package main
 
 import (
@@ -19,18 +24,26 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	binDir := "."
-	if exe, err := os.Executable(); err == nil {
-		if real, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = real
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "gen":
+			return genMain(os.Args[2:])
+		case "shrink":
+			return shrinkMain(os.Args[2:])
 		}
-		binDir = filepath.Dir(exe)
 	}
+	binDir := exeDir()
 	cfgPath := flag.String("config", defaultConfig(binDir), "cluster configuration `file`")
 	echo := flag.Bool("echo", false, "print each script line as \"> LINE\" before its output")
 	keep := flag.Bool("keep-data", false, "keep the servers' data from earlier runs")
 	flag.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
+	checkRun := flag.Bool("check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
+	statsPath := flag.String("stats", "", "write the run's metrics as JSON to `file`")
 	flag.Parse()
+	if *checkRun && *keep {
+		fmt.Fprintln(os.Stderr, "master: -check assumes every server starts empty: it cannot be used with -keep-data")
+		return master.ExitStart
+	}
 
 	// Started processes get the config by absolute path: their working
 	// directory need not be ours.
@@ -49,7 +62,20 @@ func run() int {
 	return master.Run(ctx, master.Options{
 		Config: cfg, ConfigPath: path, BinDir: binDir,
 		Echo: *echo, KeepData: *keep, Stdout: os.Stdout, Stderr: os.Stderr,
+		Check: *checkRun, StatsFile: *statsPath,
 	}, os.Stdin)
+}
+
+// exeDir is the directory of the running binary, where the others are.
+func exeDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	return filepath.Dir(exe)
 }
 
 // defaultConfig is config.yaml in the working directory if there is one,

@@ -16,6 +16,7 @@ import (
 // exec runs one parsed command. Its error, if any, is what is wrong with
 // the line; the run goes on.
 func (m *master) exec(ctx context.Context, c script.Command) error {
+	m.line = c.Line
 	switch c.Kind {
 	case script.JoinServer:
 		return m.joinServer(c.IDs[0])
@@ -29,10 +30,12 @@ func (m *master) exec(ctx context.Context, c script.Command) error {
 		return m.link(c.IDs[0], c.IDs[1], true)
 	case script.Stabilize:
 		t0 := time.Now()
+		m.polls = 0
 		err := m.stabilize(ctx)
 		if err == nil {
 			m.stabilizes = append(m.stabilizes, time.Since(t0))
 		}
+		m.noteStabilize(ctx, err, t0)
 		return err
 	case script.PrintStore:
 		return m.printStore(c.IDs[0])
@@ -112,6 +115,7 @@ func (m *master) joinServer(id uint32) error {
 		return fmt.Errorf("start server %d: %w", id, err)
 	}
 	m.started[id] = true
+	m.noteStart(id, args.Fresh, reply.Pid)
 	// Live peers still drop the new process's traffic if the master cut
 	// them, so heal their ends; the new process is told too, in case a
 	// server keeps its cuts across a restart.
@@ -131,6 +135,7 @@ func (m *master) killServer(id uint32) error {
 	if !m.view.Live(id) {
 		return fmt.Errorf("server %d is not running", id)
 	}
+	m.collectStats([]uint32{id})
 	err := m.watchdogs[id].CallTimeout(api.WatchdogKill, api.KillArgs{ServerID: id}, &api.Empty{}, m.startTimeout)
 	var se rpc.ServerError
 	if err != nil && !errors.As(err, &se) {
@@ -141,6 +146,7 @@ func (m *master) killServer(id uint32) error {
 	// because the server had already died on its own: record that, so a
 	// joinServer can start it again.
 	m.view.Kill(id)
+	m.noteKill(id)
 	// The master's connection to the dead process is broken; forget it
 	// so the first call to the restarted server dials afresh.
 	m.servers[id].Close()
@@ -225,6 +231,7 @@ func (m *master) link(a, b uint32, up bool) error {
 	} else {
 		m.view.Cut(a, b)
 	}
+	m.noteLink(a, b, up)
 	return fanOut([]func() error{m.serverCall(a, method, b), m.serverCall(b, method, a)})
 }
 
@@ -281,7 +288,10 @@ func (m *master) put(cid uint32, key, value []byte) error {
 		return err
 	}
 	var reply api.ClientReply
-	if err := m.clients[cid].Call(api.ClientPut, api.ClientPutArgs{Key: key, Value: value}, &reply); err != nil {
+	t0 := time.Now()
+	err := m.clients[cid].Call(api.ClientPut, api.ClientPutArgs{Key: key, Value: value}, &reply)
+	m.notePut(cid, key, value, reply, err, t0)
+	if err != nil {
 		return fmt.Errorf("client %d: %w", cid, err)
 	}
 	if reply.Status != api.OK {
@@ -295,7 +305,10 @@ func (m *master) get(cid uint32, key []byte) error {
 		return err
 	}
 	var reply api.ClientReply
-	if err := m.clients[cid].Call(api.ClientGet, api.ClientGetArgs{Key: key}, &reply); err != nil {
+	t0 := time.Now()
+	err := m.clients[cid].Call(api.ClientGet, api.ClientGetArgs{Key: key}, &reply)
+	m.noteGet(cid, key, reply, err, t0)
+	if err != nil {
 		return fmt.Errorf("client %d: %w", cid, err)
 	}
 	switch reply.Status {
@@ -332,6 +345,7 @@ func (m *master) stabilize(ctx context.Context) error {
 	<-timer.C
 	for {
 		statuses, err := m.statusAll(live)
+		m.polls++
 		if err != nil {
 			return err
 		}

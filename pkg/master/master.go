@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/check"
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/rpcconn"
 	"gossipkv/pkg/script"
@@ -58,6 +59,15 @@ type Options struct {
 	// otherwise the first start of each server in this run wipes its
 	// directory.
 	KeepData bool
+	// Check records the run's history and judges it at the end (package
+	// check): the verdict goes to Stderr, and Run returns ExitCheck if the
+	// run broke the model. The stores are dumped after each stabilize.
+	Check bool
+	// OnVerdict, if set, is given the verdict of a Check run (shrink uses
+	// it to compare failures).
+	OnVerdict func(check.Verdict)
+	// StatsFile, if set, gets the run's metrics as JSON at the end.
+	StatsFile string
 	// Stdout gets only what get and printStore print (and the echo);
 	// Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
@@ -87,9 +97,10 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	t1 := time.Now()
 	code := m.runScript(ctx, stdin)
 	elapsed := time.Since(t1)
+	m.collectStats(m.view.LiveIDs())
 	m.shutdown()
 	m.summary(elapsed)
-	return code
+	return m.finish(ctx, code, elapsed)
 }
 
 // master is the state of one run. Only Run's goroutine touches it; the
@@ -123,6 +134,12 @@ type master struct {
 
 	commands, failures int
 	stabilizes         []time.Duration
+
+	// line is the script line being run; polls counts the Status rounds
+	// of the current stabilize.
+	line, polls int
+	met         *metrics
+	hist        *history // nil without Options.Check
 }
 
 func newMaster(opts Options) *master {
@@ -145,6 +162,10 @@ func newMaster(opts Options) *master {
 		started:   map[uint32]bool{},
 		joined:    map[uint32]uint32{},
 		connected: map[uint32]bool{},
+		met:       newMetrics(),
+	}
+	if opts.Check {
+		m.hist = &history{}
 	}
 	if m.isLocal == nil {
 		m.isLocal = isLocalHost

@@ -26,8 +26,9 @@ const (
 	// the past (Read Your Writes, Monotonic Reads).
 	FaultIgnoreDeps
 	// FaultAckBeforeCommit answers a put as soon as it is applied in
-	// memory and commits lazily (every ackBeforeCommitLag): a kill right
-	// after the put loses it (durability).
+	// memory and commits lazily: only when another request waits on the
+	// commit, or after ackBeforeCommitLag. A kill right after the put
+	// (which goes to the watchdog, not to the server) loses it.
 	FaultAckBeforeCommit
 	// FaultNoCausality merges writes from other servers by arrival: the
 	// first write of a key to arrive stays, whatever the conflict order
@@ -67,10 +68,9 @@ func ParseFault(s string) (Fault, error) {
 	return NoFault, fmt.Errorf("unknown fault %q (known: %s)", s, strings.Join(names, ", "))
 }
 
-// ackBeforeCommitLag is how long FaultAckBeforeCommit lets acknowledged
-// puts wait for their commit: long enough that a kill right after a put
-// lands first.
-const ackBeforeCommitLag = 200 * time.Millisecond
+// ackBeforeCommitLag is the longest FaultAckBeforeCommit lets acknowledged
+// puts wait for their commit when nothing else asks for one.
+const ackBeforeCommitLag = time.Second
 
 // faultState is the fault's own state, owned by run like the replica.
 type faultState struct {
@@ -98,12 +98,13 @@ func (f *faultState) dropPut(s *Server, r *request) bool {
 func (f *faultState) ackEarly() bool { return f.kind == FaultAckBeforeCommit }
 
 // holdCommit, under FaultAckBeforeCommit, reports whether the commit must
-// wait.
-func (f *faultState) holdCommit() bool {
+// wait: no request waits on it (pending of them) and the last one was
+// recent.
+func (f *faultState) holdCommit(pending int) bool {
 	if f.kind != FaultAckBeforeCommit {
 		return false
 	}
-	if now := time.Now(); now.Sub(f.lastCommit) >= ackBeforeCommitLag {
+	if now := time.Now(); pending > 0 || now.Sub(f.lastCommit) >= ackBeforeCommitLag {
 		f.lastCommit = now
 		return false
 	}

@@ -436,7 +436,7 @@ func (s *Server) handle(r request, pending []request) []request {
 // commit makes the loop's changes durable, then answers the requests and
 // sends the protocol's messages (acks promise durability).
 func (s *Server) commit(pending []request) []request {
-	if s.fault.holdCommit() { // FAULT (tests only): lazy commits behind early acks
+	if s.fault.holdCommit(len(pending)) { // FAULT (tests only): lazy commits behind early acks
 		return pending
 	}
 	entries, changed := s.node.R.TakeDirty()

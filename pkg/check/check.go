@@ -1,0 +1,707 @@
+package check
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"gossipkv/pkg/model"
+)
+
+// Check judges h against the model described in the package doc.
+func Check(h History) Verdict {
+	c := newChecker()
+	for _, e := range h {
+		c.step(e)
+	}
+	return c.v
+}
+
+// write is one put: acknowledged (its version known), or failed (its
+// version unknown until a read or dump shows it).
+type write struct {
+	id        int
+	key       string
+	value     []byte
+	version   model.Version
+	versioned bool
+	acked     bool
+	origin    uint32
+	client    uint32
+	line      int
+}
+
+func (w *write) String() string {
+	what := "put"
+	if !w.acked {
+		what = "failed put"
+	}
+	v := "version unknown"
+	if w.versioned {
+		v = w.version.String()
+	}
+	return fmt.Sprintf("%s=%s (%s, %s by client %d at line %d through server %d)",
+		showBytes([]byte(w.key)), showBytes(w.value), v, what, w.client, w.line, w.origin)
+}
+
+// floor is the newest version of a key that a server is known to hold, and
+// how that is known.
+type floor struct {
+	version model.Version
+	line    int
+	how     string
+}
+
+// session is what a client has seen of one key.
+type session struct {
+	max   model.Version
+	value []byte
+	line  int
+	wrote bool // max came from the client's own put
+}
+
+type sessKey struct {
+	client uint32
+	key    string
+}
+
+type pair struct{ lo, hi uint32 }
+
+func mkpair(a, b uint32) pair {
+	if a > b {
+		a, b = b, a
+	}
+	return pair{a, b}
+}
+
+type checker struct {
+	v Verdict
+
+	writes []*write
+	byVer  map[model.Version]*write
+	byKey  map[string][]*write
+	latest map[string]model.Version // newest acknowledged version of each key
+
+	live     map[uint32]bool
+	killedAt map[uint32]int
+	cuts     map[pair]int // cut link -> line of the cut
+	groups   [][]uint32
+	groupOf  map[uint32]int
+
+	may    map[uint32]*bitset
+	floors map[uint32]map[string]floor
+	sess   map[sessKey]*session
+
+	// reported keeps one message per lost, extra or phantom write, which
+	// otherwise every later stabilize would repeat.
+	reported map[reportKey]bool
+}
+
+type reportKey struct {
+	class   Class
+	version model.Version
+}
+
+func newChecker() *checker {
+	return &checker{
+		byVer:    map[model.Version]*write{},
+		byKey:    map[string][]*write{},
+		latest:   map[string]model.Version{},
+		live:     map[uint32]bool{},
+		killedAt: map[uint32]int{},
+		cuts:     map[pair]int{},
+		groupOf:  map[uint32]int{},
+		may:      map[uint32]*bitset{},
+		floors:   map[uint32]map[string]floor{},
+		sess:     map[sessKey]*session{},
+		reported: map[reportKey]bool{},
+	}
+}
+
+func (c *checker) step(e Event) {
+	switch e.Op {
+	case Start:
+		if e.Fresh {
+			c.may[e.Server] = &bitset{}
+			c.floors[e.Server] = map[string]floor{}
+		}
+		c.live[e.Server] = true
+		for p := range c.cuts {
+			if p.lo == e.Server || p.hi == e.Server {
+				delete(c.cuts, p)
+			}
+		}
+		c.topologyChanged()
+	case Kill:
+		delete(c.live, e.Server)
+		c.killedAt[e.Server] = e.Line
+		c.topologyChanged()
+	case Cut:
+		c.cuts[mkpair(e.Server, e.Peer)] = e.Line
+		c.topologyChanged()
+	case Heal:
+		delete(c.cuts, mkpair(e.Server, e.Peer))
+		c.topologyChanged()
+	case Put:
+		c.put(e)
+	case Get:
+		c.get(e)
+	case Stabilize:
+		c.stabilize(e)
+	}
+}
+
+// ---- topology and possible holders
+
+// topologyChanged recomputes the groups and lets every member of a group
+// possibly hold what any member possibly holds.
+func (c *checker) topologyChanged() {
+	ids := make([]uint32, 0, len(c.live))
+	for id := range c.live {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	parent := map[uint32]uint32{}
+	for _, id := range ids {
+		parent[id] = id
+	}
+	find := func(x uint32) uint32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for i, a := range ids {
+		for _, b := range ids[i+1:] {
+			if _, cut := c.cuts[mkpair(a, b)]; cut {
+				continue
+			}
+			ra, rb := find(a), find(b)
+			if ra < rb {
+				parent[rb] = ra
+			} else if rb < ra {
+				parent[ra] = rb
+			}
+		}
+	}
+	c.groups = nil
+	clear(c.groupOf)
+	index := map[uint32]int{}
+	for _, id := range ids {
+		r := find(id)
+		i, ok := index[r]
+		if !ok {
+			i = len(c.groups)
+			index[r] = i
+			c.groups = append(c.groups, nil)
+		}
+		c.groups[i] = append(c.groups[i], id)
+		c.groupOf[id] = i
+	}
+	for _, g := range c.groups {
+		if len(g) < 2 {
+			continue
+		}
+		var u bitset
+		for _, id := range g {
+			u.or(*c.mayOf(id))
+		}
+		for _, id := range g {
+			*c.mayOf(id) = slices.Clone(u)
+		}
+	}
+}
+
+func (c *checker) mayOf(id uint32) *bitset {
+	b := c.may[id]
+	if b == nil {
+		b = &bitset{}
+		c.may[id] = b
+	}
+	return b
+}
+
+// group returns the members of id's group, or just id if it is not live.
+func (c *checker) group(id uint32) []uint32 {
+	if i, ok := c.groupOf[id]; ok {
+		return c.groups[i]
+	}
+	return []uint32{id}
+}
+
+// spread makes w possibly held by server id's group.
+func (c *checker) spread(w *write, id uint32) {
+	for _, m := range c.group(id) {
+		c.mayOf(m).set(w.id)
+	}
+}
+
+func (c *checker) mayHold(id uint32, w *write) bool { return c.mayOf(id).has(w.id) }
+
+// ---- known holders
+
+func (c *checker) floorOf(id uint32, key string) (floor, bool) {
+	f, ok := c.floors[id][key]
+	return f, ok
+}
+
+func (c *checker) raise(id uint32, key string, v model.Version, line int, how string) {
+	m := c.floors[id]
+	if m == nil {
+		m = map[string]floor{}
+		c.floors[id] = m
+	}
+	if f, ok := m[key]; !ok || f.version.Less(v) {
+		m[key] = floor{version: v, line: line, how: how}
+	}
+}
+
+// ---- puts and gets
+
+func (c *checker) newWrite(e Event, acked bool) *write {
+	w := &write{
+		id: len(c.writes), key: string(e.Key), value: bytes.Clone(e.Value),
+		version: e.Version, versioned: acked, acked: acked,
+		origin: e.Server, client: e.Client, line: e.Line,
+	}
+	c.writes = append(c.writes, w)
+	c.byKey[w.key] = append(c.byKey[w.key], w)
+	if acked {
+		c.byVer[w.version] = w
+	}
+	return w
+}
+
+func (c *checker) put(e Event) {
+	if e.Status != OK {
+		c.v.Counts.PutsFailed++
+		if e.Status == Unreachable {
+			c.v.Counts.ErrConn++
+		}
+		// It may have taken effect at its server, and spread from there.
+		c.spread(c.newWrite(e, false), e.Server)
+		return
+	}
+	c.v.Counts.Puts++
+	key := string(e.Key)
+	if e.Version.IsZero() {
+		c.v.add(Phantom, e.Line, "client %d's put of %s was acknowledged without a version", e.Client, showBytes(e.Key))
+		return
+	}
+	if prev := c.byVer[e.Version]; prev != nil {
+		c.v.add(Causality, e.Line, "version %v was issued twice: to client %d's put of %s=%s, and to %v",
+			e.Version, e.Client, showBytes(e.Key), showBytes(e.Value), prev)
+		return
+	}
+	s := c.session(e.Client, key)
+	if !s.max.IsZero() && !s.max.Less(e.Version) {
+		c.v.add(Causality, e.Line, "client %d's put of %s=%s got %v, not above %s (%v) that it %s at line %d: the older write would win over it",
+			e.Client, showBytes(e.Key), showBytes(e.Value), e.Version, showBytes(s.value), s.max, s.verb(), s.line)
+	}
+	w := c.newWrite(e, true)
+	c.spread(w, e.Server)
+	c.raise(e.Server, key, e.Version, e.Line, "acknowledged the put")
+	c.latest[key] = model.Max(c.latest[key], e.Version)
+	if s.max.Less(e.Version) {
+		*s = session{max: e.Version, value: w.value, line: e.Line, wrote: true}
+	}
+}
+
+func (c *checker) session(client uint32, key string) *session {
+	k := sessKey{client, key}
+	s := c.sess[k]
+	if s == nil {
+		s = &session{}
+		c.sess[k] = s
+	}
+	return s
+}
+
+func (s *session) verb() string {
+	if s.wrote {
+		return "wrote"
+	}
+	return "read"
+}
+
+func (c *checker) get(e Event) {
+	key := string(e.Key)
+	switch e.Status {
+	case Unreachable:
+		c.v.Counts.ErrConn++
+		return
+	case Failed:
+		return
+	case OK:
+		c.v.Counts.Gets++
+		if w := c.identify(e.Server, key, e.Value, e.Version, e.Line); w != nil && !c.mayHold(e.Server, w) {
+			c.v.add(Extra, e.Line, "server %d served %v to client %d, but that write could not have reached it: %s",
+				e.Server, w, e.Client, c.why(w, e.Server))
+			c.mayOf(e.Server).set(w.id) // it is there now: do not report its spread again
+		}
+		c.checkSession(e, e.Version, fmt.Sprintf("%s (%v)", showBytes(e.Value), e.Version))
+		if e.Version.Less(c.latest[key]) {
+			c.v.Counts.StaleReads++
+		}
+		c.raise(e.Server, key, e.Version, e.Line, "served it")
+		if s := c.session(e.Client, key); s.max.Less(e.Version) {
+			*s = session{max: e.Version, value: bytes.Clone(e.Value), line: e.Line}
+		}
+	case NoKey:
+		c.v.Counts.Gets++
+		c.checkSession(e, model.Version{}, "ERR_KEY")
+		if !c.latest[key].IsZero() {
+			c.v.Counts.StaleReads++
+		}
+		if f, ok := c.floorOf(e.Server, key); ok {
+			c.v.add(Lost, e.Line, "server %d answered ERR_KEY to client %d for %s, but it holds %s since line %d (%s)",
+				e.Server, e.Client, showBytes(e.Key), c.describe(f.version), f.line, f.how)
+		}
+	case Behind:
+		c.v.Counts.Gets++
+		c.v.Counts.ErrDep++
+		c.judgeDep(e)
+	}
+}
+
+// checkSession reports a read (got; zero for ERR_KEY) older than what the
+// client has seen of the key.
+func (c *checker) checkSession(e Event, got model.Version, shown string) {
+	s := c.sess[sessKey{e.Client, string(e.Key)}]
+	if s == nil || s.max.IsZero() || !got.Less(s.max) {
+		return
+	}
+	class := MonotonicReads
+	if s.wrote {
+		class = ReadYourWrites
+	}
+	c.v.add(class, e.Line, "client %d read %s = %s from server %d, older than %s (%v) that it %s at line %d",
+		e.Client, showBytes(e.Key), shown, e.Server, showBytes(s.value), s.max, s.verb(), s.line)
+}
+
+// judgeDep sorts an ERR_DEP into necessary, spurious or undetermined.
+func (c *checker) judgeDep(e Event) {
+	key := string(e.Key)
+	dep := e.Dep
+	if dep.IsZero() {
+		dep = c.session(e.Client, key).max
+	}
+	if dep.IsZero() {
+		c.v.Counts.ErrDepSpurious++
+		c.v.add(SpuriousDep, e.Line, "server %d answered ERR_DEP to client %d for %s, which depends on no write of it",
+			e.Server, e.Client, showBytes(e.Key))
+		return
+	}
+	if f, ok := c.floorOf(e.Server, key); ok && !f.version.Less(dep) {
+		c.v.Counts.ErrDepSpurious++
+		c.v.add(SpuriousDep, e.Line, "server %d answered ERR_DEP to client %d for %s (dependency %v), but it holds %s since line %d (%s)",
+			e.Server, e.Client, showBytes(e.Key), dep, c.describe(f.version), f.line, f.how)
+		return
+	}
+	for _, w := range c.byKey[key] {
+		if (!w.versioned || !w.version.Less(dep)) && c.mayHold(e.Server, w) {
+			c.v.Counts.ErrDepUndetermined++
+			return
+		}
+	}
+	c.v.Counts.ErrDepNecessary++
+}
+
+// identify finds the write that a value at version v is, reporting a
+// phantom when there is none. A failed put that shows up takes its version
+// from here.
+func (c *checker) identify(server uint32, key string, value []byte, v model.Version, line int) *write {
+	if w := c.byVer[v]; w != nil {
+		if w.key == key && bytes.Equal(w.value, value) {
+			return w
+		}
+		if rk := (reportKey{Phantom, v}); !c.reported[rk] {
+			c.reported[rk] = true
+			c.v.add(Phantom, line, "server %d has %s=%s at %v, but that version is the write %v",
+				server, showBytes([]byte(key)), showBytes(value), v, w)
+		}
+		return nil
+	}
+	var match *write
+	for _, w := range c.byKey[key] {
+		if w.versioned || w.origin != v.Origin || !bytes.Equal(w.value, value) {
+			continue
+		}
+		if match == nil || (!c.mayHold(server, match) && c.mayHold(server, w)) {
+			match = w
+		}
+	}
+	if match != nil {
+		match.version, match.versioned = v, true
+		c.byVer[v] = match
+		return match
+	}
+	if rk := (reportKey{Phantom, v}); !c.reported[rk] {
+		c.reported[rk] = true
+		c.v.add(Phantom, line, "server %d has %s=%s at %v, a value that no put wrote",
+			server, showBytes([]byte(key)), showBytes(value), v)
+	}
+	return nil
+}
+
+// describe names the write at version v, or just the version if there is
+// none (a phantom already reported).
+func (c *checker) describe(v model.Version) string {
+	if w := c.byVer[v]; w != nil {
+		return w.String()
+	}
+	return v.String()
+}
+
+// why explains why w could not have reached server id: its possible holders
+// are dead, or every link between them and id's group is cut.
+func (c *checker) why(w *write, id uint32) string {
+	var holders, liveHolders []uint32
+	for s, b := range c.may {
+		if s != id && b.has(w.id) {
+			holders = append(holders, s)
+			if c.live[s] {
+				liveHolders = append(liveHolders, s)
+			}
+		}
+	}
+	slices.Sort(holders)
+	slices.Sort(liveHolders)
+	if len(holders) == 0 {
+		return "no other server could hold it"
+	}
+	if len(liveHolders) == 0 {
+		var dead []string
+		for _, s := range holders {
+			dead = append(dead, fmt.Sprintf("%d (killed at line %d)", s, c.killedAt[s]))
+		}
+		return fmt.Sprintf("only servers %s could hold it, and they are down", strings.Join(dead, ", "))
+	}
+	var links []string
+	for _, h := range liveHolders {
+		for _, m := range c.group(id) {
+			if line, cut := c.cuts[mkpair(h, m)]; cut {
+				links = append(links, fmt.Sprintf("%d-%d cut at line %d", h, m, line))
+			}
+		}
+	}
+	sort.Strings(links)
+	const show = 6
+	if len(links) > show {
+		links = append(links[:show], fmt.Sprintf("and %d more", len(links)-show))
+	}
+	return fmt.Sprintf("only servers %v could hold it, cut off from server %d's group %v (links %s)",
+		holders, id, c.group(id), strings.Join(links, ", "))
+}
+
+// ---- stabilize
+
+func (c *checker) stabilize(e Event) {
+	c.v.Counts.Stabilizes++
+	if !e.Converged {
+		c.v.add(NotConverged, e.Line, "stabilize failed: %s", e.Err)
+	}
+	stores := make(map[uint32]map[string]Item, len(e.Stores))
+	for id, items := range e.Stores {
+		m := make(map[string]Item, len(items))
+		for _, it := range items {
+			m[string(it.Key)] = it
+		}
+		stores[id] = m
+	}
+	for _, g := range c.groups {
+		var have, missing []uint32
+		for _, id := range g {
+			if _, ok := stores[id]; ok {
+				have = append(have, id)
+			} else {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 && e.Converged {
+			c.v.add(NotConverged, e.Line, "the stores of servers %v could not be read after stabilize", missing)
+		}
+		if len(have) == 0 {
+			continue
+		}
+		c.v.Counts.Groups++
+		c.compare(e.Line, g, have, stores)
+		c.required(e.Line, g, have, stores)
+		c.present(e.Line, have, stores)
+	}
+	for id, m := range stores {
+		for k, it := range m {
+			c.raise(id, k, it.Version, e.Line, "held it at the stabilize")
+		}
+	}
+}
+
+// compare reports a group whose members hold different stores.
+func (c *checker) compare(line int, g, have []uint32, stores map[uint32]map[string]Item) {
+	keys := map[string]bool{}
+	for _, id := range have {
+		for k := range stores[id] {
+			keys[k] = true
+		}
+	}
+	var diffs []string
+	n := 0
+	for _, k := range sortedKeys(keys) {
+		ref, refOK := stores[have[0]][k]
+		for _, id := range have[1:] {
+			it, ok := stores[id][k]
+			if ok == refOK && (!ok || (it.Version == ref.Version && bytes.Equal(it.Value, ref.Value))) {
+				continue
+			}
+			n++
+			if len(diffs) < 3 {
+				diffs = append(diffs, fmt.Sprintf("key %s: server %d has %s, server %d has %s",
+					showBytes([]byte(k)), have[0], showItem(ref, refOK), id, showItem(it, ok)))
+			}
+			break
+		}
+	}
+	if n > 0 {
+		more := ""
+		if n > len(diffs) {
+			more = fmt.Sprintf(" (%d keys differ)", n)
+		}
+		c.v.add(Diverged, line, "group %v did not converge: %s%s", g, strings.Join(diffs, "; "), more)
+	}
+}
+
+func showItem(it Item, ok bool) string {
+	if !ok {
+		return "no value"
+	}
+	return fmt.Sprintf("%s (%v)", showBytes(it.Value), it.Version)
+}
+
+// required reports writes that a member of g is known to hold and some
+// member lacks.
+func (c *checker) required(line int, g, have []uint32, stores map[uint32]map[string]Item) {
+	type need struct {
+		floor
+		holder uint32
+	}
+	req := map[string]need{}
+	for _, id := range g {
+		for k, f := range c.floors[id] {
+			if r, ok := req[k]; !ok || r.version.Less(f.version) {
+				req[k] = need{f, id}
+			}
+		}
+	}
+	keys := map[string]bool{}
+	for k := range req {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		r := req[k]
+		// Servers lacking it, grouped by what they hold instead.
+		var lacking []string
+		byHeld := map[string][]uint32{}
+		for _, id := range have {
+			it, ok := stores[id][k]
+			if !ok || it.Version.Less(r.version) {
+				held := showItem(it, ok)
+				if byHeld[held] == nil {
+					lacking = append(lacking, held)
+				}
+				byHeld[held] = append(byHeld[held], id)
+			}
+		}
+		for i, held := range lacking {
+			if ids := byHeld[held]; len(ids) == 1 {
+				lacking[i] = fmt.Sprintf("server %d has %s", ids[0], held)
+			} else {
+				lacking[i] = fmt.Sprintf("servers %v have %s", ids, held)
+			}
+		}
+		rk := reportKey{Lost, r.version}
+		if len(lacking) == 0 || c.reported[rk] {
+			continue
+		}
+		c.reported[rk] = true
+		c.v.add(Lost, line, "%s is missing in group %v (%s), though server %d holds it since line %d (%s)",
+			c.describe(r.version), g, strings.Join(lacking, "; "), r.holder, r.line, r.how)
+	}
+}
+
+// present reports values that are no write, or that could not have reached
+// the member holding them.
+func (c *checker) present(line int, have []uint32, stores map[uint32]map[string]Item) {
+	type extra struct {
+		w       *write
+		servers []uint32
+	}
+	var extras []*extra
+	byWrite := map[*write]*extra{}
+	for _, id := range have {
+		m := stores[id]
+		keys := make(map[string]bool, len(m))
+		for k := range m {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(keys) {
+			it := m[k]
+			w := c.identify(id, k, it.Value, it.Version, line)
+			if w == nil || c.mayHold(id, w) {
+				continue
+			}
+			x := byWrite[w]
+			if x == nil {
+				x = &extra{w: w}
+				byWrite[w] = x
+				extras = append(extras, x)
+			}
+			x.servers = append(x.servers, id)
+		}
+	}
+	for _, x := range extras {
+		rk := reportKey{Extra, x.w.version}
+		if !c.reported[rk] {
+			c.reported[rk] = true
+			c.v.add(Extra, line, "servers %v hold %v, which could not have reached them: %s",
+				x.servers, x.w, c.why(x.w, x.servers[0]))
+		}
+		for _, id := range x.servers {
+			c.mayOf(id).set(x.w.id)
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ---- bitset
+
+// bitset is a set of write ids.
+type bitset []uint64
+
+func (b *bitset) set(i int) {
+	for len(*b) <= i/64 {
+		*b = append(*b, 0)
+	}
+	(*b)[i/64] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i int) bool { return i/64 < len(b) && b[i/64]&(1<<(i%64)) != 0 }
+
+func (b *bitset) or(o bitset) {
+	for len(*b) < len(o) {
+		*b = append(*b, 0)
+	}
+	for i, w := range o {
+		(*b)[i] |= w
+	}
+}

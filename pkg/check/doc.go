@@ -1,0 +1,72 @@
+// Package check judges a run of gossipkv after the fact: the master records a
+// History (every put and get with its client, server, outcome and version;
+// every server start, kill, link cut and heal; every stabilize with the
+// stores it left), and Check compares it with a model of what the system may
+// and must do. It is pure: a history in, a Verdict out, no clock and no I/O,
+// so every kind of violation is unit-tested with a hand-made history.
+//
+// # The model
+//
+// Writes. Each put that a server acknowledged is a write, named by its
+// version (unique in the conflict order). A put that failed (ERR_CONN,
+// ERR_FAILED) may or may not have taken effect: it is a write whose version
+// is unknown until a read or a dump shows it (matched by key, value and
+// origin server).
+//
+// Topology. The checker keeps its own copy of the master's link view: live
+// servers, and cut links (a cut stays while either end is dead; a start
+// clears the cuts of the server started, as joinServer does). A group is a
+// connected component of live servers and uncut links.
+//
+// Possibly held (may). A write is possibly held by its origin once put, and
+// by every member of the origin's group at that moment. Whenever the
+// topology changes, every member of a group becomes a possible holder of
+// what any member possibly holds: if a link is up while one end may hold a
+// write, the other may receive it. A dead server keeps its possible writes
+// (its disk), and so on restart does its new group. This over-approximates
+// delivery, so a value outside it is a real violation ("extra write": a write
+// crossed a cut link, or came from a dead server).
+//
+// Known held (floor). For each server and key, the checker keeps the newest
+// version the server is known to hold: from the put it acknowledged (the put
+// is durable before its ack), from a value it served, and from its store at
+// each stabilize. A correct server never goes below that floor for a key:
+// values only move forward in the conflict order and everything served was
+// committed first. A killed server keeps its floors; its writes are not
+// expected in its old group while it is down, and are expected again once it
+// is back. A fresh start (the first of a run) empties both sets.
+//
+// At each stabilize, for each group: all members must hold identical stores
+// (else "diverged"); for every key, the store must hold a version at least
+// the greatest floor of any member (else "lost write", naming the write and
+// the server known to hold it); every value must be a write the member may
+// hold (else "extra write", naming the write and the dead server or cut
+// links that should have kept it out), and a write at all (else "phantom").
+// A stabilize that did not converge is itself a violation. Then every member
+// is known to hold what it showed.
+//
+// Sessions. Per client and key the checker keeps the newest version the
+// client wrote (acknowledged) or read. A read returning an older version, or
+// ERR_KEY, violates Read Your Writes when that version came from the
+// client's own write and Monotonic Reads when it came from a read; the
+// violation names the value returned and the one the client should at least
+// have seen. A put acknowledged with a version not above what its client had
+// already seen of the key is a causality violation (the conflict order would
+// let an older write win over it).
+//
+// ERR_DEP. Judged against the dependency the client sent: necessary when no
+// write of the key at or above it may be at the server; spurious (an
+// availability loss, and a violation: SPEC §3.4 allows ERR_DEP only for a
+// server that is really behind) when the server is known to hold such a
+// version; undetermined otherwise. Each is counted.
+//
+// Stale reads are counted, not judged: a read (value or ERR_KEY) older than
+// the newest write of the key acknowledged anywhere so far. Eventual
+// consistency allows them; the count says how often a client saw the past.
+//
+// Caveats: the model trusts versions to name writes and to order them, so it
+// cannot tell which of two concurrent writes "should" win, only that a
+// group agrees, keeps what it must and holds nothing it cannot. It assumes
+// every server's first start in the history is empty (the master refuses
+// -check with -keep-data).
+package check

@@ -1,0 +1,149 @@
+package check
+
+import (
+	"fmt"
+	"strconv"
+
+	"gossipkv/pkg/model"
+)
+
+// History is a run as the master saw it, in script order.
+type History []Event
+
+// Op is what an event records.
+type Op int
+
+const (
+	// Start: server Server started (Fresh: with an empty data directory).
+	Start Op = iota
+	// Kill: server Server was killed.
+	Kill
+	// Cut: the link Server-Peer was cut.
+	Cut
+	// Heal: the link Server-Peer was restored.
+	Heal
+	// Put: client Client wrote Key=Value through server Server.
+	Put
+	// Get: client Client read Key through server Server.
+	Get
+	// Stabilize: the master waited for convergence (Converged says whether
+	// it came) and then dumped every live server's store into Stores.
+	Stabilize
+)
+
+func (o Op) String() string {
+	switch o {
+	case Start:
+		return "start"
+	case Kill:
+		return "kill"
+	case Cut:
+		return "cut"
+	case Heal:
+		return "heal"
+	case Put:
+		return "put"
+	case Get:
+		return "get"
+	case Stabilize:
+		return "stabilize"
+	}
+	return "Op(" + strconv.Itoa(int(o)) + ")"
+}
+
+// Status is the outcome of a put or get, as the client reported it.
+type Status int
+
+const (
+	// OK: acknowledged put, or a read that returned a value.
+	OK Status = iota
+	// NoKey: ERR_KEY.
+	NoKey
+	// Behind: ERR_DEP.
+	Behind
+	// Unreachable: ERR_CONN, or the client itself did not answer.
+	Unreachable
+	// Failed: ERR_FAILED.
+	Failed
+)
+
+func (s Status) String() string {
+	switch s {
+	case OK:
+		return "OK"
+	case NoKey:
+		return "ERR_KEY"
+	case Behind:
+		return "ERR_DEP"
+	case Unreachable:
+		return "ERR_CONN"
+	case Failed:
+		return "ERR_FAILED"
+	}
+	return "Status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Event is one thing that happened; which fields matter depends on Op.
+type Event struct {
+	Op Op
+	// Line is the script line, for messages.
+	Line int
+	// Server is the server started, killed, or one end of a link; for a
+	// put or get, the server the client was pointed at.
+	Server uint32
+	// Peer is the other end of a cut or healed link.
+	Peer uint32
+	// Fresh: the start wiped the server's data.
+	Fresh bool
+
+	Client     uint32
+	Key, Value []byte
+	Status     Status
+	// Version written or read (Status OK).
+	Version model.Version
+	// Dep is the dependency the client sent with the call.
+	Dep model.Version
+
+	// Converged: stabilize returned without error; Err says why not.
+	Converged bool
+	Err       string
+	// Stores holds the dump of every live server that answered, sorted by
+	// key.
+	Stores map[uint32][]Item
+}
+
+// Item is one key of a dumped store.
+type Item struct {
+	Key, Value []byte
+	Version    model.Version
+}
+
+func (e Event) String() string {
+	switch e.Op {
+	case Start:
+		return fmt.Sprintf("line %d: start %d fresh=%v", e.Line, e.Server, e.Fresh)
+	case Kill:
+		return fmt.Sprintf("line %d: kill %d", e.Line, e.Server)
+	case Cut, Heal:
+		return fmt.Sprintf("line %d: %v %d-%d", e.Line, e.Op, e.Server, e.Peer)
+	case Put:
+		return fmt.Sprintf("line %d: put client %d server %d %s=%s: %v %v dep %v",
+			e.Line, e.Client, e.Server, showBytes(e.Key), showBytes(e.Value), e.Status, e.Version, e.Dep)
+	case Get:
+		return fmt.Sprintf("line %d: get client %d server %d %s: %v %s %v dep %v",
+			e.Line, e.Client, e.Server, showBytes(e.Key), e.Status, showBytes(e.Value), e.Version, e.Dep)
+	case Stabilize:
+		return fmt.Sprintf("line %d: stabilize converged=%v %d stores %s", e.Line, e.Converged, len(e.Stores), e.Err)
+	}
+	return fmt.Sprintf("line %d: %v", e.Line, e.Op)
+}
+
+// showBytes quotes a key or value for a message, clipped so that a large
+// value does not flood it.
+func showBytes(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return strconv.Quote(string(b[:max])) + "..."
+	}
+	return strconv.Quote(string(b))
+}

@@ -1,0 +1,677 @@
+package gen
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Options shape a generated script.
+type Options struct {
+	// Seed picks the script: the same seed and options give the same one.
+	Seed int64
+	// Servers and Clients size the cluster: servers 0..Servers-1, clients
+	// Servers..Servers+Clients-1, as config.Local lays them out.
+	Servers, Clients int
+	// Ops is the number of puts and gets.
+	Ops int
+	// Keys is the number of distinct keys (k0, k1, ...).
+	Keys int
+	// ValueSize is the length of each value; values are unique whatever
+	// it is, so a few bytes more than asked may be used when it is small.
+	ValueSize int
+	// Faults is the number of fault episodes, spread over the ops.
+	Faults int
+}
+
+// DefaultOptions fit the repository's config.yaml (5 servers, 5 clients)
+// and run in a few seconds.
+func DefaultOptions() Options {
+	return Options{Seed: 1, Servers: 5, Clients: 5, Ops: 200, Keys: 8, ValueSize: 8, Faults: 6}
+}
+
+// maxIDs is config.Local's limit on servers plus clients.
+const maxIDs = 100
+
+// Validate says what is wrong with o, naming the option as the master's
+// flags spell it.
+func (o Options) Validate() error {
+	var errs []error
+	if o.Servers < 1 {
+		errs = append(errs, fmt.Errorf("-servers %d: need at least 1", o.Servers))
+	}
+	if o.Clients < 1 {
+		errs = append(errs, fmt.Errorf("-clients %d: need at least 1", o.Clients))
+	}
+	if o.Servers+o.Clients > maxIDs {
+		errs = append(errs, fmt.Errorf("-servers %d -clients %d: at most %d ids in all", o.Servers, o.Clients, maxIDs))
+	}
+	if o.Ops < 0 {
+		errs = append(errs, fmt.Errorf("-ops %d: must not be negative", o.Ops))
+	}
+	if o.Keys < 1 {
+		errs = append(errs, fmt.Errorf("-keys %d: need at least 1", o.Keys))
+	}
+	if o.ValueSize < 0 {
+		errs = append(errs, fmt.Errorf("-value-size %d: must not be negative", o.ValueSize))
+	}
+	if o.Faults < 0 {
+		errs = append(errs, fmt.Errorf("-faults %d: must not be negative", o.Faults))
+	}
+	return errors.Join(errs...)
+}
+
+// Shapes names every fault shape, as the "# fault:" comments spell them.
+var Shapes = []string{
+	"isolate", "split", "majority", "bridge", "chain", "tree", "ring", "flap",
+	"kill", "kill-after-stabilize", "isolate-and-kill", "restart", "late-join",
+}
+
+// Generate returns the script's lines (without newlines).
+func Generate(o Options) ([]string, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	g := &gen{
+		o:       o,
+		r:       rand.New(rand.NewPCG(uint64(o.Seed), 0x9e3779b97f4a7c15)),
+		live:    make([]bool, o.Servers),
+		cuts:    map[link]bool{},
+		clients: make([]client, o.Clients),
+		lastKey: make([]int, o.Clients),
+	}
+	for i := range g.lastKey {
+		g.lastKey[i] = -1
+	}
+	g.run()
+	return g.out, nil
+}
+
+type link struct{ lo, hi uint32 }
+
+func mklink(a, b uint32) link {
+	if a > b {
+		a, b = b, a
+	}
+	return link{a, b}
+}
+
+type client struct {
+	server            uint32
+	joined, connected bool
+}
+
+// gen mirrors the master's view of the cluster (which servers run, which
+// links are cut, where each client points) so that every line it writes is
+// valid when it runs.
+type gen struct {
+	o       Options
+	r       *rand.Rand
+	out     []string
+	live    []bool
+	cuts    map[link]bool
+	clients []client
+	lastKey []int // per client, the key it last wrote or read (-1: none)
+	ops     int
+	puts    int
+	own     int // keys d1, d2, ... written once each (see putOwn)
+	// late holds the servers that join mid-script, with the op count at
+	// which each joins.
+	late []lateJoin
+}
+
+type lateJoin struct {
+	id uint32
+	at int
+}
+
+func (g *gen) emit(format string, args ...any) { g.out = append(g.out, fmt.Sprintf(format, args...)) }
+
+func (g *gen) comment(format string, args ...any) { g.emit("# "+format, args...) }
+
+func (g *gen) clientID(i int) uint32 { return uint32(g.o.Servers + i) }
+
+func (g *gen) run() {
+	o := g.o
+	g.comment("gossipkv gen -seed %d -servers %d -clients %d -ops %d -keys %d -value-size %d -faults %d",
+		o.Seed, o.Servers, o.Clients, o.Ops, o.Keys, o.ValueSize, o.Faults)
+	g.comment("config: servers=%d clients=%d", o.Servers, o.Clients)
+
+	// Some servers join late, once writes have happened without them.
+	order := g.perm(o.Servers)
+	nLate := 0
+	if o.Servers > 2 && o.Ops > 0 {
+		nLate = g.r.IntN(o.Servers/3 + 1)
+	}
+	for _, id := range order[nLate:] {
+		g.joinServer(id)
+	}
+	for _, id := range order[:nLate] {
+		g.late = append(g.late, lateJoin{id: id, at: g.r.IntN(o.Ops/2 + 1)})
+	}
+	live := g.liveIDs()
+	for i := range g.clients {
+		g.joinClient(i, live[g.r.IntN(len(live))])
+	}
+
+	// Episodes start at evenly spread ops, give or take a little.
+	var starts []int
+	seg := 0
+	if o.Faults > 0 {
+		seg = o.Ops / o.Faults
+		for k := range o.Faults {
+			starts = append(starts, k*seg+g.r.IntN(seg/4+1))
+		}
+	}
+	next := 0
+	for g.ops < o.Ops {
+		g.lateJoins()
+		if next < len(starts) && starts[next] <= g.ops {
+			next++
+			g.episode(max(2, seg/2+g.r.IntN(seg/4+1)))
+			continue
+		}
+		g.op()
+	}
+	for _, lj := range g.late {
+		g.joinServerComment(lj.id)
+	}
+	g.late = nil
+
+	g.comment("end: heal every link, restart every server, stabilize, print every store")
+	g.healAll()
+	for id := range uint32(o.Servers) {
+		if !g.live[id] {
+			g.joinServer(id)
+		}
+	}
+	g.emit("stabilize")
+	for id := range uint32(o.Servers) {
+		g.emit("printStore %d", id)
+	}
+}
+
+func (g *gen) perm(n int) []uint32 {
+	p := make([]uint32, n)
+	for i, v := range g.r.Perm(n) {
+		p[i] = uint32(v)
+	}
+	return p
+}
+
+func (g *gen) lateJoins() {
+	kept := g.late[:0]
+	for _, lj := range g.late {
+		if lj.at <= g.ops {
+			g.joinServerComment(lj.id)
+		} else {
+			kept = append(kept, lj)
+		}
+	}
+	g.late = kept
+}
+
+func (g *gen) joinServerComment(id uint32) {
+	g.comment("fault: late-join %d", id)
+	g.joinServer(id)
+}
+
+// ---- the cluster view, and the lines that change it
+
+func (g *gen) liveIDs() []uint32 {
+	var ids []uint32
+	for id, ok := range g.live {
+		if ok {
+			ids = append(ids, uint32(id))
+		}
+	}
+	return ids
+}
+
+func (g *gen) deadIDs() []uint32 {
+	var ids []uint32
+	for id, ok := range g.live {
+		if !ok && !g.isLate(uint32(id)) {
+			ids = append(ids, uint32(id))
+		}
+	}
+	return ids
+}
+
+func (g *gen) isLate(id uint32) bool {
+	for _, lj := range g.late {
+		if lj.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// joinServer starts id; like the master, it restores every link of id.
+func (g *gen) joinServer(id uint32) {
+	g.emit("joinServer %d", id)
+	g.live[id] = true
+	for l := range g.cuts {
+		if l.lo == id || l.hi == id {
+			delete(g.cuts, l)
+		}
+	}
+}
+
+func (g *gen) killServer(id uint32) {
+	g.emit("killServer %d", id)
+	g.live[id] = false
+}
+
+func (g *gen) cut(a, b uint32) {
+	if a == b || !g.live[a] || !g.live[b] || g.cuts[mklink(a, b)] {
+		return
+	}
+	g.emit("breakConnection %d %d", a, b)
+	g.cuts[mklink(a, b)] = true
+}
+
+func (g *gen) heal(a, b uint32) {
+	if !g.live[a] || !g.live[b] || !g.cuts[mklink(a, b)] {
+		return
+	}
+	g.emit("createConnection %d %d", a, b)
+	delete(g.cuts, mklink(a, b))
+}
+
+// healAll restores every cut link between live servers, in id order; links
+// to dead servers come back when they restart.
+func (g *gen) healAll() {
+	var ls []link
+	for l := range g.cuts {
+		ls = append(ls, l)
+	}
+	slices.SortFunc(ls, func(x, y link) int {
+		if x.lo != y.lo {
+			return int(x.lo) - int(y.lo)
+		}
+		return int(x.hi) - int(y.hi)
+	})
+	for _, l := range ls {
+		g.heal(l.lo, l.hi)
+	}
+}
+
+// keepOnly cuts every link between live servers that is not in keep.
+func (g *gen) keepOnly(keep map[link]bool) {
+	live := g.liveIDs()
+	for i, a := range live {
+		for _, b := range live[i+1:] {
+			if !keep[mklink(a, b)] {
+				g.cut(a, b)
+			}
+		}
+	}
+}
+
+// group returns the live servers reachable from id through uncut links.
+func (g *gen) group(id uint32) []uint32 {
+	seen := map[uint32]bool{id: true}
+	queue := []uint32{id}
+	for len(queue) > 0 {
+		a := queue[0]
+		queue = queue[1:]
+		for _, b := range g.liveIDs() {
+			if !seen[b] && !g.cuts[mklink(a, b)] {
+				seen[b] = true
+				queue = append(queue, b)
+			}
+		}
+	}
+	var out []uint32
+	for _, b := range g.liveIDs() {
+		if seen[b] {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ---- clients
+
+func (g *gen) joinClient(i int, sid uint32) {
+	g.emit("joinClient %d %d", g.clientID(i), sid)
+	g.clients[i] = client{server: sid, joined: true, connected: true}
+}
+
+// usable reports whether client i can put: its link is up and its server
+// runs (a put otherwise fails, and the line with it).
+func (g *gen) usable(i int) bool {
+	c := g.clients[i]
+	return c.joined && c.connected && g.live[c.server]
+}
+
+// moveClient points client i at a live server other than its own if there
+// is one.
+func (g *gen) moveClient(i int) {
+	live := g.liveIDs()
+	others := slices.DeleteFunc(slices.Clone(live), func(id uint32) bool { return id == g.clients[i].server })
+	if len(others) == 0 {
+		others = live
+	}
+	g.joinClient(i, others[g.r.IntN(len(others))])
+}
+
+// anyUsable returns a client that can put, moving one if none can.
+func (g *gen) anyUsable() int {
+	var ok []int
+	for i := range g.clients {
+		if g.usable(i) {
+			ok = append(ok, i)
+		}
+	}
+	if len(ok) > 0 {
+		return ok[g.r.IntN(len(ok))]
+	}
+	i := g.r.IntN(len(g.clients))
+	g.moveClient(i)
+	return i
+}
+
+func (g *gen) key() int { return g.r.IntN(g.o.Keys) }
+
+func (g *gen) value() string {
+	g.puts++
+	v := fmt.Sprintf("v%d", g.puts)
+	if pad := g.o.ValueSize - len(v) - 1; pad > 0 {
+		var b strings.Builder
+		b.WriteString(v)
+		b.WriteByte('-')
+		for j := range pad {
+			b.WriteByte(byte('a' + (g.puts+j)%26))
+		}
+		v = b.String()
+	}
+	return v
+}
+
+func (g *gen) put(i, k int) {
+	g.emit("put %d k%d %s", g.clientID(i), k, g.value())
+	g.lastKey[i] = k
+	g.ops++
+}
+
+// putOwn writes a key that no other put writes, so that losing it cannot
+// hide behind a later write of the key.
+func (g *gen) putOwn(i int) {
+	g.own++
+	g.emit("put %d d%d %s", g.clientID(i), g.own, g.value())
+	g.ops++
+}
+
+func (g *gen) get(i, k int) {
+	g.emit("get %d k%d", g.clientID(i), k)
+	g.lastKey[i] = k
+	g.ops++
+}
+
+// op is one put or get, sometimes after a client moves, loses or regains
+// its link, or a stabilize.
+func (g *gen) op() {
+	switch p := g.r.IntN(100); {
+	case p < 6:
+		g.moveClient(g.r.IntN(len(g.clients)))
+	case p < 7:
+		i := g.r.IntN(len(g.clients))
+		if c := g.clients[i]; c.connected {
+			g.emit("breakConnection %d %d", g.clientID(i), c.server)
+			g.clients[i].connected = false
+		}
+	case p < 10:
+		for i, c := range g.clients {
+			if !c.connected && g.live[c.server] {
+				g.emit("createConnection %d %d", g.clientID(i), c.server)
+				g.clients[i].connected = true
+				break
+			}
+		}
+	case p < 12:
+		g.emit("stabilize")
+	}
+	if g.r.IntN(100) < 60 {
+		g.put(g.anyUsable(), g.key())
+		return
+	}
+	i := g.r.IntN(len(g.clients))
+	k := g.key()
+	if g.lastKey[i] >= 0 && g.r.IntN(2) == 0 {
+		k = g.lastKey[i] // reread: sessions matter when a client returns to a key
+	}
+	g.get(i, k)
+}
+
+// probe writes through a client, moves it to a server of another group (or
+// any other server if there is no other group) and reads the key back: a
+// correct server that lacks the write answers ERR_DEP, a broken one an old
+// value.
+func (g *gen) probe() {
+	i := g.anyUsable()
+	k := g.key()
+	g.put(i, k)
+	mine := g.group(g.clients[i].server)
+	var others []uint32
+	for _, id := range g.liveIDs() {
+		if !slices.Contains(mine, id) {
+			others = append(others, id)
+		}
+	}
+	if len(others) == 0 {
+		// Still connected (a bridge, a chain): a far server may not have
+		// the write yet either.
+		for _, id := range mine {
+			if id != g.clients[i].server {
+				others = append(others, id)
+			}
+		}
+	}
+	if len(others) == 0 || g.ops >= g.o.Ops {
+		return
+	}
+	g.joinClient(i, others[g.r.IntN(len(others))])
+	g.get(i, k)
+}
+
+// ---- fault episodes
+
+// eligible lists the shapes that n live servers can take (and restart if a
+// server is down).
+func (g *gen) eligible() []string {
+	n := len(g.liveIDs())
+	var out []string
+	for _, s := range Shapes {
+		switch s {
+		case "late-join":
+			continue // scheduled, not chosen
+		case "restart":
+			if len(g.deadIDs()) == 0 {
+				continue
+			}
+		case "majority", "bridge", "chain", "tree":
+			if n < 3 {
+				continue
+			}
+		case "ring":
+			if n < 4 {
+				continue
+			}
+		default:
+			if n < 2 {
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// episode runs one fault for about nops ops, then heals it.
+func (g *gen) episode(nops int) {
+	shapes := g.eligible()
+	if len(shapes) == 0 {
+		g.opsFor(nops, nil)
+		return
+	}
+	shape := shapes[g.r.IntN(len(shapes))]
+	live := g.liveIDs()
+	order := slices.Clone(live)
+	g.r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	keep := map[link]bool{}
+	switch shape {
+	case "isolate":
+		x := order[0]
+		g.comment("fault: isolate %d", x)
+		g.keepOnly(g.complete(order[1:]))
+	case "split", "majority":
+		k := 1 + g.r.IntN(len(order)-1)
+		if shape == "majority" {
+			k = len(order)/2 + 1
+		}
+		g.comment("fault: %s %v | %v", shape, order[:k], order[k:])
+		keep = g.complete(order[:k])
+		for l := range g.complete(order[k:]) {
+			keep[l] = true
+		}
+		g.keepOnly(keep)
+	case "bridge":
+		k := 1 + g.r.IntN(len(order)-1)
+		a, b := order[g.r.IntN(k)], order[k+g.r.IntN(len(order)-k)]
+		g.comment("fault: bridge %v | %v through %d-%d", order[:k], order[k:], a, b)
+		keep = g.complete(order[:k])
+		for l := range g.complete(order[k:]) {
+			keep[l] = true
+		}
+		keep[mklink(a, b)] = true
+		g.keepOnly(keep)
+	case "chain", "ring":
+		var names []string
+		for i, id := range order {
+			names = append(names, fmt.Sprint(id))
+			if i > 0 {
+				keep[mklink(order[i-1], id)] = true
+			}
+		}
+		if shape == "ring" {
+			keep[mklink(order[len(order)-1], order[0])] = true
+			names = append(names, fmt.Sprint(order[0]))
+		}
+		g.comment("fault: %s %s", shape, strings.Join(names, "-"))
+		g.keepOnly(keep)
+	case "tree":
+		var edges []string
+		for i := 1; i < len(order); i++ {
+			p := order[g.r.IntN(i)]
+			keep[mklink(p, order[i])] = true
+			edges = append(edges, fmt.Sprintf("%d-%d", p, order[i]))
+		}
+		g.comment("fault: tree %s", strings.Join(edges, " "))
+		g.keepOnly(keep)
+	case "flap":
+		a, b := order[0], order[1]
+		g.comment("fault: flap %d-%d", a, b)
+		g.cut(a, b)
+		g.opsFor(nops, func() {
+			if g.r.IntN(3) == 0 {
+				if g.cuts[mklink(a, b)] {
+					g.heal(a, b)
+				} else {
+					g.cut(a, b)
+				}
+			}
+		})
+		g.endEpisode()
+		return
+	case "restart":
+		dead := g.deadIDs()
+		x := dead[g.r.IntN(len(dead))]
+		g.comment("fault: restart %d", x)
+		g.joinServer(x)
+	case "kill", "kill-after-stabilize", "isolate-and-kill":
+		g.kill(shape, order[0], nops)
+		return
+	}
+	// Partitions are where sessions are tested: clients write, move
+	// across the cut and read back.
+	probes := 0
+	if shape != "restart" {
+		probes = 1 + g.r.IntN(2)
+	}
+	g.opsFor(nops, nil)
+	for range probes {
+		if g.ops < g.o.Ops {
+			g.probe()
+		}
+	}
+	if g.r.IntN(2) == 0 {
+		g.emit("stabilize") // each side converges on its own
+	}
+	g.endEpisode()
+}
+
+// kill kills x after writes through it: at once (the writes may still be
+// on their way), after a stabilize, or while x is cut off from everyone.
+// Most of the time x comes back at the end of the episode; otherwise a
+// later episode or the end of the script restarts it.
+func (g *gen) kill(shape string, x uint32, nops int) {
+	g.comment("fault: %s %d", shape, x)
+	if shape == "isolate-and-kill" {
+		var others []uint32
+		for _, id := range g.liveIDs() {
+			if id != x {
+				others = append(others, id)
+			}
+		}
+		g.keepOnly(g.complete(others))
+	}
+	i := g.r.IntN(len(g.clients))
+	if g.clients[i].server != x || !g.usable(i) {
+		g.joinClient(i, x)
+	}
+	for range 1 + g.r.IntN(3) {
+		g.putOwn(i)
+	}
+	if shape == "kill-after-stabilize" {
+		g.emit("stabilize")
+	}
+	g.killServer(x)
+	g.opsFor(nops, nil)
+	if g.r.IntN(10) < 7 {
+		g.joinServer(x)
+	}
+	g.endEpisode()
+}
+
+func (g *gen) endEpisode() {
+	g.healAll()
+	if g.r.IntN(10) < 6 {
+		g.emit("stabilize")
+	}
+}
+
+// opsFor runs n ops (fewer if the script's ops run out), calling between
+// before each.
+func (g *gen) opsFor(n int, between func()) {
+	for j := 0; j < n && g.ops < g.o.Ops; j++ {
+		if between != nil {
+			between()
+		}
+		g.op()
+	}
+}
+
+// complete is every link among ids.
+func (g *gen) complete(ids []uint32) map[link]bool {
+	m := map[link]bool{}
+	for i, a := range ids {
+		for _, b := range ids[i+1:] {
+			m[mklink(a, b)] = true
+		}
+	}
+	return m
+}

@@ -1,0 +1,276 @@
+package gen
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"gossipkv/pkg/script"
+)
+
+func generate(t *testing.T, o Options) []string {
+	t.Helper()
+	lines, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+func withSeed(seed int64) Options {
+	o := DefaultOptions()
+	o.Seed = seed
+	return o
+}
+
+func TestGenerate_SameSeedSameScript(t *testing.T) {
+	for seed := range int64(5) {
+		a, b := generate(t, withSeed(seed)), generate(t, withSeed(seed))
+		if !slices.Equal(a, b) {
+			t.Fatalf("seed %d gave two different scripts", seed)
+		}
+	}
+	if slices.Equal(generate(t, withSeed(1)), generate(t, withSeed(2))) {
+		t.Error("seeds 1 and 2 gave the same script")
+	}
+}
+
+// sim replays a script with the master's rules for bad lines, so a test can
+// tell that every generated line would run.
+type sim struct {
+	servers, clients int
+	live             map[uint32]bool
+	cuts             map[link]bool
+	joined           map[uint32]uint32
+	connected        map[uint32]bool
+}
+
+func newSim(o Options) *sim {
+	return &sim{servers: o.Servers, clients: o.Clients, live: map[uint32]bool{}, cuts: map[link]bool{},
+		joined: map[uint32]uint32{}, connected: map[uint32]bool{}}
+}
+
+func (s *sim) isServer(id uint32) bool { return id < uint32(s.servers) }
+func (s *sim) isClient(id uint32) bool {
+	return id >= uint32(s.servers) && id < uint32(s.servers+s.clients)
+}
+
+// step applies c and says what the master would reject, if anything.
+func (s *sim) step(c script.Command) error {
+	ids := c.IDs
+	needLive := func(id uint32) error {
+		if !s.isServer(id) {
+			return fmt.Errorf("%d is not a server", id)
+		}
+		if !s.live[id] {
+			return fmt.Errorf("server %d is not running", id)
+		}
+		return nil
+	}
+	switch c.Kind {
+	case script.JoinServer:
+		if !s.isServer(ids[0]) || s.live[ids[0]] {
+			return fmt.Errorf("cannot start %d", ids[0])
+		}
+		s.live[ids[0]] = true
+		for l := range s.cuts {
+			if l.lo == ids[0] || l.hi == ids[0] {
+				delete(s.cuts, l)
+			}
+		}
+	case script.KillServer:
+		if err := needLive(ids[0]); err != nil {
+			return err
+		}
+		delete(s.live, ids[0])
+	case script.JoinClient:
+		if !s.isClient(ids[0]) {
+			return fmt.Errorf("%d is not a client", ids[0])
+		}
+		if err := needLive(ids[1]); err != nil {
+			return err
+		}
+		s.joined[ids[0]], s.connected[ids[0]] = ids[1], true
+	case script.BreakConnection, script.CreateConnection:
+		up := c.Kind == script.CreateConnection
+		a, b := ids[0], ids[1]
+		if s.isClient(b) {
+			a, b = b, a
+		}
+		if s.isClient(a) {
+			if !s.isServer(b) {
+				return fmt.Errorf("link %d-%d", a, b)
+			}
+			if up {
+				if err := needLive(b); err != nil {
+					return err
+				}
+				s.joined[a], s.connected[a] = b, true
+				return nil
+			}
+			if _, ok := s.joined[a]; !ok {
+				return fmt.Errorf("client %d has not joined", a)
+			}
+			if s.joined[a] == b {
+				s.connected[a] = false
+			}
+			return nil
+		}
+		if err := needLive(a); err != nil {
+			return err
+		}
+		if err := needLive(b); err != nil {
+			return err
+		}
+		if up {
+			delete(s.cuts, mklink(a, b))
+		} else {
+			s.cuts[mklink(a, b)] = true
+		}
+	case script.PrintStore:
+		return needLive(ids[0])
+	case script.Put, script.Get:
+		sid, ok := s.joined[ids[0]]
+		if !s.isClient(ids[0]) || !ok {
+			return fmt.Errorf("client %d has not joined", ids[0])
+		}
+		if c.Kind == script.Put && (!s.connected[ids[0]] || !s.live[sid]) {
+			return fmt.Errorf("put through client %d would fail: its server %d is down or cut off", ids[0], sid)
+		}
+	}
+	return nil
+}
+
+func TestGenerate_EveryLineRuns(t *testing.T) {
+	opts := []Options{DefaultOptions(), {Servers: 3, Clients: 2, Ops: 100, Keys: 3, ValueSize: 4, Faults: 8},
+		{Servers: 7, Clients: 4, Ops: 300, Keys: 20, ValueSize: 100, Faults: 10}, {Servers: 1, Clients: 1, Ops: 30, Keys: 1, Faults: 3},
+		{Servers: 2, Clients: 3, Ops: 0, Keys: 1, Faults: 2}}
+	for _, o := range opts {
+		for seed := range int64(30) {
+			o.Seed = seed
+			lines := generate(t, o)
+			s := newSim(o)
+			ops := 0
+			for n, text := range lines {
+				c, ok, err := script.ParseLine(n+1, text)
+				if err != nil {
+					t.Fatalf("%+v line %d: %v", o, n+1, err)
+				}
+				if !ok {
+					continue
+				}
+				if c.Kind == script.Put || c.Kind == script.Get {
+					ops++
+				}
+				if err := s.step(c); err != nil {
+					t.Fatalf("%+v line %d %q: %v", o, n+1, text, err)
+				}
+			}
+			if ops != o.Ops {
+				t.Errorf("%+v: %d puts and gets, want %d", o, ops, o.Ops)
+			}
+			if len(s.live) != o.Servers || len(s.cuts) != 0 {
+				t.Errorf("%+v: at the end %d of %d servers run and %d links are cut", o, len(s.live), o.Servers, len(s.cuts))
+			}
+		}
+	}
+}
+
+func TestGenerate_EndsWithStabilizeAndEveryStore(t *testing.T) {
+	o := DefaultOptions()
+	for seed := range int64(10) {
+		o.Seed = seed
+		lines := generate(t, o)
+		end := slices.Index(lines, "# end: heal every link, restart every server, stabilize, print every store")
+		if end < 0 {
+			t.Fatalf("seed %d: no end comment", seed)
+		}
+		tail := lines[end+1:]
+		want := []string{"stabilize"}
+		for id := range o.Servers {
+			want = append(want, fmt.Sprintf("printStore %d", id))
+		}
+		if got := tail[len(tail)-len(want):]; !slices.Equal(got, want) {
+			t.Errorf("seed %d ends with %q, want %q", seed, got, want)
+		}
+		for _, l := range tail[:len(tail)-len(want)] {
+			if !strings.HasPrefix(l, "createConnection ") && !strings.HasPrefix(l, "joinServer ") {
+				t.Errorf("seed %d: %q between the end comment and the final stabilize", seed, l)
+			}
+		}
+	}
+}
+
+func TestGenerate_EveryShapeAcrossSeeds(t *testing.T) {
+	seen := map[string]int{}
+	for seed := range int64(40) {
+		for _, l := range generate(t, withSeed(seed)) {
+			if rest, ok := strings.CutPrefix(l, "# fault: "); ok {
+				seen[strings.Fields(rest)[0]]++
+			}
+		}
+	}
+	for _, s := range Shapes {
+		if seen[s] == 0 {
+			t.Errorf("shape %q never appears in 40 seeds (seen: %v)", s, seen)
+		}
+	}
+}
+
+func TestGenerate_HeaderNamesTheOptions(t *testing.T) {
+	o := Options{Seed: 7, Servers: 4, Clients: 3, Ops: 10, Keys: 2, ValueSize: 5, Faults: 1}
+	lines := generate(t, o)
+	if want := "# gossipkv gen -seed 7 -servers 4 -clients 3 -ops 10 -keys 2 -value-size 5 -faults 1"; lines[0] != want {
+		t.Errorf("first line %q, want %q", lines[0], want)
+	}
+	if want := "# config: servers=4 clients=3"; lines[1] != want {
+		t.Errorf("second line %q, want %q", lines[1], want)
+	}
+}
+
+func TestGenerate_ValuesAreUniqueAndSized(t *testing.T) {
+	o := withSeed(3)
+	o.ValueSize = 32
+	seen := map[string]bool{}
+	for _, l := range generate(t, o) {
+		f := strings.Fields(l)
+		if f[0] != "put" {
+			continue
+		}
+		if len(f[3]) != 32 {
+			t.Errorf("value %q is %d bytes, want 32", f[3], len(f[3]))
+		}
+		if seen[f[3]] {
+			t.Errorf("value %q written twice", f[3])
+		}
+		seen[f[3]] = true
+	}
+}
+
+func TestOptions_Validate(t *testing.T) {
+	bad := []struct {
+		o    Options
+		want string
+	}{
+		{Options{Servers: 0, Clients: 1, Keys: 1}, "-servers 0"},
+		{Options{Servers: 1, Clients: 0, Keys: 1}, "-clients 0"},
+		{Options{Servers: 60, Clients: 60, Keys: 1}, "at most 100 ids"},
+		{Options{Servers: 1, Clients: 1, Keys: 0}, "-keys 0"},
+		{Options{Servers: 1, Clients: 1, Keys: 1, Ops: -1}, "-ops -1"},
+		{Options{Servers: 1, Clients: 1, Keys: 1, Faults: -2}, "-faults -2"},
+		{Options{Servers: 1, Clients: 1, Keys: 1, ValueSize: -1}, "-value-size -1"},
+	}
+	for _, b := range bad {
+		err := b.o.Validate()
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("Validate(%+v) = %v, want an error with %q", b.o, err, b.want)
+		}
+		if _, err := Generate(b.o); err == nil {
+			t.Errorf("Generate(%+v) accepted bad options", b.o)
+		}
+	}
+	if err := DefaultOptions().Validate(); err != nil {
+		t.Errorf("default options: %v", err)
+	}
+}

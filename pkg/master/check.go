@@ -1,0 +1,63 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gossipkv/pkg/check"
+)
+
+// ExitCheck: with Options.Check, the run broke the model (it wins over
+// ExitFailed: a wrong answer matters more than a bad line).
+const ExitCheck = 3
+
+// maxShown bounds the violations printed on stderr; the verdict line counts
+// them all.
+const maxShown = 50
+
+// finish prints the run's metrics, writes the -stats file, judges the
+// history with -check and returns the exit code.
+func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) int {
+	var verdict *check.Verdict
+	if m.hist != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(m.opts.Stderr, "check: skipped: the run was interrupted")
+		} else {
+			v := check.Check(m.hist.events)
+			verdict = &v
+		}
+	}
+	stale := 0
+	if verdict != nil {
+		stale = verdict.Counts.StaleReads
+	}
+	st := m.stats(elapsed, stale)
+	m.metricsSummary(st)
+	if m.opts.StatsFile != "" {
+		if err := writeStats(m.opts.StatsFile, st); err != nil {
+			m.errf("writing -stats: %v", err)
+			if code == ExitOK {
+				code = ExitFailed
+			}
+		}
+	}
+	if verdict == nil {
+		return code
+	}
+	for i, v := range verdict.Violations {
+		if i == maxShown {
+			fmt.Fprintf(m.opts.Stderr, "check: ... %d more\n", verdict.Total()-maxShown)
+			break
+		}
+		fmt.Fprintf(m.opts.Stderr, "check: %v\n", v)
+	}
+	fmt.Fprintln(m.opts.Stderr, verdict.Summary())
+	if m.opts.OnVerdict != nil {
+		m.opts.OnVerdict(*verdict)
+	}
+	if !verdict.OK() {
+		return ExitCheck
+	}
+	return code
+}

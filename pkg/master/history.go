@@ -1,0 +1,132 @@
+package master
+
+import (
+	"context"
+	"time"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/check"
+)
+
+// history is what a -check run records for check.Check: every command that
+// changed the cluster or talked to a client, as the master saw it. The
+// master's fields are nil without -check, which then costs nothing (no
+// dumps after stabilize).
+type history struct {
+	events check.History
+}
+
+func (m *master) record(e check.Event) {
+	if m.hist != nil {
+		e.Line = m.line
+		m.hist.events = append(m.hist.events, e)
+	}
+}
+
+// noteStart records that server id runs a new process, pid.
+func (m *master) noteStart(id uint32, fresh bool, pid int) {
+	m.met.started(id, pid)
+	m.record(check.Event{Op: check.Start, Server: id, Fresh: fresh})
+}
+
+func (m *master) noteKill(id uint32) { m.record(check.Event{Op: check.Kill, Server: id}) }
+
+func (m *master) noteLink(a, b uint32, up bool) {
+	op := check.Cut
+	if up {
+		op = check.Heal
+	}
+	m.record(check.Event{Op: op, Server: a, Peer: b})
+}
+
+// notePut records a put that started at t0; err is the call's own failure.
+func (m *master) notePut(cid uint32, key, value []byte, r api.ClientReply, err error, t0 time.Time) {
+	st := statusOf(r.Status, err)
+	m.met.puts.observe(t0, time.Now(), st == check.OK)
+	if st == check.Unreachable {
+		m.met.errCon++
+	}
+	m.record(check.Event{Op: check.Put, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: value,
+		Status: st, Version: r.Version, Dep: r.Dep})
+}
+
+// noteGet records a get that started at t0.
+func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t0 time.Time) {
+	st := statusOf(r.Status, err)
+	answered := st == check.OK || st == check.NoKey || st == check.Behind
+	m.met.gets.observe(t0, time.Now(), answered)
+	switch st {
+	case check.Behind:
+		m.met.errDep++
+	case check.Unreachable:
+		m.met.errCon++
+	}
+	m.record(check.Event{Op: check.Get, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: r.Value,
+		Status: st, Version: r.Version, Dep: r.Dep})
+}
+
+// answeredBy is the server of a put or get: the one that answered, or for
+// a call that got no answer, the one the client was pointed at.
+func (m *master) answeredBy(cid uint32, r api.ClientReply, st check.Status) uint32 {
+	if st == check.OK || st == check.NoKey || st == check.Behind {
+		return r.Server
+	}
+	return m.joined[cid]
+}
+
+func statusOf(s api.Status, err error) check.Status {
+	if err != nil {
+		return check.Unreachable
+	}
+	switch s {
+	case api.OK:
+		return check.OK
+	case api.ErrKey:
+		return check.NoKey
+	case api.ErrDep:
+		return check.Behind
+	case api.ErrConn:
+		return check.Unreachable
+	}
+	return check.Failed
+}
+
+// noteStabilize records a stabilize that started at t0 and ended with err,
+// after m.polls rounds of Status calls. With -check it then dumps every
+// live server, converged or not: the checker judges what is there.
+func (m *master) noteStabilize(ctx context.Context, err error, t0 time.Time) {
+	if err == nil {
+		m.met.stabilizes = append(m.met.stabilizes, stabStat{line: m.line, dur: time.Since(t0), polls: m.polls})
+	}
+	if m.hist == nil || ctx.Err() != nil {
+		return
+	}
+	e := check.Event{Op: check.Stabilize, Converged: err == nil, Stores: map[uint32][]check.Item{}}
+	if err != nil {
+		e.Err = err.Error()
+	}
+	live := m.view.LiveIDs()
+	replies := make([]api.DumpReply, len(live))
+	errs := make([]error, len(live))
+	calls := make([]func() error, len(live))
+	for i, id := range live {
+		conn := m.servers[id]
+		calls[i] = func() error {
+			errs[i] = conn.Call(api.ServerDump, api.Empty{}, &replies[i])
+			return nil
+		}
+	}
+	_ = fanOut(calls)
+	for i, id := range live {
+		if errs[i] != nil {
+			m.errf("check: dump server %d: %v", id, errs[i])
+			continue
+		}
+		items := make([]check.Item, len(replies[i].Entries))
+		for j, kv := range replies[i].Entries {
+			items[j] = check.Item{Key: kv.Key, Value: kv.Value, Version: kv.Version}
+		}
+		e.Stores[id] = items
+	}
+	m.record(e)
+}

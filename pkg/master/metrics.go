@@ -1,0 +1,303 @@
+package master
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gossipkv/pkg/api"
+)
+
+// metrics are the figures of a run that the master measures itself
+// (latency around each client call, stabilize times) or collects from the
+// servers (their Stats, their peak RSS) before it stops them.
+type metrics struct {
+	puts, gets     opStats
+	errDep, errCon int
+	stabilizes     []stabStat
+	servers        map[uint32]*serverStat
+}
+
+// opStats are the latencies of one kind of call and the span from the first
+// call's start to the last call's end, over which its rate is measured.
+type opStats struct {
+	ok          int
+	latency     []time.Duration
+	first, last time.Time
+}
+
+func (o *opStats) observe(t0, t1 time.Time, ok bool) {
+	if o.first.IsZero() {
+		o.first = t0
+	}
+	o.last = t1
+	if ok {
+		o.ok++
+		o.latency = append(o.latency, t1.Sub(t0))
+	}
+}
+
+func (o *opStats) rate() float64 {
+	if span := o.last.Sub(o.first).Seconds(); span > 0 {
+		return float64(o.ok) / span
+	}
+	return 0
+}
+
+type stabStat struct {
+	line  int
+	dur   time.Duration
+	polls int
+}
+
+// serverStat is what the master knows of one server id over the run. A
+// server's counters start again at each start, so the counters of ended
+// runs of it are kept in prior, and cur is the newest reply of the running
+// one.
+type serverStat struct {
+	pid    int
+	peakKB int64
+	cur    api.StatsReply
+	prior  api.StatsReply
+	last   api.StatsReply // the last reply collected, of any run
+}
+
+func newMetrics() *metrics { return &metrics{servers: map[uint32]*serverStat{}} }
+
+func (mt *metrics) server(id uint32) *serverStat {
+	s := mt.servers[id]
+	if s == nil {
+		s = &serverStat{}
+		mt.servers[id] = s
+	}
+	return s
+}
+
+// started records a new process of server id.
+func (mt *metrics) started(id uint32, pid int) {
+	s := mt.server(id)
+	addStats(&s.prior, s.cur)
+	s.cur = api.StatsReply{}
+	s.pid = pid
+}
+
+// statsTimeout bounds a Stats call: a server answers it from counters at
+// once, and one that does not (stopped, hung) must not hold up the kill
+// that follows.
+const statsTimeout = 500 * time.Millisecond
+
+// collectStats asks the live servers ids for their Stats and reads their
+// peak RSS, before they are killed. A server that does not answer (dead,
+// or one that has no Stats) keeps what was collected before.
+func (m *master) collectStats(ids []uint32) {
+	replies := make([]api.StatsReply, len(ids))
+	errs := make([]error, len(ids))
+	calls := make([]func() error, len(ids))
+	for i, id := range ids {
+		conn := m.servers[id]
+		calls[i] = func() error {
+			errs[i] = conn.CallTimeout(api.ServerStats, api.Empty{}, &replies[i], min(m.rpcTimeout, statsTimeout))
+			return nil
+		}
+	}
+	_ = fanOut(calls)
+	for i, id := range ids {
+		s := m.met.server(id)
+		if errs[i] == nil {
+			s.cur, s.last = replies[i], replies[i]
+		}
+		if sc, _ := m.cfg.Server(id); s.pid > 0 && m.isLocal(sc.Host) {
+			if kb, ok := peakRSS(s.pid); ok && kb > s.peakKB {
+				s.peakKB = kb
+			}
+		}
+	}
+}
+
+// peakRSS reads VmHWM, the process's peak resident set, from /proc.
+func peakRSS(pid int) (int64, bool) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb, err == nil
+		}
+	}
+	return 0, false
+}
+
+func addStats(a *api.StatsReply, b api.StatsReply) {
+	a.Puts += b.Puts
+	a.Gets += b.Gets
+	a.Commits += b.Commits
+	a.Batches += b.Batches
+	a.Bytes += b.Bytes
+	a.Writes += b.Writes
+	a.Relayed += b.Relayed
+	a.Acks += b.Acks
+	a.Deltas += b.Deltas
+	a.DeltaEntries += b.DeltaEntries
+	a.SendFailures += b.SendFailures
+}
+
+// ---- the -stats file; field names are a contract with the benchmark tool.
+
+type statsFile struct {
+	Commands     int                   `json:"commands"`
+	Errors       int                   `json:"errors"`
+	ElapsedS     float64               `json:"elapsed_s"`
+	CommandsPerS float64               `json:"commands_per_s"`
+	Puts         int                   `json:"puts"`
+	PutsPerS     float64               `json:"puts_per_s"`
+	Gets         int                   `json:"gets"`
+	GetsPerS     float64               `json:"gets_per_s"`
+	PutLatencyMs latencyMs             `json:"put_latency_ms"`
+	GetLatencyMs latencyMs             `json:"get_latency_ms"`
+	Stabilize    []stabilizeJSON       `json:"stabilize"`
+	Servers      map[string]serverJSON `json:"servers"`
+	MsgsPerPut   msgsPerPut            `json:"msgs_per_put"`
+	BytesPerPut  float64               `json:"bytes_per_put"`
+	ErrDep       int                   `json:"err_dep"`
+	ErrConn      int                   `json:"err_conn"`
+	StaleReads   int                   `json:"stale_reads"`
+}
+
+type latencyMs struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+type stabilizeJSON struct {
+	Line    int     `json:"line"`
+	Seconds float64 `json:"seconds"`
+	Polls   int     `json:"polls"`
+}
+
+type serverJSON struct {
+	Pid       int            `json:"pid"`
+	PeakRSSKB int64          `json:"peak_rss_kb"`
+	Stats     api.StatsReply `json:"stats"`
+}
+
+type msgsPerPut struct {
+	Total      float64 `json:"total"`
+	Writes     float64 `json:"writes"`
+	Relays     float64 `json:"relays"`
+	Acks       float64 `json:"acks"`
+	Deltas     float64 `json:"deltas"`
+	Membership float64 `json:"membership"`
+}
+
+// percentiles gives p50, p99 and max in milliseconds (nearest rank).
+func percentiles(ds []time.Duration) latencyMs {
+	if len(ds) == 0 {
+		return latencyMs{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := func(p float64) time.Duration {
+		i := int(math.Ceil(p*float64(len(s)))) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+	return latencyMs{P50: ms(rank(0.50)), P99: ms(rank(0.99)), Max: ms(s[len(s)-1])}
+}
+
+// stats builds the -stats object; staleReads comes from the checker.
+func (m *master) stats(elapsed time.Duration, staleReads int) statsFile {
+	mt := m.met
+	secs := elapsed.Seconds()
+	st := statsFile{
+		Commands: m.commands, Errors: m.failures, ElapsedS: round3(secs),
+		Puts: mt.puts.ok, PutsPerS: round3(mt.puts.rate()),
+		Gets: mt.gets.ok, GetsPerS: round3(mt.gets.rate()),
+		PutLatencyMs: percentiles(mt.puts.latency), GetLatencyMs: percentiles(mt.gets.latency),
+		Stabilize: []stabilizeJSON{},
+		Servers:   map[string]serverJSON{},
+		ErrDep:    mt.errDep, ErrConn: mt.errCon, StaleReads: staleReads,
+	}
+	if secs > 0 {
+		st.CommandsPerS = round3(float64(m.commands) / secs)
+	}
+	for _, s := range mt.stabilizes {
+		st.Stabilize = append(st.Stabilize, stabilizeJSON{Line: s.line, Seconds: round6(s.dur.Seconds()), Polls: s.polls})
+	}
+	var total api.StatsReply
+	for id, s := range mt.servers {
+		st.Servers[strconv.FormatUint(uint64(id), 10)] = serverJSON{Pid: s.pid, PeakRSSKB: s.peakKB, Stats: s.last}
+		addStats(&total, s.prior)
+		addStats(&total, s.cur)
+	}
+	if n := float64(mt.puts.ok); n > 0 {
+		st.MsgsPerPut = msgsPerPut{
+			Total: round3(float64(total.Batches) / n), Writes: round3(float64(total.Writes) / n),
+			Relays: round3(float64(total.Relayed) / n), Acks: round3(float64(total.Acks) / n),
+			Deltas: round3(float64(total.Deltas) / n),
+		}
+		st.BytesPerPut = round3(float64(total.Bytes) / n)
+	}
+	return st
+}
+
+func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+// writeStats writes st as JSON to path.
+func writeStats(path string, st statsFile) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// metricsSummary prints the run's main figures on stderr, after the
+// commands line.
+func (m *master) metricsSummary(st statsFile) {
+	if st.Puts > 0 {
+		l := st.PutLatencyMs
+		m.errf("%d puts, %.1f puts/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Puts, st.PutsPerS, l.P50, l.P99, l.Max)
+	}
+	if st.Gets > 0 {
+		l := st.GetLatencyMs
+		m.errf("%d gets, %.1f gets/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Gets, st.GetsPerS, l.P50, l.P99, l.Max)
+	}
+	if n := len(st.Stabilize); n > 0 {
+		polls := 0
+		for _, s := range st.Stabilize {
+			polls += s.Polls
+		}
+		m.errf("stabilize polls: %d in all, %.1f per stabilize", polls, float64(polls)/float64(n))
+	}
+	if st.Puts > 0 && len(st.Servers) > 0 {
+		p := st.MsgsPerPut
+		m.errf("per put: %.2f messages between servers (%.2f writes, %.2f relays, %.2f acks, %.2f deltas), %.0f bytes",
+			p.Total, p.Writes, p.Relays, p.Acks, p.Deltas, st.BytesPerPut)
+	}
+	var rss []string
+	for _, id := range m.cfg.ServerIDs() {
+		if s, ok := st.Servers[strconv.FormatUint(uint64(id), 10)]; ok && s.PeakRSSKB > 0 {
+			rss = append(rss, fmt.Sprintf("%d: %d", id, s.PeakRSSKB/1024))
+		}
+	}
+	if len(rss) > 0 {
+		m.errf("peak RSS (MB) of servers %s", strings.Join(rss, ", "))
+	}
+	stale := "stale reads: counted with -check"
+	if m.hist != nil {
+		stale = fmt.Sprintf("%d stale reads", st.StaleReads)
+	}
+	m.errf("%d ERR_DEP, %d ERR_CONN, %s", st.ErrDep, st.ErrConn, stale)
+}
