@@ -30,6 +30,8 @@ func run() int {
 			return genMain(os.Args[2:])
 		case "shrink":
 			return shrinkMain(os.Args[2:])
+		case "cleanup":
+			return cleanupMain(os.Args[2:])
 		}
 	}
 	binDir := exeDir()
@@ -85,4 +87,26 @@ func defaultConfig(binDir string) string {
 		return "config.yaml"
 	}
 	return filepath.Join(binDir, "..", "config.yaml")
+}
+
+// cleanupMain kills what a master that died hard left running: the
+// processes recorded in the pid files of the config's data directory.
+func cleanupMain(args []string) int {
+	fs := flag.NewFlagSet("master cleanup", flag.ContinueOnError)
+	cfgPath := fs.String("config", defaultConfig(exeDir()), "cluster configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return master.ExitStart
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
+		return master.ExitStart
+	}
+	n, err := master.Cleanup(master.PidDir(cfg.DataDir), os.Stderr)
+	fmt.Fprintf(os.Stderr, "master cleanup: %d processes killed\n", n)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
+		return master.ExitFailed
+	}
+	return master.ExitOK
 }

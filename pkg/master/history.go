@@ -2,6 +2,8 @@ package master
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"gossipkv/pkg/api"
@@ -25,11 +27,17 @@ func (m *master) record(e check.Event) {
 
 // noteStart records that server id runs a new process, pid.
 func (m *master) noteStart(id uint32, fresh bool, pid int) {
+	if srv, _ := m.cfg.Server(id); m.isLocal(srv.Host) {
+		m.launch.pids.write(fmt.Sprintf("server-%d", id), pid, filepath.Join(m.launch.binDir, "server"))
+	}
 	m.met.started(id, pid)
 	m.record(check.Event{Op: check.Start, Server: id, Fresh: fresh})
 }
 
-func (m *master) noteKill(id uint32) { m.record(check.Event{Op: check.Kill, Server: id}) }
+func (m *master) noteKill(id uint32) {
+	m.launch.pids.remove(fmt.Sprintf("server-%d", id))
+	m.record(check.Event{Op: check.Kill, Server: id})
+}
 
 func (m *master) noteLink(a, b uint32, up bool) {
 	op := check.Cut

@@ -153,7 +153,7 @@ func newMaster(opts Options) *master {
 		cfg:       cfg,
 		cfgName:   name,
 		out:       bufio.NewWriter(opts.Stdout),
-		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, logDir: cfg.LogDir()},
+		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
 		isLocal:   opts.isLocal,
 		watchdogs: map[uint32]*rpcconn.Conn{},
 		servers:   map[uint32]*rpcconn.Conn{},
@@ -310,6 +310,7 @@ func (m *master) shutdown() {
 			m.errf("at exit: kill server %d: %v", live[i], err)
 		} else {
 			m.view.Kill(live[i])
+			m.launch.pids.remove(fmt.Sprintf("server-%d", live[i]))
 		}
 	}
 	m.launch.stopAll(stopGrace)

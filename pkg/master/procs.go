@@ -20,6 +20,7 @@ type launcher struct {
 	binDir  string
 	cfgPath string
 	logDir  string
+	pids    pidFiles
 
 	// mu guards procs, appended to by concurrent starts.
 	mu    sync.Mutex
@@ -67,8 +68,10 @@ func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	// The child holds its own copy of the descriptor.
 	logf.Close()
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	l.pids.write(name, cmd.Process.Pid, path)
 	go func() {
 		p.err = cmd.Wait()
+		l.pids.remove(name)
 		close(p.done)
 	}()
 	l.mu.Lock()
