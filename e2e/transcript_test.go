@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -82,20 +83,50 @@ func moduleRoot(t *testing.T) string {
 }
 
 // buildBinaries builds every command into a temporary bin directory.
+// buildBinaries builds the four binaries once for the whole package run
+// (a build takes seconds on a small machine) into a directory TestMain
+// removes at the end.
 func buildBinaries(t *testing.T, root string) string {
 	t.Helper()
-	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/...")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/...: %v\n%s", err, out)
-	}
-	for _, name := range []string{"master", "server", "watchdog", "client"} {
-		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
-			t.Fatalf("binary %s was not built: %v", name, err)
+	build.once.Do(func() {
+		dir, err := os.MkdirTemp("", "gossipkv-e2e-bin-")
+		if err != nil {
+			build.err = err
+			return
 		}
+		build.dir = dir
+		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build ./cmd/...: %v\n%s", err, out)
+			return
+		}
+		for _, name := range []string{"master", "server", "watchdog", "client"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				build.err = fmt.Errorf("binary %s was not built: %v", name, err)
+				return
+			}
+		}
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
 	}
-	return bin
+	return build.dir
+}
+
+var build struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
 }
 
 // directives are what a script's comments ask of the test.
