@@ -1,8 +1,8 @@
 # gossipkv: `make` builds every binary into bin/, `make test` runs all tests.
 GO ?= go
-BINARIES := master server client watchdog
+BINARIES := master server client watchdog bench
 
-.PHONY: all build test race vet clean cleanup
+.PHONY: all build test race vet clean cleanup single multiple partition scaling floor
 
 all: build
 
@@ -20,3 +20,32 @@ clean: cleanup
 # writes; never by process name.
 cleanup:
 	@if [ -x bin/master ]; then bin/master cleanup || true; fi
+
+# Benchmarks through the real processes (bin/bench; BENCHMARKS.md has the
+# figures). Override like: make single SERVERS=10 PUTS=8000 SIZE=100 RUNS=5.
+# The report gives medians over RUNS, each against the floor measured in the
+# same run. multiple needs root and iproute2; DELAY=0.2ms adds netem delay.
+SERVERS ?= 5
+CLIENTS ?= $(SERVERS)
+PUTS ?= 4000
+SIZE ?= 1024
+RUNS ?= 3
+DELAY ?= 0s
+BENCH_FLAGS = -servers $(SERVERS) -clients $(CLIENTS) -puts $(PUTS) -size $(SIZE) -runs $(RUNS)
+
+single: build
+	bin/bench single $(BENCH_FLAGS)
+
+multiple: build
+	bin/bench multiple $(BENCH_FLAGS) -delay $(DELAY)
+
+# 20000 puts of 8-10 KB with links cut and restored, a kill and a restart.
+partition: build
+	bin/bench partition -servers $(SERVERS) -clients $(CLIENTS) -runs $(RUNS) $(if $(PARTITION_PUTS),-puts $(PARTITION_PUTS))
+
+# 5, 10, 20 servers x 100 B, 1 KB, 10 KB values; writes bench/scaling.png.
+scaling: build
+	bin/bench scaling -puts $(PUTS) -runs $(RUNS) -json bench/scaling.json
+
+floor: build
+	bin/bench floor -size $(SIZE) -runs $(RUNS)

@@ -1,0 +1,222 @@
+// Command bench runs gossipkv's benchmarks through the real master,
+// watchdogs, servers and clients, and measures in the same invocation the
+// floor a put cannot beat on this machine (pkg/floor), so that the ratio
+// compares like with like.
+//
+//	bench single    [flags]  the assignment benchmark on this machine (loopback)
+//	bench multiple  [flags]  the same with every server and client on its own host
+//	                         (network namespaces made here; needs root and iproute2)
+//	bench partition [flags]  tens of thousands of 8-10 KB puts while links are cut
+//	                         and restored, a kill and a restart, then stabilize
+//	bench scaling   [flags]  single at 5, 10, 20 servers x 100 B, 1 KB, 10 KB values;
+//	                         writes a plot
+//	bench floor     [flags]  only the floor
+//
+// The report goes to stdout, progress to stderr. Exit codes: 0 done, 1 a
+// run failed, 2 bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+// options are every mode's flags; each mode reads the ones it needs.
+type options struct {
+	servers, clients, puts, size, runs int
+	seed                               uint64
+	floorPuts                          int
+	dataDir, binDir, jsonPath          string
+
+	// multiple
+	delay       time.Duration
+	hostsConfig string
+
+	// partition
+	minSize, maxSize, cutEvery, killPuts int
+
+	// scaling
+	serverList, sizeList []int
+	plotPath             string
+}
+
+const usage = `usage: bench single|multiple|partition|scaling|floor [flags]
+run "bench MODE -h" for the flags of a mode`
+
+func run(args []string) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(os.Stderr, usage)
+		return 2
+	}
+	mode := args[0]
+	var o options
+	fs := flag.NewFlagSet("bench "+mode, flag.ContinueOnError)
+	fs.IntVar(&o.servers, "servers", 5, "number of servers")
+	fs.IntVar(&o.clients, "clients", 0, "number of clients (default: as many as servers)")
+	defaultPuts := 4000
+	if mode == "partition" {
+		defaultPuts = 20000
+	}
+	fs.IntVar(&o.puts, "puts", defaultPuts, "puts per run")
+	o.size = 1024
+	if mode != "partition" {
+		fs.IntVar(&o.size, "size", o.size, "value size in bytes")
+	}
+	fs.IntVar(&o.runs, "runs", 1, "runs; the report gives medians")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the script generator")
+	fs.IntVar(&o.floorPuts, "floor-puts", 2000, "puts of each floor measurement")
+	fs.StringVar(&o.dataDir, "data", "data/bench", "`dir`ectory for data, scripts and logs (keep it on the disk the servers would use: a tmpfs makes fsync free)")
+	fs.StringVar(&o.binDir, "bin", "bin", "`dir`ectory of the master, watchdog, server and client binaries")
+	fs.StringVar(&o.jsonPath, "json", "", "also save the results as JSON in `file`")
+	switch mode {
+	case "multiple":
+		fs.DurationVar(&o.delay, "delay", 0, "netem delay on every host's link (e.g. 0.2ms, like a LAN); needs tc")
+		fs.StringVar(&o.hostsConfig, "hosts-config", "", "run on real hosts: the cluster `file` listing their addresses (its watchdogs and clients must already run there); no namespaces are made")
+	case "partition":
+		fs.IntVar(&o.minSize, "min-size", 8192, "smallest value in bytes")
+		fs.IntVar(&o.maxSize, "max-size", 10240, "largest value in bytes")
+		fs.IntVar(&o.cutEvery, "cut-every", 500, "puts between two link events (a cut or a restore)")
+		fs.IntVar(&o.killPuts, "kill-puts", -1, "puts while one server is down (-1: a tenth of -puts)")
+	case "scaling":
+		fs.Func("servers-list", "comma-separated server counts (default 5,10,20)", intList(&o.serverList))
+		fs.Func("sizes", "comma-separated value sizes in bytes (default 100,1024,10240)", intList(&o.sizeList))
+		fs.StringVar(&o.plotPath, "plot", "bench/scaling.png", "write the plot to this PNG `file` (empty: none)")
+	case "single", "floor":
+	default:
+		fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n%s\n", mode, usage)
+		return 2
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	if o.clients == 0 {
+		o.clients = o.servers
+	}
+	if o.killPuts < 0 {
+		o.killPuts = o.puts / 10
+	}
+	if len(o.serverList) == 0 {
+		o.serverList = []int{5, 10, 20}
+	}
+	if len(o.sizeList) == 0 {
+		o.sizeList = []int{100, 1024, 10240}
+	}
+	if o.runs < 1 || o.servers < 1 || o.clients < 1 || o.puts < 1 || o.size < 1 || o.floorPuts < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -runs, -servers, -clients, -puts, -size and -floor-puts must be at least 1")
+		return 2
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := dispatch(ctx, mode, o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", mode, err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// errUsage marks an error in what the user asked for.
+var errUsage = errors.New("usage")
+
+func intList(dst *[]int) func(string) error {
+	return func(s string) error {
+		*dst = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a positive number", f)
+			}
+			*dst = append(*dst, n)
+		}
+		return nil
+	}
+}
+
+func dispatch(ctx context.Context, mode string, o options) error {
+	e, err := newEnv(o.binDir, o.dataDir, os.Stderr, mode != "floor")
+	if err != nil {
+		return err
+	}
+	var runs, medians []Result
+	switch mode {
+	case "floor":
+		return runFloor(e, o)
+	case "single":
+		runs, err = e.repeat(ctx, o.runs, specJob(o, o.servers, o.clients, o.size))
+	case "partition":
+		runs, err = e.repeat(ctx, o.runs, partitionJob(o))
+	case "multiple":
+		runs, err = runMultiple(ctx, e, o)
+	case "scaling":
+		runs, medians, err = runScaling(ctx, e, o)
+	}
+	if len(runs) > 0 && mode != "scaling" {
+		WriteReport(os.Stdout, runs)
+		medians = []Result{Summarize(runs)}
+	}
+	if o.jsonPath != "" && len(runs) > 0 {
+		saved := Saved{Command: "bench " + strings.Join(os.Args[1:], " "), Median: medians, Runs: runs}
+		if jerr := saveJSON(o.jsonPath, saved); jerr != nil {
+			err = errors.Join(err, jerr)
+		}
+	}
+	return err
+}
+
+// specJob is the assignment benchmark on this machine.
+func specJob(o options, servers, clients, size int) job {
+	return job{
+		tmpl:      Result{Workload: "spec", Hosts: "single", Servers: servers, Clients: clients, Puts: o.puts, ValueSize: size},
+		script:    Spec{Servers: servers, Clients: clients, Puts: o.puts, ValueSize: size, Seed: o.seed}.Write,
+		floorPuts: o.floorPuts, floorSize: size,
+		cluster: localCluster(servers, clients),
+	}
+}
+
+// partitionJob is the partition workload on this machine; the floor is
+// measured at the mean value size.
+func partitionJob(o options) job {
+	p := Partition{Servers: o.servers, Clients: o.clients, Puts: o.puts, MinValue: o.minSize, MaxValue: o.maxSize,
+		CutEvery: o.cutEvery, KillPuts: o.killPuts, Seed: o.seed}
+	mean := (o.minSize + o.maxSize) / 2
+	return job{
+		tmpl: Result{Workload: "partition", Hosts: "single", Servers: o.servers, Clients: o.clients, Puts: o.puts,
+			ValueSize: mean, ValueMin: o.minSize, ValueMax: o.maxSize},
+		script:    p.Write,
+		floorPuts: o.floorPuts, floorSize: mean,
+		cluster: localCluster(o.servers, o.clients),
+	}
+}
+
+// runFloor prints only the floor, for each run and the median.
+func runFloor(e *env, o options) error {
+	var xs []float64
+	for i := range o.runs {
+		fl, err := e.measureFloor(o.floorPuts, o.size)
+		if err != nil {
+			return err
+		}
+		e.logf("run %d/%d: floor %.0f puts/s", i+1, o.runs, fl)
+		xs = append(xs, fl)
+	}
+	fmt.Printf("floor: %.0f puts/s (median of %d runs of %d puts of %d B)\n", median(xs), o.runs, o.floorPuts, o.size)
+	return nil
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Result is one benchmark run, or the medians of several.
+type Result struct {
+	Workload  string `json:"workload"` // "spec" or "partition"
+	Hosts     string `json:"hosts"`    // "single" (one machine, loopback) or "multiple"
+	Servers   int    `json:"servers"`
+	Clients   int    `json:"clients"`
+	Puts      int    `json:"puts"`
+	ValueSize int    `json:"value_size"`
+	// ValueMin and ValueMax are the range of a workload of random sizes
+	// (ValueSize is then their mean).
+	ValueMin int       `json:"value_min,omitempty"`
+	ValueMax int       `json:"value_max,omitempty"`
+	When     time.Time `json:"when"`
+	Runs     int       `json:"runs"` // 1 for a run, N for medians of N
+
+	PutsPerS      float64 `json:"puts_per_s"`
+	FloorPutsPerS float64 `json:"floor_puts_per_s"`
+	// Ratio is PutsPerS / FloorPutsPerS of the same run (for medians: the
+	// median of the runs' ratios).
+	Ratio        float64 `json:"ratio"`
+	CommandsPerS float64 `json:"commands_per_s"`
+	PutP50Ms     float64 `json:"put_p50_ms"`
+	PutP99Ms     float64 `json:"put_p99_ms"`
+	// StabilizeS adds up every stabilize of the script.
+	StabilizeS float64 `json:"stabilize_s"`
+	MsgsPerPut float64 `json:"msgs_per_put"`
+	// Of those messages' contents, per put: entries sent on the fast path,
+	// acks and repair deltas.
+	WritesPerPut float64 `json:"writes_per_put"`
+	AcksPerPut   float64 `json:"acks_per_put"`
+	DeltasPerPut float64 `json:"deltas_per_put"`
+	BytesPerPut  float64 `json:"bytes_per_put"`
+	Errors       int     `json:"errors"`
+	// PeakRSSKB is each server's VmHWM, by server id (0 when unknown).
+	PeakRSSKB map[uint32]int64 `json:"peak_rss_kb"`
+}
+
+// resultOf turns a master's stats into a Result; the caller fills in the
+// layout and the floor.
+func resultOf(s *Stats) Result {
+	r := Result{
+		Runs:         1,
+		PutsPerS:     s.PutsPerS,
+		CommandsPerS: s.CommandsPerS,
+		PutP50Ms:     s.PutLatencyMs.P50,
+		PutP99Ms:     s.PutLatencyMs.P99,
+		MsgsPerPut:   s.MsgsPerPut.Total,
+		WritesPerPut: s.MsgsPerPut.Writes,
+		AcksPerPut:   s.MsgsPerPut.Acks,
+		DeltasPerPut: s.MsgsPerPut.Deltas,
+		BytesPerPut:  s.BytesPerPut,
+		Errors:       s.Errors,
+		PeakRSSKB:    map[uint32]int64{},
+	}
+	for _, st := range s.Stabilize {
+		r.StabilizeS += st.Seconds
+	}
+	for id, sv := range s.Servers {
+		var n uint32
+		if _, err := fmt.Sscan(id, &n); err == nil {
+			r.PeakRSSKB[n] = sv.PeakRSSKB
+		}
+	}
+	return r
+}
+
+// median of xs (the mean of the middle two for an even count); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// field picks one figure out of each run.
+func field(runs []Result, f func(Result) float64) []float64 {
+	xs := make([]float64, len(runs))
+	for i, r := range runs {
+		xs[i] = f(r)
+	}
+	return xs
+}
+
+// Summarize takes the median of every figure over the runs; the layout and
+// date are the first run's.
+func Summarize(runs []Result) Result {
+	if len(runs) == 0 {
+		return Result{}
+	}
+	m := runs[0]
+	m.Runs = len(runs)
+	med := func(f func(Result) float64) float64 { return median(field(runs, f)) }
+	m.PutsPerS = med(func(r Result) float64 { return r.PutsPerS })
+	m.FloorPutsPerS = med(func(r Result) float64 { return r.FloorPutsPerS })
+	m.Ratio = med(func(r Result) float64 { return r.Ratio })
+	m.CommandsPerS = med(func(r Result) float64 { return r.CommandsPerS })
+	m.PutP50Ms = med(func(r Result) float64 { return r.PutP50Ms })
+	m.PutP99Ms = med(func(r Result) float64 { return r.PutP99Ms })
+	m.StabilizeS = med(func(r Result) float64 { return r.StabilizeS })
+	m.MsgsPerPut = med(func(r Result) float64 { return r.MsgsPerPut })
+	m.BytesPerPut = med(func(r Result) float64 { return r.BytesPerPut })
+	m.WritesPerPut = med(func(r Result) float64 { return r.WritesPerPut })
+	m.AcksPerPut = med(func(r Result) float64 { return r.AcksPerPut })
+	m.DeltasPerPut = med(func(r Result) float64 { return r.DeltasPerPut })
+	m.Errors = 0
+	m.PeakRSSKB = map[uint32]int64{}
+	ids := map[uint32]bool{}
+	for _, r := range runs {
+		m.Errors += r.Errors
+		for id := range r.PeakRSSKB {
+			ids[id] = true
+		}
+	}
+	for id := range ids {
+		m.PeakRSSKB[id] = int64(med(func(r Result) float64 { return float64(r.PeakRSSKB[id]) }))
+	}
+	return m
+}
+
+// ratio is a/b, or 0 when b is not positive.
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// row is one line of the report: a label and how to show one figure.
+type row struct {
+	label string
+	get   func(Result) float64
+	// format shows one value, e.g. "%.0f".
+	format string
+}
+
+var reportRows = []row{
+	{"puts/s", func(r Result) float64 { return r.PutsPerS }, "%.0f"},
+	{"floor puts/s", func(r Result) float64 { return r.FloorPutsPerS }, "%.0f"},
+	{"ratio to floor", func(r Result) float64 { return r.Ratio }, "%.3f"},
+	{"put p50 ms", func(r Result) float64 { return r.PutP50Ms }, "%.2f"},
+	{"put p99 ms", func(r Result) float64 { return r.PutP99Ms }, "%.2f"},
+	{"stabilize ms", func(r Result) float64 { return r.StabilizeS * 1000 }, "%.1f"},
+	{"msgs/put", func(r Result) float64 { return r.MsgsPerPut }, "%.2f"},
+	{"  writes/put", func(r Result) float64 { return r.WritesPerPut }, "%.2f"},
+	{"  acks/put", func(r Result) float64 { return r.AcksPerPut }, "%.2f"},
+	{"  deltas/put", func(r Result) float64 { return r.DeltasPerPut }, "%.2f"},
+	{"bytes/put", func(r Result) float64 { return r.BytesPerPut }, "%.0f"},
+	{"errors", func(r Result) float64 { return float64(r.Errors) }, "%.0f"},
+}
+
+// WriteReport prints the medians and every run's figures, then the peak
+// RSS of each server.
+func WriteReport(w io.Writer, runs []Result) {
+	if len(runs) == 0 {
+		return
+	}
+	m := Summarize(runs)
+	size := fmt.Sprint(m.ValueSize)
+	if m.ValueMax > 0 {
+		size = fmt.Sprintf("%d-%d", m.ValueMin, m.ValueMax)
+	}
+	fmt.Fprintf(w, "\nbench %s, %s: %d servers, %d clients, %d puts of %s B, %d run(s), %s\n",
+		m.Workload, m.Hosts, m.Servers, m.Clients, m.Puts, size, len(runs), m.When.Format("2006-01-02 15:04"))
+	fmt.Fprintf(w, "  %-16s %10s   %s\n", "", "median", "runs")
+	for _, rw := range reportRows {
+		vals := make([]string, len(runs))
+		for i, r := range runs {
+			vals[i] = fmt.Sprintf(rw.format, rw.get(r))
+		}
+		med := fmt.Sprintf(rw.format, rw.get(m))
+		if rw.label == "errors" {
+			med = fmt.Sprintf("%d", m.Errors) // a sum: one error in any run matters
+		}
+		fmt.Fprintf(w, "  %-16s %10s   %s\n", rw.label, med, strings.Join(vals, " "))
+	}
+	if len(m.PeakRSSKB) > 0 {
+		var parts []string
+		for _, id := range slices.Sorted(maps.Keys(m.PeakRSSKB)) {
+			kb := m.PeakRSSKB[id]
+			if kb <= 0 {
+				parts = append(parts, fmt.Sprintf("%d: ?", id))
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%d: %.1f", id, float64(kb)/1024))
+		}
+		fmt.Fprintf(w, "  %-16s %s\n", "peak RSS MB", strings.Join(parts, "  "))
+	}
+}
+
+// maxRSSKB is the largest peak RSS of any server.
+func maxRSSKB(r Result) int64 {
+	var m int64
+	for _, kb := range r.PeakRSSKB {
+		m = max(m, kb)
+	}
+	return m
+}
+
+// WriteScalingTable prints one line of medians per cell.
+func WriteScalingTable(w io.Writer, cells []Result) {
+	fmt.Fprintf(w, "\n%8s %8s %8s %8s %7s %8s %8s %11s %9s %12s\n",
+		"servers", "value B", "puts/s", "floor/s", "ratio", "p50 ms", "p99 ms", "stabil. ms", "msgs/put", "max RSS MB")
+	for _, c := range cells {
+		fmt.Fprintf(w, "%8d %8d %8.0f %8.0f %7.3f %8.2f %8.2f %11.1f %9.2f %12.1f\n",
+			c.Servers, c.ValueSize, c.PutsPerS, c.FloorPutsPerS, c.Ratio, c.PutP50Ms, c.PutP99Ms,
+			c.StabilizeS*1000, c.MsgsPerPut, float64(maxRSSKB(c))/1024)
+	}
+}
+
+// Saved is what -json writes.
+type Saved struct {
+	Command string   `json:"command"`
+	Median  []Result `json:"median"`
+	Runs    []Result `json:"runs"`
+}
+
+func saveJSON(path string, s Saved) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

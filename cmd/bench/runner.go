@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"gossipkv/pkg/config"
+	"gossipkv/pkg/floor"
+)
+
+// env is where a benchmark runs: the binaries it drives and the directory
+// that holds the servers' data, the scripts, configs and logs.
+type env struct {
+	binDir  string
+	dataDir string
+	// log gets progress lines (stderr); the report goes to stdout.
+	log io.Writer
+}
+
+// newEnv checks the binaries (unless only the floor runs) and makes the
+// data directory.
+func newEnv(binDir, dataDir string, log io.Writer, needBins bool) (*env, error) {
+	var err error
+	if binDir, err = filepath.Abs(binDir); err != nil {
+		return nil, err
+	}
+	if dataDir, err = filepath.Abs(dataDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	e := &env{binDir: binDir, dataDir: dataDir, log: log}
+	if !needBins {
+		return e, nil
+	}
+	for _, b := range []string{"master", "watchdog", "server", "client"} {
+		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
+			return nil, fmt.Errorf("%s is missing: run make first (%w)", filepath.Join(binDir, b), err)
+		}
+	}
+	// A master built before -stats existed lists no such flag.
+	help, _ := exec.Command(filepath.Join(binDir, "master"), "-h").CombinedOutput()
+	if !bytes.Contains(help, []byte("-stats")) {
+		return nil, fmt.Errorf("%s has no -stats flag: it is older than this benchmark; rebuild it (make)", filepath.Join(binDir, "master"))
+	}
+	return e, nil
+}
+
+func (e *env) logf(format string, args ...any) {
+	fmt.Fprintf(e.log, "bench: "+format+"\n", args...)
+}
+
+// path is a file in the data directory.
+func (e *env) path(name string) string { return filepath.Join(e.dataDir, name) }
+
+// measureFloor runs the floor chain in the data directory's file system,
+// on a fresh database like the servers'.
+func (e *env) measureFloor(puts, valueSize int) (float64, error) {
+	dir := e.path("floor")
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	return floor.MeasureValue(puts, valueSize, dir)
+}
+
+// writeConfig saves cfg for the master and the processes it starts.
+func (e *env) writeConfig(cfg *config.Config) (string, error) {
+	b, err := cfg.Marshal()
+	if err != nil {
+		return "", err
+	}
+	path := e.path("cluster.yaml")
+	return path, os.WriteFile(path, b, 0o644)
+}
+
+// runMaster runs bin/master on a script and returns its figures. A run in
+// which some lines failed still counts (Errors says how many); a master that
+// could not start or wrote no figures is an error.
+func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats, error) {
+	script, err := os.Open(scriptPath)
+	if err != nil {
+		return nil, err
+	}
+	defer script.Close()
+	statsPath := e.path("stats.json")
+	os.Remove(statsPath)
+	args := []string{"-config", cfgPath, "-bin", e.binDir, "-stats", statsPath}
+	logf, err := os.Create(e.path("master.stderr"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(e.binDir, "master"), args...)
+	cmd.Stdin = script
+	cmd.Stdout = io.Discard
+	cmd.Stderr = io.MultiWriter(logf, &stderr)
+	// On cancel the master gets SIGTERM, so it still stops its servers,
+	// watchdogs and clients; only a master that hangs is killed.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	// If bench itself is killed, the master still stops what it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	var ee *exec.ExitError
+	if runErr != nil && !(errors.As(runErr, &ee) && ee.ExitCode() == 1) {
+		return nil, fmt.Errorf("master: %v\n%s", runErr, tail(stderr.Bytes(), 15))
+	}
+	if runErr != nil {
+		e.logf("some script lines failed; the master's last lines:\n%s", tail(stderr.Bytes(), 8))
+	}
+	s, err := readStats(statsPath)
+	if err != nil {
+		return nil, fmt.Errorf("master wrote no figures: %w\n%s", err, tail(stderr.Bytes(), 15))
+	}
+	return s, nil
+}
+
+// tail is the last n lines of b, indented, each cut at 200 bytes: a failed
+// put's line carries its whole value.
+func tail(b []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 200 {
+			l = l[:200] + "..."
+		}
+		lines[i] = "    " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// stopFunc stops a cluster's helper processes and returns the peak RSS in
+// KB of the servers it watched, by id.
+type stopFunc func() map[uint32]int64
+
+func noStop() map[uint32]int64 { return nil }
+
+// job is one benchmark run to do: a script, a cluster, the floor to
+// compare with.
+type job struct {
+	tmpl      Result // layout fields; figures are filled in
+	script    func(io.Writer) error
+	floorPuts int
+	floorSize int
+	// cluster writes the config and starts whatever must run before the
+	// master (on other hosts: their watchdogs and clients); it returns the
+	// config's path and what stops those processes, which returns the
+	// servers' peak RSS in KB where it watched them (nil where the master
+	// reports it).
+	cluster func(ctx context.Context, e *env) (cfgPath string, stop stopFunc, err error)
+}
+
+// run writes the script, then measures the floor, runs the master, and
+// measures the floor again.
+func (e *env) run(ctx context.Context, j job) (Result, error) {
+	scriptPath := e.path("script.txt")
+	f, err := os.Create(scriptPath)
+	if err != nil {
+		return Result{}, err
+	}
+	err = j.script(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("writing the script: %w", err)
+	}
+
+	// The floor is measured before and after the cluster runs (never
+	// during: they would compete) and the faster counts: it is the least a
+	// put can cost, and on a shared machine a burst of someone else's I/O
+	// only ever slows it down.
+	fl, err := e.measureFloor(j.floorPuts, j.floorSize)
+	if err != nil {
+		return Result{}, fmt.Errorf("floor: %w", err)
+	}
+
+	cfgPath, stop, err := j.cluster(ctx, e)
+	if err != nil {
+		return Result{}, err
+	}
+	var once sync.Once
+	var peaks map[uint32]int64
+	stopOnce := func() { once.Do(func() { peaks = stop() }) }
+	defer stopOnce()
+	t0 := time.Now()
+	s, err := e.runMaster(ctx, cfgPath, scriptPath)
+	stopOnce()
+	if err != nil {
+		return Result{}, err
+	}
+	fl2, err := e.measureFloor(j.floorPuts, j.floorSize)
+	if err != nil {
+		return Result{}, fmt.Errorf("floor: %w", err)
+	}
+	fl = max(fl, fl2)
+	r := resultOf(s)
+	for id, kb := range peaks {
+		if r.PeakRSSKB[id] <= 0 {
+			r.PeakRSSKB[id] = kb
+		}
+	}
+	r.Workload, r.Hosts = j.tmpl.Workload, j.tmpl.Hosts
+	r.Servers, r.Clients, r.Puts, r.ValueSize = j.tmpl.Servers, j.tmpl.Clients, j.tmpl.Puts, j.tmpl.ValueSize
+	r.ValueMin, r.ValueMax = j.tmpl.ValueMin, j.tmpl.ValueMax
+	r.When = t0
+	r.FloorPutsPerS = fl
+	r.Ratio = ratio(r.PutsPerS, fl)
+	return r, nil
+}
+
+// localCluster lays the servers and clients out on loopback, on ports free
+// right now, for the master to start.
+func localCluster(servers, clients int) func(context.Context, *env) (string, stopFunc, error) {
+	return func(_ context.Context, e *env) (string, stopFunc, error) {
+		cfg, err := config.LocalFreePorts(servers, clients, e.path("cluster"))
+		if err != nil {
+			return "", nil, err
+		}
+		path, err := e.writeConfig(cfg)
+		return path, noStop, err
+	}
+}
+
+// repeat runs j n times and logs each run's headline.
+func (e *env) repeat(ctx context.Context, n int, j job) ([]Result, error) {
+	var runs []Result
+	for i := range n {
+		r, err := e.run(ctx, j)
+		if err != nil {
+			return runs, fmt.Errorf("run %d of %d: %w", i+1, n, err)
+		}
+		e.logf("run %d/%d: %.0f puts/s, floor %.0f puts/s, ratio %.3f, stabilize %.1f ms, %d errors",
+			i+1, n, r.PutsPerS, r.FloorPutsPerS, r.Ratio, r.StabilizeS*1000, r.Errors)
+		runs = append(runs, r)
+	}
+	return runs, nil
+}

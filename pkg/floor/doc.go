@@ -1,0 +1,14 @@
+// Package floor measures the least a put can cost on the machine at hand:
+// the master's call to a client, the client's call to its server (both
+// net/rpc over loopback TCP, as in the real system) and one fsync'd bbolt
+// commit at the server, in a sequential chain with nothing else going on.
+// No replication, no batching, no memberlist.
+//
+// The real benchmark (cmd/bench) measures this floor in the same run as the
+// cluster, so that the ratio "cluster puts/s / floor puts/s" compares like
+// with like on a shared, noisy machine: a disk or CPU that is slower today
+// moves both figures.
+//
+// Caveats: the figure depends on the file system under dir (a tmpfs makes
+// fsync free); measure the floor in the same directory tree the servers use.
+package floor

@@ -1,0 +1,169 @@
+package floor
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"gossipkv/pkg/api"
+	"gossipkv/pkg/model"
+	"gossipkv/pkg/rpcconn"
+	"gossipkv/pkg/storage"
+)
+
+// DefaultValueSize is the value size of Measure: the assignment benchmark's.
+const DefaultValueSize = 1024
+
+// warmup puts run before the clock starts: they dial the two connections
+// and grow the bbolt file past its first pages.
+const warmup = 20
+
+// rpcTimeout only catches a hung chain; a put takes well under a second.
+const rpcTimeout = 10 * time.Second
+
+// Measure runs n puts of 1 KB values with 3-character keys through the
+// chain, one after another, with the database in dir, and returns puts per
+// second.
+func Measure(n int, dir string) (putsPerSec float64, err error) {
+	return MeasureValue(n, DefaultValueSize, dir)
+}
+
+// MeasureValue is Measure with values of valueSize bytes.
+func MeasureValue(n, valueSize int, dir string) (putsPerSec float64, err error) {
+	if n <= 0 {
+		return 0, fmt.Errorf("floor: %d puts: need at least one", n)
+	}
+	c, err := start(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, c.close()) }()
+	value := make([]byte, valueSize)
+	for i := range value {
+		value[i] = 'a' + byte(i%26)
+	}
+	for i := range warmup {
+		if err := c.put(Key(i), value); err != nil {
+			return 0, err
+		}
+	}
+	t0 := time.Now()
+	for i := range n {
+		if err := c.put(Key(i), value); err != nil {
+			return 0, err
+		}
+	}
+	return float64(n) / time.Since(t0).Seconds(), nil
+}
+
+// Key is the i-th of the 1000 three-letter keys "aaa".."jjj" the
+// benchmark's scripts use, so that puts overwrite as they do there.
+func Key(i int) []byte {
+	i %= 1000
+	return []byte{'a' + byte(i/100), 'a' + byte(i/10%10), 'a' + byte(i%10)}
+}
+
+// chain is the three hops in one process: the caller plays the master.
+type chain struct {
+	db                 *storage.Bolt
+	server, client     *rpcconn.Server
+	toClient, toServer *rpcconn.Conn
+}
+
+func start(dir string) (_ *chain, err error) {
+	db, err := storage.OpenBolt(filepath.Join(dir, "floor.db"), storage.BoltOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	c := &chain{db: db}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.close())
+		}
+	}()
+	c.server, err = rpcconn.Listen("127.0.0.1:0", "FloorServer", &serverService{db: db})
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	c.toServer = rpcconn.New(c.server.Addr().String(), rpcTimeout)
+	c.client, err = rpcconn.Listen("127.0.0.1:0", "FloorClient", &clientService{server: c.toServer})
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	c.toClient = rpcconn.New(c.client.Addr().String(), rpcTimeout)
+	return c, nil
+}
+
+// put is the master's side of one put: the same argument and reply types
+// as the real Client.Put.
+func (c *chain) put(key, value []byte) error {
+	var reply api.ClientReply
+	if err := c.toClient.Call("FloorClient.Put", api.ClientPutArgs{Key: key, Value: value}, &reply); err != nil {
+		return fmt.Errorf("floor: put: %w", err)
+	}
+	if reply.Status != api.OK {
+		return fmt.Errorf("floor: put: %v %s", reply.Status, reply.Reason)
+	}
+	return nil
+}
+
+func (c *chain) close() error {
+	var errs []error
+	for _, conn := range []*rpcconn.Conn{c.toClient, c.toServer} {
+		if conn != nil {
+			conn.Close()
+		}
+	}
+	for _, s := range []*rpcconn.Server{c.client, c.server} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	errs = append(errs, c.db.Close())
+	return errors.Join(errs...)
+}
+
+// clientService plays the client process: it forwards a put to its server
+// and waits for the answer, as pkg/client does.
+type clientService struct {
+	server *rpcconn.Conn
+}
+
+func (s *clientService) Put(args api.ClientPutArgs, reply *api.ClientReply) error {
+	var r api.PutReply
+	if err := s.server.Call("FloorServer.Put", api.PutArgs{Key: args.Key, Value: args.Value}, &r); err != nil {
+		reply.Status, reply.Reason = api.ErrConn, err.Error()
+		return nil
+	}
+	reply.Status, reply.Reason, reply.Version = r.Status, r.Reason, r.Version
+	return nil
+}
+
+// serverService plays the server: one commit of the entry and the meta per
+// put, answered after the commit returns.
+type serverService struct {
+	db *storage.Bolt
+
+	// mu guards seq and meta: net/rpc runs calls concurrently.
+	mu   sync.Mutex
+	seq  uint64
+	meta model.Meta
+}
+
+func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	v := model.Version{Wall: time.Now().UnixNano(), Origin: 1}
+	s.meta.Seen.Prefix = s.meta.Seen.Prefix.With(1, s.seq)
+	s.meta.Clock = v
+	e := model.Entry{Key: args.Key, Value: args.Value, Version: v, Seq: s.seq}
+	if err := s.db.Commit([]model.Entry{e}, s.meta); err != nil {
+		reply.Status, reply.Reason = api.ErrFailed, err.Error()
+		return nil
+	}
+	reply.Status, reply.Version = api.OK, v
+	return nil
+}

@@ -1,0 +1,97 @@
+package floor
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"gossipkv/pkg/storage"
+)
+
+func TestMeasure_CommitsEveryPut(t *testing.T) {
+	dir := t.TempDir()
+	rate, err := MeasureValue(50, 100, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate <= 0 {
+		t.Fatalf("rate %v, want > 0", rate)
+	}
+	db, err := storage.OpenBolt(filepath.Join(dir, "floor.db"), storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	entries, meta, err := db.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Warmup and measured puts overwrite the same first 50 keys.
+	if len(entries) != 50 {
+		t.Fatalf("%d keys stored, want 50", len(entries))
+	}
+	for _, e := range entries {
+		if len(e.Value) != 100 {
+			t.Fatalf("key %q: value of %d bytes, want 100", e.Key, len(e.Value))
+		}
+	}
+	if got, want := meta.Seen.Count(), uint64(warmup+50); got != want {
+		t.Fatalf("meta holds %d writes, want %d", got, want)
+	}
+}
+
+func TestMeasure_NoPuts_Fails(t *testing.T) {
+	if _, err := Measure(0, t.TempDir()); err == nil {
+		t.Fatal("Measure(0) succeeded")
+	}
+}
+
+func TestKey_ThousandDistinctThreeLetterKeys(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 1000 {
+		k := Key(i)
+		if len(k) != 3 || bytes.ContainsFunc(k, func(r rune) bool { return r < 'a' || r > 'j' }) {
+			t.Fatalf("Key(%d) = %q, want three letters a-j", i, k)
+		}
+		seen[string(k)] = true
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("%d distinct keys, want 1000", len(seen))
+	}
+	if !bytes.Equal(Key(1000), Key(0)) {
+		t.Fatalf("Key(1000) = %q, want it to wrap to %q", Key(1000), Key(0))
+	}
+}
+
+// BenchmarkFloor is the bare chain of one put: master -> net/rpc -> client
+// -> net/rpc -> server -> fsync'd bbolt commit -> replies, sequentially.
+// Its puts/s is the ceiling of any cluster's sequential put rate here.
+func BenchmarkFloor(b *testing.B) {
+	for _, size := range []int{100, 1024, 10240} {
+		b.Run(sizeName(size), func(b *testing.B) {
+			c, err := start(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { c.close() })
+			value := bytes.Repeat([]byte{'v'}, size)
+			for i := range warmup {
+				if err := c.put(Key(i), value); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(size))
+			i := 0
+			for b.Loop() {
+				if err := c.put(Key(i), value); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+		})
+	}
+}
+
+func sizeName(n int) string { return fmt.Sprintf("value=%dB", n) }
