@@ -49,6 +49,7 @@ type Timing struct {
 	SuspicionMult     int           `yaml:"suspicion_mult"`
 	PushPullInterval  time.Duration `yaml:"push_pull_interval"`
 	FlushInterval     time.Duration `yaml:"flush_interval"`
+	CommitDelay       time.Duration `yaml:"commit_delay"`
 	ResendInterval    time.Duration `yaml:"resend_interval"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	RejoinInterval    time.Duration `yaml:"rejoin_interval"`
@@ -124,10 +125,19 @@ func Default() *Config {
 			// Each second is cheap for tens of servers.
 			PushPullInterval: time.Second,
 			// Least time between two messages to one peer. An idle link
-			// sends at once; a busy one gathers the puts and acks of 2ms
-			// into one message (memberlist dials a TCP connection per
-			// message, so this is what keeps replication cheap).
-			FlushInterval: 2 * time.Millisecond,
+			// sends at once; a busy one gathers the puts and acks of 5ms
+			// into one message. Each message costs a write, a read, a
+			// decode and (at relays) part of a commit on every server, so
+			// this is what keeps replication cheap; it also bounds how
+			// long after the last put stabilize can return. Measured on
+			// 5 and 10 servers: 2ms -> 5ms is +20-40% puts/s.
+			FlushInterval: 5 * time.Millisecond,
+			// A commit holding only other servers' writes (and acks) waits
+			// this long to gather more: relays then commit (and fsync) a
+			// few dozen times a second, not once per put. Nobody waits on
+			// those commits but the acks they hold back, and a status
+			// query (stabilize) commits at once.
+			CommitDelay: 20 * time.Millisecond,
 			// A neighbour that makes no progress on the writes it lacks
 			// for this long is sent them again, as a delta taken from the
 			// store; its other neighbours wait 2x, 3x... so usually one

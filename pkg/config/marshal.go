@@ -24,6 +24,7 @@ var comments = map[string]string{
 	"timing.suspicion_mult":     "a suspect is declared dead after about suspicion_mult * log10(n+1) * probe_interval.",
 	"timing.push_pull_interval": "memberlist's full membership exchange between two servers.",
 	"timing.flush_interval":     "least time between two messages to one peer: batches puts and acks under load.",
+	"timing.commit_delay":       "a commit of other servers' writes only may wait this long to gather more (fewer fsyncs).",
 	"timing.resend_interval":    "a neighbour missing writes without progress this long is sent them again (delta).",
 	"timing.heartbeat_interval": "servers re-announce the writes they hold to their neighbours this often.",
 	"timing.rejoin_interval":    "re-join known servers missing from the member list (memberlist never re-merges by itself).",

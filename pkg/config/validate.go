@@ -77,6 +77,7 @@ func (c *Config) validate() []*FieldError {
 		{"probe_timeout", t.ProbeTimeout},
 		{"push_pull_interval", t.PushPullInterval},
 		{"flush_interval", t.FlushInterval},
+		{"commit_delay", t.CommitDelay},
 		{"resend_interval", t.ResendInterval},
 		{"heartbeat_interval", t.HeartbeatInterval},
 		{"rejoin_interval", t.RejoinInterval},

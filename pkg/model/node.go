@@ -58,12 +58,6 @@ type NodeConfig struct {
 	Heartbeat int64
 	// MaxDeltaBytes bounds one Delta; a larger gap goes in several.
 	MaxDeltaBytes int
-	// AckEvery is the least time between two unsolicited Acks to one
-	// neighbour (default Resend/4). Acks to the sender of writes go at
-	// once; the others only need to arrive before the neighbour's Resend
-	// runs out, and sending one per change would cost a message per write
-	// per neighbour.
-	AckEvery int64
 }
 
 // Node is the replication protocol of one server, pure: driven by Put, Step
@@ -102,18 +96,11 @@ type peer struct {
 	seen  Seen   // the union of its acks since its replica id last changed
 	src   uint32 // its replica id, from its acks
 	known bool   // an ack has arrived
-	// acked is the set we last acked to it, at ackedAt.
-	acked   Seen
-	ackedAt int64
-	// watch is our own set when we began waiting for it to catch up, at
-	// since; if it holds watch by since+resend*rank we stop waiting.
-	watching bool
-	watch    Seen
-	since    int64
-	// watchCov is how much of watch it held when we last saw progress:
-	// growth re-arms the wait (a long catch-up from another neighbour is
-	// progress, even before it holds all of watch).
-	watchCov uint64
+	// fast waits for it to hold the writes we must deliver to it (see
+	// responsibleFor); slow, much longer, for it to hold everything we
+	// hold, whoever should have delivered it: the safety net for topology
+	// views that disagree.
+	fast, slow watch
 	// partial: the last Delta sent to it was incomplete, ending with dot
 	// partialEnd; the ack that shows it holds that dot triggers the next
 	// part at once (an earlier ack, sent before the part arrived, must
@@ -122,11 +109,36 @@ type peer struct {
 	partialEnd Dot
 }
 
+// watch is a wait for a neighbour to catch up with a target set.
+type watch struct {
+	active bool
+	target Seen
+	cov    uint64 // how much of target it held when it last progressed
+	since  int64  // when it last progressed
+}
+
+// due reports whether a neighbour holding have has made no progress
+// toward target for wait. Progress is any growth of what it holds of the
+// target we armed with (a long catch-up is progress before it is done);
+// covering that target re-arms with the current one.
+func (w *watch) due(have, target Seen, now, wait int64) bool {
+	if have.Covers(target) {
+		w.active = false
+		return false
+	}
+	if !w.active || have.Covers(w.target) {
+		*w = watch{active: true, target: target.Clone(), cov: have.Overlap(target), since: now}
+		return false
+	}
+	if cov := have.Overlap(w.target); cov > w.cov {
+		w.cov, w.since = cov, now
+		return false
+	}
+	return now-w.since >= wait
+}
+
 // NewNode builds the protocol around a replica.
 func NewNode(cfg NodeConfig, r *Replica) *Node {
-	if cfg.AckEvery == 0 {
-		cfg.AckEvery = cfg.Resend / 4
-	}
 	return &Node{
 		cfg:     cfg,
 		R:       r,
@@ -163,7 +175,7 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		p := n.peer(from)
 		if p.known && p.src != m.Src {
 			// A new data directory: it holds only what it says now.
-			p.seen, p.watching, p.partial = Seen{}, false, false
+			p.seen, p.fast, p.slow, p.partial = Seen{}, watch{}, watch{}, false
 		}
 		p.seen.Union(m.Seen)
 		p.known, p.src = true, m.Src
@@ -215,9 +227,9 @@ func (n *Node) Recover(r *Replica) {
 	n.R = r
 	clear(n.batches)
 	n.out = nil
-	for _, p := range n.peers {
-		p.watching, p.partial = false, false
-		p.acked = Seen{} // tell them our set again
+	for id, p := range n.peers {
+		p.fast, p.slow, p.partial = watch{}, watch{}, false
+		n.ackDue[id] = true // tell them our set again
 	}
 }
 
@@ -257,7 +269,7 @@ func (n *Node) SetNeighbors(ids []uint32) {
 	for _, id := range n.neighbors {
 		if !slices.Contains(ids, id) {
 			if p := n.peers[id]; p != nil {
-				p.watching, p.partial = false, false
+				p.fast, p.slow, p.partial = watch{}, watch{}, false
 			}
 			delete(n.batches, id)
 		}
@@ -272,13 +284,20 @@ func (n *Node) Neighbors() []uint32 { return n.neighbors }
 
 // Tick lets time pass: neighbours that stay behind get a Delta, and every
 // Heartbeat all neighbours get an Ack.
+//
+// Who repairs whom: a node watches a neighbour closely only for the writes
+// it is to deliver to it, those of origins whose shortest-path tree makes
+// it the neighbour's parent (or, for an origin out of reach, those of
+// which it is the neighbour's lowest-id neighbour). The neighbour acks what
+// it receives to the sender, its parent, so no other node needs to hear
+// of it: acks cost one message per batch received, not one per neighbour.
+// Everything else is watched only on the slow safety net.
 func (n *Node) Tick(now int64) {
 	n.now = max(n.now, now)
 	if now-n.lastHB >= n.cfg.Heartbeat {
 		n.lastHB = now
 		for _, nb := range n.neighbors {
 			n.ackDue[nb] = true
-			n.peer(nb).acked = Seen{} // force it out even if unchanged
 		}
 	}
 	mine := n.R.Seen()
@@ -286,26 +305,53 @@ func (n *Node) Tick(now int64) {
 	for _, nb := range n.neighbors {
 		p := n.peer(nb)
 		if !p.known || p.seen.Covers(mine) {
-			p.watching, p.partial = false, false
-			continue
-		}
-		if !p.watching || p.seen.Covers(p.watch) {
-			p.watching, p.watch, p.since = true, mine.Clone(), now
-			p.watchCov = p.seen.Overlap(p.watch)
-			continue
-		}
-		if cov := p.seen.Overlap(p.watch); cov > p.watchCov {
-			p.watchCov, p.since = cov, now
+			p.fast, p.slow, p.partial = watch{}, watch{}, false
 			continue
 		}
 		rank := int64(slices.Index(g.Neighbors(nb), n.cfg.ID)) + 1
 		if rank < 1 {
 			rank = 1
 		}
-		if now-p.since >= n.cfg.Resend*rank {
+		fast := p.fast.due(p.seen, n.responsibleFor(g, nb, mine), now, n.cfg.Resend)
+		slow := p.slow.due(p.seen, mine, now, 2*n.cfg.Heartbeat+n.cfg.Resend*rank)
+		if fast || slow {
 			n.sendDelta(nb, p, now)
 		}
 	}
+}
+
+// responsibleFor is the part of mine this node is to deliver to nb.
+func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
+	memo := map[uint32]bool{}
+	keep := func(src uint32) bool {
+		if r, ok := memo[src]; ok {
+			return r
+		}
+		r := false
+		if server, ok := n.R.ServerOf(src); ok && server != nb {
+			if _, reachable := g.NextHop(n.cfg.ID, server); reachable || server == n.cfg.ID {
+				parent, ok := g.Parent(server, nb)
+				r = ok && parent == n.cfg.ID
+			} else {
+				nbs := g.Neighbors(nb)
+				r = len(nbs) > 0 && nbs[0] == n.cfg.ID
+			}
+		}
+		memo[src] = r
+		return r
+	}
+	var out Seen
+	for _, e := range mine.Prefix {
+		if keep(e.ID) {
+			out.Prefix = append(out.Prefix, e)
+		}
+	}
+	for _, d := range mine.Extra {
+		if keep(d.Origin) {
+			out.Extra = append(out.Extra, d)
+		}
+	}
+	return out
 }
 
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
@@ -319,8 +365,8 @@ func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	if len(entries) > 0 {
 		p.partialEnd = entries[len(entries)-1].Dot()
 	}
-	p.watching, p.watch, p.since = true, n.R.Seen().Clone(), now
-	p.watchCov = p.seen.Overlap(p.watch)
+	// Both waits start again from now.
+	p.fast, p.slow = watch{}, watch{}
 }
 
 // Ready returns the messages to send, once everything the replica has
@@ -335,32 +381,14 @@ func (n *Node) Ready() []Outgoing {
 	clear(n.batches)
 	mine := n.R.Seen()
 	for nb := range n.ackDue {
-		if !slices.Contains(n.neighbors, nb) {
-			continue
+		if slices.Contains(n.neighbors, nb) {
+			n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone(), Src: n.R.Src()}})
 		}
-		n.ack(nb, mine)
 	}
 	clear(n.ackDue)
-	// Every neighbour hears of a change to our set, not only the sender of
-	// what changed it: otherwise a neighbour that got the same write by
-	// another path would think us behind and send it again. At most one
-	// such Ack per AckEvery: the next Tick sends what waits.
-	for _, nb := range n.neighbors {
-		if p := n.peer(nb); n.now-p.ackedAt >= n.cfg.AckEvery && !p.acked.Equal(mine) {
-			n.ack(nb, mine)
-		}
-	}
 	out := n.out
 	n.out = nil
 	return out
-}
-
-// ack queues our set for nb. Writes and Deltas are always answered, even
-// when nothing changed: the sender is waiting to see progress.
-func (n *Node) ack(nb uint32, mine Seen) {
-	n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone(), Src: n.R.Src()}})
-	p := n.peer(nb)
-	p.acked, p.ackedAt = mine.Clone(), n.now
 }
 
 func (n *Node) peer(id uint32) *peer {

@@ -31,8 +31,11 @@ type Replica struct {
 	id    uint32
 	src   uint32 // names our writes' dots: see Meta
 	store map[string]Entry
-	seen  Seen
-	clock Version
+	// servers maps the replica ids seen in entries to their servers: whose
+	// shortest-path tree a dot travels along.
+	servers map[uint32]uint32
+	seen    Seen
+	clock   Version
 	// digest is the XOR of entryHash over the store, kept as entries change,
 	// so that equal stores can be recognised without scanning them.
 	digest uint64
@@ -50,14 +53,16 @@ func NewReplica(id uint32, entries []Entry, meta Meta) *Replica {
 		src = id
 	}
 	r := &Replica{
-		id:    id,
-		src:   src,
-		store: make(map[string]Entry, len(entries)),
-		seen:  meta.Seen.Clone(),
-		clock: meta.Clock,
-		dirty: map[string]struct{}{},
+		id:      id,
+		src:     src,
+		servers: map[uint32]uint32{src: id},
+		store:   make(map[string]Entry, len(entries)),
+		seen:    meta.Seen.Clone(),
+		clock:   meta.Clock,
+		dirty:   map[string]struct{}{},
 	}
 	for _, e := range entries {
+		r.servers[e.Src] = e.Version.Origin
 		r.store[string(e.Key)] = e
 		r.digest ^= entryHash(e)
 		r.clock = maxClock(r.clock, e.Version)
@@ -83,6 +88,13 @@ func (r *Replica) Put(key, value []byte, dep Version, now int64) Entry {
 	return e
 }
 
+// ServerOf returns the server whose replica src is, if any entry of it
+// was ever applied here.
+func (r *Replica) ServerOf(src uint32) (uint32, bool) {
+	s, ok := r.servers[src]
+	return s, ok
+}
+
 // Src is the replica id that names this replica's writes.
 func (r *Replica) Src() uint32 { return r.src }
 
@@ -95,6 +107,7 @@ func (r *Replica) Apply(e Entry) bool {
 	}
 	r.metaDirty = true
 	r.clock = maxClock(r.clock, e.Version)
+	r.servers[e.Src] = e.Version.Origin
 	k := string(e.Key)
 	cur, ok := r.store[k]
 	if ok && !cur.Version.Less(e.Version) {

@@ -22,7 +22,7 @@ import (
 // then drop as a duplicate: the stores diverge for good.
 func TestReview_Commit_AfterFailedCommit_SendsNothingUncommitted(t *testing.T) {
 	disk := storage.NewMemory()
-	node := model.NewNode(model.NodeConfig{ID: 0, Resend: 1 << 40, Heartbeat: 1 << 62, MaxDeltaBytes: 1 << 20, AckEvery: 1},
+	node := model.NewNode(model.NodeConfig{ID: 0, Resend: 1 << 40, Heartbeat: 1 << 62, MaxDeltaBytes: 1 << 20},
 		model.NewReplica(0, nil, model.Meta{}))
 	s := &Server{
 		opts: Options{ID: 0, Backend: disk, Now: func() int64 { return 1e9 }},

@@ -33,6 +33,9 @@ type Timing struct {
 	SuspicionMult                         int
 	// Flush is the least time between two sends to one peer.
 	Flush time.Duration
+	// CommitDelay is how long a commit of other servers' writes only may
+	// wait to gather more (0: Flush).
+	CommitDelay time.Duration
 	// Resend: see model.NodeConfig.Resend.
 	Resend time.Duration
 	// Heartbeat: see model.NodeConfig.Heartbeat.
@@ -302,7 +305,7 @@ func (s *Server) run() {
 	defer tick.Stop()
 	var pending []request
 	// A commit that holds only writes from other servers (and acks) may
-	// wait up to one flush interval, gathering more into the same
+	// wait up to CommitDelay, gathering more into the same
 	// transaction: nobody waits on it but the acks and forwards it holds
 	// back. A local put commits at once.
 	commitTimer := time.NewTimer(time.Hour)
@@ -361,10 +364,10 @@ func (s *Server) run() {
 			}
 		}
 		s.node.Tick(now)
-		if len(pending) == 0 && s.node.R.Dirty() && s.opts.Timing.Flush > 0 {
+		if len(pending) == 0 && s.node.R.Dirty() && s.commitDelay() > 0 {
 			if !deferred {
 				deferred, due = true, false
-				commitTimer.Reset(s.opts.Timing.Flush)
+				commitTimer.Reset(s.commitDelay())
 				continue
 			}
 			if !due {
@@ -388,6 +391,13 @@ func (s *Server) run() {
 			}
 		}
 	}
+}
+
+func (s *Server) commitDelay() time.Duration {
+	if d := s.opts.Timing.CommitDelay; d > 0 {
+		return d
+	}
+	return s.opts.Timing.Flush
 }
 
 func (s *Server) tickEvery() time.Duration {
