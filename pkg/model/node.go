@@ -327,15 +327,21 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
 		if r, ok := memo[src]; ok {
 			return r
 		}
-		r := false
-		if server, ok := n.R.ServerOf(src); ok && server != nb {
-			if _, reachable := g.NextHop(n.cfg.ID, server); reachable || server == n.cfg.ID {
-				parent, ok := g.Parent(server, nb)
-				r = ok && parent == n.cfg.ID
-			} else {
-				nbs := g.Neighbors(nb)
-				r = len(nbs) > 0 && nbs[0] == n.cfg.ID
-			}
+		// Writes of an origin out of reach, or of a replica we only know
+		// from a merged set (its writes all superseded here), have no tree:
+		// the neighbour's lowest-id neighbour delivers them.
+		server, known := n.R.ServerOf(src)
+		_, reachable := g.NextHop(n.cfg.ID, server)
+		var r bool
+		switch {
+		case known && server == nb:
+			r = false // its own writes
+		case known && (reachable || server == n.cfg.ID):
+			parent, ok := g.Parent(server, nb)
+			r = ok && parent == n.cfg.ID
+		default:
+			nbs := g.Neighbors(nb)
+			r = len(nbs) > 0 && nbs[0] == n.cfg.ID
 		}
 		memo[src] = r
 		return r
