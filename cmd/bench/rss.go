@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
+	"gossipkv/pkg/runstats"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,18 +108,4 @@ func parentPid(stat []byte) int {
 }
 
 // vmHWM reads the peak resident set in KB from /proc/PID/status.
-func vmHWM(path string) (int64, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb, err == nil
-		}
-	}
-	return 0, false
-}
+func vmHWM(path string) (int64, bool) { return runstats.PeakRSSKB(path) }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/check"
+	"gossipkv/pkg/runstats"
 )
 
 // ExitCheck: with Options.Check, the run broke the model (it wins over
@@ -35,7 +36,7 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 	st := m.stats(elapsed, stale)
 	m.metricsSummary(st)
 	if m.opts.StatsFile != "" {
-		if err := writeStats(m.opts.StatsFile, st); err != nil {
+		if err := runstats.Write(m.opts.StatsFile, st); err != nil {
 			m.errf("writing -stats: %v", err)
 			if code == ExitOK {
 				code = ExitFailed

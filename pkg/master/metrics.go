@@ -1,17 +1,15 @@
 package master
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/runstats"
 )
 
 // metrics are the figures of a run that the master measures itself
@@ -120,21 +118,9 @@ func (m *master) collectStats(ids []uint32) {
 	}
 }
 
-// peakRSS reads VmHWM, the process's peak resident set, from /proc.
+// peakRSS reads the peak resident set of a local process, in KB.
 func peakRSS(pid int) (int64, bool) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb, err == nil
-		}
-	}
-	return 0, false
+	return runstats.PeakRSSKB("/proc/" + strconv.Itoa(pid) + "/status")
 }
 
 func addStats(a *api.StatsReply, b api.StatsReply) {
@@ -151,59 +137,10 @@ func addStats(a *api.StatsReply, b api.StatsReply) {
 	a.SendFailures += b.SendFailures
 }
 
-// ---- the -stats file; field names are a contract with the benchmark tool.
-
-type statsFile struct {
-	Commands     int                   `json:"commands"`
-	Errors       int                   `json:"errors"`
-	ElapsedS     float64               `json:"elapsed_s"`
-	CommandsPerS float64               `json:"commands_per_s"`
-	Puts         int                   `json:"puts"`
-	PutsPerS     float64               `json:"puts_per_s"`
-	Gets         int                   `json:"gets"`
-	GetsPerS     float64               `json:"gets_per_s"`
-	PutLatencyMs latencyMs             `json:"put_latency_ms"`
-	GetLatencyMs latencyMs             `json:"get_latency_ms"`
-	Stabilize    []stabilizeJSON       `json:"stabilize"`
-	Servers      map[string]serverJSON `json:"servers"`
-	MsgsPerPut   msgsPerPut            `json:"msgs_per_put"`
-	BytesPerPut  float64               `json:"bytes_per_put"`
-	ErrDep       int                   `json:"err_dep"`
-	ErrConn      int                   `json:"err_conn"`
-	StaleReads   int                   `json:"stale_reads"`
-}
-
-type latencyMs struct {
-	P50 float64 `json:"p50"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
-}
-
-type stabilizeJSON struct {
-	Line    int     `json:"line"`
-	Seconds float64 `json:"seconds"`
-	Polls   int     `json:"polls"`
-}
-
-type serverJSON struct {
-	Pid       int            `json:"pid"`
-	PeakRSSKB int64          `json:"peak_rss_kb"`
-	Stats     api.StatsReply `json:"stats"`
-}
-
-type msgsPerPut struct {
-	Total      float64 `json:"total"`
-	Writes     float64 `json:"writes"`
-	Relays     float64 `json:"relays"`
-	Acks       float64 `json:"acks"`
-	Deltas     float64 `json:"deltas"`
-	Membership float64 `json:"membership"`
-}
-
 // percentiles gives p50, p99 and max in milliseconds (nearest rank).
-func percentiles(ds []time.Duration) latencyMs {
+func percentiles(ds []time.Duration) runstats.Latency {
 	if len(ds) == 0 {
-		return latencyMs{}
+		return runstats.Latency{}
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
@@ -212,36 +149,36 @@ func percentiles(ds []time.Duration) latencyMs {
 		return s[max(0, min(i, len(s)-1))]
 	}
 	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
-	return latencyMs{P50: ms(rank(0.50)), P99: ms(rank(0.99)), Max: ms(s[len(s)-1])}
+	return runstats.Latency{P50: ms(rank(0.50)), P99: ms(rank(0.99)), Max: ms(s[len(s)-1])}
 }
 
 // stats builds the -stats object; staleReads comes from the checker.
-func (m *master) stats(elapsed time.Duration, staleReads int) statsFile {
+func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 	mt := m.met
 	secs := elapsed.Seconds()
-	st := statsFile{
+	st := runstats.Stats{
 		Commands: m.commands, Errors: m.failures, ElapsedS: round3(secs),
 		Puts: mt.puts.ok, PutsPerS: round3(mt.puts.rate()),
 		Gets: mt.gets.ok, GetsPerS: round3(mt.gets.rate()),
 		PutLatencyMs: percentiles(mt.puts.latency), GetLatencyMs: percentiles(mt.gets.latency),
-		Stabilize: []stabilizeJSON{},
-		Servers:   map[string]serverJSON{},
+		Stabilize: []runstats.Stabilize{},
+		Servers:   map[string]runstats.Server{},
 		ErrDep:    mt.errDep, ErrConn: mt.errCon, StaleReads: staleReads,
 	}
 	if secs > 0 {
 		st.CommandsPerS = round3(float64(m.commands) / secs)
 	}
 	for _, s := range mt.stabilizes {
-		st.Stabilize = append(st.Stabilize, stabilizeJSON{Line: s.line, Seconds: round6(s.dur.Seconds()), Polls: s.polls})
+		st.Stabilize = append(st.Stabilize, runstats.Stabilize{Line: s.line, Seconds: round6(s.dur.Seconds()), Polls: s.polls})
 	}
 	var total api.StatsReply
 	for id, s := range mt.servers {
-		st.Servers[strconv.FormatUint(uint64(id), 10)] = serverJSON{Pid: s.pid, PeakRSSKB: s.peakKB, Stats: s.last}
+		st.Servers[strconv.FormatUint(uint64(id), 10)] = runstats.Server{Pid: s.pid, PeakRSSKB: s.peakKB, Stats: s.last}
 		addStats(&total, s.prior)
 		addStats(&total, s.cur)
 	}
 	if n := float64(mt.puts.ok); n > 0 {
-		st.MsgsPerPut = msgsPerPut{
+		st.MsgsPerPut = runstats.MsgsPerPut{
 			Total: round3(float64(total.Batches) / n), Writes: round3(float64(total.Writes) / n),
 			Relays: round3(float64(total.Relayed) / n), Acks: round3(float64(total.Acks) / n),
 			Deltas: round3(float64(total.Deltas) / n),
@@ -254,18 +191,9 @@ func (m *master) stats(elapsed time.Duration, staleReads int) statsFile {
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
 func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
-// writeStats writes st as JSON to path.
-func writeStats(path string, st statsFile) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 // metricsSummary prints the run's main figures on stderr, after the
 // commands line.
-func (m *master) metricsSummary(st statsFile) {
+func (m *master) metricsSummary(st runstats.Stats) {
 	if st.Puts > 0 {
 		l := st.PutLatencyMs
 		m.errf("%d puts, %.1f puts/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Puts, st.PutsPerS, l.P50, l.P99, l.Max)

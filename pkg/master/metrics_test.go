@@ -10,6 +10,7 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
+	"gossipkv/pkg/runstats"
 )
 
 func TestPercentiles_NearestRank(t *testing.T) {
@@ -18,13 +19,13 @@ func TestPercentiles_NearestRank(t *testing.T) {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
 	got := percentiles(ds)
-	if got != (latencyMs{P50: 50, P99: 99, Max: 100}) {
+	if got != (runstats.Latency{P50: 50, P99: 99, Max: 100}) {
 		t.Errorf("percentiles of 1..100 ms = %+v", got)
 	}
-	if got := percentiles([]time.Duration{1500 * time.Microsecond}); got != (latencyMs{1.5, 1.5, 1.5}) {
+	if got := percentiles([]time.Duration{1500 * time.Microsecond}); got != (runstats.Latency{P50: 1.5, P99: 1.5, Max: 1.5}) {
 		t.Errorf("one sample: %+v", got)
 	}
-	if got := percentiles(nil); got != (latencyMs{}) {
+	if got := percentiles(nil); got != (runstats.Latency{}) {
 		t.Errorf("no samples: %+v", got)
 	}
 }
@@ -75,7 +76,7 @@ func TestRun_StatsFile_FromTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st statsFile
+	var st runstats.Stats
 	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,107 @@
+// Package runstats is the record of one master run that `master -stats
+// FILE` writes and the benchmark tool (cmd/bench) reads: one definition of
+// the JSON for both sides.
+package runstats
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"gossipkv/pkg/api"
+)
+
+// Stats is the whole record.
+type Stats struct {
+	Commands     int               `json:"commands"`
+	Errors       int               `json:"errors"`
+	ElapsedS     float64           `json:"elapsed_s"`
+	CommandsPerS float64           `json:"commands_per_s"`
+	Puts         int               `json:"puts"`
+	PutsPerS     float64           `json:"puts_per_s"`
+	Gets         int               `json:"gets"`
+	GetsPerS     float64           `json:"gets_per_s"`
+	PutLatencyMs Latency           `json:"put_latency_ms"`
+	GetLatencyMs Latency           `json:"get_latency_ms"`
+	Stabilize    []Stabilize       `json:"stabilize"`
+	Servers      map[string]Server `json:"servers"`
+	MsgsPerPut   MsgsPerPut        `json:"msgs_per_put"`
+	BytesPerPut  float64           `json:"bytes_per_put"`
+	ErrDep       int               `json:"err_dep"`
+	ErrConn      int               `json:"err_conn"`
+	StaleReads   int               `json:"stale_reads"`
+}
+
+// Latency is a distribution in milliseconds.
+type Latency struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Stabilize is one stabilize command of the script.
+type Stabilize struct {
+	Line    int     `json:"line"`
+	Seconds float64 `json:"seconds"`
+	Polls   int     `json:"polls"`
+}
+
+// Server is one server of the run: its last counters before it stopped.
+type Server struct {
+	Pid       int            `json:"pid"`
+	PeakRSSKB int64          `json:"peak_rss_kb"`
+	Stats     api.StatsReply `json:"stats"`
+}
+
+// MsgsPerPut is the replication cost per successful put.
+type MsgsPerPut struct {
+	Total      float64 `json:"total"`
+	Writes     float64 `json:"writes"`
+	Relays     float64 `json:"relays"`
+	Acks       float64 `json:"acks"`
+	Deltas     float64 `json:"deltas"`
+	Membership float64 `json:"membership"`
+}
+
+// Write saves s as indented JSON.
+func Write(path string, s Stats) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Read loads a record written by Write.
+func Read(path string) (*Stats, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Stats
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// PeakRSSKB reads VmHWM, a process's peak resident set in KB, from its
+// /proc/PID/status file (statusPath).
+func PeakRSSKB(statusPath string) (int64, bool) {
+	f, err := os.Open(statusPath)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb, err == nil
+		}
+	}
+	return 0, false
+}
