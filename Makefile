@@ -2,7 +2,7 @@
 GO ?= go
 BINARIES := master server client watchdog bench
 
-.PHONY: all build test race vet clean cleanup single multiple partition scaling floor
+.PHONY: all build test clean cleanup single multiple partition scaling floor
 
 all: build
 
