@@ -144,9 +144,12 @@ func Default() *Config {
 			// repairs it. Acks on loopback take milliseconds.
 			ResendInterval: 50 * time.Millisecond,
 			// Every server re-announces its set of held writes to its
-			// neighbours this often even when nothing changed: repairs a
-			// lost ack and lets a new neighbour learn what we hold.
-			HeartbeatInterval: 500 * time.Millisecond,
+			// neighbours this often even when nothing changed: it repairs
+			// a lost ack, introduces new neighbours, and drives the slow
+			// safety net (two heartbeats), which repairs whatever the
+			// fast path missed while topology views disagreed after a
+			// cut. An ack is a few dozen bytes.
+			HeartbeatInterval: 200 * time.Millisecond,
 			// memberlist never re-merges groups that declared each other
 			// dead (memberlist issue 222), so a loop re-joins known
 			// servers missing from the member list; this bounds how long

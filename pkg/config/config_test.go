@@ -23,7 +23,7 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 		ProbeTimeout: 100 * time.Millisecond, SuspicionMult: 2, PushPullInterval: time.Second,
 		FlushInterval:  5 * time.Millisecond,
 		CommitDelay:    20 * time.Millisecond,
-		ResendInterval: 50 * time.Millisecond, HeartbeatInterval: 500 * time.Millisecond,
+		ResendInterval: 50 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
 		RejoinInterval: 500 * time.Millisecond, RPCTimeout: 5 * time.Second,
 		StartTimeout: 10 * time.Second, StabilizeTimeout: 60 * time.Second,
 		StabilizePoll: 2 * time.Millisecond,

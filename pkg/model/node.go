@@ -245,14 +245,6 @@ func (n *Node) SetLinks(id uint32, links []uint32) {
 	n.graph = nil
 }
 
-// Forget drops what is known of server id's links (it left, or died).
-func (n *Node) Forget(id uint32) {
-	if _, ok := n.links[id]; ok {
-		delete(n.links, id)
-		n.graph = nil
-	}
-}
-
 // SetNeighbors sets the servers this node has a live direct link to. New
 // neighbours are sent an Ack at once so they learn what we hold.
 func (n *Node) SetNeighbors(ids []uint32) {

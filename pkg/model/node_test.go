@@ -75,10 +75,10 @@ func (s *simNet) gossip(p float64) {
 			if b == a {
 				continue
 			}
+			// A dead node's last links stay, as in the server: its
+			// neighbours stop claiming it, so its edges go anyway.
 			if s.alive[b] {
 				n.SetLinks(uint32(b), links[uint32(b)])
-			} else {
-				n.Forget(uint32(b))
 			}
 		}
 	}

@@ -106,8 +106,11 @@ type Server struct {
 	fault faultState // FAULT (tests only): see fault.go
 	// broken is set by a failed commit: the replica then holds writes the
 	// disk does not, so nothing may be answered or sent any more.
-	broken  error
-	alive   map[uint32]bool
+	broken error
+	alive  map[uint32]bool
+	// heard is when each peer last sent us anything directly: proof of a
+	// live link, whatever memberlist's failure detector says.
+	heard   map[uint32]time.Time
 	suspect map[uint32]bool
 	cuts    map[uint32]bool
 
@@ -187,6 +190,7 @@ func New(opts Options) (*Server, error) {
 		stop:     make(chan struct{}),
 		fault:    faultState{kind: opts.Fault},
 		alive:    map[uint32]bool{},
+		heard:    map[uint32]time.Time{},
 		suspect:  map[uint32]bool{},
 		cuts:     map[uint32]bool{},
 	}
@@ -355,7 +359,8 @@ func (s *Server) run() {
 			if s.cuts[in.from] {
 				continue // sent before the cut took effect
 			}
-			if s.suspect[in.from] {
+			s.heard[in.from] = time.Now()
+			if s.suspect[in.from] || !s.alive[in.from] {
 				delete(s.suspect, in.from)
 				s.neighborsChanged()
 			}
@@ -363,6 +368,7 @@ func (s *Server) run() {
 				s.node.Step(in.from, s.fault.filter(s.node.R, m), now) // FAULT hook: no-op unless no-causality
 			}
 		}
+		s.expireHeard()
 		s.node.Tick(now)
 		if len(pending) == 0 && s.node.R.Dirty() && s.commitDelay() > 0 {
 			if !deferred {
@@ -388,6 +394,28 @@ func (s *Server) run() {
 				case r := <-s.reqs:
 					r.reply <- response{err: s.broken}
 				}
+			}
+		}
+	}
+}
+
+// heardFor is how long direct traffic from a peer counts as a live link:
+// two heartbeats, each of which brings an ack from every neighbour.
+func (s *Server) heardFor() time.Duration {
+	if hb := s.opts.Timing.Heartbeat; hb > 0 {
+		return 2 * hb
+	}
+	return time.Second
+}
+
+// expireHeard drops links that only recent traffic kept, once it is old.
+func (s *Server) expireHeard() {
+	now := time.Now()
+	for id, t := range s.heard {
+		if now.Sub(t) >= s.heardFor() {
+			delete(s.heard, id)
+			if !s.alive[id] && slices.Contains(s.node.Neighbors(), id) {
+				s.neighborsChanged()
 			}
 		}
 	}
@@ -549,21 +577,31 @@ func (s *Server) member(ev memberEvent) {
 		delete(s.suspect, ev.id)
 		s.node.SetLinks(ev.id, ev.links)
 	} else {
+		// Its last announced links stay: an edge needs both ends, and
+		// its live neighbours stop claiming it as soon as they lose it.
+		// Forgetting them whenever memberlist (often wrongly, after a
+		// cut that blocks indirect probes) declares it dead made routes
+		// flap.
 		delete(s.alive, ev.id)
-		s.node.Forget(ev.id)
 	}
 	s.neighborsChanged()
 	s.publishMissing()
 }
 
 // neighborsChanged recomputes our direct links: members memberlist thinks
-// alive, less the cut links and the peers we just failed to reach.
-// (memberlist's view alone is not link state: with only the link 0-1 cut,
-// indirect probes through a third server keep 1 alive for 0.)
+// alive or that we heard from directly of late, less the cut links and the
+// peers we just failed to reach. (memberlist's view alone is not link
+// state: with only the link 0-1 cut, indirect probes through a third server
+// keep 1 alive for 0; with many links cut, indirect probes fail and it
+// declares live peers dead, which their own traffic disproves.)
 func (s *Server) neighborsChanged() {
 	var ids []uint32
-	for id := range s.alive {
-		if !s.cuts[id] && !s.suspect[id] {
+	now := time.Now()
+	for id := range s.opts.Peers {
+		if id == s.opts.ID || s.cuts[id] || s.suspect[id] {
+			continue
+		}
+		if s.alive[id] || now.Sub(s.heard[id]) < s.heardFor() {
 			ids = append(ids, id)
 		}
 	}
