@@ -113,6 +113,10 @@ type StatusReply struct {
 	Keys        int
 	// Links are the peers this server has a live direct link to.
 	Links []uint32
+	// Topology is this server's view of every server's announced links
+	// (its own included): what it routes by. For debugging a slow
+	// convergence: servers whose views disagree route differently.
+	Topology map[uint32][]uint32
 }
 
 // StatsReply counts what a server has done since it started: the cost of

@@ -20,9 +20,23 @@ type Writes struct {
 // cumulative (a whole Seen set, not a list of dots), so a lost or reordered
 // ack is repaired by the next one. Src is the sender's replica id: a new one
 // means its data directory is new, and what was known of it is void.
+//
+// Topology is the sender's view of every server's links: link-state
+// flooding over the servers' own links, so that every server routes by the
+// same graph within milliseconds of a change (memberlist's gossip of node
+// metadata can take a push/pull interval when packets are lost).
 type Ack struct {
-	Seen Seen
-	Src  uint32
+	Seen     Seen
+	Src      uint32
+	Topology []LinkState
+}
+
+// LinkState is one server's announced direct links; a higher Version
+// replaces a lower one.
+type LinkState struct {
+	ID      uint32   `msgpack:"i"`
+	Version int64    `msgpack:"v"`
+	Links   []uint32 `msgpack:"l"`
 }
 
 // Delta repairs a neighbour that stayed behind: the entries it lacks and,
@@ -75,7 +89,7 @@ type Node struct {
 
 	// links is the announced direct links of every server (ours from
 	// SetNeighbors), graph the router built from it (nil: rebuild).
-	links map[uint32][]uint32
+	links map[uint32]LinkState
 	graph *router.Graph
 
 	neighbors []uint32
@@ -142,7 +156,7 @@ func NewNode(cfg NodeConfig, r *Replica) *Node {
 	return &Node{
 		cfg:     cfg,
 		R:       r,
-		links:   map[uint32][]uint32{},
+		links:   map[uint32]LinkState{},
 		peers:   map[uint32]*peer{},
 		batches: map[uint32][]Entry{},
 		ackDue:  map[uint32]bool{},
@@ -179,6 +193,9 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		}
 		p.seen.Union(m.Seen)
 		p.known, p.src = true, m.Src
+		for _, l := range m.Topology {
+			n.SetLinks(l.ID, l.Version, l.Links)
+		}
 		if p.partial && p.seen.Contains(p.partialEnd) && !p.seen.Covers(n.R.Seen()) {
 			n.sendDelta(from, p, now)
 		}
@@ -233,17 +250,25 @@ func (n *Node) Recover(r *Replica) {
 	}
 }
 
-// SetLinks records the direct links that server id announced.
-func (n *Node) SetLinks(id uint32, links []uint32) {
+// SetLinks records the direct links that server id announced at version
+// (memberlist metadata or a neighbour's Ack); an older version than the one
+// known changes nothing. News is passed on to every neighbour.
+func (n *Node) SetLinks(id uint32, version int64, links []uint32) {
 	if id == n.cfg.ID {
 		return // ours come from SetNeighbors
 	}
-	if slices.Equal(n.links[id], links) {
+	if cur, ok := n.links[id]; ok && cur.Version >= version {
 		return
 	}
-	n.links[id] = slices.Clone(links)
+	n.links[id] = LinkState{ID: id, Version: version, Links: slices.Clone(links)}
 	n.graph = nil
+	for _, nb := range n.neighbors {
+		n.ackDue[nb] = true
+	}
 }
+
+// OwnLinks is this node's announced links and their version.
+func (n *Node) OwnLinks() LinkState { return n.links[n.cfg.ID] }
 
 // SetNeighbors sets the servers this node has a live direct link to. New
 // neighbours are sent an Ack at once so they learn what we hold.
@@ -267,8 +292,31 @@ func (n *Node) SetNeighbors(ids []uint32) {
 		}
 	}
 	n.neighbors = ids
-	n.links[n.cfg.ID] = ids
+	version := max(n.now, n.links[n.cfg.ID].Version+1)
+	n.links[n.cfg.ID] = LinkState{ID: n.cfg.ID, Version: version, Links: ids}
 	n.graph = nil
+	for _, nb := range ids {
+		n.ackDue[nb] = true // tell everyone, hop by hop
+	}
+}
+
+// Topology returns a copy of the announced links this node routes by.
+func (n *Node) Topology() map[uint32][]uint32 {
+	out := make(map[uint32][]uint32, len(n.links))
+	for id, l := range n.links {
+		out[id] = slices.Clone(l.Links)
+	}
+	return out
+}
+
+// linkStates is the whole view, for an Ack.
+func (n *Node) linkStates() []LinkState {
+	out := make([]LinkState, 0, len(n.links))
+	for _, l := range n.links {
+		out = append(out, LinkState{ID: l.ID, Version: l.Version, Links: slices.Clone(l.Links)})
+	}
+	slices.SortFunc(out, func(a, b LinkState) int { return int(a.ID) - int(b.ID) })
+	return out
 }
 
 // Neighbors returns the current direct neighbours. Do not modify.
@@ -378,9 +426,13 @@ func (n *Node) Ready() []Outgoing {
 	}
 	clear(n.batches)
 	mine := n.R.Seen()
+	var topo []LinkState
 	for nb := range n.ackDue {
 		if slices.Contains(n.neighbors, nb) {
-			n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone(), Src: n.R.Src()}})
+			if topo == nil {
+				topo = n.linkStates()
+			}
+			n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone(), Src: n.R.Src(), Topology: topo}})
 		}
 	}
 	clear(n.ackDue)
@@ -410,7 +462,11 @@ func (n *Node) PeerSeen(id uint32) (Seen, bool) {
 
 func (n *Node) topology() *router.Graph {
 	if n.graph == nil {
-		n.graph = router.New(n.links)
+		links := make(map[uint32][]uint32, len(n.links))
+		for id, l := range n.links {
+			links[id] = l.Links
+		}
+		n.graph = router.New(links)
 	}
 	return n.graph
 }

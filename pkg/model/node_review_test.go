@@ -48,7 +48,7 @@ func TestReview_Node_PartialDelta_AckInFlight_RepeatsSameEntries(t *testing.T) {
 	a.R.TakeDirty()
 	a.Ready()
 	a.SetNeighbors([]uint32{1})
-	a.SetLinks(1, []uint32{0})
+	a.SetLinks(1, 1, []uint32{0})
 	a.R.TakeDirty()
 	a.Ready()
 
@@ -99,9 +99,9 @@ func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
 	b := NewNode(cfg(1), NewReplica(1, nil, Meta{}))
 	link := func(a, b *Node) {
 		a.SetNeighbors([]uint32{1})
-		a.SetLinks(1, []uint32{0})
+		a.SetLinks(1, 1, []uint32{0})
 		b.SetNeighbors([]uint32{0})
-		b.SetLinks(0, []uint32{1})
+		b.SetLinks(0, 1, []uint32{1})
 	}
 	link(a, b)
 	a.Put([]byte("old"), []byte("1"), Version{}, now)

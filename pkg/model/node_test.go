@@ -21,6 +21,7 @@ type simNet struct {
 	now    int64
 	writes []Entry
 	loss   float64
+	ver    int64 // version of the topology each gossip round announces
 }
 
 type simMsg struct {
@@ -58,6 +59,7 @@ func (s *simNet) linked(a, b uint32) bool {
 // gossip tells each node, with probability p, its true neighbours and the
 // true links of the others.
 func (s *simNet) gossip(p float64) {
+	s.ver++
 	links := map[uint32][]uint32{}
 	for a := range s.nodes {
 		for b := range s.nodes {
@@ -78,7 +80,7 @@ func (s *simNet) gossip(p float64) {
 			// A dead node's last links stay, as in the server: its
 			// neighbours stop claiming it, so its edges go anyway.
 			if s.alive[b] {
-				n.SetLinks(uint32(b), links[uint32(b)])
+				n.SetLinks(uint32(b), s.ver, links[uint32(b)])
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func TestReview_Commit_AfterFailedCommit_SendsNothingUncommitted(t *testing.T) {
 	}
 	s.once.Do(func() {}) // the Shutdown that commit starts is not under test here
 	node.SetNeighbors([]uint32{1})
-	node.SetLinks(1, []uint32{0})
+	node.SetLinks(1, 1, []uint32{0})
 	s.commit(nil)
 	s.out.senders[1].take()
 

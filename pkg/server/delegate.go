@@ -20,9 +20,10 @@ type inbound struct {
 // memberEvent is a membership change: a node became alive (or changed its
 // metadata), or left/died.
 type memberEvent struct {
-	id    uint32
-	alive bool
-	links []uint32
+	id      uint32
+	alive   bool
+	version int64
+	links   []uint32
 }
 
 // delegate adapts memberlist's callbacks to the server's queues. It never
@@ -90,7 +91,7 @@ func (d *delegate) member(n *memberlist.Node, alive bool) {
 		if err != nil {
 			d.log.Warn("bad node metadata", "from", id, "err", err)
 		}
-		ev.links = m.Links
+		ev.version, ev.links = m.Version, m.Links
 	}
 	d.events.push(ev)
 }

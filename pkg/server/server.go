@@ -246,7 +246,7 @@ func (s *Server) startMemberlist() error {
 	}
 	s.cut = transport.New(inner, byAddr)
 	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
-	s.publishMeta(nil)
+	s.publishMeta(model.LinkState{})
 	s.data = newStreams(o.Peers, dataTimeout, s.log)
 	if len(o.SecretKey) > 0 {
 		block, err := aes.NewCipher(o.SecretKey)
@@ -293,8 +293,8 @@ const dataTimeout = 2 * time.Second
 // sendTo is the outbox's way out: one frame on the peer's data stream.
 func (s *Server) sendTo(to uint32, buf []byte) error { return s.data.send(to, buf) }
 
-func (s *Server) publishMeta(links []uint32) {
-	b, err := wire.EncodeMeta(wire.Meta{Links: links})
+func (s *Server) publishMeta(own model.LinkState) {
+	b, err := wire.EncodeMeta(wire.Meta{Version: own.Version, Links: own.Links})
 	if err != nil {
 		s.log.Error("encode meta", "err", err)
 		return
@@ -551,7 +551,7 @@ func (s *Server) answer(r request) response {
 	case reqStatus:
 		return response{status: api.StatusReply{
 			ID: s.opts.ID, Seen: s.node.R.Seen().Clone(), StoreDigest: s.node.R.Digest(),
-			Keys: s.node.R.Len(), Links: slices.Clone(s.node.Neighbors()),
+			Keys: s.node.R.Len(), Links: slices.Clone(s.node.Neighbors()), Topology: s.node.Topology(),
 		}}
 	case reqDump:
 		snap := s.node.R.Snapshot()
@@ -575,7 +575,7 @@ func (s *Server) member(ev memberEvent) {
 	if ev.alive {
 		s.alive[ev.id] = true
 		delete(s.suspect, ev.id)
-		s.node.SetLinks(ev.id, ev.links)
+		s.node.SetLinks(ev.id, ev.version, ev.links)
 	} else {
 		// Its last announced links stay: an edge needs both ends, and
 		// its live neighbours stop claiming it as soon as they lose it.
@@ -610,7 +610,7 @@ func (s *Server) neighborsChanged() {
 		return
 	}
 	s.node.SetNeighbors(ids)
-	s.publishMeta(ids)
+	s.publishMeta(s.node.OwnLinks())
 	select {
 	case s.announce <- struct{}{}:
 	default:

@@ -9,8 +9,10 @@
 package wire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -38,11 +40,12 @@ type batch struct {
 
 // msg is one protocol message; Kind says which fields are used.
 type msg struct {
-	Kind     uint8         `msgpack:"k"`
-	Src      uint32        `msgpack:"r,omitempty"`
-	Entries  []model.Entry `msgpack:"e,omitempty"`
-	Seen     model.Seen    `msgpack:"s"`
-	Complete bool          `msgpack:"c,omitempty"`
+	Kind     uint8             `msgpack:"k"`
+	Src      uint32            `msgpack:"r,omitempty"`
+	Topology []model.LinkState `msgpack:"g,omitempty"`
+	Entries  []model.Entry     `msgpack:"e,omitempty"`
+	Seen     model.Seen        `msgpack:"s"`
+	Complete bool              `msgpack:"c,omitempty"`
 }
 
 const (
@@ -59,18 +62,18 @@ func Encode(from uint32, msgs []model.Message) ([]byte, error) {
 		case model.Writes:
 			b.Msgs = append(b.Msgs, msg{Kind: kindWrites, Entries: m.Entries})
 		case model.Ack:
-			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src})
+			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src, Topology: m.Topology})
 		case model.Delta:
 			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
 		default:
 			return nil, fmt.Errorf("wire: cannot encode %T", m)
 		}
 	}
-	body, err := msgpack.Marshal(&b)
-	if err != nil {
+	buf := bytes.NewBuffer([]byte{byte(TypeBatch)})
+	if err := compact(buf).Encode(&b); err != nil {
 		return nil, fmt.Errorf("wire: encode: %w", err)
 	}
-	return append([]byte{byte(TypeBatch)}, body...), nil
+	return buf.Bytes(), nil
 }
 
 // Decode unpacks a memberlist message. The returned messages do not alias
@@ -105,7 +108,7 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 		case kindWrites:
 			msgs = append(msgs, model.Writes{Entries: m.Entries})
 		case kindAck:
-			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src})
+			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src, Topology: m.Topology})
 		case kindDelta:
 			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
 		default:
@@ -118,16 +121,26 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 // Meta is what a server announces in memberlist's node metadata: its direct
 // links, so that every server can route around cut links.
 type Meta struct {
-	Links []uint32 `msgpack:"l"`
+	Version int64    `msgpack:"v"`
+	Links   []uint32 `msgpack:"l"`
 }
 
 // EncodeMeta packs a Meta; it must fit memberlist's 512-byte limit.
 func EncodeMeta(m Meta) ([]byte, error) {
-	b, err := msgpack.Marshal(&m)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := compact(&buf).Encode(&m); err != nil {
 		return nil, fmt.Errorf("wire: encode meta: %w", err)
 	}
-	return b, nil
+	return buf.Bytes(), nil
+}
+
+// compact is an encoder that writes every integer in its smallest form
+// (server ids, sequence numbers and versions are mostly small): links of a
+// hundred servers then fit memberlist's 512 bytes of node metadata.
+func compact(w io.Writer) *msgpack.Encoder {
+	enc := msgpack.NewEncoder(w)
+	enc.UseCompactInts(true)
+	return enc
 }
 
 // DecodeMeta unpacks a Meta.

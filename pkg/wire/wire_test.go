@@ -22,7 +22,7 @@ func seen() model.Seen {
 func TestEncodeDecode_RoundTripEveryType(t *testing.T) {
 	for name, msgs := range map[string][]model.Message{
 		"writes":          {model.Writes{Entries: []model.Entry{entry("a", 1), entry("\x00b", 2)}}},
-		"ack":             {model.Ack{Seen: seen(), Src: 77}},
+		"ack":             {model.Ack{Seen: seen(), Src: 77, Topology: []model.LinkState{{ID: 1, Version: 9, Links: []uint32{0, 2}}, {ID: 2, Version: 1 << 40, Links: []uint32{1}}}}},
 		"complete delta":  {model.Delta{Entries: []model.Entry{entry("c", 5)}, Seen: seen(), Complete: true}},
 		"partial delta":   {model.Delta{Entries: []model.Entry{entry("c", 5)}}},
 		"batch of each":   {model.Writes{Entries: []model.Entry{entry("a", 1)}}, model.Delta{Seen: seen(), Complete: true}, model.Ack{Seen: seen()}},
@@ -82,7 +82,7 @@ func normal(m model.Message) model.Message {
 	case model.Writes:
 		return model.Writes{Entries: fixEntries(m.Entries)}
 	case model.Ack:
-		return model.Ack{Seen: fix(m.Seen), Src: m.Src}
+		return model.Ack{Seen: fix(m.Seen), Src: m.Src, Topology: m.Topology}
 	case model.Delta:
 		return model.Delta{Entries: fixEntries(m.Entries), Seen: fix(m.Seen), Complete: m.Complete}
 	}
@@ -127,9 +127,9 @@ func TestDecode_DoesNotAliasBuffer(t *testing.T) {
 func TestMeta_RoundTripAndFitsNodeMeta(t *testing.T) {
 	links := make([]uint32, 100)
 	for i := range links {
-		links[i] = uint32(i * 1000)
+		links[i] = uint32(i)
 	}
-	b, err := EncodeMeta(Meta{Links: links})
+	b, err := EncodeMeta(Meta{Version: 1 << 62, Links: links})
 	if err != nil {
 		t.Fatal(err)
 	}
