@@ -101,6 +101,11 @@ type Node struct {
 	ackDue map[uint32]bool
 	out    []Outgoing
 	lastHB int64
+	// topoGen counts changes to the topology view; a neighbour is sent
+	// the view with an Ack only when it has not had this generation, and
+	// on every topoRefresh-th heartbeat (beats counts them).
+	topoGen uint64
+	beats   uint64
 	// now is the latest time the caller gave.
 	now int64
 }
@@ -121,7 +126,13 @@ type peer struct {
 	// not: the next part would repeat it).
 	partial    bool
 	partialEnd Dot
+	// topoSent is the topology generation last sent to it.
+	topoSent uint64
 }
+
+// topoRefresh: every this many heartbeats the whole view goes out even
+// without news, in case an Ack carrying news was lost.
+const topoRefresh = 5
 
 // watch is a wait for a neighbour to catch up with a target set.
 type watch struct {
@@ -262,6 +273,7 @@ func (n *Node) SetLinks(id uint32, version int64, links []uint32) {
 	}
 	n.links[id] = LinkState{ID: id, Version: version, Links: slices.Clone(links)}
 	n.graph = nil
+	n.topoGen++
 	for _, nb := range n.neighbors {
 		n.ackDue[nb] = true
 	}
@@ -295,6 +307,7 @@ func (n *Node) SetNeighbors(ids []uint32) {
 	version := max(n.now, n.links[n.cfg.ID].Version+1)
 	n.links[n.cfg.ID] = LinkState{ID: n.cfg.ID, Version: version, Links: ids}
 	n.graph = nil
+	n.topoGen++
 	for _, nb := range ids {
 		n.ackDue[nb] = true // tell everyone, hop by hop
 	}
@@ -336,8 +349,12 @@ func (n *Node) Tick(now int64) {
 	n.now = max(n.now, now)
 	if now-n.lastHB >= n.cfg.Heartbeat {
 		n.lastHB = now
+		n.beats++
 		for _, nb := range n.neighbors {
 			n.ackDue[nb] = true
+			if n.beats%topoRefresh == 0 {
+				n.peer(nb).topoSent = 0 // send the view again
+			}
 		}
 	}
 	mine := n.R.Seen()
@@ -428,12 +445,17 @@ func (n *Node) Ready() []Outgoing {
 	mine := n.R.Seen()
 	var topo []LinkState
 	for nb := range n.ackDue {
-		if slices.Contains(n.neighbors, nb) {
+		if !slices.Contains(n.neighbors, nb) {
+			continue
+		}
+		a := Ack{Seen: mine.Clone(), Src: n.R.Src()}
+		if p := n.peer(nb); p.topoSent != n.topoGen {
 			if topo == nil {
 				topo = n.linkStates()
 			}
-			n.out = append(n.out, Outgoing{To: nb, Msg: Ack{Seen: mine.Clone(), Src: n.R.Src(), Topology: topo}})
+			a.Topology, p.topoSent = topo, n.topoGen
 		}
+		n.out = append(n.out, Outgoing{To: nb, Msg: a})
 	}
 	clear(n.ackDue)
 	out := n.out
