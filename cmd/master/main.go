@@ -41,7 +41,12 @@ func run() int {
 	flag.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
 	checkRun := flag.Bool("check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
 	statsPath := flag.String("stats", "", "write the run's metrics as JSON to `file`")
+	historyPath := flag.String("history", "", "with -check, write the recorded history to `file` (one event a line)")
 	flag.Parse()
+	if *historyPath != "" && !*checkRun {
+		fmt.Fprintln(os.Stderr, "master: -history records what -check judges: give -check too")
+		return master.ExitStart
+	}
 	if *checkRun && *keep {
 		fmt.Fprintln(os.Stderr, "master: -check assumes every server starts empty: it cannot be used with -keep-data")
 		return master.ExitStart
@@ -64,7 +69,7 @@ func run() int {
 	return master.Run(ctx, master.Options{
 		Config: cfg, ConfigPath: path, BinDir: binDir,
 		Echo: *echo, KeepData: *keep, Stdout: os.Stdout, Stderr: os.Stderr,
-		Check: *checkRun, StatsFile: *statsPath,
+		Check: *checkRun, StatsFile: *statsPath, HistoryFile: *historyPath,
 	}, os.Stdin)
 }
 

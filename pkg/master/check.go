@@ -1,8 +1,12 @@
 package master
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"time"
 
 	"gossipkv/pkg/check"
@@ -43,6 +47,14 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 			}
 		}
 	}
+	if m.opts.HistoryFile != "" && m.hist != nil {
+		if err := writeHistory(m.opts.HistoryFile, m.hist.events); err != nil {
+			m.errf("writing -history: %v", err)
+			if code == ExitOK {
+				code = ExitFailed
+			}
+		}
+	}
 	if verdict == nil {
 		return code
 	}
@@ -61,4 +73,30 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		return ExitCheck
 	}
 	return code
+}
+
+// writeHistory writes events one a line; after a stabilize, each server's
+// store as the checker saw it.
+func writeHistory(path string, events check.History) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, e := range events {
+		fmt.Fprintln(w, e)
+		ids := make([]uint32, 0, len(e.Stores))
+		for id := range e.Stores {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			fmt.Fprintf(w, "  server %d:", id)
+			for _, it := range e.Stores[id] {
+				fmt.Fprintf(w, " %q=%q@%v", it.Key, it.Value, it.Version)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	return errors.Join(w.Flush(), f.Close())
 }

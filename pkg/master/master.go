@@ -68,6 +68,10 @@ type Options struct {
 	OnVerdict func(check.Verdict)
 	// StatsFile, if set, gets the run's metrics as JSON at the end.
 	StatsFile string
+	// HistoryFile, if set (with Check), gets the recorded history at the
+	// end, one event a line, each stabilize with the stores it dumped:
+	// what the checker judged, for reading a failed check.
+	HistoryFile string
 	// Stdout gets only what get and printStore print (and the echo);
 	// Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
