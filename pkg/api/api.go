@@ -1,11 +1,3 @@
-// Package api defines the net/rpc control plane between gossipkv's
-// processes: the master drives watchdogs, clients and servers; clients talk
-// to their server. net/rpc flattens errors to strings, so every reply that a
-// caller must branch on carries a Status field; a returned error always means
-// the call itself failed (bad request, or a process that is not answering).
-//
-// Service and method names are constants here so that callers and servers
-// cannot drift apart.
 package api
 
 import "gossipkv/pkg/model"

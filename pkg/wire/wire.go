@@ -1,11 +1,3 @@
-// Package wire encodes the messages servers send each other over
-// memberlist: one type byte, then a msgpack body with explicit field tags.
-//
-// Everything a server sends one neighbour during one flush travels as one
-// batch (memberlist's SendReliable dials a TCP connection per message, so
-// fewer, larger messages are much cheaper). Decoding checks what it can
-// (canonical Seen sets, non-zero dots), so garbage from the network is
-// refused with an error instead of reaching the replica.
 package wire
 
 import (
