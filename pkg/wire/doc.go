@@ -4,7 +4,7 @@
 //
 // Everything a server sends one neighbour during one flush travels as one
 // batch: fewer, larger frames cost each side fewer writes, reads and
-// decodes. Decoding checks what it can
-// (canonical Seen sets, non-zero dots), so garbage from the network is
+// decodes. Decoding checks what it can (msgpack length headers against the
+// input, canonical Seen sets, non-zero dots), so garbage from the network is
 // refused with an error instead of reaching the replica.
 package wire
