@@ -32,6 +32,8 @@ func run() int {
 			return shrinkMain(os.Args[2:])
 		case "cleanup":
 			return cleanupMain(os.Args[2:])
+		case "config":
+			return configMain(os.Args[2:])
 		}
 	}
 	binDir := exeDir()
@@ -113,5 +115,29 @@ func cleanupMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
 		return master.ExitFailed
 	}
+	return master.ExitOK
+}
+
+// configMain is `master config`: a config.yaml for N servers and M clients
+// on one machine, every knob at its default, for scripts with more ids than
+// the default layout (servers 0..N-1, then the clients).
+func configMain(args []string) int {
+	fs := flag.NewFlagSet("master config", flag.ContinueOnError)
+	servers := fs.Int("servers", 5, "servers, ids 0..N-1")
+	clients := fs.Int("clients", 5, "clients, the ids after the servers")
+	port := fs.Int("port", 7000, "base `port`: server rpc port+id, gossip port+100+id, watchdog port+200+id, client rpc port+300+id")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return master.ExitStart
+	}
+	if *servers < 1 || *clients < 0 || *servers+*clients > 100 || *port < 1 || *port+399 > 65535 {
+		fmt.Fprintln(os.Stderr, "master config: need 1 or more servers, 0 or more clients, at most 100 ids in all, and ports port..port+399 in 1..65535")
+		return master.ExitStart
+	}
+	b, err := config.Local(*servers, *clients, *port).Marshal()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "master config:", err)
+		return master.ExitFailed
+	}
+	os.Stdout.Write(b)
 	return master.ExitOK
 }
