@@ -72,6 +72,10 @@ type NodeConfig struct {
 	Heartbeat int64
 	// MaxDeltaBytes bounds one Delta; a larger gap goes in several.
 	MaxDeltaBytes int
+	// Start is the time the node is made. Its links are versioned by its
+	// clock from there: a restarted server must announce them above its
+	// previous life's versions, which its peers still hold.
+	Start int64
 }
 
 // Node is the replication protocol of one server, pure: driven by Put, Step
@@ -165,6 +169,7 @@ func (w *watch) due(have, target Seen, now, wait int64) bool {
 // NewNode builds the protocol around a replica.
 func NewNode(cfg NodeConfig, r *Replica) *Node {
 	return &Node{
+		now:     cfg.Start,
 		cfg:     cfg,
 		R:       r,
 		links:   map[uint32]LinkState{},

@@ -308,3 +308,25 @@ func TestNode_DeadOrigin_WritesStillSpread(t *testing.T) {
 	}
 	s.check()
 }
+
+// A restarted node announces its links above its previous life's version,
+// even before any time has passed for it; otherwise its peers, which still
+// hold the old version, would ignore them.
+func TestNode_Restart_LinksOutrankPreviousLife(t *testing.T) {
+	cfg := NodeConfig{ID: 2, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
+	old := NewNode(cfg, NewReplica(2, nil, Meta{}))
+	old.Tick(5e18)
+	old.SetNeighbors([]uint32{0, 1})
+	peer := NewNode(NodeConfig{ID: 1, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}, NewReplica(1, nil, Meta{}))
+	own := old.OwnLinks()
+	peer.SetLinks(2, own.Version, own.Links)
+
+	cfg.Start = 5e18 + 1e9 // restarted a second later
+	restarted := NewNode(cfg, NewReplica(2, nil, Meta{}))
+	restarted.SetNeighbors([]uint32{1}) // before its first Tick
+	own = restarted.OwnLinks()
+	peer.SetLinks(2, own.Version, own.Links)
+	if got := peer.Topology()[2]; !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("peer routes by %v for the restarted node, want [1]", got)
+	}
+}

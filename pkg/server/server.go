@@ -199,6 +199,7 @@ func New(opts Options) (*Server, error) {
 		Resend:        int64(opts.Timing.Resend),
 		Heartbeat:     int64(opts.Timing.Heartbeat),
 		MaxDeltaBytes: opts.MaxDeltaBytes,
+		Start:         opts.Now(),
 	}, model.NewReplica(opts.ID, entries, meta))
 	s.log.Info("recovered", "keys", len(entries), "seen", meta.Seen.String())
 
