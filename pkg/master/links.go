@@ -84,8 +84,7 @@ func (v *linkView) Groups() [][]uint32 {
 	for _, id := range ids {
 		parent[id] = id
 	}
-	var find func(uint32) uint32
-	find = func(x uint32) uint32 {
+	find := func(x uint32) uint32 {
 		for parent[x] != x {
 			parent[x] = parent[parent[x]]
 			x = parent[x]

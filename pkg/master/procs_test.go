@@ -60,7 +60,8 @@ func fakeProcessMain(role string, args []string) int {
 	}
 	dir := filepath.Join(cfg.DataDir, "pids")
 	pid := strconv.Itoa(os.Getpid())
-	if err := os.MkdirAll(dir, 0o755); err == nil {
+	err = os.MkdirAll(dir, 0o755)
+	if err == nil {
 		err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d", role, id)), []byte(pid), 0o644)
 	}
 	if err != nil {

@@ -477,16 +477,6 @@ func (n *Node) peer(id uint32) *peer {
 	return p
 }
 
-// PeerSeen returns what neighbour id is known to hold, and whether anything
-// is known.
-func (n *Node) PeerSeen(id uint32) (Seen, bool) {
-	p := n.peers[id]
-	if p == nil || !p.known {
-		return Seen{}, false
-	}
-	return p.seen, true
-}
-
 func (n *Node) topology() *router.Graph {
 	if n.graph == nil {
 		links := make(map[uint32][]uint32, len(n.links))

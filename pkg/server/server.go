@@ -240,12 +240,7 @@ func (s *Server) startMemberlist() error {
 		}
 		inner = nt
 	}
-	byAddr := map[string]uint32{}
-	for id, addr := range o.Peers {
-		byAddr[addr] = id
-		byAddr[strconv.FormatUint(uint64(id), 10)] = id
-	}
-	s.cut = transport.New(inner, byAddr)
+	s.cut = transport.New(inner, transport.Peers(o.Peers))
 	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
 	s.publishMeta(model.LinkState{})
 	s.data = newStreams(o.Peers, dataTimeout, s.log)
@@ -262,7 +257,7 @@ func (s *Server) startMemberlist() error {
 	s.data.demux = transport.NewDemux(s.cut, s.data.serve)
 
 	mc := memberlist.DefaultLocalConfig()
-	mc.Name = strconv.FormatUint(uint64(o.ID), 10)
+	mc.Name = transport.Names(o.ID)
 	mc.BindAddr, mc.BindPort = host, port
 	mc.AdvertiseAddr, mc.AdvertisePort = host, port
 	mc.Transport = s.data.demux
@@ -665,7 +660,7 @@ func (s *Server) joiner() {
 		var addrs []string
 		for _, id := range ids {
 			if !s.cut.IsCut(id) {
-				addrs = append(addrs, strconv.FormatUint(uint64(id), 10)+"/"+s.opts.Peers[id])
+				addrs = append(addrs, transport.Names(id)+"/"+s.opts.Peers[id])
 			}
 		}
 		if len(addrs) > 0 {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -51,7 +50,7 @@ func newStreams(peers map[uint32]string, timeout time.Duration, log *slog.Logger
 	st := &streams{addrs: map[uint32]memberlist.Address{}, timeout: timeout, log: log,
 		out: map[uint32]net.Conn{}, in: map[net.Conn]struct{}{}}
 	for id, addr := range peers {
-		st.addrs[id] = memberlist.Address{Addr: addr, Name: strconv.FormatUint(uint64(id), 10)}
+		st.addrs[id] = memberlist.Address{Addr: addr, Name: transport.Names(id)}
 	}
 	return st
 }

@@ -15,11 +15,9 @@ import (
 // Type is the first byte of every message.
 type Type uint8
 
-const (
-	typeInvalid Type = iota
-	// TypeBatch carries a sender id and a list of protocol messages.
-	TypeBatch
-)
+// TypeBatch carries a sender id and a list of protocol messages. (Zero is
+// left unused, so that a zeroed buffer is never a valid message.)
+const TypeBatch Type = 1
 
 // ErrMalformed wraps every decoding failure.
 var ErrMalformed = errors.New("wire: malformed message")
