@@ -625,11 +625,14 @@ func TestCluster_CutPair_ReliableFailsButIndirectProbesKeepAlive(t *testing.T) {
 					fmt.Sprintf("node 2 did not receive %q", msg))
 			}
 
-			// Wait until each end has failed several direct probes of
-			// the other: dropped pings and refused TCP fallback pings.
-			waitFor(t, 10*time.Second, func() bool {
+			// Wait until each end has tried a direct probe of the other and
+			// had it dropped: a ping and its TCP fallback. (Not a count of
+			// many: on a loaded machine one end may declare the other dead
+			// for a while, and memberlist does not probe the dead.) The
+			// deadline only guards against a hang.
+			waitFor(t, 30*time.Second, func() bool {
 				d0, d1 := n0.tr.Dropped(), n1.tr.Dropped()
-				return d0.PacketsOut >= 10 && d0.Dials >= 5 && d1.PacketsOut >= 10 && d1.Dials >= 5
+				return d0.PacketsOut >= 1 && d0.Dials >= 1 && d1.PacketsOut >= 1 && d1.Dials >= 1
 			}, "direct probes across the cut were not attempted")
 
 			// Each failed direct probe is followed by an indirect one
@@ -638,7 +641,7 @@ func TestCluster_CutPair_ReliableFailsButIndirectProbesKeepAlive(t *testing.T) {
 			// ProbeTimeout = 25 ms here) and one end declares the other
 			// dead for a moment; the victim refutes through 2 and is
 			// alive again. Either way the views converge to all alive.
-			waitFor(t, 5*time.Second, func() bool { return allSee(nodes, 3) },
+			waitFor(t, 30*time.Second, func() bool { return allSee(nodes, 3) },
 				"members not all alive despite indirect probes through 2")
 			if n0.box.sawLeave("1") || n1.box.sawLeave("0") {
 				t.Logf("transient death across the cut (revived by refutation): node 0 saw %s, node 1 saw %s",
