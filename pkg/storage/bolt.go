@@ -66,6 +66,11 @@ type Bolt struct {
 	mu sync.Mutex
 	// db is nil once closed.
 	db *bolt.DB
+	// log holds what Log made durable since the last Commit, and logged
+	// its entries: what a crash left in it, found at open, and what was
+	// logged since.
+	log    *wal
+	logged []model.Entry
 	// failed is the error of a failed commit; once set, every Commit
 	// returns it (see the package caveats).
 	failed error
@@ -102,7 +107,39 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	return &Bolt{path: path, db: db}, nil
+	log, err := openWAL(path+".wal", opts.NoSync)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	// Replay also cuts a torn last record off, before anything is
+	// appended after it.
+	logged, err := log.replay()
+	if err != nil {
+		_ = log.close()
+		_ = db.Close()
+		return nil, err
+	}
+	return &Bolt{path: path, db: db, log: log, logged: logged}, nil
+}
+
+func storeKey(key []byte) []byte {
+	k := make([]byte, 1+len(key))
+	k[0] = storeKeyPrefix
+	copy(k[1:], key)
+	return k
+}
+
+// encodeRecord is an entry's value in the store bucket.
+func encodeRecord(e model.Entry) ([]byte, error) {
+	v, err := msgpack.Marshal(&storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src})
+	if err != nil {
+		return nil, fmt.Errorf("storage: encode entry %q: %w", e.Key, err)
+	}
+	if len(v) > bolt.MaxValueSize {
+		return nil, fmt.Errorf("storage: entry %q: record of %d bytes is larger than %d", e.Key, len(v), bolt.MaxValueSize)
+	}
+	return v, nil
 }
 
 // initFormat creates the buckets and format record of a new file, or checks
@@ -140,7 +177,9 @@ func initFormat(tx *bolt.Tx) error {
 	return nil
 }
 
-// Load reads the whole store and the meta in one read transaction.
+// Load reads the whole store and the meta in one read transaction and folds
+// in what the log holds. It writes nothing: a server on a full disk can
+// still reload its state.
 func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -179,7 +218,7 @@ func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
 	if err != nil {
 		return nil, model.Meta{}, err
 	}
-	return entries, meta, nil
+	return foldInto(&meta, entries, b.logged), meta, nil
 }
 
 // Commit writes the batch and the meta in one bbolt transaction.
@@ -193,18 +232,11 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	keys := make([][]byte, len(entries))
 	vals := make([][]byte, len(entries))
 	for i := range entries {
-		e := &entries[i]
-		k := make([]byte, 1+len(e.Key))
-		k[0] = storeKeyPrefix
-		copy(k[1:], e.Key)
-		v, err := msgpack.Marshal(&storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src})
+		v, err := encodeRecord(entries[i])
 		if err != nil {
-			return fmt.Errorf("storage: encode entry %q: %w", e.Key, err)
+			return err
 		}
-		if len(v) > bolt.MaxValueSize {
-			return fmt.Errorf("storage: entry %q: record of %d bytes is larger than %d", e.Key, len(v), bolt.MaxValueSize)
-		}
-		keys[i], vals[i] = k, v
+		keys[i], vals[i] = storeKey(entries[i].Key), v
 	}
 	mv, err := msgpack.Marshal(&meta)
 	if err != nil {
@@ -221,6 +253,12 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	}
 	err = b.db.Update(func(tx *bolt.Tx) error {
 		store := tx.Bucket(storeBucket)
+		// What the log holds goes into the file first: the caller's
+		// entries cover what it logged since the open (the contract), but
+		// not necessarily what a crash left there, which it only loaded.
+		if err := b.foldLogged(tx); err != nil {
+			return err
+		}
 		for i := range keys {
 			if err := store.Put(keys[i], vals[i]); err != nil {
 				return err
@@ -238,6 +276,76 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 		b.failed = err
 		return fmt.Errorf("storage: commit to %s: %w", b.path, err)
 	}
+	b.logged = nil
+	if b.log.size > 0 {
+		// The file now holds all of the log. Failing to empty it only
+		// costs a replay that changes nothing; the next Log appends
+		// after it.
+		_ = b.log.truncate(0)
+	}
+	return nil
+}
+
+// foldLogged writes the logged entries into tx's store bucket where they
+// are newer than what it holds.
+func (b *Bolt) foldLogged(tx *bolt.Tx) error {
+	if len(b.logged) == 0 {
+		return nil
+	}
+	var meta model.Meta
+	if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
+		if err := unmarshal(raw, &meta); err != nil {
+			return corrupt(metaBucket, replicaKey, err)
+		}
+	}
+	store := tx.Bucket(storeBucket)
+	var failed error
+	cur := func(key []byte) (model.Version, bool) {
+		raw := store.Get(storeKey(key))
+		if raw == nil || failed != nil {
+			return model.Version{}, false
+		}
+		var rec storeRecord
+		if err := unmarshal(raw, &rec); err != nil {
+			failed = corrupt(storeBucket, key, err)
+		}
+		return rec.Version, true
+	}
+	put := func(e model.Entry) {
+		if failed != nil {
+			return
+		}
+		v, err := encodeRecord(e)
+		if err == nil {
+			err = store.Put(storeKey(e.Key), v)
+		}
+		failed = err
+	}
+	fold(&meta, b.logged, cur, put)
+	return failed
+}
+
+// Log makes entries, new writes of this replica, durable with one append
+// to the write-ahead log (see Backend.Log).
+func (b *Bolt) Log(entries []model.Entry) error {
+	if err := validate(entries, model.Meta{}); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.db == nil {
+		return ErrClosed
+	}
+	if b.failed != nil {
+		return fmt.Errorf("storage: %s: an earlier commit failed, reopen to recover: %w", b.path, b.failed)
+	}
+	if err := b.log.appendRecord(entries); err != nil {
+		b.failed = err
+		return err
+	}
+	for _, e := range entries {
+		b.logged = append(b.logged, cloneEntry(e))
+	}
 	return nil
 }
 
@@ -248,7 +356,7 @@ func (b *Bolt) Close() error {
 	if b.db == nil {
 		return nil
 	}
-	err := b.db.Close()
+	err := errors.Join(b.db.Close(), b.log.close())
 	b.db = nil
 	if err != nil {
 		return fmt.Errorf("storage: close %s: %w", b.path, err)

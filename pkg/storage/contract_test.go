@@ -199,6 +199,81 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		checkLoad(t, reopen(), good, metaAt(4, 1, 1))
 	})
 
+	t.Run("LogThenReopen", func(t *testing.T) {
+		b, reopen := open(t)
+		base := []model.Entry{entry("a", "committed", 5, 1, 1), entry("b", "newer than its log", 50, 1, 2)}
+		meta := metaAt(50, 1, 2)
+		if err := b.Commit(base, meta); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		logged := []model.Entry{
+			entry("a", "logged", 6, 2, 1), // newer: replaces
+			entry("b", "older", 7, 2, 2),  // older: only its dot counts
+			entry("c", "new key", 8, 2, 3),
+		}
+		if err := b.Log(logged[:1]); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		if err := b.Log(logged[1:]); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		want := []model.Entry{logged[0], base[1], logged[2]}
+		wantMeta := metaAt(50, 1, 2, 2, 3) // a log does not move the clock
+		checkLoad(t, b, want, wantMeta)
+		checkLoad(t, reopen(), want, wantMeta)
+	})
+
+	t.Run("LogOfHeldDotChangesNothing", func(t *testing.T) {
+		b, reopen := open(t)
+		e := entry("a", "v2", 9, 1, 2)
+		if err := b.Commit([]model.Entry{e}, metaAt(9, 1, 2)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		// Dot 1:1 is held, so this entry is not applied although its
+		// version is newer: a dot names one write.
+		if err := b.Log([]model.Entry{entry("a", "impostor", 10, 1, 1)}); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		checkLoad(t, reopen(), []model.Entry{e}, metaAt(9, 1, 2))
+	})
+
+	t.Run("CommitCoversLog", func(t *testing.T) {
+		b, reopen := open(t)
+		x, y := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2)
+		if err := b.Log([]model.Entry{x}); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		if err := b.Commit([]model.Entry{x}, metaAt(1, 1, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if err := b.Log([]model.Entry{y}); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		b = reopen()
+		checkLoad(t, b, []model.Entry{x, y}, metaAt(1, 1, 2))
+		z := entry("z", "3", 3, 1, 3)
+		if err := b.Log([]model.Entry{z}); err != nil {
+			t.Fatalf("Log after reopen: %v", err)
+		}
+		checkLoad(t, reopen(), []model.Entry{x, y, z}, metaAt(1, 1, 3))
+	})
+
+	// A restarted server loads what its last life logged but does not
+	// commit it again: its first commit, of other keys, must keep it.
+	t.Run("LoggedBeforeRestartSurvivesNextCommit", func(t *testing.T) {
+		b, reopen := open(t)
+		x, y := entry("x", "logged", 1, 1, 1), entry("y", "later", 2, 2, 1)
+		if err := b.Log([]model.Entry{x}); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		b = reopen()
+		checkLoad(t, b, []model.Entry{x}, seenMeta(1, 1))
+		if err := b.Commit([]model.Entry{y}, metaAt(2, 1, 1, 2, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		checkLoad(t, reopen(), []model.Entry{x, y}, metaAt(2, 1, 1, 2, 1))
+	})
+
 	t.Run("MaxKeySize", func(t *testing.T) {
 		b, reopen := open(t)
 		e := model.Entry{Key: bytes.Repeat([]byte("k"), MaxKeySize), Value: []byte("v"), Seq: 1}
@@ -216,6 +291,9 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		if err := b.Commit([]model.Entry{entry("a", "1", 1, 1, 1)}, metaAt(1, 1, 1)); !errors.Is(err, ErrClosed) {
 			t.Errorf("Commit after Close = %v, want ErrClosed", err)
 		}
+		if err := b.Log([]model.Entry{entry("a", "1", 1, 1, 1)}); !errors.Is(err, ErrClosed) {
+			t.Errorf("Log after Close = %v, want ErrClosed", err)
+		}
 		if _, _, err := b.Load(); !errors.Is(err, ErrClosed) {
 			t.Errorf("Load after Close = %v, want ErrClosed", err)
 		}
@@ -225,9 +303,9 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 	})
 }
 
-// entry builds an entry whose version is (wall, 0, origin).
+// entry builds write origin:seq, whose version is (wall, 0, origin).
 func entry(key, value string, wall int64, origin uint32, seq uint64) model.Entry {
-	return model.Entry{Key: []byte(key), Value: []byte(value), Version: model.Version{Wall: wall, Origin: origin}, Seq: seq}
+	return model.Entry{Key: []byte(key), Value: []byte(value), Version: model.Version{Wall: wall, Origin: origin}, Seq: seq, Src: origin}
 }
 
 // metaAt builds a meta with clock wall and a seen prefix from (origin, n)
@@ -260,7 +338,7 @@ func checkEntries(t *testing.T, got, want []model.Entry) {
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Version != w.Version || g.Seq != w.Seq {
+		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Version != w.Version || g.Seq != w.Seq || g.Src != w.Src {
 			t.Fatalf("entry %d = %s, want %s", i, describe(got[i:i+1]), describe(want[i:i+1]))
 		}
 	}

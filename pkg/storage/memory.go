@@ -56,6 +56,26 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	return nil
 }
 
+// Log folds copies of entries into the committed state at once: for a
+// Memory, durable and committed are the same.
+func (m *Memory) Log(entries []model.Entry) error {
+	if err := validate(entries, model.Meta{}); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	cur := func(key []byte) (model.Version, bool) {
+		e, ok := m.store[string(key)]
+		return e.Version, ok
+	}
+	put := func(e model.Entry) { m.store[string(e.Key)] = cloneEntry(e) }
+	fold(&m.meta, entries, cur, put)
+	return nil
+}
+
 // Close makes later Load and Commit calls fail with ErrClosed.
 func (m *Memory) Close() error {
 	m.mu.Lock()
@@ -87,5 +107,5 @@ func cloneEntry(e model.Entry) model.Entry {
 }
 
 func cloneMeta(m model.Meta) model.Meta {
-	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock}
+	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock, Src: m.Src}
 }

@@ -23,6 +23,16 @@ type Backend interface {
 	// a key occurs twice, the later entry wins. The backend keeps no
 	// reference to the caller's slices.
 	Commit(entries []model.Entry, meta model.Meta) error
+	// Log makes entries durable ahead of the next Commit, more cheaply:
+	// the caller's own new writes, which a client waits for. After it
+	// returns nil they survive a crash, and Load returns them as a replica
+	// would hold them: each entry's dot in meta.Seen, and the entry in the
+	// store unless the key holds a newer one. The next Commit must cover
+	// everything logged before it (the replica's state after applying it),
+	// since it may discard the log. On error nothing of the batch survives
+	// a restart, and the backend may refuse further calls like a failed
+	// Commit.
+	Log(entries []model.Entry) error
 	// Close releases the backend; later calls return ErrClosed. Closing
 	// twice is harmless.
 	Close() error

@@ -1,0 +1,198 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"gossipkv/pkg/model"
+)
+
+// wal is a Bolt's write-ahead log: the server's own new writes, made durable
+// by one append and one fdatasync, where a bbolt commit costs two fdatasyncs
+// and a copy of every page from each changed leaf to the root. The next
+// Commit covers everything logged (the caller's promise, see Backend.Log)
+// and then empties the log; Load folds what a crash left in it into what it
+// returns, and the commit after that empties it.
+//
+// A record is a 4-byte little-endian payload length, the payload's CRC-32C,
+// and the payload: a msgpack array of walRecord. Only the last record can be
+// torn (every Log is one append, synced before the next); replay stops at
+// the first record that is cut short or fails its checksum and cuts it off,
+// so that no new record follows a torn one.
+type wal struct {
+	path   string
+	f      *os.File
+	size   int64
+	noSync bool
+}
+
+// walRecord is one logged entry.
+type walRecord struct {
+	Key     []byte        `msgpack:"k"`
+	Value   []byte        `msgpack:"v"`
+	Version model.Version `msgpack:"t"`
+	Seq     uint64        `msgpack:"s"`
+	Src     uint32        `msgpack:"r"`
+}
+
+const walHeader = 8
+
+// walMaxRecord bounds a record's announced length on replay, so that a torn
+// length field cannot make replay allocate gigabytes. A Log of more is
+// refused before it is written.
+const walMaxRecord = 256 << 20
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func openWAL(path string, noSync bool) (*wal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
+	}
+	return &wal{path: path, f: f, size: st.Size(), noSync: noSync}, nil
+}
+
+// replay returns the entries of every whole record, in the order logged,
+// and cuts off a torn last record, so that the next append follows the
+// last whole one.
+func (w *wal) replay() ([]model.Entry, error) {
+	if w.size == 0 {
+		return nil, nil
+	}
+	data := make([]byte, w.size)
+	if _, err := io.ReadFull(io.NewSectionReader(w.f, 0, w.size), data); err != nil {
+		return nil, fmt.Errorf("storage: read log %s: %w", w.path, err)
+	}
+	var entries []model.Entry
+	whole := 0
+	for rest := data; len(rest) >= walHeader; {
+		n := binary.LittleEndian.Uint32(rest[0:4])
+		sum := binary.LittleEndian.Uint32(rest[4:8])
+		if n > walMaxRecord || int(n) > len(rest)-walHeader {
+			break // torn
+		}
+		payload := rest[walHeader : walHeader+int(n)]
+		if crc32.Checksum(payload, castagnoli) != sum {
+			break // torn
+		}
+		var recs []walRecord
+		if err := unmarshal(payload, &recs); err != nil {
+			// The checksum matched what was written: this is not a torn
+			// write but a record this build cannot read.
+			return nil, fmt.Errorf("%w: log %s at offset %d: %v", ErrCorrupt, w.path, whole, err)
+		}
+		for _, r := range recs {
+			entries = append(entries, model.Entry{Key: r.Key, Value: r.Value, Version: r.Version, Seq: r.Seq, Src: r.Src})
+		}
+		rest = rest[walHeader+int(n):]
+		whole += walHeader + int(n)
+	}
+	if int64(whole) < w.size {
+		if err := w.truncate(int64(whole)); err != nil {
+			return nil, fmt.Errorf("storage: cut torn record off log %s: %w", w.path, err)
+		}
+	}
+	return entries, nil
+}
+
+// appendRecord durably appends one record of entries. On failure it cuts
+// the file back to its old size, so that a write the caller was told failed
+// cannot come back at the next open; if even that fails, the log's state is
+// unknown and the error says so.
+func (w *wal) appendRecord(entries []model.Entry) error {
+	recs := make([]walRecord, len(entries))
+	for i, e := range entries {
+		recs[i] = walRecord{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src}
+	}
+	payload, err := msgpack.Marshal(recs)
+	if err != nil {
+		return fmt.Errorf("storage: encode log record: %w", err)
+	}
+	if len(payload) > walMaxRecord {
+		return fmt.Errorf("storage: log record of %d bytes is larger than %d", len(payload), walMaxRecord)
+	}
+	buf := make([]byte, walHeader, walHeader+len(payload))
+	binary.LittleEndian.PutUint32(buf[0:4], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[4:8], crc32.Checksum(payload, castagnoli))
+	buf = append(buf, payload...)
+	if _, err = w.f.Write(buf); err == nil && !w.noSync {
+		err = fdatasync(w.f)
+	}
+	if err != nil {
+		if terr := w.truncate(w.size); terr != nil {
+			return fmt.Errorf("storage: append to log %s: %w (and cutting it back failed: %v)", w.path, err, terr)
+		}
+		return fmt.Errorf("storage: append to log %s: %w", w.path, err)
+	}
+	w.size += int64(len(buf))
+	return nil
+}
+
+// truncate cuts the log to size bytes and syncs the cut.
+func (w *wal) truncate(size int64) error {
+	if err := w.f.Truncate(size); err != nil {
+		return err
+	}
+	w.size = size
+	if w.noSync {
+		return nil
+	}
+	return fdatasync(w.f)
+}
+
+func (w *wal) close() error { return w.f.Close() }
+
+// fold applies logged entries to a loaded state as a replica applies
+// writes: a dot not yet held joins meta.Seen, and its entry replaces the
+// key's when its version is newer. cur returns the version a key holds, put
+// stores an entry. Folding a log twice changes nothing the second time, so
+// a crash between a Commit and the log's truncation is harmless.
+func fold(meta *model.Meta, logged []model.Entry, cur func(key []byte) (model.Version, bool), put func(model.Entry)) {
+	for _, e := range logged {
+		if !meta.Seen.Add(e.Dot()) {
+			continue
+		}
+		if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
+			put(e)
+		}
+	}
+}
+
+// foldInto folds logged entries into a loaded list of entries.
+func foldInto(meta *model.Meta, entries, logged []model.Entry) []model.Entry {
+	if len(logged) == 0 {
+		return entries
+	}
+	at := make(map[string]int, len(entries))
+	for i, e := range entries {
+		at[string(e.Key)] = i
+	}
+	cur := func(key []byte) (model.Version, bool) {
+		i, ok := at[string(key)]
+		if !ok {
+			return model.Version{}, false
+		}
+		return entries[i].Version, true
+	}
+	put := func(e model.Entry) {
+		e = cloneEntry(e) // the caller may keep what Load returns
+		if i, ok := at[string(e.Key)]; ok {
+			entries[i] = e
+			return
+		}
+		at[string(e.Key)] = len(entries)
+		entries = append(entries, e)
+	}
+	fold(meta, logged, cur, put)
+	return entries
+}

@@ -1,0 +1,154 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"gossipkv/pkg/model"
+)
+
+// logged opens a Bolt at a new path, commits base and logs each batch,
+// then closes it without a commit, as a killed server leaves it.
+func logged(t *testing.T, base []model.Entry, meta model.Meta, batches ...[]model.Entry) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path)
+	if err := b.Commit(base, meta); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	for _, batch := range batches {
+		if err := b.Log(batch); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+	}
+	closeRaw(t, b)
+	return path
+}
+
+// closeRaw closes b's files without anything Close might add.
+func closeRaw(t *testing.T, b *Bolt) {
+	t.Helper()
+	if err := errors.Join(b.db.Close(), b.log.close()); err != nil {
+		t.Fatal(err)
+	}
+	b.db = nil
+}
+
+func TestLog_TornTailIsDropped(t *testing.T) {
+	x, y := entry("x", "kept", 1, 1, 1), entry("y", "torn", 2, 1, 2)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x})
+	wal := path + ".wal"
+	st, err := os.Stat(wal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := st.Size()
+	b := openBolt(t, path)
+	if err := b.Log([]model.Entry{y}); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	// Cut the second record short, as a crash in its write would.
+	st, _ = os.Stat(wal)
+	if err := os.Truncate(wal, st.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	b = openBolt(t, path)
+	if st, err := os.Stat(wal); err != nil || st.Size() != whole {
+		t.Fatalf("log after open: %v, %v; want it cut back to its first record (%d bytes)", st, err, whole)
+	}
+	checkLoad(t, b, []model.Entry{x}, seenMeta(1, 1))
+	// A new record goes where the torn one was, and reads back.
+	z := entry("z", "after", 3, 1, 2)
+	if err := b.Log([]model.Entry{z}); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	checkLoad(t, openBolt(t, path), []model.Entry{x, z}, seenMeta(1, 2))
+}
+
+func TestLog_BadChecksumEndsReplay(t *testing.T) {
+	x, y := entry("x", "kept", 1, 1, 1), entry("y", "garbled", 2, 1, 2)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x}, []model.Entry{y})
+	f, err := os.OpenFile(path+".wal", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	if _, err := f.WriteAt([]byte{'#'}, st.Size()-2); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	checkLoad(t, openBolt(t, path), []model.Entry{x}, seenMeta(1, 1))
+}
+
+// A crash between a commit and the log's truncation leaves records the
+// file already holds; folding them again must not bring back old values.
+func TestLog_StaleLogChangesNothing(t *testing.T) {
+	old := entry("a", "old", 1, 1, 1)
+	path := logged(t, nil, model.Meta{}, []model.Entry{old})
+	stale, err := os.ReadFile(path + ".wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := openBolt(t, path)
+	cur := entry("a", "new", 2, 1, 2)
+	if err := b.Commit([]model.Entry{cur}, metaAt(2, 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	if err := os.WriteFile(path+".wal", stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkLoad(t, openBolt(t, path), []model.Entry{cur}, metaAt(2, 1, 2))
+}
+
+// A record whose checksum holds but whose payload does not decode was
+// written so: the open fails and names the log, rather than dropping it
+// and every record after it.
+func TestLog_UndecodableRecordIsCorrupt(t *testing.T) {
+	path := logged(t, nil, model.Meta{})
+	payload, err := msgpack.Marshal([]string{"not", "records"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
+	rec = binary.LittleEndian.AppendUint32(rec, crc32.Checksum(payload, castagnoli))
+	if err := os.WriteFile(path+".wal", append(rec, payload...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenBolt(path, BoltOptions{})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("OpenBolt = %v, want ErrCorrupt", err)
+	}
+}
+
+// A huge announced length (a torn header) is a torn record, not an
+// allocation of that size.
+func TestLog_HugeLengthIsTorn(t *testing.T) {
+	x := entry("x", "kept", 1, 1, 1)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x})
+	f, err := os.OpenFile(path+".wal", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	checkLoad(t, openBolt(t, path), []model.Entry{x}, seenMeta(1, 1))
+}
+
+// seenMeta is a meta that holds the dots of (origin, n) pairs and no clock:
+// what logging alone leaves.
+func seenMeta(pairs ...uint64) model.Meta {
+	m := metaAt(0, pairs...)
+	m.Clock = model.Version{}
+	return m
+}
