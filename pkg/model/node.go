@@ -437,6 +437,37 @@ func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	p.fast, p.slow = watch{}, watch{}
 }
 
+// ReadyOwn returns the Writes that carry this node's own new writes, for a
+// caller that made them durable ahead of the rest (a write-ahead log): they
+// may leave before the next commit, so that replication does not wait on
+// it. Forwarded writes, deltas and acks stay for Ready: a neighbour takes
+// whatever we send it as held by us, and acks promise durability.
+func (n *Node) ReadyOwn() []Outgoing {
+	src := n.R.Src()
+	var out []Outgoing
+	for _, nb := range n.neighbors {
+		es := n.batches[nb]
+		var own, rest []Entry
+		for _, e := range es {
+			if e.Src == src {
+				own = append(own, e)
+			} else {
+				rest = append(rest, e)
+			}
+		}
+		if len(own) == 0 {
+			continue
+		}
+		out = append(out, Outgoing{To: nb, Msg: Writes{Entries: own}})
+		if len(rest) > 0 {
+			n.batches[nb] = rest
+		} else {
+			delete(n.batches, nb)
+		}
+	}
+	return out
+}
+
 // Ready returns the messages to send, once everything the replica has
 // applied so far is durable: acks promise durability. The caller commits
 // R.TakeDirty() first, then calls Ready.
@@ -463,7 +494,9 @@ func (n *Node) Ready() []Outgoing {
 		n.out = append(n.out, Outgoing{To: nb, Msg: a})
 	}
 	clear(n.ackDue)
-	out := n.out
+	// A delta queued for a neighbour lost since (the caller deferred its
+	// commit) has nowhere to go.
+	out := slices.DeleteFunc(n.out, func(o Outgoing) bool { return !slices.Contains(n.neighbors, o.To) })
 	n.out = nil
 	return out
 }

@@ -22,6 +22,15 @@ type simNet struct {
 	writes []Entry
 	loss   float64
 	ver    int64 // version of the topology each gossip round announces
+	// disk is what each node would recover from: its last commit and the
+	// own writes it logged since, as a server with a write-ahead log.
+	disk []simDisk
+}
+
+type simDisk struct {
+	entries []Entry
+	meta    Meta
+	logged  []Entry
 }
 
 type simMsg struct {
@@ -36,6 +45,7 @@ func newSimNet(t *testing.T, seed int64, n int) *simNet {
 	for i := 0; i < n; i++ {
 		s.nodes = append(s.nodes, s.newNode(uint32(i), NewReplica(uint32(i), nil, Meta{})))
 		s.alive = append(s.alive, true)
+		s.disk = append(s.disk, simDisk{})
 	}
 	s.gossip(1)
 	return s
@@ -87,7 +97,9 @@ func (s *simNet) gossip(p float64) {
 }
 
 // step delivers up to a few queued messages in random order, ticks every
-// node and collects what they send.
+// node and collects what they send. A node commits in one step of three,
+// as a server defers the commits of others' writes; in the other steps
+// only its own writes, logged as they were issued, leave (ReadyOwn).
 func (s *simNet) step() {
 	s.now += ms
 	for k := 0; k < 4 && len(s.queue) > 0; k++ {
@@ -104,8 +116,15 @@ func (s *simNet) step() {
 			continue
 		}
 		n.Tick(s.now)
-		n.R.TakeDirty() // the commit
-		for _, o := range n.Ready() {
+		var out []Outgoing
+		if s.rng.Intn(3) == 0 {
+			n.R.TakeDirty()
+			s.disk[id] = simDisk{entries: n.R.Snapshot(), meta: n.R.Meta()}
+			out = n.Ready()
+		} else {
+			out = n.ReadyOwn()
+		}
+		for _, o := range out {
 			if !slices.Contains(n.Neighbors(), o.To) {
 				s.t.Fatalf("node %d sent to %d, not a neighbour %v", id, o.To, n.Neighbors())
 			}
@@ -116,7 +135,21 @@ func (s *simNet) step() {
 
 func (s *simNet) put(id uint32) {
 	e := s.nodes[id].Put([]byte(fmt.Sprintf("k%d", s.rng.Intn(8))), []byte(fmt.Sprintf("v%d", len(s.writes))), Version{}, s.now)
+	s.disk[id].logged = append(s.disk[id].logged, e)
 	s.writes = append(s.writes, e)
+}
+
+// restart brings node id back from its disk: what it had not committed
+// of others' writes is gone.
+func (s *simNet) restart(id int) {
+	d := s.disk[id]
+	r := NewReplica(uint32(id), d.entries, d.meta)
+	for _, e := range d.logged {
+		r.Apply(e)
+	}
+	r.TakeDirty()
+	s.nodes[id] = s.newNode(uint32(id), r)
+	s.alive[id] = true
 }
 
 // settle runs without faults until no message is in flight for a while, with
@@ -221,12 +254,8 @@ func TestNode_RandomFaults_ConvergeToModel(t *testing.T) {
 				case x < 69:
 					s.alive[s.rng.Intn(5)] = false
 				case x < 74:
-					// restart from what was committed (everything applied
-					// before its last Ready, which is all of it here)
 					if id := s.rng.Intn(5); !s.alive[id] {
-						old := s.nodes[id].R
-						s.nodes[id] = s.newNode(uint32(id), NewReplica(uint32(id), old.Snapshot(), old.Meta()))
-						s.alive[id] = true
+						s.restart(id)
 					}
 				}
 				if s.rng.Intn(5) == 0 {
@@ -241,9 +270,7 @@ func TestNode_RandomFaults_ConvergeToModel(t *testing.T) {
 			clear(s.cut)
 			for id := range s.alive {
 				if !s.alive[id] {
-					old := s.nodes[id].R
-					s.nodes[id] = s.newNode(uint32(id), NewReplica(uint32(id), old.Snapshot(), old.Meta()))
-					s.alive[id] = true
+					s.restart(id)
 				}
 			}
 			s.settle()
@@ -328,5 +355,59 @@ func TestNode_Restart_LinksOutrankPreviousLife(t *testing.T) {
 	peer.SetLinks(2, own.Version, own.Links)
 	if got := peer.Topology()[2]; !slices.Equal(got, []uint32{1}) {
 		t.Fatalf("peer routes by %v for the restarted node, want [1]", got)
+	}
+}
+
+// ReadyOwn lets a node's own (logged) writes leave before its commit, and
+// holds back what needs the commit: forwarded writes and acks.
+func TestNode_ReadyOwn_OnlyOwnWrites(t *testing.T) {
+	s := newSimNet(t, 3, 3)
+	s.cut[key(0, 2)] = true // a chain: 0 - 1 - 2
+	s.gossip(1)
+	for _, n := range s.nodes {
+		n.Ready() // the first acks
+	}
+	n0, n1 := s.nodes[0], s.nodes[1]
+	relayed := n0.Put([]byte("from0"), []byte("a"), Version{}, s.now)
+	n1.Step(0, Writes{Entries: []Entry{relayed}}, s.now)
+	own := n1.Put([]byte("from1"), []byte("b"), Version{}, s.now)
+
+	out := n1.ReadyOwn()
+	got := map[uint32][]Dot{}
+	for _, o := range out {
+		w, ok := o.Msg.(Writes)
+		if !ok {
+			t.Fatalf("ReadyOwn sent %T to %d; want only Writes", o.Msg, o.To)
+		}
+		for _, e := range w.Entries {
+			got[o.To] = append(got[o.To], e.Dot())
+		}
+	}
+	want := map[uint32][]Dot{0: {own.Dot()}, 2: {own.Dot()}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ReadyOwn sent %v, want %v", got, want)
+	}
+	// After the commit, Ready sends the forwarded write to 2 and acks,
+	// and not the own write again.
+	var fwd []Dot
+	acks := 0
+	for _, o := range n1.Ready() {
+		switch m := o.Msg.(type) {
+		case Writes:
+			for _, e := range m.Entries {
+				fwd = append(fwd, e.Dot())
+				if o.To != 2 {
+					t.Errorf("Ready sent write %v to %d", e.Dot(), o.To)
+				}
+			}
+		case Ack:
+			acks++
+		}
+	}
+	if !slices.Equal(fwd, []Dot{relayed.Dot()}) {
+		t.Errorf("Ready forwarded %v, want [%v]", fwd, relayed.Dot())
+	}
+	if acks == 0 {
+		t.Error("Ready sent no ack for the write received from 0")
 	}
 }
