@@ -13,8 +13,8 @@ import (
 	"gossipkv/pkg/wire"
 )
 
-// fullDisk is a backend whose commits fail while full is set, as bbolt's
-// do when the disk has no space left.
+// fullDisk is a backend whose commits and log appends fail while full is
+// set, as they do when the disk has no space left.
 type fullDisk struct {
 	*storage.Memory
 	full atomic.Bool
@@ -25,6 +25,13 @@ func (d *fullDisk) Commit(entries []model.Entry, meta model.Meta) error {
 		return &errorWithErrno{syscall.ENOSPC}
 	}
 	return d.Memory.Commit(entries, meta)
+}
+
+func (d *fullDisk) Log(entries []model.Entry) error {
+	if d.full.Load() {
+		return &errorWithErrno{syscall.ENOSPC}
+	}
+	return d.Memory.Log(entries)
 }
 
 func (d *fullDisk) Close() error { return nil } // reopened below: keep the data

@@ -113,6 +113,8 @@ type Server struct {
 	heard   map[uint32]time.Time
 	suspect map[uint32]bool
 	cuts    map[uint32]bool
+	// own lists this loop's new local writes, for the write-ahead log.
+	own []model.Entry
 
 	puts, gets, commits atomic.Uint64
 
@@ -366,6 +368,7 @@ func (s *Server) run() {
 		}
 		s.expireHeard()
 		s.node.Tick(now)
+		pending = s.logOwn(pending)
 		if len(pending) == 0 && s.node.R.Dirty() && s.commitDelay() > 0 {
 			if !deferred {
 				deferred, due = true, false
@@ -443,10 +446,11 @@ func (s *Server) handle(r request, pending []request) []request {
 		}
 		e := s.node.Put(r.key, r.value, r.dep, s.opts.Now())
 		r.dep = e.Version       // the reply carries the issued version
-		if s.fault.ackEarly() { // FAULT (tests only): answered before its commit
+		if s.fault.ackEarly() { // FAULT (tests only): answered before its commit, not logged
 			r.reply <- s.answer(r)
 			return pending
 		}
+		s.own = append(s.own, e)
 	case reqCut:
 		s.cut.Cut(r.peer)
 		s.cuts[r.peer] = true
@@ -467,6 +471,56 @@ func (s *Server) handle(r request, pending []request) []request {
 	return append(pending, r)
 }
 
+// logOwn makes the loop's new local writes durable with one append to the
+// write-ahead log, answers their puts and sends the writes on. A put then
+// waits for that append only, not for a commit of everything else the
+// loop changed (others' writes, which may wait, see run). What remains
+// pending is the requests that wait for a commit.
+func (s *Server) logOwn(pending []request) []request {
+	if len(s.own) == 0 || s.broken != nil {
+		return pending
+	}
+	err := s.opts.Backend.Log(s.own)
+	clear(s.own)
+	s.own = s.own[:0]
+	if err != nil {
+		if s.storeFailed("log", err, pending); s.broken != nil {
+			return pending // run answers them all with the cause
+		}
+	}
+	rest := pending[:0]
+	for _, r := range pending {
+		switch {
+		case r.kind != reqPut:
+			rest = append(rest, r)
+		case r.reply != nil: // nil: failed with the log
+			r.reply <- s.answer(r)
+		}
+	}
+	s.out.enqueue(s.node.ReadyOwn())
+	return rest
+}
+
+// storeFailed handles a failed commit or log. The replica now holds writes
+// the disk does not; carrying on with it could ack or forward them. Go back
+// to what the disk holds and fail the pending puts, or stop if that cannot
+// be read.
+func (s *Server) storeFailed(what string, err error, pending []request) {
+	failed := fmt.Errorf("server %d: %s failed: %w", s.opts.ID, what, err)
+	if rerr := s.reload(); rerr != nil {
+		s.log.Error(what+" failed and the store cannot be reloaded; stopping", "err", err, "reload", rerr)
+		s.broken = failed
+		return
+	}
+	s.log.Error(what+" failed; back to the last committed state", "err", err)
+	for i, r := range pending {
+		if r.kind == reqPut {
+			r.reply <- response{err: failed}
+			pending[i].reply = nil
+		}
+	}
+}
+
 // commit makes the loop's changes durable, then answers the requests and
 // sends the protocol's messages (acks promise durability).
 func (s *Server) commit(pending []request) []request {
@@ -477,22 +531,7 @@ func (s *Server) commit(pending []request) []request {
 	if changed && s.broken == nil {
 		s.commits.Add(1)
 		if err := s.opts.Backend.Commit(entries, s.node.R.Meta()); err != nil {
-			// The replica now holds writes the disk does not; carrying on
-			// with it could ack or forward them. Go back to what the disk
-			// holds, or stop if that cannot be read.
-			failed := fmt.Errorf("server %d: commit failed: %w", s.opts.ID, err)
-			if rerr := s.reload(); rerr != nil {
-				s.log.Error("commit failed and the store cannot be reloaded; stopping", "err", err, "reload", rerr)
-				s.broken = failed
-			} else {
-				s.log.Error("commit failed; back to the last committed state", "err", err)
-				for i, r := range pending {
-					if r.kind == reqPut {
-						r.reply <- response{err: failed}
-						pending[i].reply = nil
-					}
-				}
-			}
+			s.storeFailed("commit", err, pending)
 		}
 	}
 	if s.broken != nil {
