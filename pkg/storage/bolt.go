@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,7 +58,7 @@ type BoltOptions struct {
 	LockTimeout time.Duration
 }
 
-// Bolt is a Backend in one bbolt file.
+// Bolt is a Backend in one bbolt file and its write-ahead log.
 type Bolt struct {
 	path string
 
@@ -66,21 +67,32 @@ type Bolt struct {
 	mu sync.Mutex
 	// db is nil once closed.
 	db *bolt.DB
-	// log holds what Log made durable since the last Commit, and logged
-	// its entries: what a crash left in it, found at open, and what was
-	// logged since.
-	log    *wal
-	logged []model.Entry
-	// failed is the error of a failed commit; once set, every Commit
-	// returns it (see the package caveats).
+
+	// logMu guards the log, apart from the file: Log runs while a Commit
+	// writes the file, so that a server answers puts during its commits.
+	// Lock order: mu, then logMu.
+	logMu sync.Mutex
+	// logs are the log's two segments. Log appends to logs[cur]; a Commit
+	// switches cur to the other one and folds into the file the segment it
+	// left, which it empties once the file holds it. logged[i] are the
+	// entries in logs[i]: what a crash left there, found at open, and what
+	// was logged since.
+	logs   [2]*wal
+	logged [2][]model.Entry
+	cur    int
+	closed bool
+	// failed is the error of a failed commit or log; once set, every
+	// Commit and Log returns it (see the package caveats).
 	failed error
+
 	// commitHook, when set (by tests only), runs last inside the commit
 	// transaction; an error from it aborts the transaction.
 	commitHook func(*bolt.Tx) error
 }
 
 // OpenBolt opens the database file at path, creating it and its parent
-// directory if needed, and checks its format.
+// directory if needed, and checks its format. The log's segments are
+// path.wal0 and path.wal1.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -107,20 +119,27 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	log, err := openWAL(path+".wal", opts.NoSync)
-	if err != nil {
-		_ = db.Close()
-		return nil, err
+	// The bbolt file lock, held from here, covers the log too.
+	b := &Bolt{path: path, db: db}
+	for i := range b.logs {
+		w, err := openWAL(fmt.Sprintf("%s.wal%d", path, i), opts.NoSync)
+		if err == nil {
+			// Replay also cuts a torn last record off, before anything
+			// is appended after it.
+			b.logged[i], err = w.replay()
+			b.logs[i] = w
+		}
+		if err != nil {
+			_ = b.Close()
+			return nil, err
+		}
 	}
-	// Replay also cuts a torn last record off, before anything is
-	// appended after it.
-	logged, err := log.replay()
-	if err != nil {
-		_ = log.close()
-		_ = db.Close()
-		return nil, err
+	// Append to the segment a crash left records in, if one did: the
+	// first Commit then folds it into the file and empties it.
+	if b.logs[0].size == 0 && b.logs[1].size > 0 {
+		b.cur = 1
 	}
-	return &Bolt{path: path, db: db, log: log, logged: logged}, nil
+	return b, nil
 }
 
 func storeKey(key []byte) []byte {
@@ -218,51 +237,66 @@ func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
 	if err != nil {
 		return nil, model.Meta{}, err
 	}
-	return foldInto(&meta, entries, b.logged), meta, nil
+	b.logMu.Lock()
+	logged := append(slices.Clone(b.logged[0]), b.logged[1]...)
+	b.logMu.Unlock()
+	return foldInto(&meta, entries, logged), meta, nil
 }
 
-// Commit writes the batch and the meta in one bbolt transaction.
+// Commit writes the batch, then what was logged before the call, and the
+// meta with the logged writes' dots, in one bbolt transaction; then it
+// empties that part of the log. Log may run meanwhile: what it appends
+// goes to the next Commit.
 func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	if err := validate(entries, meta); err != nil {
 		return err
 	}
-	// Encode before taking the lock: the transaction then only copies bytes
-	// into pages. Each value gets its own buffer, since bbolt requires it to
-	// stay valid for the life of the transaction.
-	keys := make([][]byte, len(entries))
-	vals := make([][]byte, len(entries))
-	for i := range entries {
-		v, err := encodeRecord(entries[i])
-		if err != nil {
-			return err
-		}
-		keys[i], vals[i] = storeKey(entries[i].Key), v
-	}
-	mv, err := msgpack.Marshal(&meta)
-	if err != nil {
-		return fmt.Errorf("storage: encode meta: %w", err)
-	}
-
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.db == nil {
 		return ErrClosed
 	}
+	b.logMu.Lock()
 	if b.failed != nil {
-		return fmt.Errorf("storage: %s: an earlier commit failed, reopen to recover: %w", b.path, b.failed)
+		b.logMu.Unlock()
+		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
 	}
-	err = b.db.Update(func(tx *bolt.Tx) error {
+	seg := b.cur
+	b.cur = 1 - seg
+	logged := b.logged[seg]
+	b.logMu.Unlock()
+
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		store := tx.Bucket(storeBucket)
-		// What the log holds goes into the file first: the caller's
-		// entries cover what it logged since the open (the contract), but
-		// not necessarily what a crash left there, which it only loaded.
-		if err := b.foldLogged(tx); err != nil {
-			return err
-		}
-		for i := range keys {
-			if err := store.Put(keys[i], vals[i]); err != nil {
-				return err
+		var failed error
+		cur := func(key []byte) (model.Version, bool) {
+			raw := store.Get(storeKey(key))
+			if raw == nil || failed != nil {
+				return model.Version{}, false
 			}
+			var rec storeRecord
+			if err := unmarshal(raw, &rec); err != nil {
+				failed = corrupt(storeBucket, key, err)
+			}
+			return rec.Version, true
+		}
+		put := func(e model.Entry) {
+			if failed != nil {
+				return
+			}
+			v, err := encodeRecord(e)
+			if err == nil {
+				err = store.Put(storeKey(e.Key), v)
+			}
+			failed = err
+		}
+		meta := commitState(entries, meta, logged, cur, put)
+		if failed != nil {
+			return failed
+		}
+		mv, err := msgpack.Marshal(&meta)
+		if err != nil {
+			return fmt.Errorf("encode meta: %w", err)
 		}
 		if err := tx.Bucket(metaBucket).Put(replicaKey, mv); err != nil {
 			return err
@@ -272,92 +306,63 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 		}
 		return nil
 	})
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
 	if err != nil {
 		b.failed = err
 		return fmt.Errorf("storage: commit to %s: %w", b.path, err)
 	}
-	b.logged = nil
-	if b.log.size > 0 {
-		// The file now holds all of the log. Failing to empty it only
-		// costs a replay that changes nothing; the next Log appends
-		// after it.
-		_ = b.log.truncate(0)
+	b.logged[seg] = nil
+	if b.logs[seg].size > 0 {
+		// The file now holds the segment. Failing to empty it only costs
+		// a replay that changes nothing; appends then follow it.
+		_ = b.logs[seg].truncate(0)
 	}
 	return nil
 }
 
-// foldLogged writes the logged entries into tx's store bucket where they
-// are newer than what it holds.
-func (b *Bolt) foldLogged(tx *bolt.Tx) error {
-	if len(b.logged) == 0 {
-		return nil
-	}
-	var meta model.Meta
-	if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
-		if err := unmarshal(raw, &meta); err != nil {
-			return corrupt(metaBucket, replicaKey, err)
-		}
-	}
-	store := tx.Bucket(storeBucket)
-	var failed error
-	cur := func(key []byte) (model.Version, bool) {
-		raw := store.Get(storeKey(key))
-		if raw == nil || failed != nil {
-			return model.Version{}, false
-		}
-		var rec storeRecord
-		if err := unmarshal(raw, &rec); err != nil {
-			failed = corrupt(storeBucket, key, err)
-		}
-		return rec.Version, true
-	}
-	put := func(e model.Entry) {
-		if failed != nil {
-			return
-		}
-		v, err := encodeRecord(e)
-		if err == nil {
-			err = store.Put(storeKey(e.Key), v)
-		}
-		failed = err
-	}
-	fold(&meta, b.logged, cur, put)
-	return failed
-}
-
 // Log makes entries, new writes of this replica, durable with one append
-// to the write-ahead log (see Backend.Log).
+// to the write-ahead log (see Backend.Log). It does not wait for a Commit
+// in progress.
 func (b *Bolt) Log(entries []model.Entry) error {
 	if err := validate(entries, model.Meta{}); err != nil {
 		return err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.db == nil {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	if b.closed {
 		return ErrClosed
 	}
 	if b.failed != nil {
-		return fmt.Errorf("storage: %s: an earlier commit failed, reopen to recover: %w", b.path, b.failed)
+		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
 	}
-	if err := b.log.appendRecord(entries); err != nil {
+	if err := b.logs[b.cur].appendRecord(entries); err != nil {
 		b.failed = err
 		return err
 	}
 	for _, e := range entries {
-		b.logged = append(b.logged, cloneEntry(e))
+		b.logged[b.cur] = append(b.logged[b.cur], cloneEntry(e))
 	}
 	return nil
 }
 
-// Close closes the file and releases its lock.
+// Close closes the files and releases the lock.
 func (b *Bolt) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.db == nil {
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	if b.closed {
 		return nil
 	}
-	err := errors.Join(b.db.Close(), b.log.close())
+	b.closed = true
+	err := b.db.Close()
 	b.db = nil
+	for _, w := range b.logs {
+		if w != nil {
+			err = errors.Join(err, w.close())
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("storage: close %s: %w", b.path, err)
 	}

@@ -13,10 +13,13 @@ import (
 // aliasing bugs it would with Bolt.
 type Memory struct {
 	mu sync.Mutex
-	// closed, store and meta are guarded by mu.
+	// closed, store, meta and logged are guarded by mu.
 	closed bool
 	store  map[string]model.Entry
 	meta   model.Meta
+	// logged is what Log took since the last Commit, which folds it in
+	// again over the caller's snapshot, as Bolt does.
+	logged []model.Entry
 }
 
 // NewMemory returns an empty in-memory backend.
@@ -49,10 +52,8 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	if m.closed {
 		return ErrClosed
 	}
-	for _, e := range entries {
-		m.store[string(e.Key)] = cloneEntry(e)
-	}
-	m.meta = cloneMeta(meta)
+	m.meta = cloneMeta(commitState(entries, meta, m.logged, m.version, m.put))
+	m.logged = nil
 	return nil
 }
 
@@ -67,14 +68,20 @@ func (m *Memory) Log(entries []model.Entry) error {
 	if m.closed {
 		return ErrClosed
 	}
-	cur := func(key []byte) (model.Version, bool) {
-		e, ok := m.store[string(key)]
-		return e.Version, ok
+	fold(&m.meta, entries, m.version, m.put)
+	for _, e := range entries {
+		m.logged = append(m.logged, cloneEntry(e))
 	}
-	put := func(e model.Entry) { m.store[string(e.Key)] = cloneEntry(e) }
-	fold(&m.meta, entries, cur, put)
 	return nil
 }
+
+// version and put are the store as fold sees it; mu must be held.
+func (m *Memory) version(key []byte) (model.Version, bool) {
+	e, ok := m.store[string(key)]
+	return e.Version, ok
+}
+
+func (m *Memory) put(e model.Entry) { m.store[string(e.Key)] = cloneEntry(e) }
 
 // Close makes later Load and Commit calls fail with ErrClosed.
 func (m *Memory) Close() error {

@@ -15,9 +15,8 @@ import (
 // wal is a Bolt's write-ahead log: the server's own new writes, made durable
 // by one append and one fdatasync, where a bbolt commit costs two fdatasyncs
 // and a copy of every page from each changed leaf to the root. The next
-// Commit covers everything logged (the caller's promise, see Backend.Log)
-// and then empties the log; Load folds what a crash left in it into what it
-// returns, and the commit after that empties it.
+// Commit folds what was logged before it into the file and then empties
+// that part of the log; Load folds the log into what it returns.
 //
 // A record is a 4-byte little-endian payload length, the payload's CRC-32C,
 // and the payload: a msgpack array of walRecord. Only the last record can be
@@ -152,20 +151,33 @@ func (w *wal) truncate(size int64) error {
 
 func (w *wal) close() error { return w.f.Close() }
 
-// fold applies logged entries to a loaded state as a replica applies
-// writes: a dot not yet held joins meta.Seen, and its entry replaces the
-// key's when its version is newer. cur returns the version a key holds, put
-// stores an entry. Folding a log twice changes nothing the second time, so
-// a crash between a Commit and the log's truncation is harmless.
+// fold applies logged entries to a loaded state: each entry's dot joins
+// meta.Seen, and the entry replaces the key's when its version is newer.
+// cur returns the version a key holds, put stores an entry. Folding a log
+// twice changes nothing the second time (versions decide, not dots: the
+// meta may already hold the dots of logged writes whose entries the file
+// does not, see Bolt.Commit), so a crash between a Commit and the log's
+// truncation is harmless.
 func fold(meta *model.Meta, logged []model.Entry, cur func(key []byte) (model.Version, bool), put func(model.Entry)) {
 	for _, e := range logged {
-		if !meta.Seen.Add(e.Dot()) {
-			continue
-		}
+		meta.Seen.Add(e.Dot())
 		if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
 			put(e)
 		}
 	}
+}
+
+// commitState is what a Commit makes of a state: the caller's entries,
+// then the logged ones where newer, and the caller's meta with the logged
+// dots added. The caller's snapshot may predate writes logged since; they
+// stay whole either way.
+func commitState(entries []model.Entry, meta model.Meta, logged []model.Entry, cur func(key []byte) (model.Version, bool), put func(model.Entry)) model.Meta {
+	for _, e := range entries {
+		put(e)
+	}
+	meta.Seen = meta.Seen.Clone()
+	fold(&meta, logged, cur, put)
+	return meta
 }
 
 // foldInto folds logged entries into a loaded list of entries.
