@@ -115,6 +115,11 @@ type Server struct {
 	cuts    map[uint32]bool
 	// own lists this loop's new local writes, for the write-ahead log.
 	own []model.Entry
+	// inflight is the commit the committer goroutine is writing, if any:
+	// one at a time, while the owner goes on logging and answering puts.
+	inflight *commitJob
+	// toCommit and committed carry commits to the committer and back.
+	toCommit, committed chan *commitJob
 
 	puts, gets, commits atomic.Uint64
 
@@ -195,6 +200,10 @@ func New(opts Options) (*Server, error) {
 		heard:    map[uint32]time.Time{},
 		suspect:  map[uint32]bool{},
 		cuts:     map[uint32]bool{},
+		// Buffered: the owner hands over a job only when none is in
+		// flight, and the committer must not block on the way back.
+		toCommit:  make(chan *commitJob, 1),
+		committed: make(chan *commitJob, 1),
 	}
 	s.node = model.NewNode(model.NodeConfig{
 		ID:            opts.ID,
@@ -217,8 +226,9 @@ func New(opts Options) (*Server, error) {
 		s.fails.push(to)
 	})
 	s.publishMissing()
-	s.done.Add(3)
+	s.done.Add(4)
 	go s.run()
+	go s.committer()
 	go s.joiner()
 	go s.announcer()
 	return s, nil
@@ -309,7 +319,7 @@ func (s *Server) run() {
 	// A commit that holds only writes from other servers (and acks) may
 	// wait up to CommitDelay, gathering more into the same
 	// transaction: nobody waits on it but the acks and forwards it holds
-	// back. A local put commits at once.
+	// back. Local puts do not wait for commits at all (logOwn).
 	commitTimer := time.NewTimer(time.Hour)
 	commitTimer.Stop()
 	var deferred, due bool
@@ -317,9 +327,14 @@ func (s *Server) run() {
 		select {
 		case <-s.stop:
 			s.failAll(pending)
+			if s.inflight != nil {
+				s.failAll(s.inflight.waiting)
+			}
 			return
 		case <-commitTimer.C:
 			due = true
+		case job := <-s.committed:
+			s.finishCommit(job)
 		case r := <-s.reqs:
 			pending = s.handle(r, pending)
 		case <-s.del.inbox.signal:
@@ -369,22 +384,24 @@ func (s *Server) run() {
 		s.expireHeard()
 		s.node.Tick(now)
 		pending = s.logOwn(pending)
-		if len(pending) == 0 && s.node.R.Dirty() && s.commitDelay() > 0 {
-			if !deferred {
-				deferred, due = true, false
-				commitTimer.Reset(s.commitDelay())
-				continue
-			}
-			if !due {
-				continue
+		// While a commit is in flight, the rest waits for the next one:
+		// messages too, since acks promise durability.
+		if s.broken == nil && s.inflight == nil {
+			if len(pending) == 0 && s.node.R.Dirty() && s.commitDelay() > 0 && !due {
+				if !deferred {
+					deferred = true
+					commitTimer.Reset(s.commitDelay())
+				}
+			} else {
+				if deferred {
+					deferred, due = false, false
+					commitTimer.Stop()
+				}
+				pending = s.commit(pending)
 			}
 		}
-		if deferred {
-			deferred, due = false, false
-			commitTimer.Stop()
-		}
-		pending = s.commit(pending)
 		if s.broken != nil {
+			s.failAll(pending)
 			go s.Shutdown()
 			for {
 				select {
@@ -521,32 +538,79 @@ func (s *Server) storeFailed(what string, err error, pending []request) {
 	}
 }
 
-// commit makes the loop's changes durable, then answers the requests and
-// sends the protocol's messages (acks promise durability).
+// commitJob is one commit: a snapshot of what changed, the messages it
+// makes true, and the requests answered after it.
+type commitJob struct {
+	backend storage.Backend
+	entries []model.Entry
+	meta    model.Meta
+	out     []model.Outgoing
+	waiting []request
+	err     error
+}
+
+// commit hands the loop's changes to the committer, with the messages
+// that may leave and the requests that may be answered once they are
+// durable (acks promise durability; a read may have to see its own
+// server's state survive). With nothing to write, it does both at once.
 func (s *Server) commit(pending []request) []request {
 	if s.fault.holdCommit(len(pending)) { // FAULT (tests only): lazy commits behind early acks
 		return pending
 	}
 	entries, changed := s.node.R.TakeDirty()
-	if changed && s.broken == nil {
-		s.commits.Add(1)
-		if err := s.opts.Backend.Commit(entries, s.node.R.Meta()); err != nil {
-			s.storeFailed("commit", err, pending)
+	if !changed {
+		// Everything applied is durable already: no commit is in flight.
+		s.answerAll(pending)
+		s.out.enqueue(s.node.Ready())
+		return pending[:0]
+	}
+	s.commits.Add(1)
+	s.inflight = &commitJob{
+		backend: s.opts.Backend,
+		entries: entries,
+		meta:    s.node.R.Meta(),
+		out:     s.node.Ready(),
+		waiting: slices.Clone(pending),
+	}
+	s.toCommit <- s.inflight
+	return pending[:0]
+}
+
+// committer writes commits off the owner goroutine, one at a time.
+func (s *Server) committer() {
+	defer s.done.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case job := <-s.toCommit:
+			job.err = job.backend.Commit(job.entries, job.meta)
+			s.committed <- job
 		}
 	}
-	if s.broken != nil {
-		for _, r := range pending {
-			r.reply <- response{err: s.broken}
+}
+
+// finishCommit sends what a finished commit made true and answers the
+// requests that waited for it; after a failure the messages are void.
+func (s *Server) finishCommit(job *commitJob) {
+	s.inflight = nil
+	if job.err != nil {
+		if s.storeFailed("commit", job.err, job.waiting); s.broken != nil {
+			s.failAll(job.waiting)
+			return
 		}
-		return nil
+	} else {
+		s.out.enqueue(job.out)
 	}
-	for _, r := range pending {
+	s.answerAll(job.waiting)
+}
+
+func (s *Server) answerAll(reqs []request) {
+	for _, r := range reqs {
 		if r.reply != nil {
 			r.reply <- s.answer(r)
 		}
 	}
-	s.out.enqueue(s.node.Ready())
-	return pending[:0]
 }
 
 // reload replaces the replica with what the backend holds, after a failed
@@ -599,9 +663,16 @@ func (s *Server) answer(r request) response {
 	return response{}
 }
 
-func (s *Server) failAll(pending []request) {
-	for _, r := range pending {
-		r.reply <- response{err: ErrStopped}
+// failAll answers requests with the server's fatal error, or ErrStopped.
+func (s *Server) failAll(reqs []request) {
+	err := s.broken
+	if err == nil {
+		err = ErrStopped
+	}
+	for _, r := range reqs {
+		if r.reply != nil {
+			r.reply <- response{err: err}
+		}
 	}
 }
 
