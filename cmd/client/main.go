@@ -31,6 +31,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		return 2
 	}
+	cfg.Runtime.Apply()
 	logger, logFile, err := cfg.OpenLog("client", uint32(*id))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)

@@ -66,6 +66,7 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "master: %v\n", err)
 		return master.ExitStart
 	}
+	cfg.Runtime.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return master.Run(ctx, master.Options{

@@ -39,6 +39,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 2
 	}
+	cfg.Runtime.Apply()
 	if key := os.Getenv("GOSSIPKV_SECRET_KEY"); key != "" {
 		cfg.Security.SecretKey = key
 	}

@@ -42,6 +42,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "watchdog:", err)
 		return 2
 	}
+	cfg.Runtime.Apply()
 	logger, logFile, err := cfg.OpenLog("watchdog", uint32(*id))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "watchdog:", err)

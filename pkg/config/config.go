@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -21,6 +23,7 @@ type Config struct {
 	Durability Durability `yaml:"durability"`
 	Limits     Limits     `yaml:"limits"`
 	Security   Security   `yaml:"security"`
+	Runtime    Runtime    `yaml:"runtime"`
 	Servers    []Server   `yaml:"servers"`
 	Clients    []Client   `yaml:"clients"`
 }
@@ -90,6 +93,21 @@ func (s Security) Key() ([]byte, error) {
 type Limits struct {
 	MaxKeyBytes   int `yaml:"max_key_bytes"`
 	MaxValueBytes int `yaml:"max_value_bytes"`
+}
+
+// Runtime tunes the Go runtime of every process that reads the config:
+// servers, clients, watchdogs and the master.
+type Runtime struct {
+	// GoMaxProcs is each process's GOMAXPROCS; 0 leaves Go's default (one
+	// per core). The environment variable GOMAXPROCS, when set, wins.
+	GoMaxProcs int `yaml:"gomaxprocs"`
+}
+
+// Apply sets the runtime knobs for the calling process.
+func (r Runtime) Apply() {
+	if r.GoMaxProcs > 0 && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(r.GoMaxProcs)
+	}
 }
 
 // Default returns every knob at its default and no servers or clients: the
@@ -188,6 +206,16 @@ func Default() *Config {
 			// one net/rpc call; 1 MiB bounds batches and memory while
 			// leaving room for the benchmarks' 10 KB values.
 			MaxValueBytes: 1 << 20,
+		},
+		Runtime: Runtime{
+			// The default layout runs ten processes on one machine, and
+			// the Go runtime of each would otherwise keep threads for
+			// every core: it wakes and spins them looking for work that
+			// the other processes need the cores for. One each measured
+			// +15-40% puts/s on the 2-core benchmark machine (see
+			// BENCHMARKS.md). A server alone on a multi-core host may
+			// want 0.
+			GoMaxProcs: 1,
 		},
 	}
 }

@@ -237,7 +237,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown field", "  gossip_interval: 50ms", "  gosip_interval: 50ms",
 			[]string{`config: line 4: timing.gosip_interval: unknown field (did you mean "gossip_interval"?)`}, "timing.gosip_interval"},
 		{"unknown field far from any", "log_level: warn", "colour: blue",
-			[]string{`config: line 2: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, servers, clients)`}, "colour"},
+			[]string{`config: line 2: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`}, "colour"},
 		{"unknown field in a flow item", "rpc_port: 7305", "rpc_prot: 7305",
 			[]string{`config: line 19: clients[0].rpc_prot: unknown field (did you mean "rpc_port"?)`}, "clients[0].rpc_prot"},
 		{"bad duration", "probe_timeout: 100ms", "probe_timeout: 100 ms",
@@ -278,6 +278,8 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 10: limits.max_key_bytes: 0 must be greater than 0"}, "limits.max_key_bytes"},
 		{"key limit above bbolt's", "max_key_bytes: 4096", "max_key_bytes: 40000",
 			[]string{"config: line 10: limits.max_key_bytes: 40000 is more than bbolt can store in a key (32768)"}, "limits.max_key_bytes"},
+		{"negative gomaxprocs", "servers:", "runtime: {gomaxprocs: -1}\nservers:",
+			[]string{"config: line 11: runtime.gomaxprocs: -1 must not be negative (0: one per core)"}, "runtime.gomaxprocs"},
 		{"no servers", validFile[strings.Index(validFile, "servers:"):strings.Index(validFile, "clients:")], "servers: []\n",
 			[]string{"config: line 11: servers: at least one server is needed"}, "servers"},
 		{"servers not a list", validFile[strings.Index(validFile, "servers:"):strings.Index(validFile, "clients:")], "servers: 5\n",
@@ -292,7 +294,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 18: a config is one YAML document; remove this '---' and what follows"}, ""},
 		{"several problems at once", "log_level: warn", "log_level: loud\ncolour: blue\ntiming2: {}",
 			[]string{
-				`config: line 3: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, servers, clients)`,
+				`config: line 3: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`,
 				`config: line 4: timing2: unknown field (did you mean "timing"?)`,
 			}, "colour"},
 		{"several validation problems", "max_key_bytes: 4096", "max_key_bytes: 0\n  max_value_bytes: -1",
@@ -327,7 +329,7 @@ func TestParse_Errors(t *testing.T) {
 
 func TestParse_NotAMapping(t *testing.T) {
 	_, err := Parse([]byte("- 1\n- 2\n"), "/x")
-	want := `config: line 1: want a mapping of data_dir, log_level, timing, durability, limits, security, servers, clients, got a list`
+	want := `config: line 1: want a mapping of data_dir, log_level, timing, durability, limits, security, runtime, servers, clients, got a list`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse(list) = %v, want %s", err, want)
 	}

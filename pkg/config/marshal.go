@@ -39,6 +39,8 @@ var comments = map[string]string{
 	"limits.max_value_bytes":    "longest value a put may carry.",
 	"security":                  "",
 	"security.secret_key":       "base64 AES key (16, 24 or 32 bytes) encrypting gossip and replication; empty: none. GOSSIPKV_SECRET_KEY overrides.",
+	"runtime":                   "",
+	"runtime.gomaxprocs":        "threads running Go code at once in each process (GOMAXPROCS); 0: one per core. 1 suits many processes on one machine.",
 	"servers":                   "Each server: id, host, rpc_port (clients and master), gossip_port (memberlist, TCP and UDP), watchdog_port (its watchdog).",
 	"clients":                   "Each client: id, host, rpc_port (master). An id is a server or a client, never both.",
 }

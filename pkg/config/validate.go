@@ -99,6 +99,9 @@ func (c *Config) validate() []*FieldError {
 		bad("timing.suspicion_mult", "%d must be at least 1", t.SuspicionMult)
 	}
 
+	if c.Runtime.GoMaxProcs < 0 {
+		bad("runtime.gomaxprocs", "%d must not be negative (0: one per core)", c.Runtime.GoMaxProcs)
+	}
 	if c.Limits.MaxKeyBytes < 1 {
 		bad("limits.max_key_bytes", "%d must be greater than 0", c.Limits.MaxKeyBytes)
 	} else if c.Limits.MaxKeyBytes > maxBoltKey {
