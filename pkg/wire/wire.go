@@ -33,7 +33,7 @@ type msg struct {
 	Kind     uint8             `msgpack:"k"`
 	Src      uint32            `msgpack:"r,omitempty"`
 	Topology []model.LinkState `msgpack:"g,omitempty"`
-	Entries  []model.Entry     `msgpack:"e,omitempty"`
+	Entries  entries           `msgpack:"e,omitempty"`
 	Seen     model.Seen        `msgpack:"s"`
 	Complete bool              `msgpack:"c,omitempty"`
 }
