@@ -314,9 +314,10 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	}
 	b.logged[seg] = nil
 	if b.logs[seg].size > 0 {
-		// The file now holds the segment. Failing to empty it only costs
-		// a replay that changes nothing; appends then follow it.
-		_ = b.logs[seg].truncate(0)
+		// The file now holds the segment. Failing to empty it, or losing
+		// the cut in a crash, only costs a replay that changes nothing;
+		// appends then follow it.
+		_ = b.logs[seg].truncate(0, false)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func (w *wal) replay() ([]model.Entry, error) {
 		whole += walHeader + int(n)
 	}
 	if int64(whole) < w.size {
-		if err := w.truncate(int64(whole)); err != nil {
+		if err := w.truncate(int64(whole), true); err != nil {
 			return nil, fmt.Errorf("storage: cut torn record off log %s: %w", w.path, err)
 		}
 	}
@@ -128,7 +128,7 @@ func (w *wal) appendRecord(entries []model.Entry) error {
 		err = fdatasync(w.f)
 	}
 	if err != nil {
-		if terr := w.truncate(w.size); terr != nil {
+		if terr := w.truncate(w.size, true); terr != nil {
 			return fmt.Errorf("storage: append to log %s: %w (and cutting it back failed: %v)", w.path, err, terr)
 		}
 		return fmt.Errorf("storage: append to log %s: %w", w.path, err)
@@ -137,13 +137,14 @@ func (w *wal) appendRecord(entries []model.Entry) error {
 	return nil
 }
 
-// truncate cuts the log to size bytes and syncs the cut.
-func (w *wal) truncate(size int64) error {
+// truncate cuts the log to size bytes, and with sync makes the cut durable
+// (a cut that only saves a replay need not be).
+func (w *wal) truncate(size int64, sync bool) error {
 	if err := w.f.Truncate(size); err != nil {
 		return err
 	}
 	w.size = size
-	if w.noSync {
+	if !sync || w.noSync {
 		return nil
 	}
 	return fdatasync(w.f)
