@@ -78,6 +78,7 @@ func (c *Config) validate() []*FieldError {
 		{"push_pull_interval", t.PushPullInterval},
 		{"flush_interval", t.FlushInterval},
 		{"commit_delay", t.CommitDelay},
+		{"checkpoint_interval", t.Checkpoint},
 		{"resend_interval", t.ResendInterval},
 		{"heartbeat_interval", t.HeartbeatInterval},
 		{"rejoin_interval", t.RejoinInterval},

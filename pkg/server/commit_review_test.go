@@ -27,6 +27,7 @@ func TestReview_FailedLog_SendsNothingUndurable(t *testing.T) {
 				node:      node,
 				out:       &outbox{self: 0, senders: map[uint32]*sender{1: {to: 1, signal: make(chan struct{}, 1)}}},
 				stop:      make(chan struct{}),
+				ownLogged: map[model.Dot]bool{},
 				toCommit:  make(chan *commitJob, 1),
 				committed: make(chan *commitJob, 1),
 			}

@@ -28,7 +28,7 @@ func OptionsFromConfig(cfg *config.Config, id uint32) (Options, error) {
 		Peers:     peers,
 		Timing: Timing{
 			Gossip: t.GossipInterval, Probe: t.ProbeInterval, ProbeTimeout: t.ProbeTimeout,
-			PushPull: t.PushPullInterval, SuspicionMult: t.SuspicionMult, Flush: t.FlushInterval, CommitDelay: t.CommitDelay,
+			PushPull: t.PushPullInterval, SuspicionMult: t.SuspicionMult, Flush: t.FlushInterval, CommitDelay: t.CommitDelay, Checkpoint: t.Checkpoint,
 			Resend: t.ResendInterval, Heartbeat: t.HeartbeatInterval, Rejoin: t.RejoinInterval,
 		},
 		MaxKeyBytes:   cfg.Limits.MaxKeyBytes,

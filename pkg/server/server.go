@@ -36,6 +36,9 @@ type Timing struct {
 	// CommitDelay is how long a commit of other servers' writes only may
 	// wait to gather more (0: Flush).
 	CommitDelay time.Duration
+	// Checkpoint is how often the log is folded into the store (0: every
+	// second).
+	Checkpoint time.Duration
 	// Resend: see model.NodeConfig.Resend.
 	Resend time.Duration
 	// Heartbeat: see model.NodeConfig.Heartbeat.
@@ -113,8 +116,14 @@ type Server struct {
 	heard   map[uint32]time.Time
 	suspect map[uint32]bool
 	cuts    map[uint32]bool
-	// own lists this loop's new local writes, for the write-ahead log.
-	own []model.Entry
+	// own lists this loop's new local writes, for the write-ahead log;
+	// ownLogged the dots logged so since the last commit, which that
+	// commit need not log again.
+	own       []model.Entry
+	ownLogged map[model.Dot]bool
+	// lastCheckpoint is when the committer last folded the log into the
+	// store.
+	lastCheckpoint time.Time
 	// inflight is the commit the committer goroutine is writing, if any:
 	// one at a time, while the owner goes on logging and answering puts.
 	inflight *commitJob
@@ -187,19 +196,20 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s := &Server{
-		opts:     opts,
-		log:      opts.Logger,
-		reqs:     make(chan request, 1024),
-		fails:    newQueue[uint32](),
-		retry:    make(chan struct{}, 1),
-		joinNow:  make(chan struct{}, 1),
-		announce: make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		fault:    faultState{kind: opts.Fault},
-		alive:    map[uint32]bool{},
-		heard:    map[uint32]time.Time{},
-		suspect:  map[uint32]bool{},
-		cuts:     map[uint32]bool{},
+		opts:      opts,
+		log:       opts.Logger,
+		reqs:      make(chan request, 1024),
+		fails:     newQueue[uint32](),
+		retry:     make(chan struct{}, 1),
+		joinNow:   make(chan struct{}, 1),
+		announce:  make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		fault:     faultState{kind: opts.Fault},
+		alive:     map[uint32]bool{},
+		heard:     map[uint32]time.Time{},
+		suspect:   map[uint32]bool{},
+		cuts:      map[uint32]bool{},
+		ownLogged: map[model.Dot]bool{},
 		// Buffered: the owner hands over a job only when none is in
 		// flight, and the committer must not block on the way back.
 		toCommit:  make(chan *commitJob, 1),
@@ -444,6 +454,17 @@ func (s *Server) expireHeard() {
 	}
 }
 
+// checkpointEvery is how often the committer folds the log into the bbolt
+// file. The log is the cheap way to make writes durable (an append of a
+// few KB); the file is what recovery starts from. Folding a batch at a time
+// writes each page of the store once for all the writes to it.
+func (s *Server) checkpointEvery() time.Duration {
+	if d := s.opts.Timing.Checkpoint; d > 0 {
+		return d
+	}
+	return time.Second
+}
+
 func (s *Server) commitDelay() time.Duration {
 	if d := s.opts.Timing.CommitDelay; d > 0 {
 		return d
@@ -504,7 +525,12 @@ func (s *Server) logOwn(pending []request) []request {
 	if len(s.own) == 0 || s.broken != nil {
 		return pending
 	}
-	err := s.opts.Backend.Log(s.own)
+	err := s.opts.Backend.Log(s.own, model.Seen{})
+	if err == nil {
+		for _, e := range s.own {
+			s.ownLogged[e.Dot()] = true
+		}
+	}
 	clear(s.own)
 	s.own = s.own[:0]
 	if err != nil {
@@ -545,21 +571,29 @@ func (s *Server) storeFailed(what string, err error, pending []request) {
 	}
 }
 
-// commitJob is one commit: a snapshot of what changed, the messages it
-// makes true, and the requests answered after it.
+// commitJob is one commit: a snapshot of what changed (the entries not
+// logged yet and the whole set of writes held), the messages it makes
+// true, and the requests answered after it; and whether the committer
+// should then fold the log into the store.
 type commitJob struct {
-	backend storage.Backend
-	entries []model.Entry
-	meta    model.Meta
-	out     []model.Outgoing
-	waiting []request
-	err     error
+	backend    storage.Backend
+	entries    []model.Entry
+	seen       model.Seen
+	checkpoint bool
+	out        []model.Outgoing
+	waiting    []request
+	err        error
 }
 
 // commit hands the loop's changes to the committer, with the messages
 // that may leave and the requests that may be answered once they are
 // durable (acks promise durability; a read may have to see its own
 // server's state survive). With nothing to write, it does both at once.
+//
+// A commit is one append to the log: the changed entries (but the own
+// writes logOwn logged already) and the set of writes held, which is true
+// of the disk once every entry it covers is on it, and each is: in this
+// append, an earlier one, or the file.
 func (s *Server) commit(pending []request) []request {
 	if s.fault.holdCommit(len(pending)) { // FAULT (tests only): lazy commits behind early acks
 		return pending
@@ -572,13 +606,19 @@ func (s *Server) commit(pending []request) []request {
 		return pending[:0]
 	}
 	s.commits.Add(1)
-	s.inflight = &commitJob{
+	entries = slices.DeleteFunc(entries, func(e model.Entry) bool { return s.ownLogged[e.Dot()] })
+	clear(s.ownLogged)
+	job := &commitJob{
 		backend: s.opts.Backend,
 		entries: entries,
-		meta:    s.node.R.Meta(),
+		seen:    s.node.R.Seen().Clone(),
 		out:     s.node.Ready(),
 		waiting: slices.Clone(pending),
 	}
+	if now := time.Now(); now.Sub(s.lastCheckpoint) >= s.checkpointEvery() {
+		job.checkpoint, s.lastCheckpoint = true, now
+	}
+	s.inflight = job
 	s.toCommit <- s.inflight
 	return pending[:0]
 }
@@ -591,7 +631,10 @@ func (s *Server) committer() {
 		case <-s.stop:
 			return
 		case job := <-s.toCommit:
-			job.err = job.backend.Commit(job.entries, job.meta)
+			job.err = job.backend.Log(job.entries, job.seen)
+			if job.err == nil && job.checkpoint {
+				job.err = job.backend.Checkpoint()
+			}
 			s.committed <- job
 		}
 	}
@@ -637,6 +680,7 @@ func (s *Server) reload() error {
 		return err
 	}
 	s.node.Recover(model.NewReplica(s.opts.ID, entries, meta))
+	clear(s.ownLogged)
 	return nil
 }
 

@@ -78,7 +78,7 @@ type Bolt struct {
 	// entries in logs[i]: what a crash left there, found at open, and what
 	// was logged since.
 	logs   [2]*wal
-	logged [2][]model.Entry
+	logged [2][]logRecord
 	cur    int
 	closed bool
 	// failed is the error of a failed commit or log; once set, every
@@ -238,19 +238,29 @@ func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
 		return nil, model.Meta{}, err
 	}
 	b.logMu.Lock()
-	logged := append(slices.Clone(b.logged[0]), b.logged[1]...)
+	logged := slices.Concat(b.logged[0], b.logged[1])
 	b.logMu.Unlock()
 	return foldInto(&meta, entries, logged), meta, nil
 }
 
 // Commit writes the batch, then what was logged before the call, and the
-// meta with the logged writes' dots, in one bbolt transaction; then it
+// meta with the logged writes added, in one bbolt transaction; then it
 // empties that part of the log. Log may run meanwhile: what it appends
 // goes to the next Commit.
 func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	if err := validate(entries, meta); err != nil {
 		return err
 	}
+	return b.commit(entries, &meta)
+}
+
+// Checkpoint folds what was logged before the call into the file, in one
+// bbolt transaction, and empties that part of the log (see Backend).
+func (b *Bolt) Checkpoint() error { return b.commit(nil, nil) }
+
+// commit is Commit, or with meta nil a Checkpoint: the file's own meta
+// then takes the logged writes.
+func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.db == nil {
@@ -261,10 +271,18 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 		b.logMu.Unlock()
 		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
 	}
-	seg := b.cur
-	b.cur = 1 - seg
-	logged := b.logged[seg]
+	// Appends go to the other segment from here. It is empty, unless a
+	// crash or a failed commit left records in both: those are folded
+	// too, and dropped from memory; their bytes stay until that segment's
+	// own turn (a replay of them changes nothing).
+	seg, other := b.cur, 1-b.cur
+	b.cur = other
+	older := len(b.logged[other])
+	logged := slices.Concat(b.logged[other], b.logged[seg])
 	b.logMu.Unlock()
+	if meta == nil && len(logged) == 0 {
+		return nil // nothing to checkpoint
+	}
 
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		store := tx.Bucket(storeBucket)
@@ -290,7 +308,16 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 			}
 			failed = err
 		}
-		meta := commitState(entries, meta, logged, cur, put)
+		base := meta
+		if base == nil {
+			base = &model.Meta{}
+			if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
+				if err := unmarshal(raw, base); err != nil {
+					return corrupt(metaBucket, replicaKey, err)
+				}
+			}
+		}
+		meta := commitState(entries, *base, logged, cur, put)
 		if failed != nil {
 			return failed
 		}
@@ -313,6 +340,7 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 		return fmt.Errorf("storage: commit to %s: %w", b.path, err)
 	}
 	b.logged[seg] = nil
+	b.logged[other] = slices.Delete(b.logged[other], 0, older)
 	if b.logs[seg].size > 0 {
 		// The file now holds the segment. Failing to empty it, or losing
 		// the cut in a crash, only costs a replay that changes nothing;
@@ -322,11 +350,10 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	return nil
 }
 
-// Log makes entries, new writes of this replica, durable with one append
-// to the write-ahead log (see Backend.Log). It does not wait for a Commit
-// in progress.
-func (b *Bolt) Log(entries []model.Entry) error {
-	if err := validate(entries, model.Meta{}); err != nil {
+// Log makes entries and seen durable with one append to the write-ahead log
+// (see Backend.Log). It does not wait for a Commit in progress.
+func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
+	if err := validate(entries, model.Meta{Seen: seen}); err != nil {
 		return err
 	}
 	b.logMu.Lock()
@@ -337,13 +364,12 @@ func (b *Bolt) Log(entries []model.Entry) error {
 	if b.failed != nil {
 		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
 	}
-	if err := b.logs[b.cur].appendRecord(entries); err != nil {
+	rec := newRecord(entries, seen)
+	if err := b.logs[b.cur].appendRecord(rec); err != nil {
 		b.failed = err
 		return err
 	}
-	for _, e := range entries {
-		b.logged[b.cur] = append(b.logged[b.cur], cloneEntry(e))
-	}
+	b.logged[b.cur] = append(b.logged[b.cur], rec)
 	return nil
 }
 

@@ -212,10 +212,10 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			entry("b", "older", 7, 2, 2),  // older: only its dot counts
 			entry("c", "new key", 8, 2, 3),
 		}
-		if err := b.Log(logged[:1]); err != nil {
+		if err := b.Log(logged[:1], model.Seen{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
-		if err := b.Log(logged[1:]); err != nil {
+		if err := b.Log(logged[1:], model.Seen{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		want := []model.Entry{logged[0], base[1], logged[2]}
@@ -227,19 +227,19 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 	t.Run("CommitCoversLog", func(t *testing.T) {
 		b, reopen := open(t)
 		x, y := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2)
-		if err := b.Log([]model.Entry{x}); err != nil {
+		if err := b.Log([]model.Entry{x}, model.Seen{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		if err := b.Commit([]model.Entry{x}, metaAt(1, 1, 1)); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
-		if err := b.Log([]model.Entry{y}); err != nil {
+		if err := b.Log([]model.Entry{y}, model.Seen{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		b = reopen()
 		checkLoad(t, b, []model.Entry{x, y}, metaAt(1, 1, 2))
 		z := entry("z", "3", 3, 1, 3)
-		if err := b.Log([]model.Entry{z}); err != nil {
+		if err := b.Log([]model.Entry{z}, model.Seen{}); err != nil {
 			t.Fatalf("Log after reopen: %v", err)
 		}
 		checkLoad(t, reopen(), []model.Entry{x, y, z}, metaAt(1, 1, 3))
@@ -250,7 +250,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 	t.Run("LoggedBeforeRestartSurvivesNextCommit", func(t *testing.T) {
 		b, reopen := open(t)
 		x, y := entry("x", "logged", 1, 1, 1), entry("y", "later", 2, 2, 1)
-		if err := b.Log([]model.Entry{x}); err != nil {
+		if err := b.Log([]model.Entry{x}, model.Seen{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		b = reopen()
@@ -274,7 +274,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			defer close(done)
 			for i := 1; i <= n; i++ {
 				e := entry(fmt.Sprintf("k%d", i%keys), fmt.Sprint(i), int64(i), 1, uint64(i))
-				if err := b.Log([]model.Entry{e}); err != nil {
+				if err := b.Log([]model.Entry{e}, model.Seen{}); err != nil {
 					t.Errorf("Log %d: %v", i, err)
 					return
 				}
@@ -318,6 +318,35 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		}
 	})
 
+	// A log record's seen set holds writes whose entries are superseded:
+	// they count as held after a restart, and a checkpoint keeps them.
+	t.Run("LoggedSeenAndCheckpoint", func(t *testing.T) {
+		b, reopen := open(t)
+		base := entry("a", "committed", 5, 1, 1)
+		if err := b.Commit([]model.Entry{base}, metaAt(5, 1, 1)); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		newer := entry("a", "newer", 9, 2, 4)
+		// Writes 2:1..2:3 were superseded by 2:4 before they got here.
+		if err := b.Log([]model.Entry{newer}, metaAt(0, 1, 1, 2, 4).Seen); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		want, wantMeta := []model.Entry{newer}, metaAt(5, 1, 1, 2, 4)
+		checkLoad(t, b, want, wantMeta)
+		b = reopen()
+		checkLoad(t, b, want, wantMeta)
+		if err := b.Checkpoint(); err != nil {
+			t.Fatalf("Checkpoint: %v", err)
+		}
+		checkLoad(t, b, want, wantMeta)
+		b = reopen()
+		checkLoad(t, b, want, wantMeta)
+		if err := b.Checkpoint(); err != nil { // nothing logged: a no-op
+			t.Fatalf("empty Checkpoint: %v", err)
+		}
+		checkLoad(t, reopen(), want, wantMeta)
+	})
+
 	t.Run("MaxKeySize", func(t *testing.T) {
 		b, reopen := open(t)
 		e := model.Entry{Key: bytes.Repeat([]byte("k"), MaxKeySize), Value: []byte("v"), Seq: 1}
@@ -335,8 +364,11 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		if err := b.Commit([]model.Entry{entry("a", "1", 1, 1, 1)}, metaAt(1, 1, 1)); !errors.Is(err, ErrClosed) {
 			t.Errorf("Commit after Close = %v, want ErrClosed", err)
 		}
-		if err := b.Log([]model.Entry{entry("a", "1", 1, 1, 1)}); !errors.Is(err, ErrClosed) {
+		if err := b.Log([]model.Entry{entry("a", "1", 1, 1, 1)}, model.Seen{}); !errors.Is(err, ErrClosed) {
 			t.Errorf("Log after Close = %v, want ErrClosed", err)
+		}
+		if err := b.Checkpoint(); !errors.Is(err, ErrClosed) {
+			t.Errorf("Checkpoint after Close = %v, want ErrClosed", err)
 		}
 		if _, _, err := b.Load(); !errors.Is(err, ErrClosed) {
 			t.Errorf("Load after Close = %v, want ErrClosed", err)

@@ -44,17 +44,19 @@ func crashChild(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// Two batches in three are logged, the third is committed with them,
-	// as a server logs its puts and commits everything later. OpenBolt has
-	// folded whatever the last child logged, so nothing is pending here.
-	var pending []model.Entry
+	// Every batch is logged with the set of writes held, as a server logs
+	// its writes; every fourth is committed instead, and every fourth
+	// after a log also checkpointed.
 	for i := crashDone(meta) + 1; ; i++ {
-		pending = append(pending, crashBatch(i)...)
-		if i%crashCommitEvery == 0 {
-			err = b.Commit(pending, crashMeta(i))
-			pending = nil
-		} else {
-			err = b.Log(crashBatch(i))
+		switch i % crashCommitEvery {
+		case 0:
+			err = b.Commit(crashBatch(i), crashMeta(i))
+		case 2:
+			if err = b.Log(crashBatch(i), crashMeta(i).Seen); err == nil {
+				err = b.Checkpoint()
+			}
+		default:
+			err = b.Log(crashBatch(i), crashMeta(i).Seen)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "batch %d: %v\n", i, err)
@@ -68,7 +70,7 @@ func crashChild(path string) int {
 
 const (
 	crashKeysPerBatch = 4
-	crashCommitEvery  = 3
+	crashCommitEvery  = 4
 	crashSrc          = 1<<31 | 5
 )
 

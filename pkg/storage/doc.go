@@ -4,23 +4,26 @@
 // implementations behind one contract: Bolt, a bbolt file, for real servers,
 // and Memory, for tests that run servers in one process and simulate crashes.
 //
-// Two ways in. Log makes a server's own new writes durable with one append
-// and one fdatasync to a write-ahead log beside the bbolt file; the server
-// answers its puts after it. Commit writes everything that changed (its own
-// writes again, others' writes, the meta) in one bbolt transaction (group
-// commit: two fdatasyncs for any number of writes), and empties the log,
-// which it covers. A server commits others' writes only every few
-// milliseconds, so a put costs one small append, not a transaction that
-// also carries the writes relayed to it since the last one. bbolt's
-// DB.Batch would not help here, since there is only ever one writer.
+// Writes go in two ways. Log makes entries durable with one append and one
+// fdatasync to a write-ahead log beside the bbolt file: a server logs its
+// own new writes and answers their puts, and every commit_delay logs the
+// rest of what changed (others' writes) with its whole set of writes held.
+// Checkpoint, every checkpoint_interval, folds the log into the bbolt file
+// in one transaction and empties it; Commit does the same with entries and
+// a meta of the caller's (a new data directory's first state, tests, the
+// floor benchmark). A bbolt transaction costs two fdatasyncs and rewrites
+// every page from each changed leaf to the root, a 4 KB leaf for a 1 KB
+// entry; folding a batch at a time rewrites each page once for all the
+// writes to it. Log runs while a Checkpoint or Commit does (the log has two
+// segments), so puts are answered during them. bbolt's DB.Batch would not
+// help here, since there is only ever one writer.
 //
 // On disk (format version 1) the file has two buckets. "store" maps 'k'+key
 // to a msgpack record of the entry without its key; the one-byte prefix lets
 // the empty key be stored, which bbolt would refuse. "meta" holds "replica",
 // the msgpack model.Meta, and "format", the version number checked on open.
-// The log, FILE.wal, is a sequence of checksummed records of entries (see
-// wal); Load folds it into what it returns, and the next Commit into the
-// file.
+// The log, FILE.wal0 and FILE.wal1, is a sequence of checksummed records of
+// entries and seen sets (see wal); Load folds it into what it returns.
 //
 // Caveats:
 //   - A failed Commit or Log leaves a Bolt refusing every later one: after an I/O

@@ -19,7 +19,7 @@ type Memory struct {
 	meta   model.Meta
 	// logged is what Log took since the last Commit, which folds it in
 	// again over the caller's snapshot, as Bolt does.
-	logged []model.Entry
+	logged []logRecord
 }
 
 // NewMemory returns an empty in-memory backend.
@@ -57,10 +57,10 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	return nil
 }
 
-// Log folds copies of entries into the committed state at once: for a
-// Memory, durable and committed are the same.
-func (m *Memory) Log(entries []model.Entry) error {
-	if err := validate(entries, model.Meta{}); err != nil {
+// Log folds copies of entries and seen into the committed state at once:
+// for a Memory, durable and committed are the same.
+func (m *Memory) Log(entries []model.Entry, seen model.Seen) error {
+	if err := validate(entries, model.Meta{Seen: seen}); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -68,10 +68,20 @@ func (m *Memory) Log(entries []model.Entry) error {
 	if m.closed {
 		return ErrClosed
 	}
-	fold(&m.meta, entries, m.version, m.put)
-	for _, e := range entries {
-		m.logged = append(m.logged, cloneEntry(e))
+	rec := newRecord(entries, seen)
+	fold(&m.meta, []logRecord{rec}, m.version, m.put)
+	m.logged = append(m.logged, rec)
+	return nil
+}
+
+// Checkpoint forgets the log: its records are in the state already.
+func (m *Memory) Checkpoint() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
 	}
+	m.logged = nil
 	return nil
 }
 

@@ -23,16 +23,20 @@ type Backend interface {
 	// a key occurs twice, the later entry wins. The backend keeps no
 	// reference to the caller's slices.
 	Commit(entries []model.Entry, meta model.Meta) error
-	// Log makes entries durable ahead of the next Commit, more cheaply:
-	// the caller's own new writes, which a client waits for. After it
-	// returns nil they survive a crash, and Load returns them as a replica
-	// would hold them: each entry's dot in meta.Seen, and the entry in the
-	// store unless the key holds a newer one. The next Commit must cover
-	// everything logged before it (the replica's state after applying it),
-	// since it may discard the log. On error nothing of the batch survives
-	// a restart, and the backend may refuse further calls like a failed
+	// Log makes entries and seen durable with one append to a log, more
+	// cheaply than a Commit. After it returns nil they survive a crash, and
+	// Load returns them folded in: seen and each entry's dot join
+	// meta.Seen, and each entry is in the store unless the key holds a
+	// newer one. seen is for writes held without their entries (superseded
+	// ones learned from a peer's set); it may be empty. Log may run while
+	// a Commit or Checkpoint does; on error nothing of the batch survives a
+	// restart, and the backend may refuse further calls like a failed
 	// Commit.
-	Log(entries []model.Entry) error
+	Log(entries []model.Entry, seen model.Seen) error
+	// Checkpoint folds everything logged before the call into the main
+	// store and frees that part of the log; what Load returns does not
+	// change.
+	Checkpoint() error
 	// Close releases the backend; later calls return ErrClosed. Closing
 	// twice is harmless.
 	Close() error

@@ -19,7 +19,7 @@ import (
 // that part of the log; Load folds the log into what it returns.
 //
 // A record is a 4-byte little-endian payload length, the payload's CRC-32C,
-// and the payload: a msgpack array of walRecord. Only the last record can be
+// and the payload: a msgpack walPayload. Only the last record can be
 // torn (every Log is one append, synced before the next); replay stops at
 // the first record that is cut short or fails its checksum and cuts it off,
 // so that no new record follows a torn one.
@@ -30,8 +30,21 @@ type wal struct {
 	noSync bool
 }
 
-// walRecord is one logged entry.
-type walRecord struct {
+// logRecord is what one Log call made durable: entries, and a set of
+// writes held (whose entries, where superseded, the store no longer has).
+type logRecord struct {
+	entries []model.Entry
+	seen    model.Seen
+}
+
+// walPayload is a logRecord on disk.
+type walPayload struct {
+	Entries []walEntry `msgpack:"e"`
+	Seen    model.Seen `msgpack:"s"`
+}
+
+// walEntry is one logged entry.
+type walEntry struct {
 	Key     []byte        `msgpack:"k"`
 	Value   []byte        `msgpack:"v"`
 	Version model.Version `msgpack:"t"`
@@ -61,10 +74,9 @@ func openWAL(path string, noSync bool) (*wal, error) {
 	return &wal{path: path, f: f, size: st.Size(), noSync: noSync}, nil
 }
 
-// replay returns the entries of every whole record, in the order logged,
-// and cuts off a torn last record, so that the next append follows the
-// last whole one.
-func (w *wal) replay() ([]model.Entry, error) {
+// replay returns every whole record, in the order logged, and cuts off a
+// torn last record, so that the next append follows the last whole one.
+func (w *wal) replay() ([]logRecord, error) {
 	if w.size == 0 {
 		return nil, nil
 	}
@@ -72,7 +84,7 @@ func (w *wal) replay() ([]model.Entry, error) {
 	if _, err := io.ReadFull(io.NewSectionReader(w.f, 0, w.size), data); err != nil {
 		return nil, fmt.Errorf("storage: read log %s: %w", w.path, err)
 	}
-	var entries []model.Entry
+	var records []logRecord
 	whole := 0
 	for rest := data; len(rest) >= walHeader; {
 		n := binary.LittleEndian.Uint32(rest[0:4])
@@ -84,15 +96,21 @@ func (w *wal) replay() ([]model.Entry, error) {
 		if crc32.Checksum(payload, castagnoli) != sum {
 			break // torn
 		}
-		var recs []walRecord
-		if err := unmarshal(payload, &recs); err != nil {
+		var p walPayload
+		err := unmarshal(payload, &p)
+		if err == nil && !p.Seen.Valid() {
+			err = fmt.Errorf("seen set %v is not canonical", p.Seen)
+		}
+		if err != nil {
 			// The checksum matched what was written: this is not a torn
 			// write but a record this build cannot read.
 			return nil, fmt.Errorf("%w: log %s at offset %d: %v", ErrCorrupt, w.path, whole, err)
 		}
-		for _, r := range recs {
-			entries = append(entries, model.Entry{Key: r.Key, Value: r.Value, Version: r.Version, Seq: r.Seq, Src: r.Src})
+		rec := logRecord{seen: p.Seen, entries: make([]model.Entry, len(p.Entries))}
+		for i, e := range p.Entries {
+			rec.entries[i] = model.Entry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src}
 		}
+		records = append(records, rec)
 		rest = rest[walHeader+int(n):]
 		whole += walHeader + int(n)
 	}
@@ -101,19 +119,19 @@ func (w *wal) replay() ([]model.Entry, error) {
 			return nil, fmt.Errorf("storage: cut torn record off log %s: %w", w.path, err)
 		}
 	}
-	return entries, nil
+	return records, nil
 }
 
-// appendRecord durably appends one record of entries. On failure it cuts
-// the file back to its old size, so that a write the caller was told failed
-// cannot come back at the next open; if even that fails, the log's state is
-// unknown and the error says so.
-func (w *wal) appendRecord(entries []model.Entry) error {
-	recs := make([]walRecord, len(entries))
-	for i, e := range entries {
-		recs[i] = walRecord{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src}
+// appendRecord durably appends one record. On failure it cuts the file back
+// to its old size, so that a write the caller was told failed cannot come
+// back at the next open; if even that fails, the log's state is unknown and
+// the error says so.
+func (w *wal) appendRecord(rec logRecord) error {
+	p := walPayload{Seen: rec.seen, Entries: make([]walEntry, len(rec.entries))}
+	for i, e := range rec.entries {
+		p.Entries[i] = walEntry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src}
 	}
-	payload, err := msgpack.Marshal(recs)
+	payload, err := msgpack.Marshal(&p)
 	if err != nil {
 		return fmt.Errorf("storage: encode log record: %w", err)
 	}
@@ -152,27 +170,11 @@ func (w *wal) truncate(size int64, sync bool) error {
 
 func (w *wal) close() error { return w.f.Close() }
 
-// fold applies logged entries to a loaded state: each entry's dot joins
-// meta.Seen, and the entry replaces the key's when its version is newer.
-// cur returns the version a key holds, put stores an entry. Folding a log
-// twice changes nothing the second time (versions decide, not dots: the
-// meta may already hold the dots of logged writes whose entries the file
-// does not, see Bolt.Commit), so a crash between a Commit and the log's
-// truncation is harmless.
-func fold(meta *model.Meta, logged []model.Entry, cur func(key []byte) (model.Version, bool), put func(model.Entry)) {
-	for _, e := range logged {
-		meta.Seen.Add(e.Dot())
-		if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
-			put(e)
-		}
-	}
-}
-
 // commitState is what a Commit makes of a state: the caller's entries,
 // then the logged ones where newer, and the caller's meta with the logged
-// dots added. The caller's snapshot may predate writes logged since; they
+// writes added. The caller's snapshot may predate writes logged since; they
 // stay whole either way.
-func commitState(entries []model.Entry, meta model.Meta, logged []model.Entry, cur func(key []byte) (model.Version, bool), put func(model.Entry)) model.Meta {
+func commitState(entries []model.Entry, meta model.Meta, logged []logRecord, cur func(key []byte) (model.Version, bool), put func(model.Entry)) model.Meta {
 	for _, e := range entries {
 		put(e)
 	}
@@ -181,8 +183,27 @@ func commitState(entries []model.Entry, meta model.Meta, logged []model.Entry, c
 	return meta
 }
 
-// foldInto folds logged entries into a loaded list of entries.
-func foldInto(meta *model.Meta, entries, logged []model.Entry) []model.Entry {
+// fold applies logged records to a loaded state: each record's seen set and
+// each entry's dot join meta.Seen, and an entry replaces the key's when its
+// version is newer. cur returns the version a key holds, put stores an
+// entry. Folding a log twice changes nothing the second time (versions
+// decide, not dots: the meta may already hold the dots of logged writes
+// whose entries the file does not, see Bolt.Commit), so a crash between a
+// Commit and the log's truncation is harmless.
+func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Version, bool), put func(model.Entry)) {
+	for _, rec := range logged {
+		meta.Seen.Union(rec.seen)
+		for _, e := range rec.entries {
+			meta.Seen.Add(e.Dot())
+			if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
+				put(e)
+			}
+		}
+	}
+}
+
+// foldInto folds logged records into a loaded list of entries.
+func foldInto(meta *model.Meta, entries []model.Entry, logged []logRecord) []model.Entry {
 	if len(logged) == 0 {
 		return entries
 	}
@@ -208,4 +229,13 @@ func foldInto(meta *model.Meta, entries, logged []model.Entry) []model.Entry {
 	}
 	fold(meta, logged, cur, put)
 	return entries
+}
+
+// newRecord copies what a Log call is given.
+func newRecord(entries []model.Entry, seen model.Seen) logRecord {
+	rec := logRecord{seen: seen.Clone(), entries: make([]model.Entry, len(entries))}
+	for i, e := range entries {
+		rec.entries[i] = cloneEntry(e)
+	}
+	return rec
 }

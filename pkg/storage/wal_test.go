@@ -24,7 +24,7 @@ func logged(t *testing.T, base []model.Entry, meta model.Meta, batches ...[]mode
 		t.Fatalf("Commit: %v", err)
 	}
 	for _, batch := range batches {
-		if err := b.Log(batch); err != nil {
+		if err := b.Log(batch, model.Seen{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 	}
@@ -55,7 +55,7 @@ func TestLog_TornTailIsDropped(t *testing.T) {
 	}
 	whole := st.Size()
 	b := openBolt(t, path)
-	if err := b.Log([]model.Entry{y}); err != nil {
+	if err := b.Log([]model.Entry{y}, model.Seen{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -71,7 +71,7 @@ func TestLog_TornTailIsDropped(t *testing.T) {
 	checkLoad(t, b, []model.Entry{x}, seenMeta(1, 1))
 	// A new record goes where the torn one was, and reads back.
 	z := entry("z", "after", 3, 1, 2)
-	if err := b.Log([]model.Entry{z}); err != nil {
+	if err := b.Log([]model.Entry{z}, model.Seen{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -174,4 +174,68 @@ func logFile(t *testing.T, path string) string {
 		t.Fatalf("log segments with records: %v, want one", found)
 	}
 	return found[0]
+}
+
+// A checkpoint moves the log into the file: the log's segments are empty
+// after it, and the file alone holds the state.
+func TestLog_CheckpointEmptiesTheLog(t *testing.T) {
+	x := entry("x", "logged", 1, 1, 1)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x})
+	b := openBolt(t, path)
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if st, err := os.Stat(fmt.Sprintf("%s.wal%d", path, i)); err != nil || st.Size() != 0 {
+			t.Fatalf("segment %d after a checkpoint: %v %v, want empty", i, st, err)
+		}
+	}
+	closeRaw(t, b)
+	b = openBolt(t, path)
+	if len(b.logged[0])+len(b.logged[1]) != 0 {
+		t.Fatalf("log records after a checkpoint and reopen: %v", b.logged)
+	}
+	checkLoad(t, b, []model.Entry{x}, seenMeta(1, 1))
+}
+
+// Records in both segments (a crash during a commit) are all folded by the
+// next checkpoint.
+func TestLog_CheckpointFoldsBothSegments(t *testing.T) {
+	x, y := entry("x", "first", 1, 1, 1), entry("y", "second", 2, 1, 2)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x})
+	// Plant y in the other segment, as if the crash came after a switch.
+	first := logFile(t, path)
+	b := openBolt(t, path)
+	b.cur = 1 - b.cur
+	if err := b.Log([]model.Entry{y}, model.Seen{}); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	if second := logFile2(t, path, first); second == first {
+		t.Fatal("both records in one segment")
+	}
+	b = openBolt(t, path)
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	// Only the file now: hide the log.
+	for i := range 2 {
+		if err := os.Remove(fmt.Sprintf("%s.wal%d", path, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkLoad(t, openBolt(t, path), []model.Entry{x, y}, seenMeta(1, 2))
+}
+
+// logFile2 is the segment with records other than first.
+func logFile2(t *testing.T, path, first string) string {
+	t.Helper()
+	for i := range 2 {
+		name := fmt.Sprintf("%s.wal%d", path, i)
+		if st, err := os.Stat(name); err == nil && st.Size() > 0 && name != first {
+			return name
+		}
+	}
+	return first
 }
