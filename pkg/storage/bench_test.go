@@ -20,9 +20,21 @@ func BenchmarkBolt_Commit(b *testing.B) {
 	for _, fsync := range []bool{true, false} {
 		for _, writers := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("fsync=%t/writers=%d", fsync, writers), func(b *testing.B) {
-				benchGroupCommit(b, writers, !fsync)
+				benchGroupCommit(b, writers, !fsync, false)
 			})
 		}
+	}
+}
+
+// BenchmarkBolt_Log is BenchmarkBolt_Commit with the server's way of making
+// puts durable: one log append per batch, and a checkpoint into the bbolt
+// file after every 200 appends (about what a busy server does every
+// checkpoint_interval).
+func BenchmarkBolt_Log(b *testing.B) {
+	for _, writers := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("fsync=true/writers=%d", writers), func(b *testing.B) {
+			benchGroupCommit(b, writers, false, true)
+		})
 	}
 }
 
@@ -31,7 +43,7 @@ type benchPut struct {
 	done  chan error
 }
 
-func benchGroupCommit(b *testing.B, writers int, noSync bool) {
+func benchGroupCommit(b *testing.B, writers int, noSync, log bool) {
 	db, err := OpenBolt(filepath.Join(b.TempDir(), "state.db"), BoltOptions{NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
@@ -70,7 +82,17 @@ func benchGroupCommit(b *testing.B, writers int, noSync bool) {
 			}
 			meta.Seen.Prefix = meta.Seen.Prefix.With(1, seq)
 			meta.Clock = model.Version{Wall: int64(seq), Origin: 1}
-			err := db.Commit(entries, meta)
+			var err error
+			switch {
+			case !log:
+				err = db.Commit(entries, meta)
+			case commits%200 == 199:
+				if err = db.Log(entries, meta.Seen); err == nil {
+					err = db.Checkpoint()
+				}
+			default:
+				err = db.Log(entries, meta.Seen)
+			}
 			commits++
 			for _, p := range batch {
 				p.done <- err
