@@ -22,7 +22,7 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 		GossipInterval: 50 * time.Millisecond, ProbeInterval: 200 * time.Millisecond,
 		ProbeTimeout: 100 * time.Millisecond, SuspicionMult: 2, PushPullInterval: time.Second,
 		FlushInterval: 5 * time.Millisecond,
-		CommitDelay:   20 * time.Millisecond, Checkpoint: 200 * time.Millisecond,
+		CommitDelay:   20 * time.Millisecond, Checkpoint: 500 * time.Millisecond,
 		ResendInterval: 50 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
 		RejoinInterval: 500 * time.Millisecond, RPCTimeout: 5 * time.Second,
 		StartTimeout: 10 * time.Second, StabilizeTimeout: 60 * time.Second,

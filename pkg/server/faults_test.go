@@ -13,8 +13,8 @@ import (
 	"gossipkv/pkg/wire"
 )
 
-// fullDisk is a backend whose commits and log appends fail while full is
-// set, as they do when the disk has no space left.
+// fullDisk is a backend whose commits, log appends and checkpoints fail
+// while full is set, as they do when the disk has no space left.
 type fullDisk struct {
 	*storage.Memory
 	full atomic.Bool
@@ -32,6 +32,13 @@ func (d *fullDisk) Log(entries []model.Entry, seen model.Seen) error {
 		return &errorWithErrno{syscall.ENOSPC}
 	}
 	return d.Memory.Log(entries, seen)
+}
+
+func (d *fullDisk) Checkpoint() error {
+	if d.full.Load() {
+		return &errorWithErrno{syscall.ENOSPC}
+	}
+	return d.Memory.Checkpoint()
 }
 
 func (d *fullDisk) Close() error { return nil } // reopened below: keep the data

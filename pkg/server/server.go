@@ -121,9 +121,13 @@ type Server struct {
 	// commit need not log again.
 	own       []model.Entry
 	ownLogged map[model.Dot]bool
-	// lastCheckpoint is when the committer last folded the log into the
-	// store.
+	// checkpointing says a checkpoint is running, lastCheckpoint when the
+	// last one started; toCheckpoint and checkpointed carry them to the
+	// checkpointer goroutine and back.
+	checkpointing  bool
 	lastCheckpoint time.Time
+	toCheckpoint   chan storage.Backend
+	checkpointed   chan checkpointDone
 	// inflight is the commit the committer goroutine is writing, if any:
 	// one at a time, while the owner goes on logging and answering puts.
 	inflight *commitJob
@@ -212,8 +216,10 @@ func New(opts Options) (*Server, error) {
 		ownLogged: map[model.Dot]bool{},
 		// Buffered: the owner hands over a job only when none is in
 		// flight, and the committer must not block on the way back.
-		toCommit:  make(chan *commitJob, 1),
-		committed: make(chan *commitJob, 1),
+		toCommit:     make(chan *commitJob, 1),
+		committed:    make(chan *commitJob, 1),
+		toCheckpoint: make(chan storage.Backend, 1),
+		checkpointed: make(chan checkpointDone, 1),
 	}
 	s.node = model.NewNode(model.NodeConfig{
 		ID:            opts.ID,
@@ -236,9 +242,10 @@ func New(opts Options) (*Server, error) {
 		s.fails.push(to)
 	})
 	s.publishMissing()
-	s.done.Add(4)
+	s.done.Add(5)
 	go s.run()
 	go s.committer()
+	go s.checkpointer()
 	go s.joiner()
 	go s.announcer()
 	return s, nil
@@ -346,6 +353,12 @@ func (s *Server) run() {
 			due = true
 		case job := <-s.committed:
 			s.finishCommit(job)
+		case res := <-s.checkpointed:
+			s.checkpointing = false
+			// A failure on a backend reloaded since has been dealt with.
+			if res.err != nil && res.backend == s.opts.Backend && s.broken == nil {
+				s.storeFailed("checkpoint", res.err, nil)
+			}
 		case r := <-s.reqs:
 			pending = s.handle(r, pending)
 		case <-s.del.inbox.signal:
@@ -417,6 +430,10 @@ func (s *Server) run() {
 				pending = s.commit(pending)
 			}
 		}
+		if now := time.Now(); s.broken == nil && !s.checkpointing && now.Sub(s.lastCheckpoint) >= s.checkpointEvery() {
+			s.checkpointing, s.lastCheckpoint = true, now
+			s.toCheckpoint <- s.opts.Backend
+		}
 		if s.broken != nil {
 			s.failAll(pending)
 			go s.Shutdown()
@@ -454,10 +471,10 @@ func (s *Server) expireHeard() {
 	}
 }
 
-// checkpointEvery is how often the committer folds the log into the bbolt
-// file. The log is the cheap way to make writes durable (an append of a
-// few KB); the file is what recovery starts from. Folding a batch at a time
-// writes each page of the store once for all the writes to it.
+// checkpointEvery is how often the checkpointer folds the log into the
+// bbolt file. The log is the cheap way to make writes durable (an append
+// of a few KB); the file is what recovery starts from. Folding a batch at a
+// time writes each page of the store once for all the writes to it.
 func (s *Server) checkpointEvery() time.Duration {
 	if d := s.opts.Timing.Checkpoint; d > 0 {
 		return d
@@ -573,16 +590,20 @@ func (s *Server) storeFailed(what string, err error, pending []request) {
 
 // commitJob is one commit: a snapshot of what changed (the entries not
 // logged yet and the whole set of writes held), the messages it makes
-// true, and the requests answered after it; and whether the committer
-// should then fold the log into the store.
+// true, and the requests answered after it.
 type commitJob struct {
-	backend    storage.Backend
-	entries    []model.Entry
-	seen       model.Seen
-	checkpoint bool
-	out        []model.Outgoing
-	waiting    []request
-	err        error
+	backend storage.Backend
+	entries []model.Entry
+	seen    model.Seen
+	out     []model.Outgoing
+	waiting []request
+	err     error
+}
+
+// checkpointDone is a checkpoint's outcome, on the backend it ran on.
+type checkpointDone struct {
+	backend storage.Backend
+	err     error
 }
 
 // commit hands the loop's changes to the committer, with the messages
@@ -615,9 +636,6 @@ func (s *Server) commit(pending []request) []request {
 		out:     s.node.Ready(),
 		waiting: slices.Clone(pending),
 	}
-	if now := time.Now(); now.Sub(s.lastCheckpoint) >= s.checkpointEvery() {
-		job.checkpoint, s.lastCheckpoint = true, now
-	}
 	s.inflight = job
 	s.toCommit <- s.inflight
 	return pending[:0]
@@ -632,10 +650,22 @@ func (s *Server) committer() {
 			return
 		case job := <-s.toCommit:
 			job.err = job.backend.Log(job.entries, job.seen)
-			if job.err == nil && job.checkpoint {
-				job.err = job.backend.Checkpoint()
-			}
 			s.committed <- job
+		}
+	}
+}
+
+// checkpointer folds the log into the store when the owner asks, apart
+// from the committer: appends (and so acks, and the answers stabilize
+// waits for) do not queue behind the larger transaction.
+func (s *Server) checkpointer() {
+	defer s.done.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case b := <-s.toCheckpoint:
+			s.checkpointed <- checkpointDone{backend: b, err: b.Checkpoint()}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -298,9 +299,17 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 			}
 			return rec.Version, true
 		}
+		puts := 0
 		put := func(e model.Entry) {
 			if failed != nil {
 				return
+			}
+			// A checkpoint may fold thousands of entries, next to a server
+			// answering puts on as few as one thread for Go code
+			// (runtime.gomaxprocs): let it run between them, rather than
+			// wait for the scheduler's 10 ms time slice.
+			if puts++; puts%16 == 0 {
+				runtime.Gosched()
 			}
 			v, err := encodeRecord(e)
 			if err == nil {
