@@ -15,6 +15,11 @@ type Entry struct {
 // Dot names the write.
 func (e Entry) Dot() Dot { return Dot{Origin: e.Src, Seq: e.Seq} }
 
+// Size is roughly what the entry takes in a message or a log record: its
+// key and value and a few dozen bytes of version and dot. It bounds
+// batches, deltas and the log between checkpoints.
+func (e Entry) Size() int { return len(e.Key) + len(e.Value) + 32 }
+
 // Meta is the replica state that recovery needs besides the store: the set
 // of writes held, the newest version seen (the hybrid logical clock), and
 // the replica id that names this data directory's writes.

@@ -165,7 +165,7 @@ func (r *Replica) Delta(peer Seen, maxBytes int) (entries []Entry, complete bool
 	sort.Slice(entries, func(i, j int) bool { return dotLess(entries[i].Dot(), entries[j].Dot()) })
 	size := 0
 	for i, e := range entries {
-		size += len(e.Key) + len(e.Value) + 32
+		size += e.Size()
 		if size > maxBytes && i > 0 {
 			return entries[:i], false
 		}

@@ -124,7 +124,7 @@ func (s *sender) take() (msgs []model.Message, more bool) {
 	size := 0
 	n := 0
 	for n < len(s.writes) && (n == 0 || size < maxBatchBytes) {
-		size += len(s.writes[n].Key) + len(s.writes[n].Value) + 32
+		size += s.writes[n].Size()
 		n++
 	}
 	if n > 0 {
@@ -134,7 +134,7 @@ func (s *sender) take() (msgs []model.Message, more bool) {
 	d := 0
 	for d < len(s.deltas) && (len(msgs) == 0 || size < maxBatchBytes) {
 		for _, e := range s.deltas[d].Entries {
-			size += len(e.Key) + len(e.Value) + 32
+			size += e.Size()
 		}
 		msgs = append(msgs, s.deltas[d])
 		d++

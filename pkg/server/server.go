@@ -122,10 +122,12 @@ type Server struct {
 	own       []model.Entry
 	ownLogged map[model.Dot]bool
 	// checkpointing says a checkpoint is running, lastCheckpoint when the
-	// last one started; toCheckpoint and checkpointed carry them to the
-	// checkpointer goroutine and back.
+	// last one started, and logged how many bytes of entries were logged
+	// since; toCheckpoint and checkpointed carry them to the checkpointer
+	// goroutine and back.
 	checkpointing  bool
 	lastCheckpoint time.Time
+	logged         int
 	toCheckpoint   chan storage.Backend
 	checkpointed   chan checkpointDone
 	// inflight is the commit the committer goroutine is writing, if any:
@@ -430,8 +432,9 @@ func (s *Server) run() {
 				pending = s.commit(pending)
 			}
 		}
-		if now := time.Now(); s.broken == nil && !s.checkpointing && now.Sub(s.lastCheckpoint) >= s.checkpointEvery() {
-			s.checkpointing, s.lastCheckpoint = true, now
+		if now := time.Now(); s.broken == nil && !s.checkpointing &&
+			(now.Sub(s.lastCheckpoint) >= s.checkpointEvery() || s.logged >= checkpointBytes) {
+			s.checkpointing, s.lastCheckpoint, s.logged = true, now, 0
 			s.toCheckpoint <- s.opts.Backend
 		}
 		if s.broken != nil {
@@ -475,11 +478,27 @@ func (s *Server) expireHeard() {
 // bbolt file. The log is the cheap way to make writes durable (an append
 // of a few KB); the file is what recovery starts from. Folding a batch at a
 // time writes each page of the store once for all the writes to it.
+//
+// A log that grows faster than that (large values) is folded each time it
+// holds checkpointBytes: the same pages get written either way, and
+// smaller checkpoints spread the disk work instead of stalling the puts'
+// appends behind a burst of it.
 func (s *Server) checkpointEvery() time.Duration {
 	if d := s.opts.Timing.Checkpoint; d > 0 {
 		return d
 	}
 	return time.Second
+}
+
+const checkpointBytes = 1 << 20
+
+// entryBytes is roughly what entries take in the log.
+func entryBytes(es []model.Entry) int {
+	n := 0
+	for _, e := range es {
+		n += e.Size()
+	}
+	return n
 }
 
 func (s *Server) commitDelay() time.Duration {
@@ -543,6 +562,7 @@ func (s *Server) logOwn(pending []request) []request {
 		return pending
 	}
 	err := s.opts.Backend.Log(s.own, model.Seen{})
+	s.logged += entryBytes(s.own)
 	if err == nil {
 		for _, e := range s.own {
 			s.ownLogged[e.Dot()] = true
@@ -629,6 +649,7 @@ func (s *Server) commit(pending []request) []request {
 	s.commits.Add(1)
 	entries = slices.DeleteFunc(entries, func(e model.Entry) bool { return s.ownLogged[e.Dot()] })
 	clear(s.ownLogged)
+	s.logged += entryBytes(entries)
 	job := &commitJob{
 		backend: s.opts.Backend,
 		entries: entries,
