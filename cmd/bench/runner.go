@@ -67,12 +67,17 @@ func (e *env) path(name string) string { return filepath.Join(e.dataDir, name) }
 // measureFloor runs the floor chain in the data directory's file system,
 // on a fresh database like the servers'.
 func (e *env) measureFloor(puts, valueSize int) (float64, error) {
+	return e.measureFloorWith(puts, valueSize, floor.Commit)
+}
+
+// measureFloorWith is measureFloor with the server's durability d.
+func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64, error) {
 	dir := e.path("floor")
 	if err := os.RemoveAll(dir); err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	return floor.MeasureValue(puts, valueSize, dir)
+	return floor.MeasureDurability(puts, valueSize, dir, d)
 }
 
 // writeConfig saves cfg for the master and the processes it starts.

@@ -10,8 +10,14 @@ import (
 )
 
 func TestMeasure_CommitsEveryPut(t *testing.T) {
+	for _, d := range []Durability{Commit, Log} {
+		t.Run(fmt.Sprint(d), func(t *testing.T) { testMeasure(t, d) })
+	}
+}
+
+func testMeasure(t *testing.T, d Durability) {
 	dir := t.TempDir()
-	rate, err := MeasureValue(50, 100, dir)
+	rate, err := MeasureDurability(50, 100, dir, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,7 @@ func TestKey_ThousandDistinctThreeLetterKeys(t *testing.T) {
 func BenchmarkFloor(b *testing.B) {
 	for _, size := range []int{100, 1024, 10240} {
 		b.Run(sizeName(size), func(b *testing.B) {
-			c, err := start(b.TempDir())
+			c, err := start(b.TempDir(), Commit)
 			if err != nil {
 				b.Fatal(err)
 			}
