@@ -219,7 +219,7 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 }
 
 func (n *Node) applyAll(from uint32, entries []Entry) {
-	// What a neighbour sends, it holds (it commits before it sends): that
+	// What a neighbour sends, it holds (durably, before it sends): that
 	// is as good as an ack and spares it a Delta of its own writes.
 	p := n.peer(from)
 	for _, e := range entries {

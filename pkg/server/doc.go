@@ -4,9 +4,14 @@
 // One goroutine (run) owns the replica. It takes puts, gets and control
 // requests from net/rpc handlers, messages and membership events from
 // memberlist's callbacks (which only decode and queue, and never block), and
-// applies them; it then commits everything that changed in one bbolt
-// transaction (group commit), answers the requests, and hands the protocol's
-// messages to per-peer senders. A put is answered only after its commit.
+// applies them. A loop's new local writes are appended to the write-ahead
+// log (one fdatasync for all of them) and their puts answered; everything
+// else that changed goes to the committer goroutine, at most every
+// commit_delay, as one append with the whole set of writes held, and the
+// protocol's messages that describe it (acks, forwards, repairs) go to the
+// per-peer senders once it is durable. A checkpointer goroutine folds the
+// log into the bbolt file every checkpoint_interval or MiB of log. A put is
+// answered only after its append.
 //
 // Replication travels on one persistent stream per peer, dialed through
 // memberlist's transport (wrapped so that links can be cut) and framed with
@@ -15,7 +20,8 @@
 // anything of late, and that is neither cut nor just failed, is a direct
 // link.
 //
-// Caveats: a failed commit (a full disk) makes the server fail the puts it
-// held and reload its last committed state; without Options.Reopen it stops.
+// Caveats: a failed append or checkpoint (a full disk) makes the server fail
+// the puts it held and reload its durable state (file plus log); without
+// Options.Reopen it stops.
 // Fault injection (fault.go) exists for the checker's tests only.
 package server

@@ -81,8 +81,8 @@ type Options struct {
 }
 
 // Server is one replica: it owns the protocol state in one goroutine (run),
-// commits everything that changed in one transaction per loop (group
-// commit), and answers puts only after their commit.
+// makes its puts durable with log appends before it answers them, and has
+// the rest of what changed logged by the committer (see the package doc).
 type Server struct {
 	opts  Options
 	log   *slog.Logger
