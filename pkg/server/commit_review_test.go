@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -19,24 +20,11 @@ func TestReview_FailedLog_SendsNothingUndurable(t *testing.T) {
 		name := map[bool]string{false: "Stops", true: "Reloads"}[reopen]
 		t.Run(name, func(t *testing.T) {
 			disk := storage.NewMemory()
-			node := model.NewNode(model.NodeConfig{ID: 0, Resend: 1 << 40, Heartbeat: 1 << 62, MaxDeltaBytes: 1 << 20},
-				model.NewReplica(0, nil, model.Meta{}))
-			s := &Server{
-				opts:      Options{ID: 0, Backend: disk, Now: func() int64 { return 1e9 }},
-				log:       slog.New(slog.DiscardHandler),
-				node:      node,
-				out:       &outbox{self: 0, senders: map[uint32]*sender{1: {to: 1, signal: make(chan struct{}, 1)}}},
-				stop:      make(chan struct{}),
-				ownLogged: map[model.Dot]bool{},
-				toCommit:  make(chan *commitJob, 1),
-				committed: make(chan *commitJob, 1),
-			}
+			s := reviewServer(disk)
 			var crashed *storage.Memory
 			if reopen {
 				s.opts.Reopen = func() (storage.Backend, error) { return crashed, nil }
 			}
-			node.SetNeighbors([]uint32{1})
-			node.SetLinks(1, 1, []uint32{0})
 			s.commit(nil)
 			s.out.senders[1].take()
 
@@ -71,5 +59,88 @@ func TestReview_FailedLog_SendsNothingUndurable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// reviewServer is a server with one neighbour, 1, whose loop the test
+// drives by hand: commit jobs wait in toCommit for the test to run them.
+func reviewServer(disk storage.Backend) *Server {
+	node := model.NewNode(model.NodeConfig{ID: 0, Resend: 1 << 40, Heartbeat: 1 << 62, MaxDeltaBytes: 1 << 20},
+		model.NewReplica(0, nil, model.Meta{}))
+	s := &Server{
+		opts:      Options{ID: 0, Backend: disk, Now: func() int64 { return 1e9 }},
+		log:       slog.New(slog.DiscardHandler),
+		node:      node,
+		out:       &outbox{self: 0, senders: map[uint32]*sender{1: {to: 1, signal: make(chan struct{}, 1)}}},
+		stop:      make(chan struct{}),
+		ownLogged: map[model.Dot]bool{},
+		toCommit:  make(chan *commitJob, 1),
+		committed: make(chan *commitJob, 1),
+	}
+	node.SetNeighbors([]uint32{1})
+	node.SetLinks(1, 1, []uint32{0})
+	return s
+}
+
+// From the second review: a read that waited for a commit is answered as
+// of that commit's snapshot, not with a peer's write applied while the
+// append ran, which a crash of this server could still take back.
+func TestReview_WaitingGet_SeesOnlyDurableState(t *testing.T) {
+	disk := storage.NewMemory()
+	s := reviewServer(disk)
+	older := model.Entry{Key: []byte("k"), Value: []byte("v1"), Version: model.Version{Wall: 5, Origin: 1}, Seq: 1, Src: 1}
+	s.node.Step(1, model.Writes{Entries: []model.Entry{older}}, 1e9)
+	reply := make(chan response, 1)
+	s.commit([]request{{kind: reqGet, key: []byte("k"), reply: reply}})
+	job := <-s.toCommit
+	// While the append runs, the owner applies a newer write from 1.
+	newer := model.Entry{Key: []byte("k"), Value: []byte("v2-not-durable"), Version: model.Version{Wall: 6, Origin: 1}, Seq: 2, Src: 1}
+	s.node.Step(1, model.Writes{Entries: []model.Entry{newer}}, 1e9)
+	job.err = job.backend.Log(job.entries, job.seen)
+	s.finishCommit(job)
+	r := <-reply
+	entries, _, err := disk.Crash().Load()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("disk after the commit: %v, %v", entries, err)
+	}
+	if string(r.get.Value) != string(entries[0].Value) {
+		t.Errorf("get answered %q, which is not on disk (disk: %q)", r.get.Value, entries[0].Value)
+	}
+}
+
+// From the second review: a commit that was in flight on a backend that a
+// reload has replaced must not make the server reload again (the second
+// Reopen here fails, which would stop a healthy server).
+func TestReview_StaleCommit_DoesNotReloadAgain(t *testing.T) {
+	disk := storage.NewMemory()
+	s := reviewServer(disk)
+	var crashed *storage.Memory
+	reopens := 0
+	s.opts.Reopen = func() (storage.Backend, error) {
+		if reopens++; reopens > 1 {
+			return nil, errors.New("transient reopen failure")
+		}
+		return crashed, nil
+	}
+	remote := model.Entry{Key: []byte("k"), Value: []byte("v1"), Version: model.Version{Wall: 5, Origin: 1}, Seq: 1, Src: 1}
+	s.node.Step(1, model.Writes{Entries: []model.Entry{remote}}, 1e9)
+	s.commit(nil)
+	job := <-s.toCommit // in flight on disk
+	crashed = disk.Crash()
+	s.logOwn(s.handle(request{kind: reqPut, key: []byte("a"), value: []byte("x"), reply: make(chan response, 1)}, nil))
+	if s.broken != nil || s.opts.Backend != storage.Backend(crashed) {
+		t.Fatalf("first reload: broken=%v", s.broken)
+	}
+	job.err = job.backend.Log(job.entries, job.seen) // the old backend: ErrClosed
+	s.finishCommit(job)
+	if reopens != 1 || s.broken != nil {
+		t.Errorf("a stale commit caused reopen #%d (server broken: %v)", reopens, s.broken)
+	}
+	if msgs, _ := s.out.senders[1].take(); len(msgs) > 0 {
+		for _, m := range msgs {
+			if a, ok := m.(model.Ack); ok && a.Seen.Contains(remote.Dot()) {
+				t.Errorf("acked %v from a commit that failed", a.Seen)
+			}
+		}
 	}
 }

@@ -617,6 +617,10 @@ type commitJob struct {
 	seen    model.Seen
 	out     []model.Outgoing
 	waiting []request
+	// answers are the waiting requests' answers, taken at the snapshot:
+	// the replica may apply more before the append returns, which a read
+	// must not see until that is durable too.
+	answers []response
 	err     error
 }
 
@@ -627,9 +631,10 @@ type checkpointDone struct {
 }
 
 // commit hands the loop's changes to the committer, with the messages
-// that may leave and the requests that may be answered once they are
-// durable (acks promise durability; a read may have to see its own
-// server's state survive). With nothing to write, it does both at once.
+// that may leave and the answers that may be given once they are durable
+// (acks promise durability; a read must not see a write that a crash of
+// this server could take back). With nothing to write, it does both at
+// once.
 //
 // A commit is one append to the log: the changed entries (but the own
 // writes logOwn logged already) and the set of writes held, which is true
@@ -656,6 +661,9 @@ func (s *Server) commit(pending []request) []request {
 		seen:    s.node.R.Seen().Clone(),
 		out:     s.node.Ready(),
 		waiting: slices.Clone(pending),
+	}
+	for _, r := range job.waiting {
+		job.answers = append(job.answers, s.answer(r))
 	}
 	s.inflight = job
 	s.toCommit <- s.inflight
@@ -691,17 +699,29 @@ func (s *Server) checkpointer() {
 	}
 }
 
-// finishCommit sends what a finished commit made true and answers the
-// requests that waited for it; after a failure the messages are void.
+// finishCommit sends what a finished commit made true and gives the
+// requests that waited for it their answers. After a failure, or once the
+// backend it ran on has been replaced (a reload after another failure,
+// which read whatever it made durable), its messages and answers are void:
+// the waiting requests are answered from the state now held.
 func (s *Server) finishCommit(job *commitJob) {
 	s.inflight = nil
-	if job.err != nil {
+	switch {
+	case job.backend != s.opts.Backend:
+		// Nothing more to recover: the reload already went back to disk.
+	case job.err != nil:
 		if s.storeFailed("commit", job.err, job.waiting); s.broken != nil {
 			s.failAll(job.waiting)
 			return
 		}
-	} else {
+	default:
 		s.out.enqueue(job.out)
+		for i, r := range job.waiting {
+			if r.reply != nil {
+				r.reply <- job.answers[i]
+			}
+		}
+		return
 	}
 	s.answerAll(job.waiting)
 }

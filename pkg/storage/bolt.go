@@ -21,7 +21,13 @@ import (
 
 // formatVersion is written on creation and checked on open. Bump it with any
 // change to the buckets or records that an older build would misread.
-const formatVersion uint32 = 1
+// Version 2 added the write-ahead log beside the file: a build that knew
+// only version 1 would ignore it and lose what it holds, so it must refuse
+// the file. A version-1 file (no log) is upgraded on open.
+const formatVersion uint32 = 2
+
+// upgradableVersion is the older format this build reads and upgrades.
+const upgradableVersion uint32 = 1
 
 // DefaultLockTimeout is how long OpenBolt waits for the file lock when
 // BoltOptions.LockTimeout is zero: long enough for the kernel to release the
@@ -135,6 +141,14 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 			return nil, err
 		}
 	}
+	// The file and the log's segments may have just been created: their
+	// names must survive a power loss before anything is acknowledged.
+	if !opts.NoSync {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			_ = b.Close()
+			return nil, fmt.Errorf("storage: sync directory of %s: %w", path, err)
+		}
+	}
 	// Append to the segment a crash left records in, if one did: the
 	// first Commit then folds it into the file and empties it.
 	if b.logs[0].size == 0 && b.logs[1].size > 0 {
@@ -174,11 +188,7 @@ func initFormat(tx *bolt.Tx) error {
 		if _, err = tx.CreateBucket(storeBucket); err != nil {
 			return err
 		}
-		v, err := msgpack.Marshal(formatVersion)
-		if err != nil {
-			return err
-		}
-		return meta.Put(formatKey, v)
+		return putFormat(meta)
 	}
 	if meta == nil || store == nil {
 		return fmt.Errorf("%w: bucket %q or %q is missing", ErrFormat, metaBucket, storeBucket)
@@ -191,10 +201,21 @@ func initFormat(tx *bolt.Tx) error {
 	if err := unmarshal(raw, &v); err != nil {
 		return fmt.Errorf("%w: format record: %v", ErrFormat, err)
 	}
-	if v != formatVersion {
-		return fmt.Errorf("%w: version %d, this build reads version %d", ErrFormat, v, formatVersion)
+	switch v {
+	case formatVersion:
+		return nil
+	case upgradableVersion:
+		return putFormat(meta)
 	}
-	return nil
+	return fmt.Errorf("%w: version %d, this build reads versions %d and %d", ErrFormat, v, upgradableVersion, formatVersion)
+}
+
+func putFormat(meta *bolt.Bucket) error {
+	v, err := msgpack.Marshal(formatVersion)
+	if err != nil {
+		return err
+	}
+	return meta.Put(formatKey, v)
 }
 
 // Load reads the whole store and the meta in one read transaction and folds

@@ -132,7 +132,7 @@ func TestBolt_Load_CorruptMeta(t *testing.T) {
 }
 
 func TestBolt_Open_Format(t *testing.T) {
-	v2, err := msgpack.Marshal(uint32(2))
+	v3, err := msgpack.Marshal(uint32(3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestBolt_Open_Format(t *testing.T) {
 		plant   func(tx *bolt.Tx) error
 		wantMsg string
 	}{
-		{"NewerVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v2) }, "version 2"},
+		{"NewerVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v3) }, "version 3"},
 		{"GarbageVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, []byte{0xc1}) }, "format record"},
 		{"NoVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Delete(formatKey) }, "no format record"},
 		{"NoStoreBucket", func(tx *bolt.Tx) error { return tx.DeleteBucket(storeBucket) }, "missing"},
@@ -260,5 +260,31 @@ func TestUnmarshal_DoesNotAlias(t *testing.T) {
 	}
 	if !bytes.Equal(out.Value, in.Value) {
 		t.Fatalf("decoded value changed with its input: %q", out.Value)
+	}
+}
+
+// A version-1 file (before the log) opens, keeps its data, and is marked
+// version 2, which a version-1 build would then refuse rather than ignore
+// the log.
+func TestBolt_Open_UpgradesVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path)
+	e := entry("k", "v", 1, 1, 1)
+	if err := b.Commit([]model.Entry{e}, metaAt(1, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	v1, err := msgpack.Marshal(uint32(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v1) })
+	b = openBolt(t, path)
+	checkLoad(t, b, []model.Entry{e}, metaAt(1, 1, 1))
+	b.Close()
+	var got uint32
+	rawUpdate(t, path, func(tx *bolt.Tx) error { return unmarshal(tx.Bucket(metaBucket).Get(formatKey), &got) })
+	if got != formatVersion {
+		t.Fatalf("format after opening a version-1 file: %d, want %d", got, formatVersion)
 	}
 }

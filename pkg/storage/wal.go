@@ -170,6 +170,17 @@ func (w *wal) truncate(size int64, sync bool) error {
 
 func (w *wal) close() error { return w.f.Close() }
 
+// syncDir makes the directory's entries durable: files created in it
+// survive a power loss only once it is synced.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
 // commitState is what a Commit makes of a state: the caller's entries,
 // then the logged ones where newer, and the caller's meta with the logged
 // writes added. The caller's snapshot may predate writes logged since; they
