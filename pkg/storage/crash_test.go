@@ -18,22 +18,34 @@ import (
 )
 
 // crashEnv names the database file of the child process; set only in the
-// child that TestBolt_Crash starts.
-const crashEnv = "GOSSIPKV_STORAGE_CRASH_DB"
+// child that TestBolt_Crash starts. crashModeEnv says what the child does:
+// crashSequential or crashConcurrent.
+const (
+	crashEnv     = "GOSSIPKV_STORAGE_CRASH_DB"
+	crashModeEnv = "GOSSIPKV_STORAGE_CRASH_MODE"
+)
+
+const (
+	// crashSequential logs, commits and checkpoints in one goroutine.
+	crashSequential = "sequential"
+	// crashConcurrent only logs, while another goroutine checkpoints
+	// without pause, as a server's committer and checkpointer do.
+	crashConcurrent = "concurrent"
+)
 
 // TestHelperProcess is not a test: it is the child of TestBolt_Crash, which
 // re-executes the test binary with crashEnv set. It continues the batch
-// sequence found in the file and prints "committed i" after each Commit
-// returns, until it is killed.
+// sequence found in the file and prints "committed i" once batch i is
+// durable (its Log or Commit returned), until it is killed.
 func TestHelperProcess(t *testing.T) {
 	path := os.Getenv(crashEnv)
 	if path == "" {
 		t.Skip("helper process of TestBolt_Crash")
 	}
-	os.Exit(crashChild(path))
+	os.Exit(crashChild(path, os.Getenv(crashModeEnv)))
 }
 
-func crashChild(path string) int {
+func crashChild(path, mode string) int {
 	b, err := OpenBolt(path, BoltOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -44,14 +56,26 @@ func crashChild(path string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if mode == crashConcurrent {
+		go func() {
+			for {
+				if err := b.Checkpoint(); err != nil {
+					fmt.Fprintf(os.Stderr, "checkpoint: %v\n", err)
+					os.Exit(1)
+				}
+			}
+		}()
+	}
 	// Every batch is logged with the set of writes held, as a server logs
-	// its writes; every fourth is committed instead, and every fourth
-	// after a log also checkpointed.
+	// its writes; in sequential mode every fourth is committed instead,
+	// and every fourth after a log also checkpointed.
 	for i := crashDone(meta) + 1; ; i++ {
-		switch i % crashCommitEvery {
-		case 0:
+		switch {
+		case mode == crashConcurrent:
+			err = b.Log(crashBatch(i), crashMeta(i).Seen)
+		case i%crashCommitEvery == 0:
 			err = b.Commit(crashBatch(i), crashMeta(i))
-		case 2:
+		case i%crashCommitEvery == 2:
 			if err = b.Log(crashBatch(i), crashMeta(i).Seen); err == nil {
 				err = b.Checkpoint()
 			}
@@ -117,30 +141,35 @@ func crashDone(meta model.Meta) int64 {
 // points and checks, after each kill, that the file opens and holds exactly
 // batches 1..m for some m no less than the last batch the child reported:
 // nothing acknowledged is lost and no batch is half there, whether it was
-// committed or logged.
+// committed or logged, and whether checkpoints ran in the same goroutine or
+// beside the appends (the concurrent mode is from the second review).
 func TestBolt_Crash(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
-	path := filepath.Join(t.TempDir(), "state.db")
+	for _, mode := range []string{crashSequential, crashConcurrent} {
+		t.Run(mode, func(t *testing.T) {
+			seed := rand.Uint64()
+			t.Logf("seed %d", seed)
+			rng := rand.New(rand.NewPCG(seed, 1))
+			path := filepath.Join(t.TempDir(), "state.db")
 
-	var last int64 // the last batch on disk, as found after the previous kill
-	for round := range 20 {
-		target := last + 1 + int64(rng.IntN(30))
-		reported := runAndKill(t, path, last+1, target, rng.Float64())
-		m := checkCrashState(t, path, reported)
-		t.Logf("round %d: killed after the child reported batch %d; batch %d is on disk", round, reported, m)
-		last = m
+			var last int64 // the last batch on disk, as found after the previous kill
+			for round := range 20 {
+				target := last + 1 + int64(rng.IntN(30))
+				reported := runAndKill(t, path, mode, last+1, target, rng.Float64())
+				m := checkCrashState(t, path, mode, reported)
+				t.Logf("round %d: killed after the child reported batch %d; batch %d is on disk", round, reported, m)
+				last = m
+			}
+		})
 	}
 }
 
 // runAndKill starts the child, checks that it continues with batch first,
 // SIGKILLs it once it has reported batch target plus a pause of phase times
 // the time its last commit took, and returns the last batch it reported.
-func runAndKill(t *testing.T, path string, first, target int64, phase float64) int64 {
+func runAndKill(t *testing.T, path, mode string, first, target int64, phase float64) int64 {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	cmd.Env = append(os.Environ(), crashEnv+"="+path, crashModeEnv+"="+mode)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -226,7 +255,7 @@ func runAndKill(t *testing.T, path string, first, target int64, phase float64) i
 // holds exactly batches 1..m, m >= reported: their entries, their dots and
 // no other, and the clock of the last batch committed (a logged batch does
 // not write the clock; a replica recomputes it from the entries).
-func checkCrashState(t *testing.T, path string, reported int64) int64 {
+func checkCrashState(t *testing.T, path, mode string, reported int64) int64 {
 	t.Helper()
 	b, err := OpenBolt(path, BoltOptions{})
 	if err != nil {
@@ -242,7 +271,7 @@ func checkCrashState(t *testing.T, path string, reported int64) int64 {
 		t.Fatalf("the file holds batches up to %d, but the child reported batch %d durable", m, reported)
 	}
 	want := crashMeta(m)
-	if c := m - m%crashCommitEvery; c > 0 {
+	if c := m - m%crashCommitEvery; c > 0 && mode == crashSequential {
 		want.Clock = crashMeta(c).Clock
 	} else {
 		want.Clock = model.Version{}
