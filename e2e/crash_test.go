@@ -15,7 +15,10 @@ import (
 	"gossipkv/pkg/config"
 )
 
-var crashKills = flag.Int("crash.kills", 100, "server kills in TestCrash_UnderLoad (raise for a longer run)")
+var (
+	crashKills = flag.Int("crash.kills", 100, "server kills in TestCrash_UnderLoad (raise for a longer run)")
+	crashSeed  = flag.Int64("crash.seed", 1, "seed of TestCrash_UnderLoad's script (0: a random one, logged)")
+)
 
 // crashScript writes puts from several clients while servers are killed
 // (SIGKILL) and restarted at random moments: right after puts, with a
@@ -120,7 +123,12 @@ func TestCrash_UnderLoad_NoAcknowledgedWriteLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { checkNothingLeft(t, cfg) })
-	script, puts := crashScript(1, servers, clients, *crashKills)
+	seed := *crashSeed
+	if seed == 0 {
+		seed = rand.Int63n(1<<31) + 1
+	}
+	t.Logf("script seed %d (-crash.seed=%d repeats it)", seed, seed)
+	script, puts := crashScript(seed, servers, clients, *crashKills)
 	if err := os.WriteFile(filepath.Join(dir, "script.txt"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
