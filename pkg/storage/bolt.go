@@ -265,10 +265,10 @@ func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
 	return foldInto(&meta, entries, logged), meta, nil
 }
 
-// Commit writes the batch, then what was logged before the call, and the
-// meta with the logged writes added, in one bbolt transaction; then it
-// empties that part of the log. Log may run meanwhile: what it appends
-// goes to the next Commit.
+// Commit merges the batch, then what was logged before the call, and the
+// meta with the logged writes added, into the file in one bbolt
+// transaction (see Backend); then it empties that part of the log. Log may
+// run meanwhile: what it appends goes to the next Commit.
 func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 	if err := validate(entries, meta); err != nil {
 		return err
@@ -338,16 +338,13 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 			}
 			failed = err
 		}
-		base := meta
-		if base == nil {
-			base = &model.Meta{}
-			if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
-				if err := unmarshal(raw, base); err != nil {
-					return corrupt(metaBucket, replicaKey, err)
-				}
+		var stored model.Meta
+		if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
+			if err := unmarshal(raw, &stored); err != nil {
+				return corrupt(metaBucket, replicaKey, err)
 			}
 		}
-		meta := commitState(entries, *base, logged, cur, put)
+		meta := commitState(stored, meta, entries, logged, cur, put)
 		if failed != nil {
 			return failed
 		}

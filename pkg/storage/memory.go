@@ -52,7 +52,7 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	if m.closed {
 		return ErrClosed
 	}
-	m.meta = cloneMeta(commitState(entries, meta, m.logged, m.version, m.put))
+	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.version, m.put))
 	m.logged = nil
 	return nil
 }

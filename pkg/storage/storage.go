@@ -16,12 +16,16 @@ type Backend interface {
 	// Load returns every committed entry (any order) and the meta (zero Meta
 	// for a new store). Nothing returned shares memory with the backend.
 	Load() ([]model.Entry, model.Meta, error)
-	// Commit atomically and durably replaces the record of each entry's key
-	// and the meta. After it returns nil, the whole batch survives a crash
-	// (SIGKILL, power loss with fsync on); if it returns an error none of it
-	// is visible after a restart. Entries may be empty (meta-only commit); if
-	// a key occurs twice, the later entry wins. The backend keeps no
-	// reference to the caller's slices.
+	// Commit atomically and durably merges entries and meta into what is
+	// stored: an entry replaces its key's record when its version is
+	// newer, meta.Seen joins the stored set, the clock moves up to
+	// meta.Clock, and meta.Src is taken. Nothing stored goes back, so a
+	// caller whose snapshot predates writes it logged (and an earlier
+	// Commit folded in) loses none of them. After it returns nil, the whole
+	// batch survives a crash (SIGKILL, power loss with fsync on); if it
+	// returns an error none of it is visible after a restart. Entries may
+	// be empty (meta-only commit). The backend keeps no reference to the
+	// caller's slices.
 	Commit(entries []model.Entry, meta model.Meta) error
 	// Log makes entries and seen durable with one append to a log, more
 	// cheaply than a Commit. After it returns nil they survive a crash, and

@@ -181,15 +181,25 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// commitState is what a Commit makes of a state: the caller's entries,
-// then the logged ones where newer, and the caller's meta with the logged
-// writes added. The caller's snapshot may predate writes logged since; they
-// stay whole either way.
-func commitState(entries []model.Entry, meta model.Meta, logged []logRecord, cur func(key []byte) (model.Version, bool), put func(model.Entry)) model.Meta {
-	for _, e := range entries {
-		put(e)
+// commitState is what a Commit (caller not nil) or a Checkpoint makes of
+// the stored state: the caller's entries, then the logged ones, each where
+// it is newer than what the key holds, and the stored meta with the
+// caller's and the logged writes added (the caller's clock where newer,
+// and its replica id). Nothing goes back: a caller whose snapshot predates
+// writes that an earlier Commit folded in from the log leaves them whole.
+func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, logged []logRecord, cur func(key []byte) (model.Version, bool), put func(model.Entry)) model.Meta {
+	meta := stored
+	meta.Seen = stored.Seen.Clone()
+	if caller != nil {
+		for _, e := range entries {
+			if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
+				put(e)
+			}
+		}
+		meta.Seen.Union(caller.Seen)
+		meta.Clock = model.Max(meta.Clock, caller.Clock)
+		meta.Src = caller.Src
 	}
-	meta.Seen = meta.Seen.Clone()
 	fold(&meta, logged, cur, put)
 	return meta
 }
