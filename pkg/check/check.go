@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/router"
 )
 
 // Check judges h against the model described in the package doc.
@@ -163,43 +164,15 @@ func (c *checker) topologyChanged() {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	parent := map[uint32]uint32{}
-	for _, id := range ids {
-		parent[id] = id
-	}
-	find := func(x uint32) uint32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	for i, a := range ids {
-		for _, b := range ids[i+1:] {
-			if _, cut := c.cuts[mkpair(a, b)]; cut {
-				continue
-			}
-			ra, rb := find(a), find(b)
-			if ra < rb {
-				parent[rb] = ra
-			} else if rb < ra {
-				parent[ra] = rb
-			}
-		}
-	}
-	c.groups = nil
+	c.groups = router.Full(ids, func(a, b uint32) bool {
+		_, cut := c.cuts[mkpair(a, b)]
+		return cut
+	}).Components()
 	clear(c.groupOf)
-	index := map[uint32]int{}
-	for _, id := range ids {
-		r := find(id)
-		i, ok := index[r]
-		if !ok {
-			i = len(c.groups)
-			index[r] = i
-			c.groups = append(c.groups, nil)
+	for i, g := range c.groups {
+		for _, id := range g {
+			c.groupOf[id] = i
 		}
-		c.groups[i] = append(c.groups[i], id)
-		c.groupOf[id] = i
 	}
 	for _, g := range c.groups {
 		if len(g) < 2 {

@@ -1,6 +1,10 @@
 package master
 
-import "sort"
+import (
+	"sort"
+
+	"gossipkv/pkg/router"
+)
 
 // linkView is the master's own picture of the cluster: which servers it has
 // started and which server links it has cut. Stabilize groups servers by it
@@ -79,46 +83,5 @@ func (v *linkView) IsCut(a, b uint32) bool { return v.cuts[mkpair(a, b)] }
 // that graph. Each group is sorted and groups are ordered by their smallest
 // id, so the result is deterministic.
 func (v *linkView) Groups() [][]uint32 {
-	ids := v.LiveIDs()
-	parent := make(map[uint32]uint32, len(ids))
-	for _, id := range ids {
-		parent[id] = id
-	}
-	find := func(x uint32) uint32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	for i, a := range ids {
-		for _, b := range ids[i+1:] {
-			if v.cuts[mkpair(a, b)] {
-				continue
-			}
-			ra, rb := find(a), find(b)
-			if ra == rb {
-				continue
-			}
-			// Root at the smaller id so groups come out in id order.
-			if ra < rb {
-				parent[rb] = ra
-			} else {
-				parent[ra] = rb
-			}
-		}
-	}
-	index := map[uint32]int{}
-	var groups [][]uint32
-	for _, id := range ids {
-		r := find(id)
-		i, ok := index[r]
-		if !ok {
-			i = len(groups)
-			index[r] = i
-			groups = append(groups, nil)
-		}
-		groups[i] = append(groups[i], id)
-	}
-	return groups
+	return router.Full(v.LiveIDs(), v.IsCut).Components()
 }

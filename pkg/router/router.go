@@ -230,6 +230,22 @@ func (g *Graph) Reachable(from uint32) []uint32 {
 	return out
 }
 
+// Full is the graph on ids in which every two are linked unless cut says
+// otherwise: a cluster as a script sets it up, every live server reaching
+// every other until a link between them is cut.
+func Full(ids []uint32, cut func(a, b uint32) bool) *Graph {
+	links := make(map[uint32][]uint32, len(ids))
+	for _, a := range ids {
+		links[a] = []uint32{}
+		for _, b := range ids {
+			if a != b && !cut(a, b) {
+				links[a] = append(links[a], b)
+			}
+		}
+	}
+	return New(links)
+}
+
 // Components returns the connected components, each sorted, ordered by their
 // smallest id.
 func (g *Graph) Components() [][]uint32 {

@@ -750,3 +750,33 @@ func TestGraph_Quick_Components(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestFull_ComponentsMinusCuts(t *testing.T) {
+	cuts := func(pairs ...[2]uint32) func(a, b uint32) bool {
+		return func(a, b uint32) bool {
+			for _, p := range pairs {
+				if (p[0] == a && p[1] == b) || (p[0] == b && p[1] == a) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		ids  []uint32
+		cut  func(a, b uint32) bool
+		want [][]uint32
+	}{
+		{"no cuts", []uint32{3, 1, 2}, cuts(), [][]uint32{{1, 2, 3}}},
+		{"a cut around which the others still link", []uint32{1, 2, 3}, cuts([2]uint32{1, 2}), [][]uint32{{1, 2, 3}}},
+		{"one server cut off", []uint32{1, 2, 3}, cuts([2]uint32{1, 2}, [2]uint32{1, 3}), [][]uint32{{1}, {2, 3}}},
+		{"split in two", []uint32{0, 1, 2, 3}, cuts([2]uint32{0, 2}, [2]uint32{0, 3}, [2]uint32{1, 2}, [2]uint32{1, 3}), [][]uint32{{0, 1}, {2, 3}}},
+		{"one server", []uint32{7}, cuts(), [][]uint32{{7}}},
+		{"none", nil, cuts(), nil},
+	} {
+		if got := Full(tc.ids, tc.cut).Components(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: Full(%v).Components() = %v, want %v", tc.name, tc.ids, got, tc.want)
+		}
+	}
+}

@@ -192,9 +192,7 @@ func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, l
 	meta.Seen = stored.Seen.Clone()
 	if caller != nil {
 		for _, e := range entries {
-			if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
-				put(e)
-			}
+			putIfNewer(e, cur, put)
 		}
 		meta.Seen.Union(caller.Seen)
 		meta.Clock = model.Max(meta.Clock, caller.Clock)
@@ -216,10 +214,15 @@ func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Vers
 		meta.Seen.Union(rec.seen)
 		for _, e := range rec.entries {
 			meta.Seen.Add(e.Dot())
-			if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
-				put(e)
-			}
+			putIfNewer(e, cur, put)
 		}
+	}
+}
+
+// putIfNewer stores e unless its key holds an entry at least as new.
+func putIfNewer(e model.Entry, cur func(key []byte) (model.Version, bool), put func(model.Entry)) {
+	if v, ok := cur(e.Key); !ok || v.Less(e.Version) {
+		put(e)
 	}
 }
 
