@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -523,6 +524,20 @@ func TestLocalFreePorts_DistinctAndUsable(t *testing.T) {
 	}
 	if len(addrs) != 4*3+3 {
 		t.Errorf("%d addresses", len(addrs))
+	}
+	// None is in the range the kernel takes outgoing connections' ports
+	// from, where a restarted server could find its port in use.
+	lo, hi := freePortRange()
+	for _, a := range addrs {
+		_, p, _ := net.SplitHostPort(a)
+		if port, _ := strconv.Atoi(p); port < lo || port > hi {
+			t.Errorf("port %d outside %d-%d, below the ephemeral range", port, lo, hi)
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if start, _ := strconv.Atoi(strings.Fields(string(b))[0]); hi >= start {
+			t.Errorf("range ends at %d, inside the ephemeral range from %d", hi, start)
+		}
 	}
 }
 

@@ -3,7 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 )
 
 // Port offsets of Local: one block of 100 ports per role, so that id N's
@@ -56,11 +60,17 @@ func localLayout(nServers, nClients int) *Config {
 	return c
 }
 
-// LocalFreePorts is Local with ports that the OS reports free right now and
-// DataDir set to dataDir, so that tests and benchmarks running side by side
-// do not collide. It has no limit of 100 ids. Gossip ports are free for both TCP and UDP, since
-// memberlist binds both. A port can still be taken by someone else between
-// this call and its use; callers that start listeners should expect that.
+// LocalFreePorts is Local with ports that are free right now and DataDir
+// set to dataDir, so that tests and benchmarks running side by side do not
+// collide. It has no limit of 100 ids. Gossip ports are free for both TCP
+// and UDP, since memberlist binds both.
+//
+// The ports are drawn at random from below the kernel's ephemeral range
+// (freePortRange): a port the kernel hands out for "port 0" may be taken a
+// moment later as the local end of any outgoing connection, and a server
+// that is killed and started again must find its port free again. Another
+// process can still take one between this call and its use; at random
+// among twenty thousand, that is rare.
 func LocalFreePorts(nServers, nClients int, dataDir string) (*Config, error) {
 	if nServers < 0 || nClients < 0 {
 		return nil, fmt.Errorf("config: LocalFreePorts(%d, %d): negative count", nServers, nClients)
@@ -76,13 +86,18 @@ func LocalFreePorts(nServers, nClients int, dataDir string) (*Config, error) {
 			l.Close()
 		}
 	}()
+	lo, hi := freePortRange()
 	tcp := func() (int, error) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("config: finding a free port: %w", err)
+		var err error
+		for range 200 {
+			port := lo + rand.IntN(hi-lo+1)
+			var l net.Listener
+			if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				open = append(open, l)
+				return port, nil
+			}
 		}
-		open = append(open, l)
-		return l.Addr().(*net.TCPAddr).Port, nil
+		return 0, fmt.Errorf("config: finding a free port in %d-%d: %w", lo, hi, err)
 	}
 	tcpUDP := func() (int, error) {
 		var errs []error
@@ -121,4 +136,22 @@ func LocalFreePorts(nServers, nClients int, dataDir string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// freePortRange is where LocalFreePorts draws ports: from 10000 up to just
+// below the ephemeral range of /proc/sys/net/ipv4/ip_local_port_range
+// (Linux's default starts at 32768; elsewhere 32767 is below the usual
+// ranges too).
+func freePortRange() (lo, hi int) {
+	lo, hi = 10000, 32767
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	if f := strings.Fields(string(b)); len(f) == 2 {
+		if start, err := strconv.Atoi(f[0]); err == nil && start-1 > lo+1000 {
+			hi = min(hi, start-1)
+		}
+	}
+	return lo, hi
 }
