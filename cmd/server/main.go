@@ -70,7 +70,7 @@ func run() int {
 	}
 	db, err := open()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "server:", err)
+		fmt.Fprintf(os.Stderr, "server %d: %v\n", *id, err)
 		return 1
 	}
 	opts.Backend, opts.Reopen, opts.Logger = db, open, logger

@@ -225,6 +225,21 @@ func TestCheck_Diverged(t *testing.T) {
 		"stabilize failed: not stable after 1s")
 }
 
+// Two stores that hold the same versions but differ in one value (a value
+// that rotted on one server's disk) are not converged, even when
+// stabilize, fooled, said they were.
+func TestCheck_Diverged_OnlyInOneValue(t *testing.T) {
+	b := (&hb{}).start(0, 1).
+		put(5, 0, "a", "1", ver(10, 0)).
+		put(5, 0, "b", "2", ver(11, 0)).
+		stabilize(map[uint32][]Item{
+			0: {item("a", "1", ver(10, 0)), item("b", "2", ver(11, 0))},
+			1: {item("a", "1", ver(10, 0)), item("b", "X", ver(11, 0))},
+		})
+	expect(t, Check(b.h), []Class{Diverged, Phantom},
+		`group [0 1] did not converge: key "b": server 0 has "2" (v11.0@0), server 1 has "X" (v11.0@0)`)
+}
+
 func TestCheck_Phantom(t *testing.T) {
 	b := (&hb{}).start(0, 1).
 		put(5, 0, "a", "1", ver(10, 0)).

@@ -29,10 +29,11 @@ func testMeasure(t *testing.T, d Durability) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	entries, meta, err := db.Load()
+	st, err := db.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries, meta := st.Entries, st.Meta
 	// Warmup and measured puts overwrite the same first 50 keys.
 	if len(entries) != 50 {
 		t.Fatalf("%d keys stored, want 50", len(entries))

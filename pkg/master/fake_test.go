@@ -250,7 +250,7 @@ func (f *fakeServerRPC) Put(a api.PutArgs, r *api.PutReply) error {
 		return err
 	}
 	s.seq++
-	e := model.Entry{Key: a.Key, Value: a.Value, Seq: s.seq, Src: s.id,
+	e := model.Entry{Key: a.Key, Value: a.Value, Seq: s.seq, Src: uint64(s.id),
 		Version: model.Version{Wall: time.Now().UnixNano(), Origin: s.id}}
 	s.log = append(s.log, e)
 	s.seen.Add(e.Dot())

@@ -19,7 +19,8 @@ type Writes struct {
 // Ack tells a neighbour which writes the sender holds durably. It is
 // cumulative (a whole Seen set, not a list of dots), so a lost or reordered
 // ack is repaired by the next one. Src is the sender's replica id: a new one
-// means its data directory is new, and what was known of it is void.
+// means it has restarted (from a disk that may have lost or never had what
+// it held before), and what was known of it is void.
 //
 // Topology is the sender's view of every server's links: link-state
 // flooding over the servers' own links, so that every server routes by the
@@ -27,7 +28,7 @@ type Writes struct {
 // metadata can take a push/pull interval when packets are lost).
 type Ack struct {
 	Seen     Seen
-	Src      uint32
+	Src      uint64
 	Topology []LinkState
 }
 
@@ -43,10 +44,17 @@ type LinkState struct {
 // when Complete, the sender's Seen set, which the receiver may merge after
 // applying them (writes superseded in the sender's store are not sent, so
 // the receiver could never learn their dots otherwise).
+//
+// For is the receiver's replica id the Delta was computed for. Its Seen
+// may be merged only by that replica: one restarted since (a new replica
+// id, perhaps from a disk that lost writes) may lack entries the sender
+// left out because the earlier life held them, and merging the set would
+// claim them.
 type Delta struct {
 	Entries  []Entry
 	Seen     Seen
 	Complete bool
+	For      uint64
 }
 
 func (Writes) isMessage() {}
@@ -117,7 +125,7 @@ type Node struct {
 // peer is what a node knows of one neighbour.
 type peer struct {
 	seen  Seen   // the union of its acks since its replica id last changed
-	src   uint32 // its replica id, from its acks
+	src   uint64 // its replica id, from its acks
 	known bool   // an ack has arrived
 	// fast waits for it to hold the writes we must deliver to it (see
 	// responsibleFor); slow, much longer, for it to hold everything we
@@ -196,7 +204,7 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		n.ackDue[from] = true
 	case Delta:
 		n.applyAll(from, m.Entries)
-		if m.Complete {
+		if m.Complete && m.For == n.R.Src() {
 			n.R.Merge(m.Seen)
 			n.peer(from).seen.Union(m.Seen)
 		}
@@ -384,8 +392,8 @@ func (n *Node) Tick(now int64) {
 
 // responsibleFor is the part of mine this node is to deliver to nb.
 func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
-	memo := map[uint32]bool{}
-	keep := func(src uint32) bool {
+	memo := map[uint64]bool{}
+	keep := func(src uint64) bool {
 		if r, ok := memo[src]; ok {
 			return r
 		}
@@ -394,16 +402,21 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
 		// the neighbour's lowest-id neighbour delivers them.
 		server, known := n.R.ServerOf(src)
 		_, reachable := g.NextHop(n.cfg.ID, server)
+		lowest := func() bool {
+			nbs := g.Neighbors(nb)
+			return len(nbs) > 0 && nbs[0] == n.cfg.ID
+		}
 		var r bool
 		switch {
 		case known && server == nb:
-			r = false // its own writes
+			// Its own writes: it holds those of its current life, but
+			// those of an earlier one its disk may have lost.
+			r = src != n.peer(nb).src && lowest()
 		case known && (reachable || server == n.cfg.ID):
 			parent, ok := g.Parent(server, nb)
 			r = ok && parent == n.cfg.ID
 		default:
-			nbs := g.Neighbors(nb)
-			r = len(nbs) > 0 && nbs[0] == n.cfg.ID
+			r = lowest()
 		}
 		memo[src] = r
 		return r
@@ -424,7 +437,7 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
 
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	entries, complete := n.R.Delta(p.seen, n.cfg.MaxDeltaBytes)
-	d := Delta{Entries: entries, Complete: complete}
+	d := Delta{Entries: entries, Complete: complete, For: p.src}
 	if complete {
 		d.Seen = n.R.Seen().Clone()
 	}

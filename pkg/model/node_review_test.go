@@ -40,7 +40,7 @@ func pump(t *testing.T, now *int64, nodes map[uint32]*Node) {
 // load a lagging peer acks every few milliseconds, so each ack costs a
 // MaxDeltaBytes message and a scan of the whole store.
 func TestReview_Node_PartialDelta_AckInFlight_RepeatsSameEntries(t *testing.T) {
-	a := NewNode(NodeConfig{ID: 0, Resend: 10 * ms, Heartbeat: 1 << 62, MaxDeltaBytes: 200}, NewReplica(0, nil, Meta{}))
+	a := NewNode(NodeConfig{ID: 0, Resend: 10 * ms, Heartbeat: 1 << 62, MaxDeltaBytes: 200}, NewReplica(0, 0, nil, Meta{}))
 	now := int64(1e9)
 	for i := 0; i < 40; i++ {
 		a.Put([]byte(fmt.Sprintf("k%02d", i)), []byte("value-of-twenty-byte"), Version{}, now)
@@ -95,8 +95,8 @@ func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
 		return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
 	}
 	now := int64(1e9)
-	a := NewNode(cfg(0), NewReplica(0, nil, Meta{}))
-	b := NewNode(cfg(1), NewReplica(1, nil, Meta{}))
+	a := NewNode(cfg(0), NewReplica(0, 0, nil, Meta{}))
+	b := NewNode(cfg(1), NewReplica(1, 1, nil, Meta{}))
 	link := func(a, b *Node) {
 		a.SetNeighbors([]uint32{1})
 		a.SetLinks(1, 1, []uint32{0})
@@ -109,7 +109,7 @@ func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
 
 	// Fresh disk, same id: the server gives every new data directory a new
 	// replica id (pkg/server, NewSrc), which is what names its dots.
-	a = NewNode(cfg(0), NewReplica(0, nil, Meta{Src: NewSrc(12345)}))
+	a = NewNode(cfg(0), NewReplica(0, NewSrc(12345), nil, Meta{}))
 	link(a, b)
 	a.Put([]byte("new"), []byte("2"), Version{}, now)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})

@@ -23,8 +23,15 @@ type simNet struct {
 	loss   float64
 	ver    int64 // version of the topology each gossip round announces
 	// disk is what each node would recover from: its last commit and the
-	// own writes it logged since, as a server with a write-ahead log.
-	disk []simDisk
+	// own writes it logged since, as a server with a write-ahead log;
+	// history keeps every state its disk was in, for restarts from an
+	// older one (a restored backup, a lost log tail).
+	disk    []simDisk
+	history [][]simDisk
+	// srcs numbers the replicas built, each restart making a new one;
+	// issued is every dot issued so far, which must never be issued twice.
+	srcs   uint64
+	issued map[Dot]bool
 }
 
 type simDisk struct {
@@ -41,14 +48,22 @@ type simMsg struct {
 const ms = int64(1e6)
 
 func newSimNet(t *testing.T, seed int64, n int) *simNet {
-	s := &simNet{t: t, rng: rand.New(rand.NewSource(seed)), cut: map[[2]uint32]bool{}, now: 1e9}
+	s := &simNet{t: t, rng: rand.New(rand.NewSource(seed)), cut: map[[2]uint32]bool{}, now: 1e9, issued: map[Dot]bool{}}
 	for i := 0; i < n; i++ {
-		s.nodes = append(s.nodes, s.newNode(uint32(i), NewReplica(uint32(i), nil, Meta{})))
+		s.nodes = append(s.nodes, s.newNode(uint32(i), s.replica(uint32(i), nil, Meta{})))
 		s.alive = append(s.alive, true)
 		s.disk = append(s.disk, simDisk{})
+		s.history = append(s.history, []simDisk{{}})
 	}
 	s.gossip(1)
 	return s
+}
+
+// replica builds a replica with a replica id of its own, as a server does
+// each time it starts.
+func (s *simNet) replica(id uint32, entries []Entry, meta Meta) *Replica {
+	s.srcs++
+	return NewReplica(id, s.srcs, entries, meta)
 }
 
 func (s *simNet) newNode(id uint32, r *Replica) *Node {
@@ -120,6 +135,7 @@ func (s *simNet) step() {
 		if s.rng.Intn(3) == 0 {
 			n.R.TakeDirty()
 			s.disk[id] = simDisk{entries: n.R.Snapshot(), meta: n.R.Meta()}
+			s.remember(uint32(id))
 			out = n.Ready()
 		} else {
 			out = n.ReadyOwn()
@@ -135,21 +151,82 @@ func (s *simNet) step() {
 
 func (s *simNet) put(id uint32) {
 	e := s.nodes[id].Put([]byte(fmt.Sprintf("k%d", s.rng.Intn(8))), []byte(fmt.Sprintf("v%d", len(s.writes))), Version{}, s.now)
+	if s.issued[e.Dot()] {
+		s.t.Fatalf("node %d issued dot %v a second time", id, e.Dot())
+	}
+	s.issued[e.Dot()] = true
 	s.disk[id].logged = append(s.disk[id].logged, e)
+	s.remember(id)
 	s.writes = append(s.writes, e)
+}
+
+// remember adds the current state of node id's disk to its history.
+func (s *simNet) remember(id uint32) {
+	d := s.disk[id]
+	d.logged = slices.Clone(d.logged) // later appends must not show in it
+	s.history[id] = append(s.history[id], d)
 }
 
 // restart brings node id back from its disk: what it had not committed
 // of others' writes is gone.
-func (s *simNet) restart(id int) {
-	d := s.disk[id]
-	r := NewReplica(uint32(id), d.entries, d.meta)
+func (s *simNet) restart(id int) { s.restartFrom(id, s.disk[id]) }
+
+// restartFrom brings node id back from the disk d, which may be older than
+// the last one it had.
+func (s *simNet) restartFrom(id int, d simDisk) {
+	d.logged = slices.Clone(d.logged)
+	s.disk[id] = d
+	r := s.replica(uint32(id), d.entries, d.meta)
 	for _, e := range d.logged {
 		r.Apply(e)
 	}
 	r.TakeDirty()
 	s.nodes[id] = s.newNode(uint32(id), r)
 	s.alive[id] = true
+}
+
+// rollBack restarts node id from a state its disk was in earlier, chosen
+// at random (the empty one included: a wiped directory), as a data
+// directory restored from an older copy or a log that lost its tail. It
+// returns the writes nobody else held, which are gone for good.
+func (s *simNet) rollBack(id int) []Entry {
+	h := s.history[id]
+	d := h[s.rng.Intn(len(h))]
+	var gone []Entry
+	for _, w := range s.writes {
+		if s.holds(id, w) && !heldIn(d, w) && !s.heldElsewhere(id, w) {
+			gone = append(gone, w)
+		}
+	}
+	s.restartFrom(id, d)
+	return gone
+}
+
+// holds says whether node id's current disk holds w.
+func (s *simNet) holds(id int, w Entry) bool { return heldIn(s.disk[id], w) }
+
+func heldIn(d simDisk, w Entry) bool {
+	if d.meta.Seen.Contains(w.Dot()) {
+		return true
+	}
+	for _, e := range d.logged {
+		if e.Dot() == w.Dot() {
+			return true
+		}
+	}
+	return false
+}
+
+// heldElsewhere says whether a node other than id holds w on the disk it
+// would restart from. (A node holding it only in memory may die before
+// its next commit.)
+func (s *simNet) heldElsewhere(id int, w Entry) bool {
+	for o := range s.nodes {
+		if o != id && s.holds(o, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // settle runs without faults until no message is in flight for a while, with
@@ -285,6 +362,72 @@ func TestNode_RandomFaults_ConvergeToModel(t *testing.T) {
 	}
 }
 
+// A node restarted from an older state of its disk (a restored backup, a
+// log that lost its tail, a wiped directory) never issues a dot it issued
+// before (simNet.put fails the test if it does), and takes back from its
+// peers the writes they still hold: once healed, every node holds every
+// write but those that only the lost part of a disk had.
+func TestNode_RolledBackDisks_NoDotReusedAndConverge(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s := newSimNet(t, seed, 4)
+			s.loss = 0.05
+			gone := map[Dot]bool{}
+			for i := 0; i < 300; i++ {
+				switch x := s.rng.Intn(100); {
+				case x < 55:
+					if id := uint32(s.rng.Intn(4)); s.alive[id] {
+						s.put(id)
+					}
+				case x < 62:
+					s.cut[key(uint32(s.rng.Intn(4)), uint32(s.rng.Intn(4)))] = true
+				case x < 70:
+					delete(s.cut, key(uint32(s.rng.Intn(4)), uint32(s.rng.Intn(4))))
+				case x < 73:
+					s.alive[s.rng.Intn(4)] = false
+				case x < 76:
+					if id := s.rng.Intn(4); !s.alive[id] {
+						s.restart(id)
+					}
+				case x < 81:
+					for _, w := range s.rollBack(s.rng.Intn(4)) {
+						gone[w.Dot()] = true
+					}
+				}
+				if s.rng.Intn(5) == 0 {
+					s.gossip(0.5)
+				}
+				s.step()
+			}
+			clear(s.cut)
+			for id := range s.alive {
+				if !s.alive[id] {
+					s.restart(id)
+				}
+			}
+			s.settle()
+			var held []Entry
+			for _, w := range s.writes {
+				if !gone[w.Dot()] || s.nodes[0].R.Seen().Contains(w.Dot()) {
+					held = append(held, w)
+				}
+			}
+			for id, n := range s.nodes {
+				for _, w := range held {
+					if !n.R.Seen().Contains(w.Dot()) {
+						s.dump()
+						t.Fatalf("node %d lacks write %v (%s=%s), which a live node held", id, w.Dot(), w.Key, w.Value)
+					}
+				}
+				sameStore(t, n.R, expected(held))
+			}
+			if len(gone) == 0 {
+				t.Logf("seed %d: no rollback lost a write", seed)
+			}
+		})
+	}
+}
+
 // Writes reach servers with no direct link to the origin, relayed hop by hop.
 func TestNode_Chain_RelaysWithoutDeltas(t *testing.T) {
 	s := newSimNet(t, 99, 5)
@@ -341,15 +484,15 @@ func TestNode_DeadOrigin_WritesStillSpread(t *testing.T) {
 // hold the old version, would ignore them.
 func TestNode_Restart_LinksOutrankPreviousLife(t *testing.T) {
 	cfg := NodeConfig{ID: 2, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
-	old := NewNode(cfg, NewReplica(2, nil, Meta{}))
+	old := NewNode(cfg, NewReplica(2, 2, nil, Meta{}))
 	old.Tick(5e18)
 	old.SetNeighbors([]uint32{0, 1})
-	peer := NewNode(NodeConfig{ID: 1, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}, NewReplica(1, nil, Meta{}))
+	peer := NewNode(NodeConfig{ID: 1, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}, NewReplica(1, 1, nil, Meta{}))
 	own := old.OwnLinks()
 	peer.SetLinks(2, own.Version, own.Links)
 
 	cfg.Start = 5e18 + 1e9 // restarted a second later
-	restarted := NewNode(cfg, NewReplica(2, nil, Meta{}))
+	restarted := NewNode(cfg, NewReplica(2, 2, nil, Meta{}))
 	restarted.SetNeighbors([]uint32{1}) // before its first Tick
 	own = restarted.OwnLinks()
 	peer.SetLinks(2, own.Version, own.Links)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"hash/fnv"
 	"sort"
 )
@@ -29,11 +30,11 @@ const (
 // with any duplicates, leaves the same store.
 type Replica struct {
 	id    uint32
-	src   uint32 // names our writes' dots: see Meta
+	src   uint64 // names our writes' dots: see NewSrc
 	store map[string]Entry
 	// servers maps the replica ids seen in entries to their servers: whose
 	// shortest-path tree a dot travels along.
-	servers map[uint32]uint32
+	servers map[uint64]uint32
 	seen    Seen
 	clock   Version
 	// digest is the XOR of entryHash over the store, kept as entries change,
@@ -43,19 +44,21 @@ type Replica struct {
 	// says whether seen or clock changed: what the next commit must write.
 	dirty     map[string]struct{}
 	metaDirty bool
+	// recovered counts, since the last TakeRecovered, the writes of this
+	// server's earlier lives that arrived from peers: writes its disk had
+	// lost (see Apply).
+	recovered int
 }
 
-// NewReplica builds replica id from its recovered state (nil entries and a
-// zero Meta for a new one).
-func NewReplica(id uint32, entries []Entry, meta Meta) *Replica {
-	src := meta.Src
-	if src == 0 {
-		src = id
-	}
+// NewReplica builds the replica of server id from its recovered state (nil
+// entries and a zero Meta for a new one). src names the writes it issues
+// from now on: a fresh one each time a server builds its replica from disk
+// (see NewSrc).
+func NewReplica(id uint32, src uint64, entries []Entry, meta Meta) *Replica {
 	r := &Replica{
 		id:      id,
 		src:     src,
-		servers: map[uint32]uint32{src: id},
+		servers: map[uint64]uint32{src: id},
 		store:   make(map[string]Entry, len(entries)),
 		seen:    meta.Seen.Clone(),
 		clock:   meta.Clock,
@@ -90,27 +93,35 @@ func (r *Replica) Put(key, value []byte, dep Version, now int64) Entry {
 
 // ServerOf returns the server whose replica src is, if any entry of it
 // was ever applied here.
-func (r *Replica) ServerOf(src uint32) (uint32, bool) {
+func (r *Replica) ServerOf(src uint64) (uint32, bool) {
 	s, ok := r.servers[src]
 	return s, ok
 }
 
 // Src is the replica id that names this replica's writes.
-func (r *Replica) Src() uint32 { return r.src }
+func (r *Replica) Src() uint64 { return r.src }
 
 // Apply merges a write from anywhere and reports whether the replica had not
 // held it before. A write older than the key's current one is recorded as
 // held (its dot joins the seen set) but changes nothing in the store.
+//
+// A write this server issued in an earlier life (its id, another replica
+// id) that it did not hold is one its disk lost after acknowledging it, or
+// never had (a data directory restored from an older copy, a corrupt
+// record, a wiped directory): it counts as recovered.
 func (r *Replica) Apply(e Entry) bool {
 	if !r.seen.Add(e.Dot()) {
 		return false
+	}
+	if e.Version.Origin == r.id && e.Src != r.src {
+		r.recovered++
 	}
 	r.metaDirty = true
 	r.clock = maxClock(r.clock, e.Version)
 	r.servers[e.Src] = e.Version.Origin
 	k := string(e.Key)
 	cur, ok := r.store[k]
-	if ok && !cur.Version.Less(e.Version) {
+	if ok && !cur.Less(e) {
 		return true
 	}
 	if ok {
@@ -120,6 +131,14 @@ func (r *Replica) Apply(e Entry) bool {
 	r.digest ^= entryHash(e)
 	r.dirty[k] = struct{}{}
 	return true
+}
+
+// TakeRecovered returns how many writes of this server's earlier lives it
+// took back from peers since the last call (see Apply).
+func (r *Replica) TakeRecovered() int {
+	n := r.recovered
+	r.recovered = 0
+	return n
 }
 
 // Merge adds the writes of s to the held set. It is only sound after the
@@ -177,7 +196,7 @@ func (r *Replica) Delta(peer Seen, maxBytes int) (entries []Entry, complete bool
 func (r *Replica) Seen() Seen { return r.seen }
 
 // Meta returns the recovery state to persist with the store.
-func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock, Src: r.src} }
+func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock} }
 
 // Digest identifies the store's contents: equal stores have equal digests.
 func (r *Replica) Digest() uint64 { return r.digest }
@@ -219,18 +238,25 @@ func maxClock(c, v Version) Version {
 	return c
 }
 
-// entryHash hashes what makes two stores equal: key and version (a version
-// names one write, so it stands for the value).
+// entryHash hashes what makes two stores equal: key, version and value. A
+// version names one write, so in a sound cluster it stands for the value;
+// the value is hashed all the same (CRC-32C, which the CPU computes at
+// several bytes a cycle), so that a value damaged on one server (a rotten
+// disk, a bug) makes its store differ from its peers' instead of hiding
+// behind an equal version.
 func entryHash(e Entry) uint64 {
 	h := fnv.New64a()
-	var b [8 + 8 + 4 + 4]byte
+	var b [8 + 8 + 4 + 4 + 4]byte
 	binary.LittleEndian.PutUint64(b[0:], uint64(len(e.Key)))
 	binary.LittleEndian.PutUint64(b[8:], uint64(e.Version.Wall))
 	binary.LittleEndian.PutUint32(b[16:], e.Version.Logical)
 	binary.LittleEndian.PutUint32(b[20:], e.Version.Origin)
+	binary.LittleEndian.PutUint32(b[24:], crc32.Checksum(e.Value, castagnoli))
 	h.Write(b[:])
 	h.Write(e.Key)
 	return h.Sum64()
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func clone(b []byte) []byte { return append([]byte{}, b...) }

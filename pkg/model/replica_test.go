@@ -12,7 +12,7 @@ import (
 func randomWrites(rng *rand.Rand, n, servers, keys int) []Entry {
 	reps := make([]*Replica, servers)
 	for i := range reps {
-		reps[i] = NewReplica(uint32(i), nil, Meta{})
+		reps[i] = NewReplica(uint32(i), uint64(i), nil, Meta{})
 	}
 	var out []Entry
 	now := int64(1000)
@@ -42,7 +42,7 @@ func randomWrites(rng *rand.Rand, n, servers, keys int) []Entry {
 func expected(writes []Entry) map[string]Entry {
 	m := map[string]Entry{}
 	for _, e := range writes {
-		if cur, ok := m[string(e.Key)]; !ok || cur.Version.Less(e.Version) {
+		if cur, ok := m[string(e.Key)]; !ok || cur.Less(e) {
 			m[string(e.Key)] = e
 		}
 	}
@@ -71,7 +71,7 @@ func TestReplica_Apply_AnyOrderSameStore(t *testing.T) {
 		var digest uint64
 		var seen Seen
 		for trial := 0; trial < 10; trial++ {
-			r := NewReplica(9, nil, Meta{})
+			r := NewReplica(9, 9, nil, Meta{})
 			order := rng.Perm(len(writes))
 			for _, i := range order {
 				r.Apply(writes[i])
@@ -95,7 +95,7 @@ func TestReplica_Apply_AnyOrderSameStore(t *testing.T) {
 }
 
 func TestReplica_Put_OrderedAfterDependencyAndClock(t *testing.T) {
-	r := NewReplica(1, nil, Meta{})
+	r := NewReplica(1, 1, nil, Meta{})
 	dep := Version{Wall: 5000, Logical: 7, Origin: 4}
 	e := r.Put([]byte("k"), []byte("v"), dep, 10) // physical clock far behind
 	if !dep.Less(e.Version) {
@@ -111,7 +111,7 @@ func TestReplica_Put_OrderedAfterDependencyAndClock(t *testing.T) {
 }
 
 func TestReplica_Get_Sessions(t *testing.T) {
-	r := NewReplica(0, nil, Meta{})
+	r := NewReplica(0, 0, nil, Meta{})
 	if _, st := r.Get([]byte("k"), Version{}); st != NoKey {
 		t.Fatalf("empty replica, no dependency: %v, want NoKey", st)
 	}
@@ -136,7 +136,7 @@ func TestReplica_Delta_ThenMerge_EqualsSender(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for round := 0; round < 100; round++ {
 		writes := randomWrites(rng, 80, 4, 5)
-		a, b := NewReplica(7, nil, Meta{}), NewReplica(8, nil, Meta{})
+		a, b := NewReplica(7, 7, nil, Meta{}), NewReplica(8, 8, nil, Meta{})
 		for _, e := range writes {
 			if rng.Intn(3) != 0 {
 				a.Apply(e)
@@ -176,7 +176,7 @@ func TestReplica_Delta_ThenMerge_EqualsSender(t *testing.T) {
 func TestReplica_Recover_FromCommittedState(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	writes := randomWrites(rng, 50, 3, 8)
-	r := NewReplica(1, nil, Meta{})
+	r := NewReplica(1, 1, nil, Meta{})
 	var committed []Entry
 	for _, e := range writes {
 		r.Apply(e)
@@ -186,7 +186,7 @@ func TestReplica_Recover_FromCommittedState(t *testing.T) {
 		t.Fatal("TakeDirty reports no change after applies")
 	}
 	committed = append(committed, dirty...)
-	again := NewReplica(1, committed, r.Meta())
+	again := NewReplica(1, NewSrc(1), committed, r.Meta())
 	if again.Digest() != r.Digest() || !again.Seen().Equal(r.Seen()) {
 		t.Fatal("recovered replica differs from the one that committed")
 	}
@@ -196,5 +196,55 @@ func TestReplica_Recover_FromCommittedState(t *testing.T) {
 		if !w.Version.Less(e.Version) {
 			t.Fatalf("put after recovery %v not after held %v", e.Version, w.Version)
 		}
+	}
+}
+
+// Two writes that share a version (a server restarted from a disk that
+// went back in time, its clock behind, under a new replica id) are ordered
+// by their dots: every delivery order keeps the same one, and the digest,
+// which covers values, tells stores that kept different ones apart.
+func TestReplica_Apply_EqualVersionsOrderedByDot(t *testing.T) {
+	v := Version{Wall: 100, Origin: 3}
+	a := Entry{Key: []byte("k"), Value: []byte("before the rollback"), Version: v, Seq: 7, Src: 1<<63 | 1}
+	b := Entry{Key: []byte("k"), Value: []byte("after the rollback"), Version: v, Seq: 1, Src: 1<<63 | 2}
+	ab, ba := NewReplica(0, 10, nil, Meta{}), NewReplica(1, 11, nil, Meta{})
+	ab.Apply(a)
+	ab.Apply(b)
+	ba.Apply(b)
+	ba.Apply(a)
+	for _, r := range []*Replica{ab, ba} {
+		if e, _ := r.Get([]byte("k"), Version{}); string(e.Value) != string(b.Value) {
+			t.Fatalf("replica %d kept %q, want %q (the greater dot)", r.ID(), e.Value, b.Value)
+		}
+	}
+	if ab.Digest() != ba.Digest() {
+		t.Fatal("equal stores, different digests")
+	}
+	only := NewReplica(2, 12, nil, Meta{})
+	only.Apply(a)
+	if only.Digest() == ab.Digest() {
+		t.Fatal("stores holding different values under one version have equal digests")
+	}
+}
+
+// Writes of this server's earlier lives that arrive from a peer are ones
+// its disk lost: they are counted, once each, and nothing else is.
+func TestReplica_TakeRecovered(t *testing.T) {
+	old := NewReplica(4, 1<<63|1, nil, Meta{})
+	lost := old.Put([]byte("k"), []byte("acknowledged, then lost"), Version{}, 100)
+	kept := old.Put([]byte("j"), []byte("kept"), Version{}, 101)
+
+	// Restarted from a disk that kept only the second write.
+	r := NewReplica(4, 1<<63|2, []Entry{kept}, Meta{Seen: Seen{Extra: []Dot{kept.Dot()}}})
+	r.Put([]byte("new"), []byte("own, this life"), Version{}, 200)
+	other := Entry{Key: []byte("x"), Value: []byte("y"), Version: Version{Wall: 150, Origin: 5}, Seq: 1, Src: 9}
+	for _, e := range []Entry{kept, other, lost, lost} {
+		r.Apply(e)
+	}
+	if n := r.TakeRecovered(); n != 1 {
+		t.Fatalf("TakeRecovered = %d, want 1 (the lost write, once)", n)
+	}
+	if n := r.TakeRecovered(); n != 0 {
+		t.Fatalf("second TakeRecovered = %d, want 0", n)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 // Dot names one write: the Seq-th write issued by server Origin (from 1).
 type Dot struct {
-	Origin uint32 `msgpack:"o"`
+	Origin uint64 `msgpack:"o"`
 	Seq    uint64 `msgpack:"s"`
 }
 
@@ -60,7 +60,7 @@ func (s *Seen) Add(d Dot) bool {
 }
 
 // absorb moves the extras of origin that now continue the prefix into it.
-func (s *Seen) absorb(origin uint32) {
+func (s *Seen) absorb(origin uint64) {
 	n := s.Prefix.Get(origin)
 	i := sort.Search(len(s.Extra), func(i int) bool { return s.Extra[i].Origin >= origin })
 	j := i
@@ -97,7 +97,7 @@ func (s *Seen) Union(o Seen) {
 			s.Extra = append(s.Extra, d)
 		}
 	}
-	origins := map[uint32]bool{}
+	origins := map[uint64]bool{}
 	for _, d := range s.Extra {
 		origins[d.Origin] = true
 	}

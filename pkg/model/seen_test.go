@@ -14,7 +14,7 @@ import (
 func seenOf(pairs ...uint64) Seen {
 	var s Seen
 	for i := 0; i+1 < len(pairs); i += 2 {
-		s.Add(Dot{Origin: uint32(pairs[i]), Seq: pairs[i+1]})
+		s.Add(Dot{Origin: pairs[i], Seq: pairs[i+1]})
 	}
 	return s
 }
@@ -248,7 +248,7 @@ func (seenOps) Generate(r *rand.Rand, size int) reflect.Value {
 		if r.Intn(2) == 0 {
 			seq = uint64(1 + r.Intn(8))
 		}
-		ops[i] = Dot{Origin: uint32(r.Intn(5)), Seq: seq}
+		ops[i] = Dot{Origin: uint64(r.Intn(5)), Seq: seq}
 	}
 	return reflect.ValueOf(ops)
 }
@@ -277,7 +277,7 @@ func (ops seenOps) build(t *testing.T) (Seen, seenModel, bool) {
 // 5, seq 31) that must never be held.
 func allDots() []Dot {
 	var out []Dot
-	for o := range uint32(6) {
+	for o := range uint64(6) {
 		for q := uint64(1); q <= 31; q++ {
 			out = append(out, Dot{o, q})
 		}

@@ -66,7 +66,7 @@ func TestReview_FailedLog_SendsNothingUndurable(t *testing.T) {
 // drives by hand: commit jobs wait in toCommit for the test to run them.
 func reviewServer(disk storage.Backend) *Server {
 	node := model.NewNode(model.NodeConfig{ID: 0, Resend: 1 << 40, Heartbeat: 1 << 62, MaxDeltaBytes: 1 << 20},
-		model.NewReplica(0, nil, model.Meta{}))
+		model.NewReplica(0, 0, nil, model.Meta{}))
 	s := &Server{
 		opts:      Options{ID: 0, Backend: disk, Now: func() int64 { return 1e9 }},
 		log:       slog.New(slog.DiscardHandler),
@@ -99,7 +99,8 @@ func TestReview_WaitingGet_SeesOnlyDurableState(t *testing.T) {
 	job.err = job.backend.Log(job.entries, job.seen)
 	s.finishCommit(job)
 	r := <-reply
-	entries, _, err := disk.Crash().Load()
+	st, err := disk.Crash().Load()
+	entries := st.Entries
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("disk after the commit: %v, %v", entries, err)
 	}

@@ -29,14 +29,14 @@ func TestFault_NoneChangesNothing(t *testing.T) {
 		t.Error("NoFault altered a get, a put or a commit")
 	}
 	w := model.Writes{Entries: []model.Entry{{Key: []byte("k"), Version: dep, Seq: 1, Src: 1}}}
-	if got := f.filter(model.NewReplica(0, nil, model.Meta{}), w).(model.Writes); len(got.Entries) != 1 {
+	if got := f.filter(model.NewReplica(0, 0, nil, model.Meta{}), w).(model.Writes); len(got.Entries) != 1 {
 		t.Error("NoFault filtered a write")
 	}
 }
 
 func TestFault_DropWrites_OneInTen(t *testing.T) {
 	s := &Server{opts: Options{ID: 3, Now: func() int64 { return 100 }}}
-	s.node = model.NewNode(model.NodeConfig{ID: 3}, model.NewReplica(3, nil, model.Meta{}))
+	s.node = model.NewNode(model.NodeConfig{ID: 3}, model.NewReplica(3, 3, nil, model.Meta{}))
 	s.fault.kind = FaultDropWrites
 	dropped := 0
 	for range 30 {
@@ -54,7 +54,7 @@ func TestFault_DropWrites_OneInTen(t *testing.T) {
 }
 
 func TestFault_NoCausality_FirstArrivalWins(t *testing.T) {
-	r := model.NewReplica(0, nil, model.Meta{})
+	r := model.NewReplica(0, 0, nil, model.Meta{})
 	old := model.Entry{Key: []byte("k"), Value: []byte("old"), Version: model.Version{Wall: 1, Origin: 1}, Seq: 1, Src: 1}
 	r.Apply(old)
 	f := faultState{kind: FaultNoCausality}

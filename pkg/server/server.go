@@ -189,18 +189,6 @@ func New(opts Options) (*Server, error) {
 	if _, ok := opts.Peers[opts.ID]; !ok {
 		return nil, fmt.Errorf("server: id %d has no gossip address", opts.ID)
 	}
-	entries, meta, err := opts.Backend.Load()
-	if err != nil {
-		return nil, fmt.Errorf("server: recover: %w", err)
-	}
-	if meta.Src == 0 {
-		// A new data directory: its writes get dot numbers of their own,
-		// never those of an earlier directory of this server id.
-		meta.Src = model.NewSrc(rand.Uint32())
-		if err := opts.Backend.Commit(nil, meta); err != nil {
-			return nil, fmt.Errorf("server: initialise data directory: %w", err)
-		}
-	}
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
@@ -223,14 +211,17 @@ func New(opts Options) (*Server, error) {
 		toCheckpoint: make(chan storage.Backend, 1),
 		checkpointed: make(chan checkpointDone, 1),
 	}
+	r, err := s.recover(opts.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("server %d: %w", opts.ID, err)
+	}
 	s.node = model.NewNode(model.NodeConfig{
 		ID:            opts.ID,
 		Resend:        int64(opts.Timing.Resend),
 		Heartbeat:     int64(opts.Timing.Heartbeat),
 		MaxDeltaBytes: opts.MaxDeltaBytes,
 		Start:         opts.Now(),
-	}, model.NewReplica(opts.ID, entries, meta))
-	s.log.Info("recovered", "keys", len(entries), "seen", meta.Seen.String())
+	}, r)
 
 	if err := s.startMemberlist(); err != nil {
 		return nil, err
@@ -405,6 +396,9 @@ func (s *Server) run() {
 			}
 			for _, m := range in.msgs {
 				s.node.Step(in.from, s.fault.filter(s.node.R, m), now) // FAULT hook: no-op unless no-causality
+			}
+			if n := s.node.R.TakeRecovered(); n > 0 {
+				s.log.Warn(fmt.Sprintf("took back %d writes of this server's own from server %d: its disk had lost them after they were acknowledged (a data directory rolled back, damaged or wiped); the writes it numbers now carry a new replica id, so none reuses a lost one's dot", n, in.from))
 			}
 		}
 		// The protocol's timers (heartbeats, repair watches) need checking
@@ -746,13 +740,37 @@ func (s *Server) reload() error {
 		return err
 	}
 	s.opts.Backend = b
-	entries, meta, err := b.Load()
+	r, err := s.recover(b)
 	if err != nil {
 		return err
 	}
-	s.node.Recover(model.NewReplica(s.opts.ID, entries, meta))
+	s.node.Recover(r)
 	clear(s.ownLogged)
 	return nil
+}
+
+// recover builds the replica from what the backend holds, under a new
+// replica id (see model.NewSrc): whatever happened to the disk since this
+// server last wrote, it never numbers a write with a dot it used before.
+// Where Load found damage, it says so and writes back the state Load could
+// vouch for, which claims none of the writes that were lost: the peers
+// send those back (Replica.TakeRecovered counts them as they come).
+func (s *Server) recover(b storage.Backend) (*model.Replica, error) {
+	st, err := b.Load()
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	for _, d := range st.Damage {
+		s.log.Warn(fmt.Sprintf("data directory damaged: %s; kept the %d keys that verified and rewrote the store from them; its peers will send back what was lost", d, len(st.Entries)))
+	}
+	if len(st.Damage) > 0 {
+		if err := b.Reset(st.Entries, st.Meta); err != nil {
+			return nil, fmt.Errorf("rewrite the damaged store: %w", err)
+		}
+	}
+	src := model.NewSrc(rand.Uint64())
+	s.log.Info("recovered", "keys", len(st.Entries), "seen", st.Meta.Seen.String(), "replica", fmt.Sprintf("%x", src))
+	return model.NewReplica(s.opts.ID, src, st.Entries, st.Meta), nil
 }
 
 func (s *Server) answer(r request) response {

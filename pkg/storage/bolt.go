@@ -1,13 +1,14 @@
 package storage
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -16,18 +17,13 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"gossipkv/pkg/model"
-	"gossipkv/pkg/mpcheck"
 )
 
 // formatVersion is written on creation and checked on open. Bump it with any
 // change to the buckets or records that an older build would misread.
-// Version 2 added the write-ahead log beside the file: a build that knew
-// only version 1 would ignore it and lose what it holds, so it must refuse
-// the file. A version-1 file (no log) is upgraded on open.
-const formatVersion uint32 = 2
-
-// upgradableVersion is the older format this build reads and upgrades.
-const upgradableVersion uint32 = 1
+// Version 3 sealed every record with a checksum and gave the log's segments
+// a header; versions 1 (no log) and 2 are upgraded on open (legacy.go).
+const formatVersion uint32 = 3
 
 // DefaultLockTimeout is how long OpenBolt waits for the file lock when
 // BoltOptions.LockTimeout is zero: long enough for the kernel to release the
@@ -46,13 +42,8 @@ var (
 // which bbolt refuses, can be stored too.
 const storeKeyPrefix = 'k'
 
-// storeRecord is an entry as stored under its key; the key is not repeated.
-type storeRecord struct {
-	Value   []byte        `msgpack:"v"`
-	Version model.Version `msgpack:"t"`
-	Seq     uint64        `msgpack:"s"`
-	Src     uint32        `msgpack:"r"`
-}
+// maxValueSize is bbolt's limit on one record.
+const maxValueSize = bolt.MaxValueSize
 
 // BoltOptions tunes OpenBolt.
 type BoltOptions struct {
@@ -68,12 +59,16 @@ type BoltOptions struct {
 // Bolt is a Backend in one bbolt file and its write-ahead log.
 type Bolt struct {
 	path string
+	opts BoltOptions
 
-	// mu serializes Load, Commit and Close, so that Close waits for a commit
-	// in flight and a commit after Close sees db == nil.
+	// mu serializes Load, Commit, Reset and Close, so that Close waits for
+	// a commit in flight and a commit after Close sees db == nil.
 	mu sync.Mutex
 	// db is nil once closed.
 	db *bolt.DB
+	// opened is what OpenBolt found that Load must report: a store file
+	// that was missing or empty beside a log, damage in the log.
+	opened []string
 
 	// logMu guards the log, apart from the file: Log runs while a Commit
 	// writes the file, so that a server answers puts during its commits.
@@ -91,6 +86,10 @@ type Bolt struct {
 	// failed is the error of a failed commit or log; once set, every
 	// Commit and Log returns it (see the package caveats).
 	failed error
+	// damaged is set by a Load that reported damage, until Reset: the
+	// file's meta may claim writes that are gone, and a commit would carry
+	// the claim on.
+	damaged bool
 
 	// commitHook, when set (by tests only), runs last inside the commit
 	// transaction; an error from it aborts the transaction.
@@ -98,8 +97,10 @@ type Bolt struct {
 }
 
 // OpenBolt opens the database file at path, creating it and its parent
-// directory if needed, and checks its format. The log's segments are
-// path.wal0 and path.wal1.
+// directory if needed, checks its format and replays its log (path.wal0
+// and path.wal1). A file bbolt cannot read is ErrUnreadable, with what to
+// do about it; damage to records is not an error here but reported by
+// Load.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -107,34 +108,63 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: opts.LockTimeout,
-		// The freelist is rebuilt by a scan on open instead of being
-		// written on every commit: fewer pages per commit.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		NoSync:         opts.NoSync,
+	var opened []string
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if held, ok := logBytes(path); ok {
+			opened = append(opened, fmt.Sprintf("%s is missing, though its log is there (%d bytes of records): the store was lost, and is rebuilt from the log and from peers", path, held))
+		}
+	case err != nil:
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	case st.Size() == 0:
+		opened = append(opened, fmt.Sprintf("%s was empty (0 bytes): started from an empty store (and its log, if any); peers bring back what it held", path))
+	default:
+		if err := preflight(path, opts.LockTimeout); err != nil {
+			return nil, err
+		}
+	}
+	b := &Bolt{path: path, opts: opts, opened: opened}
+	var db *bolt.DB
+	err = guard(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, b.boltOptions())
+		return err
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s is still held by another process (or another open Bolt) after %v: %w",
 			ErrLocked, path, opts.LockTimeout, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		return nil, unreadable(path, err)
 	}
-	if err := db.Update(initFormat); err != nil {
+	var version uint32
+	if err := guard(path, func() error {
+		return db.Update(func(tx *bolt.Tx) (err error) { version, err = initFormat(tx); return err })
+	}); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
+	if version != formatVersion {
+		if err := upgrade(db, path, version); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("storage: upgrade %s from format %d: %w", path, version, err)
+		}
+	}
 	// The bbolt file lock, held from here, covers the log too.
-	b := &Bolt{path: path, db: db}
+	b.db = db
 	for i := range b.logs {
-		w, err := openWAL(fmt.Sprintf("%s.wal%d", path, i), opts.NoSync)
+		w, err := openWAL(segmentPath(path, i), opts.NoSync)
 		if err == nil {
+			var dmg walDamage
+			size := w.size
 			// Replay also cuts a torn last record off, before anything
 			// is appended after it.
-			b.logged[i], err = w.replay()
+			b.logged[i], dmg, err = w.replay()
 			b.logs[i] = w
+			if dmg.any() {
+				b.opened = append(b.opened, dmg.describe(w.path, size))
+			}
 		}
 		if err != nil {
 			_ = b.Close()
@@ -151,63 +181,138 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	}
 	// Append to the segment a crash left records in, if one did: the
 	// first Commit then folds it into the file and empties it.
-	if b.logs[0].size == 0 && b.logs[1].size > 0 {
+	if len(b.logged[0]) == 0 && len(b.logged[1]) > 0 {
 		b.cur = 1
 	}
 	return b, nil
 }
 
-func storeKey(key []byte) []byte {
-	k := make([]byte, 1+len(key))
-	k[0] = storeKeyPrefix
-	copy(k[1:], key)
-	return k
+func (b *Bolt) boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout: b.opts.LockTimeout,
+		// The freelist is written with every commit (a page or two), not
+		// rebuilt at open by a walk of every page: bbolt walks on a
+		// goroutine of its own, where a damaged page is a fault no
+		// recover can catch, and the process would die with a stack
+		// trace instead of an error that names the file.
+		NoFreelistSync: false,
+		FreelistType:   bolt.FreelistMapType,
+		NoSync:         b.opts.NoSync,
+	}
 }
 
-// encodeRecord is an entry's value in the store bucket.
-func encodeRecord(e model.Entry) ([]byte, error) {
-	v, err := msgpack.Marshal(&storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src})
-	if err != nil {
-		return nil, fmt.Errorf("storage: encode entry %q: %w", e.Key, err)
+func segmentPath(path string, i int) string { return fmt.Sprintf("%s.wal%d", path, i) }
+
+// logBytes is how many bytes of records the log's segments beside path
+// hold, and whether any segment is there at all: a log without its store
+// file means the store was there once.
+func logBytes(path string) (n int64, found bool) {
+	for i := range 2 {
+		if st, err := os.Stat(segmentPath(path, i)); err == nil {
+			found = true
+			n += max(0, st.Size()-walHeaderSize)
+		}
 	}
-	if len(v) > bolt.MaxValueSize {
-		return nil, fmt.Errorf("storage: entry %q: record of %d bytes is larger than %d", e.Key, len(v), bolt.MaxValueSize)
-	}
-	return v, nil
+	return n, found
 }
 
-// initFormat creates the buckets and format record of a new file, or checks
-// those of an existing one.
-func initFormat(tx *bolt.Tx) error {
+// preflight reads every key and value of an existing file through a
+// read-only handle, on this goroutine, before the file is opened for
+// writing, and checks that its pages are all in the file. A file written
+// without a freelist (by an older build) gets one at its first open for
+// writing, by a walk of every page on a goroutine of bbolt's own, where a
+// damaged page (a pointer past the end of a truncated file, a key whose
+// length runs off its page) is a fault no recover can catch.
+func preflight(path string, lockTimeout time.Duration) error {
+	return guard(path, func() error {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+		if errors.Is(err, berrors.ErrTimeout) {
+			return fmt.Errorf("%w: %s is still held by another process (or another open Bolt) after %v: %w",
+				ErrLocked, path, lockTimeout, err)
+		}
+		if err != nil {
+			return unreadable(path, err)
+		}
+		defer db.Close()
+		return db.View(func(tx *bolt.Tx) error {
+			st, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
+			if tx.Size() > st.Size() {
+				return unreadable(path, fmt.Errorf("the file has %d bytes but its pages reach %d: it was cut short", st.Size(), tx.Size()))
+			}
+			var sum byte
+			err = tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+				return b.ForEach(func(k, v []byte) error {
+					for _, c := range k {
+						sum ^= c
+					}
+					for _, c := range v {
+						sum ^= c
+					}
+					return nil
+				})
+			})
+			_ = sum
+			return err
+		})
+	})
+}
+
+// guard runs fn, turning a panic (bbolt's assertions on a damaged page) or
+// a memory fault (a read past the end of the mapped file) into an error
+// naming the file.
+func guard(path string, fn func() error) (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if r := recover(); r != nil {
+			err = unreadable(path, fmt.Errorf("bbolt failed reading it: %v", r))
+		}
+	}()
+	return fn()
+}
+
+// unreadable wraps why a store file cannot be used at all in ErrUnreadable
+// and says what the user can do.
+func unreadable(path string, err error) error {
+	if errors.Is(err, ErrUnreadable) || errors.Is(err, ErrLocked) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %v; move it away (mv %s %s.broken) and start the server again: it rebuilds the store from its log and its peers",
+		ErrUnreadable, path, err, path, path)
+}
+
+// initFormat creates the buckets and format record of a new file, or
+// checks those of an existing one, and returns its format version.
+func initFormat(tx *bolt.Tx) (uint32, error) {
 	meta, store := tx.Bucket(metaBucket), tx.Bucket(storeBucket)
 	if meta == nil && store == nil {
 		var err error
 		if meta, err = tx.CreateBucket(metaBucket); err != nil {
-			return err
+			return 0, err
 		}
 		if _, err = tx.CreateBucket(storeBucket); err != nil {
-			return err
+			return 0, err
 		}
-		return putFormat(meta)
+		return formatVersion, putFormat(meta)
 	}
 	if meta == nil || store == nil {
-		return fmt.Errorf("%w: bucket %q or %q is missing", ErrFormat, metaBucket, storeBucket)
+		return 0, fmt.Errorf("%w: bucket %q or %q is missing", ErrFormat, metaBucket, storeBucket)
 	}
 	raw := meta.Get(formatKey)
 	if raw == nil {
-		return fmt.Errorf("%w: no format record", ErrFormat)
+		return 0, fmt.Errorf("%w: no format record", ErrFormat)
 	}
 	var v uint32
 	if err := unmarshal(raw, &v); err != nil {
-		return fmt.Errorf("%w: format record: %v", ErrFormat, err)
+		return 0, fmt.Errorf("%w: format record: %v", ErrFormat, err)
 	}
-	switch v {
-	case formatVersion:
-		return nil
-	case upgradableVersion:
-		return putFormat(meta)
+	if v != formatVersion && !slices.Contains(legacyVersions, v) {
+		return 0, fmt.Errorf("%w: version %d, this build reads versions %v and %d", ErrFormat, v, legacyVersions, formatVersion)
 	}
-	return fmt.Errorf("%w: version %d, this build reads versions %d and %d", ErrFormat, v, upgradableVersion, formatVersion)
+	return v, nil
 }
 
 func putFormat(meta *bolt.Bucket) error {
@@ -218,51 +323,154 @@ func putFormat(meta *bolt.Bucket) error {
 	return meta.Put(formatKey, v)
 }
 
-// Load reads the whole store and the meta in one read transaction and folds
-// in what the log holds. It writes nothing: a server on a full disk can
-// still reload its state.
-func (b *Bolt) Load() ([]model.Entry, model.Meta, error) {
+// fileState is what the bbolt file holds, as Load read it.
+type fileState struct {
+	entries []model.Entry
+	meta    model.Meta
+	// damage lists what failed its checks; a damaged file's meta cannot
+	// be trusted to describe its entries.
+	damage []string
+}
+
+// readFile reads and checks every record of the file.
+func readFile(path string, tx *bolt.Tx) fileState {
+	var fs fileState
+	var mr metaRecord
+	raw := tx.Bucket(metaBucket).Get(replicaKey)
+	metaOK := false
+	if raw != nil {
+		err := unseal(replicaKey, raw, &mr)
+		if err == nil && !mr.Seen.Valid() {
+			err = fmt.Errorf("seen set %v is not canonical", mr.Seen)
+		}
+		if err != nil {
+			fs.damage = append(fs.damage, fmt.Sprintf("%s: meta record: %v", path, err))
+		} else {
+			metaOK = true
+			fs.meta = model.Meta{Seen: mr.Seen, Clock: mr.Clock}
+		}
+	}
+	var keys, digest uint64
+	var bad []string
+	nBad := 0
+	// A damaged branch page can show a key twice.
+	at := map[string]int{}
+	_ = tx.Bucket(storeBucket).ForEach(func(k, v []byte) error {
+		keys++
+		digest ^= recordHash(k, v)
+		e, err := decodeRecord(k, v)
+		if err == nil {
+			if i, dup := at[string(k)]; dup {
+				err = errors.New("key seen twice")
+				if fs.entries[i].Less(e) {
+					fs.entries[i] = e
+				}
+			}
+		}
+		if err != nil {
+			if nBad++; len(bad) < 3 {
+				bad = append(bad, fmt.Sprintf("%q (%v)", showKey(k), err))
+			}
+			return nil
+		}
+		at[string(k)] = len(fs.entries)
+		fs.entries = append(fs.entries, e)
+		return nil
+	})
+	if nBad > 0 {
+		more := ""
+		if nBad > len(bad) {
+			more = fmt.Sprintf(" and %d more", nBad-len(bad))
+		}
+		fs.damage = append(fs.damage, fmt.Sprintf("%s: %d records failed their checks, treated as missing: %s%s", path, nBad, joinComma(bad), more))
+	}
+	switch {
+	case metaOK && (mr.Keys != keys || mr.Digest != digest):
+		fs.damage = append(fs.damage, fmt.Sprintf("%s: the store holds %d records (digest %016x) where its meta says %d (%016x): records were lost or changed in the file's own pages",
+			path, keys, digest, mr.Keys, mr.Digest))
+	case raw == nil && keys > 0:
+		fs.damage = append(fs.damage, fmt.Sprintf("%s: meta record missing beside %d records", path, keys))
+	}
+	return fs
+}
+
+func showKey(k []byte) []byte {
+	if len(k) > 0 && k[0] == storeKeyPrefix {
+		k = k[1:]
+	}
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	return k
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+// Load reads the whole store and the meta in one read transaction, checks
+// every record, and folds in what the log holds (see Backend.Load and
+// State). It writes nothing: a server on a full disk can still reload its
+// state.
+func (b *Bolt) Load() (State, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.db == nil {
-		return nil, model.Meta{}, ErrClosed
+		return State{}, ErrClosed
 	}
-	var entries []model.Entry
-	var meta model.Meta
-	err := b.db.View(func(tx *bolt.Tx) error {
-		if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
-			if err := unmarshal(raw, &meta); err != nil {
-				return corrupt(metaBucket, replicaKey, err)
-			}
-			if !meta.Seen.Valid() {
-				return corrupt(metaBucket, replicaKey, fmt.Errorf("seen set %v is not canonical", meta.Seen))
-			}
-		}
-		return tx.Bucket(storeBucket).ForEach(func(k, v []byte) error {
-			if len(k) == 0 || k[0] != storeKeyPrefix {
-				return corrupt(storeBucket, k, errors.New("key lacks the store prefix"))
-			}
-			key := k[1:]
-			if v == nil {
-				return corrupt(storeBucket, key, errors.New("nested bucket"))
-			}
-			// msgpack copies []byte fields out of its input (checked by
-			// TestUnmarshal_DoesNotAlias), so only the key needs a copy.
-			var rec storeRecord
-			if err := unmarshal(v, &rec); err != nil {
-				return corrupt(storeBucket, key, err)
-			}
-			entries = append(entries, model.Entry{Key: bytes.Clone(key), Value: rec.Value, Version: rec.Version, Seq: rec.Seq, Src: rec.Src})
+	var fs fileState
+	err := guard(b.path, func() error {
+		return b.db.View(func(tx *bolt.Tx) error {
+			fs = readFile(b.path, tx)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, model.Meta{}, err
+		return State{}, err
 	}
 	b.logMu.Lock()
 	logged := slices.Concat(b.logged[0], b.logged[1])
 	b.logMu.Unlock()
-	return foldInto(&meta, entries, logged), meta, nil
+	st := recoverState(fs, logged, b.opened)
+	if len(st.Damage) > 0 {
+		b.damaged = true
+	}
+	return st, nil
+}
+
+// recoverState folds the log into the file's state. Where something was
+// damaged, the set of writes held is rebuilt from what can be vouched for:
+// the dots of the entries that verified, the file's meta unless the file
+// was damaged, and the log records' sets unless the log was. (A record's
+// set is the whole set its server held when it logged it, which covers
+// the writes of every record before it, a damaged one included.)
+func recoverState(fs fileState, logged []logRecord, opened []string) State {
+	st := State{Damage: slices.Concat(opened, fs.damage)}
+	fileOK, logOK := len(fs.damage) == 0, len(opened) == 0
+	st.Meta = model.Meta{Clock: fs.meta.Clock}
+	if fileOK {
+		st.Meta.Seen = fs.meta.Seen.Clone()
+	} else {
+		for _, e := range fs.entries {
+			st.Meta.Seen.Add(e.Dot())
+		}
+	}
+	if !logOK {
+		bare := make([]logRecord, len(logged))
+		for i, rec := range logged {
+			bare[i] = logRecord{entries: rec.entries}
+		}
+		logged = bare
+	}
+	st.Entries = foldInto(&st.Meta, fs.entries, logged)
+	return st
 }
 
 // Commit merges the batch, then what was logged before the call, and the
@@ -280,6 +488,17 @@ func (b *Bolt) Commit(entries []model.Entry, meta model.Meta) error {
 // bbolt transaction, and empties that part of the log (see Backend).
 func (b *Bolt) Checkpoint() error { return b.commit(nil, nil) }
 
+// usable returns why nothing may be written now; logMu must be held.
+func (b *Bolt) usable() error {
+	if b.failed != nil {
+		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
+	}
+	if b.damaged {
+		return fmt.Errorf("storage: %s: Load reported damage; Reset must write the state it returned first", b.path)
+	}
+	return nil
+}
+
 // commit is Commit, or with meta nil a Checkpoint: the file's own meta
 // then takes the logged writes.
 func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
@@ -289,9 +508,9 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 		return ErrClosed
 	}
 	b.logMu.Lock()
-	if b.failed != nil {
+	if err := b.usable(); err != nil {
 		b.logMu.Unlock()
-		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
+		return err
 	}
 	// Appends go to the other segment from here. It is empty, unless a
 	// crash or a failed commit left records in both: those are folded
@@ -306,59 +525,25 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 		return nil // nothing to checkpoint
 	}
 
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		store := tx.Bucket(storeBucket)
-		var failed error
-		cur := func(key []byte) (model.Version, bool) {
-			raw := store.Get(storeKey(key))
-			if raw == nil || failed != nil {
-				return model.Version{}, false
+	err := guard(b.path, func() error {
+		return b.db.Update(func(tx *bolt.Tx) error {
+			w, mr, err := openStore(tx)
+			if err != nil {
+				return err
 			}
-			var rec storeRecord
-			if err := unmarshal(raw, &rec); err != nil {
-				failed = corrupt(storeBucket, key, err)
+			stored := model.Meta{Seen: mr.Seen, Clock: mr.Clock}
+			next := commitState(stored, meta, entries, logged, w.get, w.put)
+			if w.err != nil {
+				return w.err
 			}
-			return rec.Version, true
-		}
-		puts := 0
-		put := func(e model.Entry) {
-			if failed != nil {
-				return
+			if err := w.finish(next); err != nil {
+				return err
 			}
-			// A checkpoint may fold thousands of entries, next to a server
-			// answering puts on as few as one thread for Go code
-			// (runtime.gomaxprocs): let it run between them, rather than
-			// wait for the scheduler's 10 ms time slice.
-			if puts++; puts%16 == 0 {
-				runtime.Gosched()
+			if b.commitHook != nil {
+				return b.commitHook(tx)
 			}
-			v, err := encodeRecord(e)
-			if err == nil {
-				err = store.Put(storeKey(e.Key), v)
-			}
-			failed = err
-		}
-		var stored model.Meta
-		if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
-			if err := unmarshal(raw, &stored); err != nil {
-				return corrupt(metaBucket, replicaKey, err)
-			}
-		}
-		meta := commitState(stored, meta, entries, logged, cur, put)
-		if failed != nil {
-			return failed
-		}
-		mv, err := msgpack.Marshal(&meta)
-		if err != nil {
-			return fmt.Errorf("encode meta: %w", err)
-		}
-		if err := tx.Bucket(metaBucket).Put(replicaKey, mv); err != nil {
-			return err
-		}
-		if b.commitHook != nil {
-			return b.commitHook(tx)
-		}
-		return nil
+			return nil
+		})
 	})
 	b.logMu.Lock()
 	defer b.logMu.Unlock()
@@ -368,13 +553,168 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 	}
 	b.logged[seg] = nil
 	b.logged[other] = slices.Delete(b.logged[other], 0, older)
-	if b.logs[seg].size > 0 {
+	if b.logs[seg].size > walHeaderSize {
 		// The file now holds the segment. Failing to empty it, or losing
 		// the cut in a crash, only costs a replay that changes nothing;
 		// appends then follow it.
-		_ = b.logs[seg].truncate(0, false)
+		_ = b.logs[seg].empty()
 	}
 	return nil
+}
+
+// storeWriter writes entries into the store bucket of a transaction and
+// keeps the meta's count and digest of its records in step.
+type storeWriter struct {
+	tx     *bolt.Tx
+	store  *bolt.Bucket
+	keys   uint64
+	digest uint64
+	puts   int
+	err    error
+}
+
+// openStore starts writing to tx's store, from the count and digest its
+// meta record gives.
+func openStore(tx *bolt.Tx) (*storeWriter, metaRecord, error) {
+	var mr metaRecord
+	if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
+		if err := unseal(replicaKey, raw, &mr); err != nil {
+			return nil, mr, fmt.Errorf("%w: meta record: %v", ErrCorrupt, err)
+		}
+	}
+	return &storeWriter{tx: tx, store: tx.Bucket(storeBucket), keys: mr.Keys, digest: mr.Digest}, mr, nil
+}
+
+// get returns the entry stored under key; a record that fails its checks
+// counts as absent, so that the entry written over it repairs it.
+func (w *storeWriter) get(key []byte) (model.Entry, bool) {
+	sk := storeKey(key)
+	raw := w.store.Get(sk)
+	if raw == nil {
+		return model.Entry{}, false
+	}
+	e, err := decodeRecord(sk, raw)
+	return e, err == nil
+}
+
+func (w *storeWriter) put(e model.Entry) {
+	if w.err != nil {
+		return
+	}
+	// A checkpoint may fold thousands of entries, next to a server
+	// answering puts on as few as one thread for Go code
+	// (runtime.gomaxprocs): let it run between them, rather than wait for
+	// the scheduler's 10 ms time slice.
+	if w.puts++; w.puts%16 == 0 {
+		runtime.Gosched()
+	}
+	sk := storeKey(e.Key)
+	v, err := encodeRecord(sk, e)
+	if err != nil {
+		w.err = err
+		return
+	}
+	if old := w.store.Get(sk); old != nil {
+		w.digest ^= recordHash(sk, old)
+		w.keys--
+	}
+	if w.err = w.store.Put(sk, v); w.err == nil {
+		w.digest ^= recordHash(sk, v)
+		w.keys++
+	}
+}
+
+// finish writes the meta record, with the store's count and digest.
+func (w *storeWriter) finish(meta model.Meta) error {
+	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Keys: w.keys, Digest: w.digest})
+	if err != nil {
+		return fmt.Errorf("encode meta: %w", err)
+	}
+	return w.tx.Bucket(metaBucket).Put(replicaKey, mv)
+}
+
+// Reset replaces everything stored, the log included, with entries and
+// meta (see Backend.Reset). It writes them to a new file beside the old
+// one and renames it over the old: damage to bbolt's own pages (a freelist
+// that frees a page in use, a branch that lost a leaf) does not survive
+// it. A crash before the rename leaves the old file, after it the new one
+// beside the old log; either way the next Load finds the same damage (or
+// none) and the server resets again.
+func (b *Bolt) Reset(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.db == nil {
+		return ErrClosed
+	}
+	b.logMu.Lock()
+	defer b.logMu.Unlock()
+	if b.failed != nil {
+		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
+	}
+	if err := b.rebuild(entries, meta); err != nil {
+		b.failed = err
+		return fmt.Errorf("storage: reset %s: %w", b.path, err)
+	}
+	for i, l := range b.logs {
+		if err := l.reset(); err != nil {
+			b.failed = err
+			return fmt.Errorf("storage: reset %s: %w", b.path, err)
+		}
+		b.logged[i] = nil
+	}
+	b.cur, b.damaged, b.opened = 0, false, nil
+	return nil
+}
+
+// rebuild writes entries and meta to a new file and puts it in the old
+// one's place, leaving b.db open on it (or nil on failure).
+func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
+	tmp := b.path + ".rebuild"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	sorted := slices.Clone(entries)
+	sort.Slice(sorted, func(i, j int) bool { return string(sorted[i].Key) < string(sorted[j].Key) })
+	ndb, err := bolt.Open(tmp, 0o600, b.boltOptions())
+	if err != nil {
+		return err
+	}
+	err = ndb.Update(func(tx *bolt.Tx) error {
+		if _, err := initFormat(tx); err != nil {
+			return err
+		}
+		w := &storeWriter{tx: tx, store: tx.Bucket(storeBucket)}
+		for _, e := range sorted {
+			w.put(e)
+		}
+		if w.err != nil {
+			return w.err
+		}
+		return w.finish(meta)
+	})
+	if err = errors.Join(err, ndb.Close()); err != nil {
+		return err
+	}
+	if err := b.db.Close(); err != nil {
+		return err
+	}
+	b.db = nil
+	if err := os.Rename(tmp, b.path); err != nil {
+		return err
+	}
+	if !b.opts.NoSync {
+		if err := syncDir(filepath.Dir(b.path)); err != nil {
+			return err
+		}
+	}
+	return guard(b.path, func() error {
+		var err error
+		b.db, err = bolt.Open(b.path, 0o600, b.boltOptions())
+		return err
+	})
 }
 
 // Log makes entries and seen durable with one append to the write-ahead log
@@ -388,8 +728,8 @@ func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
 	if b.closed {
 		return ErrClosed
 	}
-	if b.failed != nil {
-		return fmt.Errorf("storage: %s: an earlier commit or log failed, reopen to recover: %w", b.path, b.failed)
+	if err := b.usable(); err != nil {
+		return err
 	}
 	rec := newRecord(entries, seen)
 	if err := b.logs[b.cur].appendRecord(rec); err != nil {
@@ -410,7 +750,10 @@ func (b *Bolt) Close() error {
 		return nil
 	}
 	b.closed = true
-	err := b.db.Close()
+	var err error
+	if b.db != nil {
+		err = b.db.Close()
+	}
 	b.db = nil
 	for _, w := range b.logs {
 		if w != nil {
@@ -419,27 +762,6 @@ func (b *Bolt) Close() error {
 	}
 	if err != nil {
 		return fmt.Errorf("storage: close %s: %w", b.path, err)
-	}
-	return nil
-}
-
-// unmarshal decodes exactly one msgpack value that fills all of data;
-// trailing bytes mean the record is not what was written.
-func unmarshal(data []byte, v any) error {
-	// A corrupt length header would otherwise have the decoder allocate
-	// whatever it announces; mpcheck also refuses trailing bytes.
-	if err := mpcheck.Check(data); err != nil {
-		return err
-	}
-	r := bytes.NewReader(data)
-	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
-	dec.Reset(r)
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if r.Len() != 0 {
-		return fmt.Errorf("%d trailing bytes", r.Len())
 	}
 	return nil
 }

@@ -14,7 +14,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"gossipkv/pkg/model"
-	"gossipkv/pkg/vclock"
 )
 
 func TestBolt_Contract(t *testing.T) {
@@ -74,65 +73,8 @@ func TestBolt_SecondOpen_FailsWithErrLocked(t *testing.T) {
 	openBolt(t, path)
 }
 
-func TestBolt_Load_CorruptStoreRecord(t *testing.T) {
-	good, err := msgpack.Marshal(&storeRecord{Value: []byte("v"), Seq: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name    string
-		key     []byte
-		value   []byte
-		wantKey string
-	}{
-		{"Garbage", []byte("kbad\x00key"), []byte{0xc1, 0x00, 0x13, 0x37}, `"bad\x00key"`},
-		{"WrongType", []byte("kstr"), []byte("\xa5hello"), `"str"`},
-		{"Truncated", []byte("ktrunc"), good[:len(good)-1], `"trunc"`},
-		{"TrailingBytes", []byte("ktrail"), append(append([]byte{}, good...), 0x01), `"trail"`},
-		{"NoPrefix", []byte("raw"), good, `"raw"`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.db")
-			b := openBolt(t, path)
-			if err := b.Commit([]model.Entry{entry("fine", "v", 1, 1, 1)}, metaAt(1, 1, 1)); err != nil {
-				t.Fatalf("Commit: %v", err)
-			}
-			b.Close()
-			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(storeBucket).Put(tc.key, tc.value) })
-			_, _, err := openBolt(t, path).Load()
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.wantKey) || !strings.Contains(err.Error(), `"store"`) {
-				t.Fatalf("Load = %v, want ErrCorrupt naming bucket \"store\" and key %s", err, tc.wantKey)
-			}
-		})
-	}
-}
-
-func TestBolt_Load_CorruptMeta(t *testing.T) {
-	unsorted, err := msgpack.Marshal(&model.Meta{Seen: model.Seen{Prefix: vclock.Clock{{ID: 3, N: 1}, {ID: 1, N: 1}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name  string
-		value []byte
-	}{
-		{"Garbage", []byte{0xc1}},
-		{"SeenNotCanonical", unsorted},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "state.db")
-			openBolt(t, path).Close()
-			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(replicaKey, tc.value) })
-			_, _, err := openBolt(t, path).Load()
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), `"replica"`) {
-				t.Fatalf("Load = %v, want ErrCorrupt naming key \"replica\"", err)
-			}
-		})
-	}
-}
-
 func TestBolt_Open_Format(t *testing.T) {
-	v3, err := msgpack.Marshal(uint32(3))
+	v4, err := msgpack.Marshal(formatVersion + 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +83,7 @@ func TestBolt_Open_Format(t *testing.T) {
 		plant   func(tx *bolt.Tx) error
 		wantMsg string
 	}{
-		{"NewerVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v3) }, "version 3"},
+		{"NewerVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v4) }, "version 4"},
 		{"GarbageVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, []byte{0xc1}) }, "format record"},
 		{"NoVersion", func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Delete(formatKey) }, "no format record"},
 		{"NoStoreBucket", func(tx *bolt.Tx) error { return tx.DeleteBucket(storeBucket) }, "missing"},
@@ -260,31 +202,5 @@ func TestUnmarshal_DoesNotAlias(t *testing.T) {
 	}
 	if !bytes.Equal(out.Value, in.Value) {
 		t.Fatalf("decoded value changed with its input: %q", out.Value)
-	}
-}
-
-// A version-1 file (before the log) opens, keeps its data, and is marked
-// version 2, which a version-1 build would then refuse rather than ignore
-// the log.
-func TestBolt_Open_UpgradesVersion1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.db")
-	b := openBolt(t, path)
-	e := entry("k", "v", 1, 1, 1)
-	if err := b.Commit([]model.Entry{e}, metaAt(1, 1, 1)); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	v1, err := msgpack.Marshal(uint32(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket(metaBucket).Put(formatKey, v1) })
-	b = openBolt(t, path)
-	checkLoad(t, b, []model.Entry{e}, metaAt(1, 1, 1))
-	b.Close()
-	var got uint32
-	rawUpdate(t, path, func(tx *bolt.Tx) error { return unmarshal(tx.Bucket(metaBucket).Get(formatKey), &got) })
-	if got != formatVersion {
-		t.Fatalf("format after opening a version-1 file: %d, want %d", got, formatVersion)
 	}
 }

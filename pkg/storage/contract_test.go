@@ -30,7 +30,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			entry("abc", "1", 10, 1, 1),
 			entry("", "empty key", 11, 2, 1),
 			entry("nil value", "", 12, 1, 2),
-			{Key: []byte("bin\x00\xff"), Value: bytes.Repeat([]byte{0, 0xff}, 5000), Version: model.Version{Wall: 13, Logical: 4, Origin: 3}, Seq: 1, Src: 1<<31 | 77},
+			{Key: []byte("bin\x00\xff"), Value: bytes.Repeat([]byte{0, 0xff}, 5000), Version: model.Version{Wall: 13, Logical: 4, Origin: 3}, Seq: 1, Src: 1<<63 | 77},
 		}
 		meta := metaAt(13, 1, 2, 2, 1, 3, 1)
 		meta.Seen.Add(model.Dot{Origin: 7, Seq: 5})
@@ -104,7 +104,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 				batch[j] = model.Entry{Key: key, Value: val, Version: model.Version{Wall: int64(i), Logical: uint32(j), Origin: uint32(rng.IntN(5))}, Seq: uint64(i)}
 				want[string(key)] = batch[j]
 			}
-			meta.Seen.Add(model.Dot{Origin: uint32(rng.IntN(5)), Seq: uint64(rng.IntN(30) + 1)})
+			meta.Seen.Add(model.Dot{Origin: uint64(rng.IntN(5)), Seq: uint64(rng.IntN(30) + 1)})
 			meta.Clock = model.Version{Wall: int64(i), Origin: 1}
 			if err := b.Commit(batch, meta); err != nil {
 				t.Fatalf("commit %d: %v", i, err)
@@ -129,10 +129,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		if err := b.Commit(entries, meta); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
-		got, gotMeta, err := b.Load()
-		if err != nil {
-			t.Fatalf("Load: %v", err)
-		}
+		got, gotMeta := load(t, b)
 		for _, e := range got {
 			for i := range e.Key {
 				e.Key[i] = 'X'
@@ -168,10 +165,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		if err := b.Commit(entries, metaAt(1, 1, 1)); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
-		got, meta, err := b.Load()
-		if err != nil {
-			t.Fatalf("Load: %v", err)
-		}
+		got, meta := load(t, b)
 		if err := b.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -308,10 +302,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			want = append(want, entry(fmt.Sprintf("k%d", i%keys), fmt.Sprint(i), int64(i), 1, uint64(i)))
 		}
 		t.Logf("%d commits", commits)
-		entries, meta, err := reopen().Load()
-		if err != nil {
-			t.Fatalf("Load: %v", err)
-		}
+		entries, meta := load(t, reopen())
 		checkEntries(t, entries, want)
 		if want := metaAt(0, 1, n).Seen; !meta.Seen.Equal(want) {
 			t.Fatalf("seen after reopen = %v, want %v", meta.Seen, want)
@@ -394,7 +385,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		if err := b.Checkpoint(); !errors.Is(err, ErrClosed) {
 			t.Errorf("Checkpoint after Close = %v, want ErrClosed", err)
 		}
-		if _, _, err := b.Load(); !errors.Is(err, ErrClosed) {
+		if _, err := b.Load(); !errors.Is(err, ErrClosed) {
 			t.Errorf("Load after Close = %v, want ErrClosed", err)
 		}
 		if err := b.Close(); err != nil {
@@ -405,7 +396,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 
 // entry builds write origin:seq, whose version is (wall, 0, origin).
 func entry(key, value string, wall int64, origin uint32, seq uint64) model.Entry {
-	return model.Entry{Key: []byte(key), Value: []byte(value), Version: model.Version{Wall: wall, Origin: origin}, Seq: seq, Src: origin}
+	return model.Entry{Key: []byte(key), Value: []byte(value), Version: model.Version{Wall: wall, Origin: origin}, Seq: seq, Src: uint64(origin)}
 }
 
 // metaAt builds a meta with clock wall and a seen prefix from (origin, n)
@@ -413,7 +404,7 @@ func entry(key, value string, wall int64, origin uint32, seq uint64) model.Entry
 func metaAt(wall int64, pairs ...uint64) model.Meta {
 	var m model.Meta
 	for i := 0; i+1 < len(pairs); i += 2 {
-		m.Seen.Prefix = m.Seen.Prefix.With(uint32(pairs[i]), pairs[i+1])
+		m.Seen.Prefix = m.Seen.Prefix.With(pairs[i], pairs[i+1])
 	}
 	m.Clock = model.Version{Wall: wall, Origin: 1}
 	return m
@@ -421,12 +412,22 @@ func metaAt(wall int64, pairs ...uint64) model.Meta {
 
 func checkLoad(t *testing.T, b Backend, want []model.Entry, wantMeta model.Meta) {
 	t.Helper()
-	got, meta, err := b.Load()
+	got, meta := load(t, b)
+	checkEntries(t, got, want)
+	checkMeta(t, meta, wantMeta)
+}
+
+// load loads b and fails the test if it reports damage.
+func load(t *testing.T, b Backend) ([]model.Entry, model.Meta) {
+	t.Helper()
+	st, err := b.Load()
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	checkEntries(t, got, want)
-	checkMeta(t, meta, wantMeta)
+	if len(st.Damage) > 0 {
+		t.Fatalf("Load reported damage: %q", st.Damage)
+	}
+	return st.Entries, st.Meta
 }
 
 func checkEntries(t *testing.T, got, want []model.Entry) {
@@ -434,7 +435,7 @@ func checkEntries(t *testing.T, got, want []model.Entry) {
 	sortEntries(got)
 	sortEntries(want)
 	if len(got) != len(want) {
-		t.Fatalf("Load returned %d entries, want %d: %s", len(got), len(want), describe(got))
+		t.Fatalf("Load returned %d entries, want %d: %s", len(got), len(want), describe(got[:min(len(got), 20)]))
 	}
 	for i := range got {
 		g, w := got[i], want[i]

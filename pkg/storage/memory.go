@@ -27,18 +27,37 @@ func NewMemory() *Memory {
 	return &Memory{store: map[string]model.Entry{}}
 }
 
-// Load returns copies of every committed entry and of the meta.
-func (m *Memory) Load() ([]model.Entry, model.Meta, error) {
+// Load returns copies of every committed entry and of the meta. Memory
+// never finds damage.
+func (m *Memory) Load() (State, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, model.Meta{}, ErrClosed
+		return State{}, ErrClosed
 	}
 	entries := make([]model.Entry, 0, len(m.store))
 	for _, e := range m.store {
 		entries = append(entries, cloneEntry(e))
 	}
-	return entries, cloneMeta(m.meta), nil
+	return State{Entries: entries, Meta: cloneMeta(m.meta)}, nil
+}
+
+// Reset replaces what m holds with copies of entries and meta.
+func (m *Memory) Reset(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	clear(m.store)
+	for _, e := range entries {
+		m.put(e)
+	}
+	m.meta, m.logged = cloneMeta(meta), nil
+	return nil
 }
 
 // Commit stores copies of entries and meta. Like Bolt it refuses a batch
@@ -52,7 +71,7 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	if m.closed {
 		return ErrClosed
 	}
-	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.version, m.put))
+	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.get, m.put))
 	m.logged = nil
 	return nil
 }
@@ -69,7 +88,7 @@ func (m *Memory) Log(entries []model.Entry, seen model.Seen) error {
 		return ErrClosed
 	}
 	rec := newRecord(entries, seen)
-	fold(&m.meta, []logRecord{rec}, m.version, m.put)
+	fold(&m.meta, []logRecord{rec}, m.get, m.put)
 	m.logged = append(m.logged, rec)
 	return nil
 }
@@ -85,10 +104,10 @@ func (m *Memory) Checkpoint() error {
 	return nil
 }
 
-// version and put are the store as fold sees it; mu must be held.
-func (m *Memory) version(key []byte) (model.Version, bool) {
+// get and put are the store as fold sees it; mu must be held.
+func (m *Memory) get(key []byte) (model.Entry, bool) {
 	e, ok := m.store[string(key)]
-	return e.Version, ok
+	return e, ok
 }
 
 func (m *Memory) put(e model.Entry) { m.store[string(e.Key)] = cloneEntry(e) }
@@ -110,6 +129,19 @@ func (m *Memory) Crash() *Memory {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
+	return m.copyLocked()
+}
+
+// Copy returns a Memory holding what m holds now, leaving m as it is: a
+// backup, which a test may later restart a server from as if its data
+// directory had been restored from an older copy.
+func (m *Memory) Copy() *Memory {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.copyLocked()
+}
+
+func (m *Memory) copyLocked() *Memory {
 	c := &Memory{store: make(map[string]model.Entry, len(m.store)), meta: cloneMeta(m.meta)}
 	for k, e := range m.store {
 		c.store[k] = cloneEntry(e)
@@ -124,5 +156,5 @@ func cloneEntry(e model.Entry) model.Entry {
 }
 
 func cloneMeta(m model.Meta) model.Meta {
-	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock, Src: m.Src}
+	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock}
 }

@@ -61,10 +61,7 @@ func TestMemory_CloseDuringCommits(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	wg.Wait()
-	_, meta, err := m.Crash().Load()
-	if err != nil {
-		t.Fatalf("Load: %v", err)
-	}
+	_, meta := load(t, m.Crash())
 	if got := meta.Seen.Prefix.Get(1); got != uint64(committed) {
 		t.Fatalf("after Close, meta says %d commits, the writer saw %d succeed", got, committed)
 	}

@@ -14,8 +14,12 @@ import (
 // called once at startup.
 type Backend interface {
 	// Load returns every committed entry (any order) and the meta (zero Meta
-	// for a new store). Nothing returned shares memory with the backend.
-	Load() ([]model.Entry, model.Meta, error)
+	// for a new store), checking every record it reads. Nothing returned
+	// shares memory with the backend. Damage (a record that fails its
+	// checksum, a log record skipped) is not an error but reported in the
+	// State, which then holds only what can be vouched for; the caller
+	// must Reset to it before writing anything else.
+	Load() (State, error)
 	// Commit atomically and durably merges entries and meta into what is
 	// stored: an entry replaces its key's record when its version is
 	// newer, meta.Seen joins the stored set, the clock moves up to
@@ -41,9 +45,28 @@ type Backend interface {
 	// store and frees that part of the log; what Load returns does not
 	// change.
 	Checkpoint() error
+	// Reset replaces everything stored, the log included, with entries and
+	// meta, atomically and durably: how a server writes back the state a
+	// damaged Load gave it, so that what the disk claims is again what it
+	// holds.
+	Reset(entries []model.Entry, meta model.Meta) error
 	// Close releases the backend; later calls return ErrClosed. Closing
 	// twice is harmless.
 	Close() error
+}
+
+// State is what a Backend holds, as Load found it.
+type State struct {
+	Entries []model.Entry
+	Meta    model.Meta
+	// Damage says, one line each, what Load found missing or corrupt and
+	// left out: records that failed their checksums, a damaged span of the
+	// log, a store whose records do not add up to what its meta says, a
+	// store file lost beside its log. When it is not empty, Meta.Seen
+	// holds only writes Load could vouch for (the dots of the entries that
+	// verified, and whatever undamaged parts vouch for), so that the
+	// server's peers send it back everything else.
+	Damage []string
 }
 
 var (
@@ -55,9 +78,15 @@ var (
 	// ErrClosed is returned by Load and Commit after Close (and, for Memory,
 	// after Crash).
 	ErrClosed = errors.New("storage: closed")
-	// ErrCorrupt is returned by Load when a record does not decode or is not
-	// canonical; it is wrapped with the bucket and key that failed.
+	// ErrCorrupt is returned by a commit that finds the meta record
+	// damaged (Load reports damage in its State instead), and by an
+	// upgrade from an older format that finds a record it cannot read.
 	ErrCorrupt = errors.New("storage: corrupt record")
+	// ErrUnreadable is returned by OpenBolt (and then by any call) for a
+	// file bbolt cannot read: its pages are damaged or it was cut short.
+	// The error says what the user can do: move it away, after which the
+	// server rebuilds its store from its log and its peers.
+	ErrUnreadable = errors.New("storage: database file unreadable")
 	// ErrLocked is returned by OpenBolt when another process (or another
 	// open Bolt) still holds the file after BoltOptions.LockTimeout.
 	ErrLocked = errors.New("storage: database file locked")

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/vclock"
 )
 
 // logged opens a Bolt at a new path, commits base and logs each batch,
@@ -78,19 +80,121 @@ func TestLog_TornTailIsDropped(t *testing.T) {
 	checkLoad(t, openBolt(t, path), []model.Entry{x, z}, seenMeta(1, 2))
 }
 
-func TestLog_BadChecksumEndsReplay(t *testing.T) {
+// A last record that fails its sum is what a crash in its append (or a
+// power loss before its sync) leaves: cut off without a word.
+func TestLog_LastRecordFailingItsSumIsTorn(t *testing.T) {
 	x, y := entry("x", "kept", 1, 1, 1), entry("y", "garbled", 2, 1, 2)
 	path := logged(t, nil, model.Meta{}, []model.Entry{x}, []model.Entry{y})
-	f, err := os.OpenFile(logFile(t, path), os.O_RDWR, 0)
+	flipAt(t, logFile(t, path), -2)
+	checkLoad(t, openBolt(t, path), []model.Entry{x}, seenMeta(1, 1))
+}
+
+// flipAt flips the byte at offset off of the file at name (negative: from
+// the end).
+func flipAt(t *testing.T, name string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := f.Stat()
-	if _, err := f.WriteAt([]byte{'#'}, st.Size()-2); err != nil {
+	defer f.Close()
+	if off < 0 {
+		st, _ := f.Stat()
+		off += st.Size()
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x40
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordOffsets are the offsets at which a segment's records start.
+func recordOffsets(t *testing.T, name string) []int64 {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int64
+	for pos := int64(walHeaderSize); pos+recHeaderSize <= int64(len(data)); {
+		out = append(out, pos)
+		pos += recHeaderSize + int64(binary.LittleEndian.Uint32(data[pos+4:]))
+	}
+	return out
+}
+
+// Damage in the middle of the log is not a torn tail: the records after it
+// that verify are kept, the damage is reported, and the set of writes held
+// claims none of the damaged record's, which the server's peers then send
+// back. The later records' own sets (each a whole set of writes held,
+// which covers the damaged record's) are not trusted either.
+func TestLog_MidLogDamage_KeepsLaterRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   func(rec int64) int64 // what to flip, given where the record starts
+	}{
+		{"Payload", func(rec int64) int64 { return rec + recHeaderSize + 3 }},
+		{"Length", func(rec int64) int64 { return rec + 5 }},
+		{"Marker", func(rec int64) int64 { return rec }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x, y, z := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2), entry("z", "3", 3, 2, 1)
+			path := filepath.Join(t.TempDir(), "state.db")
+			b := openBolt(t, path)
+			for _, e := range []model.Entry{x, y} {
+				if err := b.Log([]model.Entry{e}, model.Seen{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A record of others' writes, logged with the whole set held.
+			if err := b.Log([]model.Entry{z}, metaAt(0, 1, 2, 2, 1).Seen); err != nil {
+				t.Fatal(err)
+			}
+			closeRaw(t, b)
+			name := logFile(t, path)
+			flipAt(t, name, tc.at(recordOffsets(t, name)[1]))
+			b = openBolt(t, path)
+			st := damaged(t, b, name, "1 later records verified", "damaged span")
+			checkEntries(t, st.Entries, []model.Entry{x, z})
+			want := model.Seen{Prefix: vclock.Clock{{ID: 1, N: 1}, {ID: 2, N: 1}}}
+			if !st.Meta.Seen.Equal(want) {
+				t.Fatalf("seen = %v, want %v: not y's dot 1:2", st.Meta.Seen, want)
+			}
+			resetAndReopen(t, b, path, st)
+		})
+	}
+}
+
+// Bytes at the end of the log that are not a torn record (garbage where a
+// record's header should be) are damage too, and reported.
+func TestLog_GarbageTailIsDamage(t *testing.T) {
+	x := entry("x", "kept", 1, 1, 1)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x})
+	name := logFile(t, path)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Repeat([]byte("garbage!"), 20)); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	checkLoad(t, openBolt(t, path), []model.Entry{x}, seenMeta(1, 1))
+	st := damaged(t, openBolt(t, path), "unverifiable bytes")
+	checkEntries(t, st.Entries, []model.Entry{x})
+}
+
+// A damaged segment header (its salt) makes every record fail its sums:
+// that is reported, not taken for an empty log.
+func TestLog_DamagedSaltIsReported(t *testing.T) {
+	x := entry("x", "lost", 1, 1, 1)
+	path := logged(t, nil, model.Meta{}, []model.Entry{x})
+	flipAt(t, logFile(t, path), 10)
+	st := damaged(t, openBolt(t, path), "unverifiable bytes")
+	checkEntries(t, st.Entries, nil)
 }
 
 // A crash between a commit and the log's truncation leaves records the
@@ -115,24 +219,33 @@ func TestLog_StaleLogChangesNothing(t *testing.T) {
 	checkLoad(t, openBolt(t, path), []model.Entry{cur}, metaAt(2, 1, 2))
 }
 
-// A record whose checksum holds but whose payload does not decode was
-// written so: the open fails and names the log, rather than dropping it
-// and every record after it.
-func TestLog_UndecodableRecordIsCorrupt(t *testing.T) {
-	path := logged(t, nil, model.Meta{})
+// A record whose sums hold but whose payload does not decode was written
+// so (by a build that wrote something else): it is reported and skipped,
+// and the records after it are kept.
+func TestLog_UndecodableRecordIsReported(t *testing.T) {
+	x := entry("x", "kept", 1, 1, 1)
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path)
+	w := b.logs[b.cur]
 	payload, err := msgpack.Marshal([]string{"not", "records"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := binary.LittleEndian.AppendUint32(nil, uint32(len(payload)))
-	rec = binary.LittleEndian.AppendUint32(rec, crc32.Checksum(payload, castagnoli))
-	if err := os.WriteFile(path+".wal1", append(rec, payload...), 0o600); err != nil {
+	rec := make([]byte, recHeaderSize, recHeaderSize+len(payload))
+	copy(rec, recordMagic)
+	binary.LittleEndian.PutUint32(rec[4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(rec[8:], crc32.Update(w.seed, castagnoli, payload))
+	binary.LittleEndian.PutUint32(rec[12:], crc32.Update(w.seed, castagnoli, rec[:12]))
+	if _, err := w.f.Write(append(rec, payload...)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = OpenBolt(path, BoltOptions{})
-	if !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("OpenBolt = %v, want ErrCorrupt", err)
+	w.size += int64(len(rec) + len(payload))
+	if err := b.Log([]model.Entry{x}, model.Seen{}); err != nil {
+		t.Fatal(err)
 	}
+	closeRaw(t, b)
+	st := damaged(t, openBolt(t, path), "1 later records verified")
+	checkEntries(t, st.Entries, []model.Entry{x})
 }
 
 // A huge announced length (a torn header) is a torn record, not an
@@ -166,7 +279,7 @@ func logFile(t *testing.T, path string) string {
 	var found []string
 	for i := range 2 {
 		name := fmt.Sprintf("%s.wal%d", path, i)
-		if st, err := os.Stat(name); err == nil && st.Size() > 0 {
+		if st, err := os.Stat(name); err == nil && st.Size() > walHeaderSize {
 			found = append(found, name)
 		}
 	}
@@ -186,8 +299,8 @@ func TestLog_CheckpointEmptiesTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if st, err := os.Stat(fmt.Sprintf("%s.wal%d", path, i)); err != nil || st.Size() != 0 {
-			t.Fatalf("segment %d after a checkpoint: %v %v, want empty", i, st, err)
+		if st, err := os.Stat(fmt.Sprintf("%s.wal%d", path, i)); err != nil || st.Size() != walHeaderSize {
+			t.Fatalf("segment %d after a checkpoint: %v %v, want only its header", i, st, err)
 		}
 	}
 	closeRaw(t, b)
@@ -233,7 +346,7 @@ func logFile2(t *testing.T, path, first string) string {
 	t.Helper()
 	for i := range 2 {
 		name := fmt.Sprintf("%s.wal%d", path, i)
-		if st, err := os.Stat(name); err == nil && st.Size() > 0 && name != first {
+		if st, err := os.Stat(name); err == nil && st.Size() > walHeaderSize && name != first {
 			return name
 		}
 	}

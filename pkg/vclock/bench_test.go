@@ -11,8 +11,8 @@ import (
 func benchPair(n int) (Clock, Clock) {
 	var a, b Clock
 	for i := range n {
-		a = a.With(uint32(i*2), uint64(100+i))
-		b = b.With(uint32(i*2), uint64(100+n-i))
+		a = a.With(uint64(i*2), uint64(100+i))
+		b = b.With(uint64(i*2), uint64(100+n-i))
 	}
 	return a, b
 }

@@ -8,7 +8,7 @@ import (
 
 // Entry is one component of a clock: how many events of node ID it covers.
 type Entry struct {
-	ID uint32 `msgpack:"i"`
+	ID uint64 `msgpack:"i"`
 	N  uint64 `msgpack:"n"`
 }
 
@@ -47,7 +47,7 @@ func (o Ordering) String() string {
 }
 
 // Get returns the component for id, 0 when absent.
-func (c Clock) Get(id uint32) uint64 {
+func (c Clock) Get(id uint64) uint64 {
 	i := sort.Search(len(c), func(i int) bool { return c[i].ID >= id })
 	if i < len(c) && c[i].ID == id {
 		return c[i].N
@@ -56,7 +56,7 @@ func (c Clock) Get(id uint32) uint64 {
 }
 
 // With returns a copy of c whose component for id is n (removed when n is 0).
-func (c Clock) With(id uint32, n uint64) Clock {
+func (c Clock) With(id uint64, n uint64) Clock {
 	i := sort.Search(len(c), func(i int) bool { return c[i].ID >= id })
 	out := make(Clock, 0, len(c)+1)
 	out = append(out, c[:i]...)
@@ -70,7 +70,7 @@ func (c Clock) With(id uint32, n uint64) Clock {
 }
 
 // Inc returns a copy of c with the component for id advanced by one.
-func (c Clock) Inc(id uint32) Clock { return c.With(id, c.Get(id)+1) }
+func (c Clock) Inc(id uint64) Clock { return c.With(id, c.Get(id)+1) }
 
 // Merge returns the component-wise maximum of a and b.
 func Merge(a, b Clock) Clock {

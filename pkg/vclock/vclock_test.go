@@ -13,7 +13,7 @@ import (
 func c(pairs ...uint64) Clock {
 	var out Clock
 	for i := 0; i+1 < len(pairs); i += 2 {
-		out = out.With(uint32(pairs[i]), pairs[i+1])
+		out = out.With(uint64(pairs[i]), pairs[i+1])
 	}
 	return out
 }
@@ -22,7 +22,7 @@ func TestClock_Get(t *testing.T) {
 	tests := []struct {
 		name  string
 		clock Clock
-		id    uint32
+		id    uint64
 		want  uint64
 	}{
 		{"empty", nil, 3, 0},
@@ -46,7 +46,7 @@ func TestClock_With(t *testing.T) {
 	tests := []struct {
 		name  string
 		clock Clock
-		id    uint32
+		id    uint64
 		n     uint64
 		want  Clock
 	}{
@@ -94,7 +94,7 @@ func TestClock_With_DoesNotAlias(t *testing.T) {
 func TestClock_Inc(t *testing.T) {
 	tests := []struct {
 		clock Clock
-		id    uint32
+		id    uint64
 		want  Clock
 	}{
 		{nil, 0, Clock{{0, 1}}},
@@ -237,7 +237,7 @@ func TestOrdering_String(t *testing.T) {
 func randomClock(r *rand.Rand, maxEntries int) Clock {
 	var out Clock
 	for range r.Intn(maxEntries + 1) {
-		out = out.With(uint32(r.Intn(2*maxEntries+1)), uint64(r.Intn(5)))
+		out = out.With(uint64(r.Intn(2*maxEntries+1)), uint64(r.Intn(5)))
 	}
 	return out
 }
@@ -322,7 +322,7 @@ func TestQuick_Compare_MergeIsAbove(t *testing.T) {
 // over maps, component by component.
 func TestQuick_Compare_MatchesModel(t *testing.T) {
 	naive := func(a, b Clock) Ordering {
-		ids := map[uint32]bool{}
+		ids := map[uint64]bool{}
 		for _, e := range a {
 			ids[e.ID] = true
 		}
@@ -355,8 +355,8 @@ func TestQuick_Compare_EqualIffSameEntries(t *testing.T) {
 
 func TestQuick_Results_Valid(t *testing.T) {
 	check(t, func(a, b qclock, id uint8, n uint8) bool {
-		w := Clock(a).With(uint32(id%16), uint64(n%4))
-		return Clock(a).Valid() && w.Valid() && Merge(Clock(a), Clock(b)).Valid() && Clock(a).Inc(uint32(id)).Valid()
+		w := Clock(a).With(uint64(id%16), uint64(n%4))
+		return Clock(a).Valid() && w.Valid() && Merge(Clock(a), Clock(b)).Valid() && Clock(a).Inc(uint64(id)).Valid()
 	})
 }
 
@@ -364,13 +364,13 @@ func TestQuick_Results_Valid(t *testing.T) {
 func TestQuick_With_MatchesModel(t *testing.T) {
 	check(t, func(ops []uint16) bool {
 		var clk Clock
-		m := map[uint32]uint64{}
+		m := map[uint64]uint64{}
 		for _, op := range ops {
-			id, n := uint32(op>>8)%12, uint64(op&0xff)%4
+			id, n := uint64(op>>8)%12, uint64(op&0xff)%4
 			clk = clk.With(id, n)
 			m[id] = n
 		}
-		for id := range uint32(12) {
+		for id := range uint64(12) {
 			if clk.Get(id) != m[id] {
 				return false
 			}
@@ -381,7 +381,7 @@ func TestQuick_With_MatchesModel(t *testing.T) {
 
 func TestQuick_Inc_IsAfter(t *testing.T) {
 	check(t, func(a qclock, id uint8) bool {
-		inc := Clock(a).Inc(uint32(id % 16))
-		return Compare(inc, Clock(a)) == After && inc.Get(uint32(id%16)) == Clock(a).Get(uint32(id%16))+1
+		inc := Clock(a).Inc(uint64(id % 16))
+		return Compare(inc, Clock(a)) == After && inc.Get(uint64(id%16)) == Clock(a).Get(uint64(id%16))+1
 	})
 }

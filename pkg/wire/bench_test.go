@@ -20,7 +20,7 @@ func benchWrites(n int) []model.Message {
 		}
 	}
 	var seen model.Seen
-	for id := range uint32(5) {
+	for id := range uint64(5) {
 		seen.Prefix = seen.Prefix.With(id, 1000+uint64(n))
 	}
 	return []model.Message{model.Writes{Entries: entries}, model.Ack{Seen: seen}}

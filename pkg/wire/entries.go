@@ -39,7 +39,7 @@ func (es entries) EncodeMsgpack(enc *msgpack.Encoder) error {
 			enc.EncodeUint(uint64(e.Version.Logical)),
 			enc.EncodeUint(uint64(e.Version.Origin)),
 			enc.EncodeUint(e.Seq),
-			enc.EncodeUint(uint64(e.Src)),
+			enc.EncodeUint(e.Src),
 		} {
 			if err != nil {
 				return err
@@ -97,6 +97,6 @@ func decodeEntry(dec *msgpack.Decoder, e *model.Entry) (err error) {
 	if e.Seq, err = dec.DecodeUint64(); err != nil {
 		return err
 	}
-	e.Src, err = dec.DecodeUint32()
+	e.Src, err = dec.DecodeUint64()
 	return err
 }

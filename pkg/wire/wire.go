@@ -31,7 +31,8 @@ type batch struct {
 // msg is one protocol message; Kind says which fields are used.
 type msg struct {
 	Kind     uint8             `msgpack:"k"`
-	Src      uint32            `msgpack:"r,omitempty"`
+	Src      uint64            `msgpack:"r,omitempty"`
+	For      uint64            `msgpack:"t,omitempty"`
 	Topology []model.LinkState `msgpack:"g,omitempty"`
 	Entries  entries           `msgpack:"e,omitempty"`
 	Seen     model.Seen        `msgpack:"s"`
@@ -54,7 +55,7 @@ func Encode(from uint32, msgs []model.Message) ([]byte, error) {
 		case model.Ack:
 			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src, Topology: m.Topology})
 		case model.Delta:
-			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
+			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For})
 		default:
 			return nil, fmt.Errorf("wire: cannot encode %T", m)
 		}
@@ -100,7 +101,7 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 		case kindAck:
 			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src, Topology: m.Topology})
 		case kindDelta:
-			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete})
+			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For})
 		default:
 			return 0, nil, fmt.Errorf("%w: message %d: unknown kind %d", ErrMalformed, i, m.Kind)
 		}

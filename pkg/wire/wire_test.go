@@ -12,7 +12,7 @@ import (
 
 func entry(key string, seq uint64) model.Entry {
 	return model.Entry{Key: []byte(key), Value: bytes.Repeat([]byte{0, 0xff}, 300),
-		Version: model.Version{Wall: 1e9 + int64(seq), Logical: 2, Origin: 3}, Seq: seq, Src: 1<<31 | 9}
+		Version: model.Version{Wall: 1e9 + int64(seq), Logical: 2, Origin: 3}, Seq: seq, Src: 1<<63 | 9}
 }
 
 func seen() model.Seen {
@@ -22,8 +22,8 @@ func seen() model.Seen {
 func TestEncodeDecode_RoundTripEveryType(t *testing.T) {
 	for name, msgs := range map[string][]model.Message{
 		"writes":          {model.Writes{Entries: []model.Entry{entry("a", 1), entry("\x00b", 2)}}},
-		"ack":             {model.Ack{Seen: seen(), Src: 77, Topology: []model.LinkState{{ID: 1, Version: 9, Links: []uint32{0, 2}}, {ID: 2, Version: 1 << 40, Links: []uint32{1}}}}},
-		"complete delta":  {model.Delta{Entries: []model.Entry{entry("c", 5)}, Seen: seen(), Complete: true}},
+		"ack":             {model.Ack{Seen: seen(), Src: 1<<63 | 77, Topology: []model.LinkState{{ID: 1, Version: 9, Links: []uint32{0, 2}}, {ID: 2, Version: 1 << 40, Links: []uint32{1}}}}},
+		"complete delta":  {model.Delta{Entries: []model.Entry{entry("c", 5)}, Seen: seen(), Complete: true, For: 1<<63 | 12345}},
 		"partial delta":   {model.Delta{Entries: []model.Entry{entry("c", 5)}}},
 		"batch of each":   {model.Writes{Entries: []model.Entry{entry("a", 1)}}, model.Delta{Seen: seen(), Complete: true}, model.Ack{Seen: seen()}},
 		"empty batch":     nil,

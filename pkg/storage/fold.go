@@ -1,0 +1,85 @@
+package storage
+
+import "gossipkv/pkg/model"
+
+// commitState is what a Commit (caller not nil) or a Checkpoint makes of
+// the stored state: the caller's entries, then the logged ones, each where
+// it is newer than what the key holds, and the stored meta with the
+// caller's and the logged writes added (the caller's clock where newer).
+// Nothing goes back: a caller whose snapshot predates writes that an
+// earlier Commit folded in from the log leaves them whole.
+func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) model.Meta {
+	meta := stored
+	meta.Seen = stored.Seen.Clone()
+	if caller != nil {
+		for _, e := range entries {
+			putIfNewer(e, cur, put)
+		}
+		meta.Seen.Union(caller.Seen)
+		meta.Clock = model.Max(meta.Clock, caller.Clock)
+	}
+	fold(&meta, logged, cur, put)
+	return meta
+}
+
+// fold applies logged records to a loaded state: each record's seen set and
+// each entry's dot join meta.Seen, and an entry replaces the key's when its
+// version is newer. cur returns the version a key holds, put stores an
+// entry. Folding a log twice changes nothing the second time (versions
+// decide, not dots: the meta may already hold the dots of logged writes
+// whose entries the file does not, see Bolt.Commit), so a crash between a
+// Commit and the log's truncation is harmless.
+func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) {
+	for _, rec := range logged {
+		meta.Seen.Union(rec.seen)
+		for _, e := range rec.entries {
+			meta.Seen.Add(e.Dot())
+			putIfNewer(e, cur, put)
+		}
+	}
+}
+
+// putIfNewer stores e unless its key holds an entry at least as new.
+func putIfNewer(e model.Entry, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) {
+	if c, ok := cur(e.Key); !ok || c.Less(e) {
+		put(e)
+	}
+}
+
+// foldInto folds logged records into a loaded list of entries.
+func foldInto(meta *model.Meta, entries []model.Entry, logged []logRecord) []model.Entry {
+	if len(logged) == 0 {
+		return entries
+	}
+	at := make(map[string]int, len(entries))
+	for i, e := range entries {
+		at[string(e.Key)] = i
+	}
+	cur := func(key []byte) (model.Entry, bool) {
+		i, ok := at[string(key)]
+		if !ok {
+			return model.Entry{}, false
+		}
+		return entries[i], true
+	}
+	put := func(e model.Entry) {
+		e = cloneEntry(e) // the caller may keep what Load returns
+		if i, ok := at[string(e.Key)]; ok {
+			entries[i] = e
+			return
+		}
+		at[string(e.Key)] = len(entries)
+		entries = append(entries, e)
+	}
+	fold(meta, logged, cur, put)
+	return entries
+}
+
+// newRecord copies what a Log call is given.
+func newRecord(entries []model.Entry, seen model.Seen) logRecord {
+	rec := logRecord{seen: seen.Clone(), entries: make([]model.Entry, len(entries))}
+	for i, e := range entries {
+		rec.entries[i] = cloneEntry(e)
+	}
+	return rec
+}
