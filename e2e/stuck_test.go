@@ -15,7 +15,6 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/config"
-	"gossipkv/pkg/rpcconn"
 )
 
 // session drives a master interactively: a line at a time on its stdin,
@@ -116,13 +115,11 @@ func (s *session) expect(want string) {
 func serverPid(t *testing.T, cfg *config.Config, id uint32) int {
 	t.Helper()
 	srv, _ := cfg.Server(id)
-	conn := rpcconn.New(srv.RPCAddr(), 5*time.Second)
-	defer conn.Close()
-	var reply api.PingReply
-	if err := conn.Call(api.ServerPing, api.Empty{}, &reply); err != nil || reply.Pid <= 0 {
-		t.Fatalf("ping server %d: %+v %v", id, reply, err)
+	pid, ok := answers(cfg, srv.RPCAddr(), api.ServerPing)
+	if !ok || pid <= 0 {
+		t.Fatalf("ping server %d: pid %d, answered %v", id, pid, ok)
 	}
-	return reply.Pid
+	return pid
 }
 
 // A server that stops answering (SIGSTOP) blocks neither puts at the other

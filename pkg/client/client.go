@@ -57,13 +57,18 @@ func Listen(cfg *config.Config, id uint32, logger *slog.Logger) (*Client, error)
 		log:  logger.With("client", id),
 		deps: map[string]model.Version{},
 	}
-	srv, err := rpcconn.Listen(cc.RPCAddr(), "Client", c)
+	srv, err := rpcconn.Listen(c.identity(), cc.RPCAddr(), "Client", c)
 	if err != nil {
 		return nil, err
 	}
 	c.srv = srv
 	c.log.Info("client listening", "addr", srv.Addr().String(), "pid", os.Getpid())
 	return c, nil
+}
+
+// identity is the client on the control plane.
+func (c *Client) identity() rpcconn.Identity {
+	return rpcconn.Identity{Cluster: c.cfg.Cluster, Role: rpcconn.RoleClient, ID: c.id}
 }
 
 // Addr is the address the client serves on.
@@ -102,7 +107,7 @@ func (c *Client) Connect(args api.ConnectArgs, _ *api.Empty) error {
 		}
 		addr = s.RPCAddr()
 	}
-	conn := rpcconn.New(addr, c.cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(c.identity(), addr, c.cfg.Timing.RPCTimeout)
 	c.mu.Lock()
 	old := c.conn
 	c.serverID, c.conn = args.ServerID, conn

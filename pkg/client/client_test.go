@@ -96,7 +96,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	conn := rpcconn.New(c.Addr(), cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: rpcconn.RoleMaster}, c.Addr(), cfg.Timing.RPCTimeout)
 	t.Cleanup(func() { conn.Close() })
 	return &harness{cfg: cfg, conn: conn, client: c}
 }
@@ -109,7 +109,7 @@ func (h *harness) serve(t *testing.T, id uint32) (*fakeServer, *rpcconn.Server) 
 		t.Fatalf("no server %d in the config", id)
 	}
 	f := &fakeServer{}
-	srv, err := rpcconn.Listen(s.RPCAddr(), "Server", f)
+	srv, err := rpcconn.Listen(rpcconn.Identity{Cluster: h.cfg.Cluster, Role: rpcconn.RoleServer, ID: id}, s.RPCAddr(), "Server", f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,9 @@ func newFakeCluster(cfg *config.Config) *fakeCluster {
 }
 
 func (c *fakeCluster) serve(addr, name string, rcvr any) error {
-	ln, err := rpcconn.Listen(addr, name, rcvr)
+	// Like processes started by hand: no run, so any run of the cluster
+	// may drive them.
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Role: "fake-" + name}, addr, name, rcvr)
 	if err != nil {
 		return err
 	}
@@ -196,7 +198,8 @@ func (w *fakeWatchdog) Start(a api.StartArgs, r *api.StartReply) error {
 	// A new process starts with every link up.
 	s.cuts = map[uint32]bool{}
 	cfg, _ := c.cfg.Server(a.ServerID)
-	ln, err := rpcconn.Listen(cfg.RPCAddr(), "Server", &fakeServerRPC{c, a.ServerID})
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Role: rpcconn.RoleServer, ID: a.ServerID},
+		cfg.RPCAddr(), "Server", &fakeServerRPC{c, a.ServerID})
 	if err != nil {
 		return err
 	}
@@ -377,7 +380,7 @@ func (f *fakeClientRPC) Connect(a api.ConnectArgs, _ *api.Empty) error {
 	if cl.conn != nil {
 		cl.conn.Close()
 	}
-	cl.conn = rpcconn.New(a.Addr, time.Second)
+	cl.conn = rpcconn.New(rpcconn.Identity{Cluster: f.c.cfg.Cluster, Role: rpcconn.RoleClient, ID: f.id}, a.Addr, time.Second)
 	cl.serverID = a.ServerID
 	cl.connected = true
 	return nil

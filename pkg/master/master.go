@@ -117,6 +117,8 @@ type master struct {
 	out     *bufio.Writer
 	launch  *launcher
 	isLocal func(string) bool
+	// self is the master on the control plane.
+	self rpcconn.Identity
 
 	rpcTimeout, startTimeout     time.Duration
 	stabilizeTimeout, stabilPoll time.Duration
@@ -159,6 +161,7 @@ func newMaster(opts Options) *master {
 		out:       bufio.NewWriter(opts.Stdout),
 		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
 		isLocal:   opts.isLocal,
+		self:      rpcconn.Identity{Cluster: cfg.Cluster, Role: rpcconn.RoleMaster},
 		watchdogs: map[uint32]*rpcconn.Conn{},
 		servers:   map[uint32]*rpcconn.Conn{},
 		clients:   map[uint32]*rpcconn.Conn{},
@@ -186,14 +189,14 @@ func newMaster(opts Options) *master {
 		s, _ := cfg.Server(id)
 		addr := s.WatchdogAddr()
 		if byAddr[addr] == nil {
-			byAddr[addr] = rpcconn.New(addr, m.rpcTimeout)
+			byAddr[addr] = rpcconn.New(m.self, addr, m.rpcTimeout)
 		}
 		m.watchdogs[id] = byAddr[addr]
-		m.servers[id] = rpcconn.New(s.RPCAddr(), m.rpcTimeout)
+		m.servers[id] = rpcconn.New(m.self, s.RPCAddr(), m.rpcTimeout)
 	}
 	for _, id := range cfg.ClientIDs() {
 		c, _ := cfg.Client(id)
-		m.clients[id] = rpcconn.New(c.RPCAddr(), m.rpcTimeout)
+		m.clients[id] = rpcconn.New(m.self, c.RPCAddr(), m.rpcTimeout)
 	}
 	return m
 }

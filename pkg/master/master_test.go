@@ -108,7 +108,7 @@ func TestRun_Transcript(t *testing.T) {
 		t.Error("a server is still running after Run")
 	}
 	cl, _ := cfg.Client(2)
-	conn := rpcconn.New(cl.RPCAddr(), time.Second)
+	conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: "test"}, cl.RPCAddr(), time.Second)
 	defer conn.Close()
 	var reply api.PingReply
 	if err := conn.Call(api.ClientPing, api.Empty{}, &reply); err != nil {

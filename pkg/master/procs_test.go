@@ -140,7 +140,7 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 		}
 	}
 	for _, addr := range allAddrs(cfg) {
-		conn := rpcconn.New(addr, time.Second)
+		conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: "test"}, addr, time.Second)
 		err := conn.Call(api.WatchdogPing, api.Empty{}, &api.PingReply{})
 		conn.Close()
 		if !errors.Is(err, rpcconn.ErrUnavailable) {

@@ -52,6 +52,9 @@ type Timing struct {
 // Options build a Server.
 type Options struct {
 	ID uint32
+	// Cluster is the cluster's name: the control plane refuses callers of
+	// another cluster.
+	Cluster string
 	// Peers is the gossip address of every server, this one included.
 	Peers  map[uint32]string
 	Timing Timing

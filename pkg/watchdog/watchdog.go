@@ -146,13 +146,18 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 		logPath: filepath.Join(cfg.LogDir(), fmt.Sprintf("server-%d.stderr", id)),
 		log:     logger.With("watchdog", id),
 	}
-	srv, err := rpcconn.Listen(s.WatchdogAddr(), "Watchdog", w)
+	srv, err := rpcconn.Listen(w.identity(), s.WatchdogAddr(), "Watchdog", w)
 	if err != nil {
 		return nil, err
 	}
 	w.srv = srv
 	w.log.Info("watchdog listening", "addr", srv.Addr().String(), "pid", os.Getpid(), "server_bin", w.bin)
 	return w, nil
+}
+
+// identity is the watchdog on the control plane.
+func (w *Watchdog) identity() rpcconn.Identity {
+	return rpcconn.Identity{Cluster: w.cfg.Cluster, Role: rpcconn.RoleWatchdog, ID: w.id}
 }
 
 // Addr is the address the watchdog serves on.
@@ -260,7 +265,7 @@ func (w *Watchdog) spawn(fresh bool) (*process, int64, error) {
 func (w *Watchdog) awaitReady(p *process) error {
 	timeout := w.cfg.Timing.StartTimeout
 	deadline := time.Now().Add(timeout)
-	conn := rpcconn.New(w.addr, w.cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(w.identity(), w.addr, w.cfg.Timing.RPCTimeout)
 	defer conn.Close()
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()

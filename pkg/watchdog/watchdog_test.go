@@ -115,13 +115,18 @@ func fakeServer(mode, path, idText string) error {
 	if err := os.WriteFile(marker(dir, os.Getpid()), nil, 0o644); err != nil {
 		return err
 	}
-	_, err = rpcconn.Listen(s.RPCAddr(), "Server", fakePing{id: uint32(id)})
+	_, err = rpcconn.Listen(rpcconn.Identity{Cluster: cfg.Cluster, Role: rpcconn.RoleServer, ID: uint32(id)}, s.RPCAddr(), "Server", fakePing{id: uint32(id)})
 	return err
 }
 
 // marker is the file a fake server run with pid leaves in its data dir.
 func marker(dir string, pid int) string {
 	return filepath.Join(dir, fmt.Sprintf("marker-%d", pid))
+}
+
+// masterOf is the tests' identity: the master of cfg's cluster.
+func masterOf(cfg *config.Config) rpcconn.Identity {
+	return rpcconn.Identity{Cluster: cfg.Cluster, Role: rpcconn.RoleMaster}
 }
 
 type harness struct {
@@ -163,7 +168,7 @@ func newHarness(t *testing.T, mode string, tune func(*config.Config)) *harness {
 	// Close kills the server through its process handle (a pidfd), which
 	// cannot hit a reused pid the way a bare kill(pid) could.
 	t.Cleanup(func() { w.Close() })
-	conn := rpcconn.New(w.Addr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(masterOf(cfg), w.Addr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
 	t.Cleanup(func() { conn.Close() })
 	return &harness{cfg: cfg, w: w, conn: conn}
 }
@@ -195,7 +200,7 @@ func (h *harness) kill() error {
 func (h *harness) pingServer(t *testing.T) api.PingReply {
 	t.Helper()
 	s, _ := h.cfg.Server(serverID)
-	c := rpcconn.New(s.RPCAddr(), h.cfg.Timing.RPCTimeout)
+	c := rpcconn.New(masterOf(h.cfg), s.RPCAddr(), h.cfg.Timing.RPCTimeout)
 	defer c.Close()
 	var r api.PingReply
 	if err := c.Call(api.ServerPing, api.Empty{}, &r); err != nil {
@@ -366,7 +371,7 @@ func TestWatchdog_Death_KillsServer(t *testing.T) {
 	})
 
 	s, _ := cfg.Server(serverID)
-	conn := rpcconn.New(s.WatchdogAddr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(masterOf(cfg), s.WatchdogAddr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
 	t.Cleanup(func() { conn.Close() })
 	waitFor(t, "the watchdog process answers", func() bool {
 		var r api.PingReply
