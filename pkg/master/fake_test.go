@@ -22,6 +22,9 @@ import (
 // times before stores agree.
 type fakeCluster struct {
 	cfg *config.Config
+	// run is the run its processes belong to: "" (as if started by hand)
+	// unless a master started them.
+	run string
 
 	// mu guards everything below.
 	mu      sync.Mutex
@@ -85,9 +88,7 @@ func newFakeCluster(cfg *config.Config) *fakeCluster {
 }
 
 func (c *fakeCluster) serve(addr, name string, rcvr any) error {
-	// Like processes started by hand: no run, so any run of the cluster
-	// may drive them.
-	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Role: "fake-" + name}, addr, name, rcvr)
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Run: c.run, Role: "fake-" + name}, addr, name, rcvr)
 	if err != nil {
 		return err
 	}
@@ -198,7 +199,12 @@ func (w *fakeWatchdog) Start(a api.StartArgs, r *api.StartReply) error {
 	// A new process starts with every link up.
 	s.cuts = map[uint32]bool{}
 	cfg, _ := c.cfg.Server(a.ServerID)
-	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Role: rpcconn.RoleServer, ID: a.ServerID},
+	// As a real watchdog's: the server belongs to the run that asked.
+	run := c.run
+	if run == "" {
+		run = a.Run
+	}
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Run: run, Role: rpcconn.RoleServer, ID: a.ServerID},
 		cfg.RPCAddr(), "Server", &fakeServerRPC{c, a.ServerID})
 	if err != nil {
 		return err
@@ -380,7 +386,11 @@ func (f *fakeClientRPC) Connect(a api.ConnectArgs, _ *api.Empty) error {
 	if cl.conn != nil {
 		cl.conn.Close()
 	}
-	cl.conn = rpcconn.New(rpcconn.Identity{Cluster: f.c.cfg.Cluster, Role: rpcconn.RoleClient, ID: f.id}, a.Addr, time.Second)
+	run := f.c.run
+	if run == "" {
+		run = a.Run
+	}
+	cl.conn = rpcconn.New(rpcconn.Identity{Cluster: f.c.cfg.Cluster, Run: run, Role: rpcconn.RoleClient, ID: f.id}, a.Addr, time.Second)
 	cl.serverID = a.ServerID
 	cl.connected = true
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -75,6 +76,10 @@ type Options struct {
 	// Stdout gets only what get and printStore print (and the echo);
 	// Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
+	// Run is the run id (config.ValidName); empty draws a random one.
+	// The processes this run starts belong to it and refuse every other
+	// run, so two masters never drive each other's processes.
+	Run string
 
 	// isLocal decides which hosts are this machine; nil means isLocalHost.
 	// Tests replace it to play a remote host on loopback.
@@ -87,6 +92,12 @@ type Options struct {
 // cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
 // stabilize while it polls.
 func Run(ctx context.Context, opts Options, stdin io.Reader) int {
+	if opts.Run != "" {
+		if err := config.ValidName(opts.Run); err != nil {
+			fmt.Fprintf(opts.Stderr, "master: run id: %v\n", err)
+			return ExitStart
+		}
+	}
 	m := newMaster(opts)
 	defer m.closeConns()
 	t0 := time.Now()
@@ -96,7 +107,9 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 		return ExitStart
 	}
 	if n := m.launch.count(); n > 0 {
-		m.errf("started %d processes in %.3f s", n, time.Since(t0).Seconds())
+		// The run id names this master in other masters' errors.
+		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
+			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
 	}
 	t1 := time.Now()
 	code := m.runScript(ctx, stdin)
@@ -154,14 +167,18 @@ func newMaster(opts Options) *master {
 	if opts.ConfigPath == "" {
 		name = "config"
 	}
+	run := opts.Run
+	if run == "" {
+		run = rpcconn.NewRun()
+	}
 	m := &master{
 		opts:      opts,
 		cfg:       cfg,
 		cfgName:   name,
 		out:       bufio.NewWriter(opts.Stdout),
-		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
+		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, run: run, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
 		isLocal:   opts.isLocal,
-		self:      rpcconn.Identity{Cluster: cfg.Cluster, Role: rpcconn.RoleMaster},
+		self:      rpcconn.Identity{Cluster: cfg.Cluster, Run: run, Role: rpcconn.RoleMaster},
 		watchdogs: map[uint32]*rpcconn.Conn{},
 		servers:   map[uint32]*rpcconn.Conn{},
 		clients:   map[uint32]*rpcconn.Conn{},

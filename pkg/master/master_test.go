@@ -206,11 +206,11 @@ func TestRun_JoinServer_FreshOnlyFirstStart(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		cfg := testConfig(t, 1, 1)
 		c := startFakeCluster(t, cfg)
-		r := runScript(t, cfg, script, func(o *Options) { o.KeepData = keep })
+		r := runScript(t, cfg, script, func(o *Options) { o.KeepData = keep; o.Run = "run1" })
 		if r.code != ExitOK {
 			t.Errorf("keep=%v: exit %d", keep, r.code)
 		}
-		want := []api.StartArgs{{ServerID: 0, Fresh: !keep}, {ServerID: 0, Fresh: false}}
+		want := []api.StartArgs{{ServerID: 0, Fresh: !keep, Run: "run1"}, {ServerID: 0, Fresh: false, Run: "run1"}}
 		if got := c.startCalls(); !reflect.DeepEqual(got, want) {
 			t.Errorf("keep=%v: starts %v, want %v", keep, got, want)
 		}

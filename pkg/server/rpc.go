@@ -11,9 +11,9 @@ import (
 type Service struct{ s *Server }
 
 // ServeRPC serves s on addr until the returned listener is closed, to the
-// callers of its cluster.
+// callers of its cluster and run.
 func ServeRPC(s *Server, addr string) (*rpcconn.Server, error) {
-	id := rpcconn.Identity{Cluster: s.opts.Cluster, Role: rpcconn.RoleServer, ID: s.opts.ID}
+	id := rpcconn.Identity{Cluster: s.opts.Cluster, Run: s.opts.Run, Role: rpcconn.RoleServer, ID: s.opts.ID}
 	return rpcconn.Listen(id, addr, "Server", &Service{s: s})
 }
 

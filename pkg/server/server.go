@@ -52,9 +52,11 @@ type Timing struct {
 // Options build a Server.
 type Options struct {
 	ID uint32
-	// Cluster is the cluster's name: the control plane refuses callers of
-	// another cluster.
-	Cluster string
+	// Cluster is the cluster's name, and Run the master run the server
+	// belongs to ("" when started by hand). The control plane refuses
+	// callers of another cluster or run, and servers gossip and replicate
+	// only with servers of the same cluster and run.
+	Cluster, Run string
 	// Peers is the gossip address of every server, this one included.
 	Peers  map[uint32]string
 	Timing Timing
