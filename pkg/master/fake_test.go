@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +60,15 @@ type fakeClient struct {
 // through their watchdog) and stops everything at cleanup.
 func startFakeCluster(t *testing.T, cfg *config.Config) *fakeCluster {
 	t.Helper()
+	return startFakeClusterOfRun(t, cfg, "")
+}
+
+// startFakeClusterOfRun is startFakeCluster with processes that belong to
+// run, as those another master started.
+func startFakeClusterOfRun(t *testing.T, cfg *config.Config, run string) *fakeCluster {
+	t.Helper()
 	c := newFakeCluster(cfg)
+	c.run = run
 	for _, id := range cfg.ServerIDs() {
 		s, _ := cfg.Server(id)
 		if err := c.serve(s.WatchdogAddr(), "Watchdog", &fakeWatchdog{c}); err != nil {
@@ -88,7 +97,7 @@ func newFakeCluster(cfg *config.Config) *fakeCluster {
 }
 
 func (c *fakeCluster) serve(addr, name string, rcvr any) error {
-	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Run: c.run, Role: "fake-" + name}, addr, name, rcvr)
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Run: c.run, Role: "fake-" + strings.ToLower(name)}, addr, name, rcvr)
 	if err != nil {
 		return err
 	}

@@ -230,18 +230,22 @@ func (m *master) errf(format string, args ...any) {
 	fmt.Fprintf(m.opts.Stderr, "master: "+format+"\n", args...)
 }
 
-// endpoint is a helper process the master needs answering before the
-// script starts.
+// endpoint is a port of the config that the master checks before the
+// script starts: a helper process (watchdog, client) it needs answering,
+// or a server's rpc port, which must not be held by another run.
 type endpoint struct {
-	binary string // "watchdog" or "client": its role and its binary's name
+	binary string // "watchdog", "client" or "server": its role and its binary's name
 	id     uint32
 	host   string
+	port   int
 	conn   *rpcconn.Conn
 	what   string // "watchdog of server 3", "client 7"
 }
 
 // startup pings every watchdog and client of the config at once and starts
-// the local ones that do not answer.
+// the local ones that do not answer. A port answered by a process of
+// another cluster or run, or by something that is not gossipkv, fails it:
+// this master must not drive (or be mistaken for) another's processes.
 func (m *master) startup(ctx context.Context) error {
 	var eps []endpoint
 	seen := map[*rpcconn.Conn]bool{}
@@ -252,11 +256,19 @@ func (m *master) startup(ctx context.Context) error {
 		}
 		seen[c] = true
 		s, _ := m.cfg.Server(id)
-		eps = append(eps, endpoint{"watchdog", id, s.Host, c, fmt.Sprintf("watchdog of server %d", id)})
+		eps = append(eps, endpoint{"watchdog", id, s.Host, s.WatchdogPort, c, fmt.Sprintf("watchdog of server %d", id)})
 	}
 	for _, id := range m.cfg.ClientIDs() {
 		c, _ := m.cfg.Client(id)
-		eps = append(eps, endpoint{"client", id, c.Host, m.clients[id], fmt.Sprintf("client %d", id)})
+		eps = append(eps, endpoint{"client", id, c.Host, c.RPCPort, m.clients[id], fmt.Sprintf("client %d", id)})
+	}
+	// No server of this run runs yet; a local server port that answers
+	// belongs to someone else. (Remote ones are not probed: a host that
+	// drops packets would hold the start for a whole rpc timeout.)
+	for _, id := range m.cfg.ServerIDs() {
+		if s, _ := m.cfg.Server(id); m.isLocal(s.Host) {
+			eps = append(eps, endpoint{"server", id, s.Host, s.RPCPort, m.servers[id], fmt.Sprintf("server %d", id)})
+		}
 	}
 	errs := make([]error, len(eps))
 	var wg sync.WaitGroup
@@ -264,20 +276,43 @@ func (m *master) startup(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = m.ensure(ctx, eps[i])
+			if eps[i].binary == "server" {
+				errs[i] = m.probe(eps[i])
+			} else {
+				errs[i] = m.ensure(ctx, eps[i])
+			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, m.portAdvice(errs))...)
+}
+
+// pingMethod is the Ping of an endpoint's role.
+func pingMethod(binary string) string {
+	switch binary {
+	case "client":
+		return api.ClientPing
+	case "server":
+		return api.ServerPing
+	}
+	return api.WatchdogPing
+}
+
+// probe checks a server port that nothing of this run holds yet: only
+// another run's process or a stranger there is an error.
+func (m *master) probe(ep endpoint) error {
+	var reply api.PingReply
+	err := ep.conn.Call(pingMethod(ep.binary), api.Empty{}, &reply)
+	if held := m.heldBy(ep, err); held != nil {
+		return held
+	}
+	return nil
 }
 
 // ensure makes ep answer: it is left alone if it already does, started if
 // it is local, and an error otherwise.
 func (m *master) ensure(ctx context.Context, ep endpoint) error {
-	method := api.WatchdogPing
-	if ep.binary == "client" {
-		method = api.ClientPing
-	}
+	method := pingMethod(ep.binary)
 	var reply api.PingReply
 	err := ep.conn.Call(method, api.Empty{}, &reply)
 	if err == nil {
@@ -285,6 +320,9 @@ func (m *master) ensure(ctx context.Context, ep endpoint) error {
 			return fmt.Errorf("%s at %s: a %q process answers there", ep.what, ep.conn.Addr(), reply.Role)
 		}
 		return nil
+	}
+	if held := m.heldBy(ep, err); held != nil {
+		return held
 	}
 	if !m.isLocal(ep.host) {
 		return fmt.Errorf("%s at %s is not answering, and host %s is not this machine: start it there (%v)",
@@ -298,11 +336,19 @@ func (m *master) ensure(ctx context.Context, ep endpoint) error {
 	tick := time.NewTicker(startPoll)
 	defer tick.Stop()
 	for {
-		if err = ep.conn.CallTimeout(method, api.Empty{}, &reply, m.rpcTimeout); err == nil {
+		err = ep.conn.CallTimeout(method, api.Empty{}, &reply, m.rpcTimeout)
+		if err == nil {
 			return nil
 		}
+		var re *rpcconn.RefusedError
+		if errors.As(err, &re) {
+			// Another master's process took the port first (two masters
+			// starting at once); ours cannot bind it.
+			return m.heldBy(ep, err)
+		}
 		if p.exited() {
-			return fmt.Errorf("%s: %w (see %s)", ep.what, p.exitError(), filepath.Join(m.launch.logDir, p.name+".stderr"))
+			return fmt.Errorf("%s: %w%s (see %s)", ep.what, p.exitError(), m.whyExited(ep, p),
+				filepath.Join(m.launch.logDir, p.name+".stderr"))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s at %s: not answering %v after it was started: %v", ep.what, ep.conn.Addr(), m.startTimeout, err)

@@ -172,7 +172,8 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 }
 
 // TestRun_Startup_ProcessExits covers a started binary that dies at once:
-// the master must not wait out the start timeout, and says where to look.
+// the master must not wait out the start timeout, says what the process
+// said last and where to look for the rest.
 func TestRun_Startup_ProcessExits(t *testing.T) {
 	bin := fakeBinDir(t)
 	cfg := testConfig(t, 1, 0)
@@ -185,8 +186,8 @@ func TestRun_Startup_ProcessExits(t *testing.T) {
 	if r.code != ExitStart {
 		t.Errorf("exit %d, want %d", r.code, ExitStart)
 	}
-	checkStderr(t, r.stderr, "watchdog of server 0: watchdog-0 exited: exit status 2 (see ",
-		filepath.Join(cfg.LogDir(), "watchdog-0.stderr"))
+	checkStderr(t, r.stderr, "watchdog of server 0: watchdog-0 exited: exit status 2: ",
+		"missing.yaml: no such file or directory (see "+filepath.Join(cfg.LogDir(), "watchdog-0.stderr"))
 }
 
 func readPids(t *testing.T, dir string) []int {

@@ -122,7 +122,7 @@ type handshakeError struct {
 }
 
 func (e *handshakeError) Error() string {
-	return fmt.Sprintf("rpcconn: %s accepted the connection but did not answer gossipkv's handshake: %s", e.addr, e.detail)
+	return fmt.Sprintf("rpcconn: %s did not answer the handshake: %s", e.addr, e.detail)
 }
 
 func (e *handshakeError) Unwrap() []error { return []error{ErrNoHandshake, e.kind} }

@@ -8,6 +8,7 @@ import (
 	"net/rpc"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -89,10 +90,10 @@ func noAnswer(addr string, err error) error {
 		return &handshakeError{addr: addr, kind: ErrTimeout, detail: "no answer before the call's deadline"}
 	case errors.Is(err, errNotHandshake):
 		return &handshakeError{addr: addr, kind: ErrUnavailable,
-			detail: fmt.Sprintf("it answered with something else (%v): not a gossipkv process of this version", err)}
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			detail: fmt.Sprintf("it answered with something else (%v)", err)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		return &handshakeError{addr: addr, kind: ErrUnavailable,
-			detail: "it closed the connection (not a gossipkv process of this version, or one that is stopping)"}
+			detail: "it closed the connection"}
 	}
 	return &handshakeError{addr: addr, kind: ErrUnavailable, detail: err.Error()}
 }
