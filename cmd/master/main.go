@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -98,7 +99,8 @@ func defaultConfig(binDir string) string {
 }
 
 // cleanupMain kills what a master that died hard left running: the
-// processes recorded in the pid files of the config's data directory.
+// processes recorded in the pid files of the config's data directory. It
+// refuses (exit 2) while a live master holds that directory.
 func cleanupMain(args []string) int {
 	fs := flag.NewFlagSet("master cleanup", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig(exeDir()), "cluster configuration `file`")
@@ -110,7 +112,12 @@ func cleanupMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
 		return master.ExitStart
 	}
-	n, err := master.Cleanup(master.PidDir(cfg.DataDir), os.Stderr)
+	n, err := master.CleanupDataDir(cfg.DataDir, *cfgPath, os.Stderr)
+	var inUse *master.InUseError
+	if errors.As(err, &inUse) {
+		fmt.Fprintf(os.Stderr, "master cleanup: %v: it would kill that master's processes; stop it instead (SIGTERM or Ctrl-C stops it and everything it started)\n", err)
+		return master.ExitStart
+	}
 	fmt.Fprintf(os.Stderr, "master cleanup: %d processes killed\n", n)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)

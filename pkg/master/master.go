@@ -27,7 +27,9 @@ const (
 	// the run was interrupted.
 	ExitFailed = 1
 	// ExitStart: the master could not start: a watchdog or client neither
-	// answered nor could be started.
+	// answered nor could be started, a port of the config is held by
+	// another cluster's or run's process (or not by gossipkv at all), or
+	// another master holds the data directory.
 	ExitStart = 2
 )
 
@@ -101,6 +103,18 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	m := newMaster(opts)
 	defer m.closeConns()
 	t0 := time.Now()
+	lock, err := lockDataDir(m.cfg.DataDir, Owner{Pid: os.Getpid(), Command: "run", Run: m.self.Run, Started: t0, Config: opts.ConfigPath})
+	if err != nil {
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			base := m.freeBase()
+			err = fmt.Errorf("%w: wait for it to finish, or give this run a data directory and ports of its own: `bin/master config -servers %d -clients %d -port %d -data-dir data-%d > my.yaml`, then `bin/master -config my.yaml`",
+				err, len(m.cfg.Servers), len(m.cfg.Clients), base, base)
+		}
+		m.errf("%v", err)
+		return ExitStart
+	}
+	defer lock.release()
 	if err := m.startup(ctx); err != nil {
 		m.errf("%v", err)
 		m.shutdown()
