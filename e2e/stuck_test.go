@@ -23,6 +23,7 @@ type session struct {
 	t     *testing.T
 	stdin io.WriteCloser
 	lines chan string
+	pid   int // the master's
 }
 
 func startSession(t *testing.T, nServers, nClients int) (*session, *config.Config) {
@@ -37,6 +38,14 @@ func startSession(t *testing.T, nServers, nClients int) (*session, *config.Confi
 	if err := cfg.Write(cfgPath); err != nil {
 		t.Fatal(err)
 	}
+	return startSessionWith(t, bin, cfg, cfgPath), cfg
+}
+
+// startSessionWith runs the master on the config at cfgPath (cfg is what
+// it holds) until the test ends, when it closes the master's stdin and
+// checks that nothing of the cluster is left.
+func startSessionWith(t *testing.T, bin string, cfg *config.Config, cfgPath string) *session {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "master"), "-echo", "-config", cfgPath)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -52,7 +61,7 @@ func startSession(t *testing.T, nServers, nClients int) (*session, *config.Confi
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &session{t: t, stdin: stdin, lines: make(chan string, 1024)}
+	s := &session{t: t, stdin: stdin, lines: make(chan string, 1024), pid: cmd.Process.Pid}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -77,7 +86,7 @@ func startSession(t *testing.T, nServers, nClients int) (*session, *config.Confi
 		}
 		checkNothingLeft(t, cfg)
 	})
-	return s, cfg
+	return s
 }
 
 type writerFunc func([]byte) (int, error)
@@ -95,6 +104,14 @@ func (s *session) send(format string, args ...any) {
 // against a hang; it asserts no speed.
 func (s *session) expect(want string) {
 	s.t.Helper()
+	s.readUntil(want)
+}
+
+// readUntil reads the transcript until want appears and returns the lines
+// before it.
+func (s *session) readUntil(want string) []string {
+	s.t.Helper()
+	var before []string
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
@@ -103,8 +120,9 @@ func (s *session) expect(want string) {
 				s.t.Fatalf("master exited before printing %q", want)
 			}
 			if line == want {
-				return
+				return before
 			}
+			before = append(before, line)
 		case <-deadline:
 			s.t.Fatalf("no %q from the master within a minute", want)
 		}

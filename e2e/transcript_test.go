@@ -281,9 +281,17 @@ func checkNothingLeft(t *testing.T, cfg *config.Config) {
 }
 
 // answers pings addr and reports whether a gossipkv process answers there,
-// and its pid. The test has no run of its own, so the processes a master
-// started refuse its calls; the refusal names them all the same.
+// and its pid.
 func answers(cfg *config.Config, addr, method string) (pid int, ok bool) {
+	p, ok := whoAnswers(cfg, addr, method)
+	return p.Pid, ok
+}
+
+// whoAnswers pings addr and reports whether a gossipkv process of cfg's
+// cluster answers there, and who it is. The test has no run of its own, so
+// the processes a master started refuse its calls; the refusal names them
+// all the same (their run included).
+func whoAnswers(cfg *config.Config, addr, method string) (rpcconn.Peer, bool) {
 	conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: "test"}, addr, time.Second)
 	defer conn.Close()
 	var reply api.PingReply
@@ -291,11 +299,11 @@ func answers(cfg *config.Config, addr, method string) (pid int, ok bool) {
 	var re *rpcconn.RefusedError
 	switch {
 	case err == nil:
-		return reply.Pid, true
+		return rpcconn.Peer{Identity: rpcconn.Identity{Cluster: cfg.Cluster, Role: reply.Role, ID: reply.ID}, Pid: reply.Pid}, true
 	case errors.As(err, &re):
-		return re.Peer.Pid, true
+		return re.Peer, true
 	}
-	return 0, false
+	return rpcconn.Peer{}, false
 }
 
 // logProcessLogs shows the end of every log the master's processes wrote,
