@@ -34,7 +34,7 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 		t.Errorf("Default().Timing = %+v, want %+v", d.Timing, want)
 	}
 	if !d.Durability.Fsync || d.Limits != (Limits{MaxKeyBytes: 4096, MaxValueBytes: 1 << 20}) ||
-		d.LogLevel != "warn" || d.DataDir != "data" {
+		d.LogLevel != "warn" || d.DataDir != "data" || d.Cluster != "gossipkv" {
 		t.Errorf("Default() = %+v", d)
 	}
 	// The knobs are valid; only the missing servers are not.
@@ -423,6 +423,7 @@ func TestMarshal_RoundTrip(t *testing.T) {
 	odd := Local(2, 1, 7000)
 	odd.DataDir = "/srv/gossip kv/data: #1"
 	odd.LogLevel = "debug"
+	odd.Cluster = "lab-2.b_x"
 	odd.Timing.ProbeInterval = 1500 * time.Microsecond
 	odd.Timing.ProbeTimeout = 7
 	odd.Timing.StabilizeTimeout = 90 * time.Minute
