@@ -15,7 +15,6 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/config"
-	"gossipkv/pkg/rpcconn"
 )
 
 // session drives a master interactively: a line at a time on its stdin,
@@ -24,6 +23,7 @@ type session struct {
 	t     *testing.T
 	stdin io.WriteCloser
 	lines chan string
+	pid   int // the master's
 }
 
 func startSession(t *testing.T, nServers, nClients int) (*session, *config.Config) {
@@ -38,6 +38,14 @@ func startSession(t *testing.T, nServers, nClients int) (*session, *config.Confi
 	if err := cfg.Write(cfgPath); err != nil {
 		t.Fatal(err)
 	}
+	return startSessionWith(t, bin, cfg, cfgPath), cfg
+}
+
+// startSessionWith runs the master on the config at cfgPath (cfg is what
+// it holds) until the test ends, when it closes the master's stdin and
+// checks that nothing of the cluster is left.
+func startSessionWith(t *testing.T, bin string, cfg *config.Config, cfgPath string) *session {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "master"), "-echo", "-config", cfgPath)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -53,7 +61,7 @@ func startSession(t *testing.T, nServers, nClients int) (*session, *config.Confi
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &session{t: t, stdin: stdin, lines: make(chan string, 1024)}
+	s := &session{t: t, stdin: stdin, lines: make(chan string, 1024), pid: cmd.Process.Pid}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -78,7 +86,7 @@ func startSession(t *testing.T, nServers, nClients int) (*session, *config.Confi
 		}
 		checkNothingLeft(t, cfg)
 	})
-	return s, cfg
+	return s
 }
 
 type writerFunc func([]byte) (int, error)
@@ -96,6 +104,14 @@ func (s *session) send(format string, args ...any) {
 // against a hang; it asserts no speed.
 func (s *session) expect(want string) {
 	s.t.Helper()
+	s.readUntil(want)
+}
+
+// readUntil reads the transcript until want appears and returns the lines
+// before it.
+func (s *session) readUntil(want string) []string {
+	s.t.Helper()
+	var before []string
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
@@ -104,8 +120,9 @@ func (s *session) expect(want string) {
 				s.t.Fatalf("master exited before printing %q", want)
 			}
 			if line == want {
-				return
+				return before
 			}
+			before = append(before, line)
 		case <-deadline:
 			s.t.Fatalf("no %q from the master within a minute", want)
 		}
@@ -116,13 +133,11 @@ func (s *session) expect(want string) {
 func serverPid(t *testing.T, cfg *config.Config, id uint32) int {
 	t.Helper()
 	srv, _ := cfg.Server(id)
-	conn := rpcconn.New(srv.RPCAddr(), 5*time.Second)
-	defer conn.Close()
-	var reply api.PingReply
-	if err := conn.Call(api.ServerPing, api.Empty{}, &reply); err != nil || reply.Pid <= 0 {
-		t.Fatalf("ping server %d: %+v %v", id, reply, err)
+	pid, ok := answers(cfg, srv.RPCAddr(), api.ServerPing)
+	if !ok || pid <= 0 {
+		t.Fatalf("ping server %d: pid %d, answered %v", id, pid, ok)
 	}
-	return reply.Pid
+	return pid
 }
 
 // A server that stops answering (SIGSTOP) blocks neither puts at the other

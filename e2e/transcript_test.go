@@ -269,18 +269,41 @@ func checkNothingLeft(t *testing.T, cfg *config.Config) {
 		targets = append(targets, target{fmt.Sprintf("client %d", id), c.RPCAddr(), api.ClientPing})
 	}
 	for _, tg := range targets {
-		conn := rpcconn.New(tg.addr, time.Second)
-		var reply api.PingReply
-		err := conn.Call(tg.method, api.Empty{}, &reply)
-		conn.Close()
-		if err != nil {
+		pid, ok := answers(cfg, tg.addr, tg.method)
+		if !ok {
 			continue
 		}
-		t.Errorf("%s at %s (pid %d) still answers after the master exited", tg.what, tg.addr, reply.Pid)
-		if reply.Pid > 0 {
-			_ = syscall.Kill(reply.Pid, syscall.SIGKILL)
+		t.Errorf("%s at %s (pid %d) still answers after the master exited", tg.what, tg.addr, pid)
+		if pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// answers pings addr and reports whether a gossipkv process answers there,
+// and its pid.
+func answers(cfg *config.Config, addr, method string) (pid int, ok bool) {
+	p, ok := whoAnswers(cfg, addr, method)
+	return p.Pid, ok
+}
+
+// whoAnswers pings addr and reports whether a gossipkv process of cfg's
+// cluster answers there, and who it is. The test has no run of its own, so
+// the processes a master started refuse its calls; the refusal names them
+// all the same (their run included).
+func whoAnswers(cfg *config.Config, addr, method string) (rpcconn.Peer, bool) {
+	conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: "test"}, addr, time.Second)
+	defer conn.Close()
+	var reply api.PingReply
+	err := conn.Call(method, api.Empty{}, &reply)
+	var re *rpcconn.RefusedError
+	switch {
+	case err == nil:
+		return rpcconn.Peer{Identity: rpcconn.Identity{Cluster: cfg.Cluster, Role: reply.Role, ID: reply.ID}, Pid: reply.Pid}, true
+	case errors.As(err, &re):
+		return re.Peer, true
+	}
+	return rpcconn.Peer{}, false
 }
 
 // logProcessLogs shows the end of every log the master's processes wrote,

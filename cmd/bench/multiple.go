@@ -118,7 +118,7 @@ func namespaceCluster(plan netns.Plan, cfg *config.Config) func(context.Context,
 				return err
 			}
 			procs = append(procs, p)
-			return p.waitAnswer(ctx, addr, ping)
+			return p.waitAnswer(ctx, rpcconn.Identity{Cluster: cfg.Cluster, Role: "bench"}, addr, ping)
 		}
 		for _, s := range cfg.Servers {
 			if err := start("watchdog", s.ID, s.WatchdogAddr(), api.WatchdogPing); err != nil {
@@ -169,8 +169,10 @@ func startIn(h netns.Host, bin, cfgPath string, id uint32, logDir string) (*star
 }
 
 // waitAnswer pings the process until it answers, it exits, or 15 s pass.
-func (p *started) waitAnswer(ctx context.Context, addr, method string) error {
-	conn := rpcconn.New(addr, time.Second)
+// The processes bench starts have no run of their own (no -run), so they
+// accept bench's calls and then the master's.
+func (p *started) waitAnswer(ctx context.Context, self rpcconn.Identity, addr, method string) error {
+	conn := rpcconn.New(self, addr, time.Second)
 	defer conn.Close()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

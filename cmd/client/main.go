@@ -21,10 +21,17 @@ func main() { os.Exit(run()) }
 func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file")
 	id := flag.Int("id", -1, "this client's id (required)")
+	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
 	flag.Parse()
 	if *id < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
+	}
+	if *run != "" {
+		if err := config.ValidName(*run); err != nil {
+			fmt.Fprintln(os.Stderr, "client: -run:", err)
+			return 2
+		}
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {
@@ -39,7 +46,7 @@ func run() int {
 	}
 	defer logFile.Close()
 
-	c, err := client.Listen(cfg, uint32(*id), logger)
+	c, err := client.Listen(cfg, uint32(*id), *run, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		return 1

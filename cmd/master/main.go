@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -98,7 +99,8 @@ func defaultConfig(binDir string) string {
 }
 
 // cleanupMain kills what a master that died hard left running: the
-// processes recorded in the pid files of the config's data directory.
+// processes recorded in the pid files of the config's data directory. It
+// refuses (exit 2) while a live master holds that directory.
 func cleanupMain(args []string) int {
 	fs := flag.NewFlagSet("master cleanup", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig(exeDir()), "cluster configuration `file`")
@@ -110,7 +112,12 @@ func cleanupMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
 		return master.ExitStart
 	}
-	n, err := master.Cleanup(master.PidDir(cfg.DataDir), os.Stderr)
+	n, err := master.CleanupDataDir(cfg.DataDir, *cfgPath, os.Stderr)
+	var inUse *master.InUseError
+	if errors.As(err, &inUse) {
+		fmt.Fprintf(os.Stderr, "master cleanup: %v: it would kill that master's processes; stop it instead (SIGTERM or Ctrl-C stops it and everything it started)\n", err)
+		return master.ExitStart
+	}
 	fmt.Fprintf(os.Stderr, "master cleanup: %d processes killed\n", n)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
@@ -121,12 +128,15 @@ func cleanupMain(args []string) int {
 
 // configMain is `master config`: a config.yaml for N servers and M clients
 // on one machine, every knob at its default, for scripts with more ids than
-// the default layout (servers 0..N-1, then the clients).
+// the default layout (servers 0..N-1, then the clients), or for a second
+// cluster beside the first (its own ports and data directory).
 func configMain(args []string) int {
 	fs := flag.NewFlagSet("master config", flag.ContinueOnError)
 	servers := fs.Int("servers", 5, "servers, ids 0..N-1")
 	clients := fs.Int("clients", 5, "clients, the ids after the servers")
 	port := fs.Int("port", 7000, "base `port`: server rpc port+id, gossip port+100+id, watchdog port+200+id, client rpc port+300+id")
+	dataDir := fs.String("data-dir", "data", "data `dir`ectory, relative to the file written")
+	cluster := fs.String("cluster", "gossipkv", "cluster `name`")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return master.ExitStart
 	}
@@ -134,7 +144,13 @@ func configMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "master config: need 1 or more servers, 0 or more clients, at most 100 ids in all, and ports port..port+399 in 1..65535")
 		return master.ExitStart
 	}
-	b, err := config.Local(*servers, *clients, *port).Marshal()
+	cfg := config.Local(*servers, *clients, *port)
+	cfg.DataDir, cfg.Cluster = *dataDir, *cluster
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "master config:", err)
+		return master.ExitStart
+	}
+	b, err := cfg.Marshal()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "master config:", err)
 		return master.ExitFailed

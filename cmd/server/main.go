@@ -29,10 +29,17 @@ func main() { os.Exit(run()) }
 func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file")
 	id := flag.Int("id", -1, "this server's id (required)")
+	run := flag.String("run", "", "the master run this server belongs to (its watchdog passes it): it refuses every other run and gossips only with that run's servers")
 	flag.Parse()
 	if *id < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
+	}
+	if *run != "" {
+		if err := config.ValidName(*run); err != nil {
+			fmt.Fprintln(os.Stderr, "server: -run:", err)
+			return 2
+		}
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {
@@ -48,6 +55,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	opts.Run = *run
 	// GOSSIPKV_FAULT plants a deliberate bug, for the tests that prove the
 	// history checker catches it (pkg/server/fault.go). Never set it
 	// otherwise.

@@ -24,10 +24,17 @@ func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file")
 	id := flag.Int("id", -1, "the id of the server this watchdog runs (required)")
 	serverBin := flag.String("server-bin", "", `server executable (default "server" next to this one)`)
+	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
 	flag.Parse()
 	if *id < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
+	}
+	if *run != "" {
+		if err := config.ValidName(*run); err != nil {
+			fmt.Fprintln(os.Stderr, "watchdog: -run:", err)
+			return 2
+		}
 	}
 	if *serverBin == "" {
 		self, err := os.Executable()
@@ -53,6 +60,7 @@ func run() int {
 	w, err := watchdog.Listen(cfg, uint32(*id), watchdog.Options{
 		ServerBin:  *serverBin,
 		ConfigPath: *configPath,
+		Run:        *run,
 		Logger:     logger,
 	})
 	if err != nil {

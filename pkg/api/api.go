@@ -150,10 +150,13 @@ const (
 )
 
 // ConnectArgs points the client at server ServerID, listening at Addr
-// (host:port of its rpc listener).
+// (host:port of its rpc listener). Run is the run of the master that asks:
+// a client started without a run of its own calls the server as a member
+// of that run, whose servers refuse every other.
 type ConnectArgs struct {
 	ServerID uint32
 	Addr     string
+	Run      string
 }
 
 // ClientPutArgs asks the client to write through its server.
@@ -189,10 +192,13 @@ const (
 
 // StartArgs starts server ServerID. Fresh wipes its data directory first
 // (the first start of a run without -keep-data); otherwise the server
-// reopens its durable state.
+// reopens its durable state. Run is the run of the master that asks: the
+// server belongs to it (-run), refuses every other and gossips only with
+// that run's servers.
 type StartArgs struct {
 	ServerID uint32
 	Fresh    bool
+	Run      string
 }
 
 // StartReply gives the pid of the started server process.

@@ -5,5 +5,6 @@
 // the call itself failed (bad request, or a process that is not answering).
 //
 // Service and method names are constants here so that callers and servers
-// cannot drift apart.
+// cannot drift apart. Who may call whom (cluster and run) is settled before
+// any of these calls, by the handshake of package rpcconn.
 package api

@@ -34,6 +34,7 @@ var ErrUnknownServer = errors.New("client: unknown server")
 type Client struct {
 	id  uint32
 	cfg *config.Config
+	run string // "": any run of the cluster
 	log *slog.Logger
 	srv *rpcconn.Server
 
@@ -46,7 +47,9 @@ type Client struct {
 }
 
 // Listen serves client id of cfg on its configured rpc address until Close.
-func Listen(cfg *config.Config, id uint32, logger *slog.Logger) (*Client, error) {
+// With a run (the master that started it passes -run) the client refuses
+// every other run; without one it serves any run of its cluster.
+func Listen(cfg *config.Config, id uint32, run string, logger *slog.Logger) (*Client, error) {
 	cc, ok := cfg.Client(id)
 	if !ok {
 		return nil, fmt.Errorf("%w: %d", ErrUnknownID, id)
@@ -54,16 +57,22 @@ func Listen(cfg *config.Config, id uint32, logger *slog.Logger) (*Client, error)
 	c := &Client{
 		id:   id,
 		cfg:  cfg,
+		run:  run,
 		log:  logger.With("client", id),
 		deps: map[string]model.Version{},
 	}
-	srv, err := rpcconn.Listen(cc.RPCAddr(), "Client", c)
+	srv, err := rpcconn.Listen(c.identity(), cc.RPCAddr(), "Client", c)
 	if err != nil {
 		return nil, err
 	}
 	c.srv = srv
-	c.log.Info("client listening", "addr", srv.Addr().String(), "pid", os.Getpid())
+	c.log.Info("client listening", "addr", srv.Addr().String(), "pid", os.Getpid(), "cluster", cfg.Cluster, "run", run)
 	return c, nil
+}
+
+// identity is the client on the control plane, with its own run if any.
+func (c *Client) identity() rpcconn.Identity {
+	return rpcconn.Identity{Cluster: c.cfg.Cluster, Run: c.run, Role: rpcconn.RoleClient, ID: c.id}
 }
 
 // Addr is the address the client serves on.
@@ -93,6 +102,8 @@ func (c *Client) Ping(_ api.Empty, reply *api.PingReply) error {
 // Connect makes args.ServerID the client's server. It only records where to
 // call: the server need not be up, and a server that is down shows as
 // ERR_CONN on the next put or get. An empty Addr is looked up in the config.
+// The client calls the server as a member of its own run, or else of the
+// asking master's (args.Run): a server of another run refuses the calls.
 func (c *Client) Connect(args api.ConnectArgs, _ *api.Empty) error {
 	addr := args.Addr
 	if addr == "" {
@@ -102,7 +113,11 @@ func (c *Client) Connect(args api.ConnectArgs, _ *api.Empty) error {
 		}
 		addr = s.RPCAddr()
 	}
-	conn := rpcconn.New(addr, c.cfg.Timing.RPCTimeout)
+	self := c.identity()
+	if self.Run == "" {
+		self.Run = args.Run
+	}
+	conn := rpcconn.New(self, addr, c.cfg.Timing.RPCTimeout)
 	c.mu.Lock()
 	old := c.conn
 	c.serverID, c.conn = args.ServerID, conn
@@ -110,7 +125,7 @@ func (c *Client) Connect(args api.ConnectArgs, _ *api.Empty) error {
 	if old != nil {
 		old.Close()
 	}
-	c.log.Info("connected", "server", args.ServerID, "addr", addr)
+	c.log.Info("connected", "server", args.ServerID, "addr", addr, "run", self.Run)
 	return nil
 }
 

@@ -80,6 +80,13 @@ const clientID = 2
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessOfRun(t, "")
+}
+
+// newHarnessOfRun runs a client that belongs to run (as the master that
+// starts one passes -run); the harness calls it as a master of that run.
+func newHarnessOfRun(t *testing.T, run string) *harness {
+	t.Helper()
 	cfg, err := config.LocalFreePorts(2, 1, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +98,12 @@ func newHarness(t *testing.T) *harness {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	c, err := Listen(cfg, clientID, logger)
+	c, err := Listen(cfg, clientID, run, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	conn := rpcconn.New(c.Addr(), cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Run: run, Role: rpcconn.RoleMaster}, c.Addr(), cfg.Timing.RPCTimeout)
 	t.Cleanup(func() { conn.Close() })
 	return &harness{cfg: cfg, conn: conn, client: c}
 }
@@ -104,12 +111,18 @@ func newHarness(t *testing.T) *harness {
 // serve starts a fake server on server id's configured address.
 func (h *harness) serve(t *testing.T, id uint32) (*fakeServer, *rpcconn.Server) {
 	t.Helper()
+	return h.serveOfRun(t, id, "")
+}
+
+// serveOfRun starts a fake server that belongs to run.
+func (h *harness) serveOfRun(t *testing.T, id uint32, run string) (*fakeServer, *rpcconn.Server) {
+	t.Helper()
 	s, ok := h.cfg.Server(id)
 	if !ok {
 		t.Fatalf("no server %d in the config", id)
 	}
 	f := &fakeServer{}
-	srv, err := rpcconn.Listen(s.RPCAddr(), "Server", f)
+	srv, err := rpcconn.Listen(rpcconn.Identity{Cluster: h.cfg.Cluster, Run: run, Role: rpcconn.RoleServer, ID: id}, s.RPCAddr(), "Server", f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,12 +190,55 @@ func TestClient_Ping_IdentifiesClient(t *testing.T) {
 	}
 }
 
+// A client started by hand (no run) calls its server as a member of the
+// run of the master that connected it: a server of another run refuses.
+func TestClient_CallsItsServerAsTheMastersRun(t *testing.T) {
+	h := newHarness(t)
+	f, _ := h.serveOfRun(t, 0, "r1")
+	f.answerPut(api.PutReply{Status: api.OK, Version: ver(10, 0)})
+	connect := func(run string) {
+		t.Helper()
+		if err := h.conn.Call(api.ClientConnect, api.ConnectArgs{ServerID: 0, Run: run}, &api.Empty{}); err != nil {
+			t.Fatalf("connect as run %q: %v", run, err)
+		}
+	}
+	connect("r1")
+	wantStatus(t, "put as the server's run", h.put(t, "k", "v"), api.OK)
+	connect("r2")
+	r := h.put(t, "k", "w")
+	wantStatus(t, "put as another run", r, api.ErrConn)
+	if !strings.Contains(r.Reason, "refused") || !strings.Contains(r.Reason, "run r1") || !strings.Contains(r.Reason, "run r2") {
+		t.Errorf("reason %q does not name the refusal and both runs", r.Reason)
+	}
+	if n := f.calls(); n != 1 {
+		t.Errorf("the server got %d requests, want 1 (another run's put reached it)", n)
+	}
+}
+
+// A client the master started (-run) refuses every other run, and calls
+// its server as its own run whatever Connect says.
+func TestClient_OfARun_RefusesOtherRuns(t *testing.T) {
+	h := newHarnessOfRun(t, "r1")
+	other := rpcconn.New(rpcconn.Identity{Cluster: h.cfg.Cluster, Run: "r2", Role: rpcconn.RoleMaster}, h.client.Addr(), h.cfg.Timing.RPCTimeout)
+	defer other.Close()
+	var r api.ClientReply
+	err := other.Call(api.ClientPut, api.ClientPutArgs{Key: []byte("intruder"), Value: []byte("x")}, &r)
+	var re *rpcconn.RefusedError
+	if !errors.As(err, &re) || re.Peer.Role != rpcconn.RoleClient || re.Peer.Run != "r1" {
+		t.Fatalf("put from run r2: %v; want a refusal by client %d of run r1", err, clientID)
+	}
+	f, _ := h.serveOfRun(t, 0, "r1")
+	f.answerPut(api.PutReply{Status: api.OK, Version: ver(10, 0)})
+	h.connect(t, 0) // names no run
+	wantStatus(t, "put through its own run", h.put(t, "k", "v"), api.OK)
+}
+
 func TestListen_UnknownID(t *testing.T) {
 	cfg, err := config.LocalFreePorts(1, 1, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Listen(cfg, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err = Listen(cfg, 0, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if !errors.Is(err, ErrUnknownID) {
 		t.Fatalf("Listen as server id 0: %v, want ErrUnknownID", err)
 	}

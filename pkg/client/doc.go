@@ -11,5 +11,9 @@
 // survives Disconnect and Connect; it does not survive the process.
 //
 // The client is driven by the master over net/rpc (service "Client", methods
-// named in package api). Nothing the client does is durable.
+// named in package api). Nothing the client does is durable. A client started
+// by the master (-run) refuses every other run; one started by hand serves
+// any run of its cluster. It calls its server as a member of its own run, or
+// else of the master that connected it, so a server of another run refuses
+// it.
 package client

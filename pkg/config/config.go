@@ -15,6 +15,11 @@ import (
 
 // Config is the whole cluster as config.yaml describes it.
 type Config struct {
+	// Cluster names the cluster. Every control-plane connection and every
+	// gossip packet carries it, and a process refuses those of another
+	// cluster, so that two clusters on one machine or network never drive
+	// or merge with each other by accident. It is not a secret.
+	Cluster string `yaml:"cluster"`
 	// DataDir holds one directory per server (server-ID) and the processes'
 	// log files. A relative path is taken relative to the config file.
 	DataDir    string     `yaml:"data_dir"`
@@ -115,6 +120,10 @@ func (r Runtime) Apply() {
 // base a file is decoded over, so that a file only says what differs.
 func Default() *Config {
 	return &Config{
+		// One name for every cluster that does not choose its own: two
+		// masters with the default config still keep apart, since each
+		// run has a run id of its own (see pkg/rpcconn).
+		Cluster: "gossipkv",
 		// Relative to the config file, so the repository's config.yaml keeps
 		// its data in ./data, which `make clean` removes.
 		DataDir: "data",

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 		t.Errorf("Default().Timing = %+v, want %+v", d.Timing, want)
 	}
 	if !d.Durability.Fsync || d.Limits != (Limits{MaxKeyBytes: 4096, MaxValueBytes: 1 << 20}) ||
-		d.LogLevel != "warn" || d.DataDir != "data" {
+		d.LogLevel != "warn" || d.DataDir != "data" || d.Cluster != "gossipkv" {
 		t.Errorf("Default() = %+v", d)
 	}
 	// The knobs are valid; only the missing servers are not.
@@ -137,7 +138,7 @@ func TestConfigYAML_IsLocal5x5(t *testing.T) {
 	}
 	for path := range comments {
 		key := path[strings.LastIndexByte(path, '.')+1:] + ":"
-		if !strings.Contains(string(data), key) {
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(key)).Match(data) {
 			t.Errorf("config.yaml does not show %s", path)
 		}
 	}
@@ -238,7 +239,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown field", "  gossip_interval: 50ms", "  gosip_interval: 50ms",
 			[]string{`config: line 4: timing.gosip_interval: unknown field (did you mean "gossip_interval"?)`}, "timing.gosip_interval"},
 		{"unknown field far from any", "log_level: warn", "colour: blue",
-			[]string{`config: line 2: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`}, "colour"},
+			[]string{`config: line 2: colour: unknown field (known fields: cluster, data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`}, "colour"},
 		{"unknown field in a flow item", "rpc_port: 7305", "rpc_prot: 7305",
 			[]string{`config: line 19: clients[0].rpc_prot: unknown field (did you mean "rpc_port"?)`}, "clients[0].rpc_prot"},
 		{"bad duration", "probe_timeout: 100ms", "probe_timeout: 100 ms",
@@ -271,6 +272,12 @@ func TestParse_Errors(t *testing.T) {
 			[]string{`config: line 13: servers[0].host: "300.1.1.1" is not an IP address or host name`}, "servers[0].host"},
 		{"probe timeout not below interval", "probe_timeout: 100ms", "probe_timeout: 200ms",
 			[]string{"config: line 6: timing.probe_timeout: 200ms must be less than timing.probe_interval (200ms)"}, "timing.probe_timeout"},
+		{"cluster with a slash", "data_dir: data", "cluster: lab/a\ndata_dir: data",
+			[]string{`config: line 1: cluster: "lab/a": only letters, digits and . _ - are allowed`}, "cluster"},
+		{"empty cluster", "data_dir: data", "cluster: \"\"\ndata_dir: data",
+			[]string{"config: line 1: cluster: must not be empty"}, "cluster"},
+		{"cluster too long", "data_dir: data", "cluster: " + strings.Repeat("c", 65) + "\ndata_dir: data",
+			[]string{`config: line 1: cluster: "` + strings.Repeat("c", 65) + `" is 65 characters long; at most 64`}, "cluster"},
 		{"bad log level", "log_level: warn", "log_level: verbose",
 			[]string{`config: line 2: log_level: "verbose" is not one of debug, info, warn, error`}, "log_level"},
 		{"bad bool", "fsync: true", "fsync: maybe",
@@ -295,7 +302,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 18: a config is one YAML document; remove this '---' and what follows"}, ""},
 		{"several problems at once", "log_level: warn", "log_level: loud\ncolour: blue\ntiming2: {}",
 			[]string{
-				`config: line 3: colour: unknown field (known fields: data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`,
+				`config: line 3: colour: unknown field (known fields: cluster, data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`,
 				`config: line 4: timing2: unknown field (did you mean "timing"?)`,
 			}, "colour"},
 		{"several validation problems", "max_key_bytes: 4096", "max_key_bytes: 0\n  max_value_bytes: -1",
@@ -330,7 +337,7 @@ func TestParse_Errors(t *testing.T) {
 
 func TestParse_NotAMapping(t *testing.T) {
 	_, err := Parse([]byte("- 1\n- 2\n"), "/x")
-	want := `config: line 1: want a mapping of data_dir, log_level, timing, durability, limits, security, runtime, servers, clients, got a list`
+	want := `config: line 1: want a mapping of cluster, data_dir, log_level, timing, durability, limits, security, runtime, servers, clients, got a list`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse(list) = %v, want %s", err, want)
 	}
@@ -416,6 +423,7 @@ func TestMarshal_RoundTrip(t *testing.T) {
 	odd := Local(2, 1, 7000)
 	odd.DataDir = "/srv/gossip kv/data: #1"
 	odd.LogLevel = "debug"
+	odd.Cluster = "lab-2.b_x"
 	odd.Timing.ProbeInterval = 1500 * time.Microsecond
 	odd.Timing.ProbeTimeout = 7
 	odd.Timing.StabilizeTimeout = 90 * time.Minute

@@ -7,6 +7,10 @@
 // Unknown fields are errors, so a typo in a knob's name is never silently
 // ignored, and every error names the field (and, for a file, its line).
 //
+// The cluster knob names the cluster: every process refuses calls and gossip
+// from another cluster (the master's run id, drawn per run, keeps apart two
+// masters with the same file). It is a name, not a secret.
+//
 // Durations are written with a unit ("50ms", "1s"). A bare number is an
 // error rather than nanoseconds: "probe_interval: 200" is far more likely to
 // mean milliseconds than 200ns.

@@ -15,6 +15,7 @@ import (
 // that a generated file documents itself. Why each default was chosen is in
 // Default.
 var comments = map[string]string{
+	"cluster":                    "The cluster's name: processes refuse calls and gossip from another cluster (1-64 of A-Z a-z 0-9 . _ -). Not a secret.",
 	"data_dir":                   "Servers keep their state in server-ID/ and processes log to logs/ here; relative to this file.",
 	"log_level":                  "debug, info, warn or error.",
 	"timing":                     "Intervals and timeouts. Durations need a unit: 50ms, 1s.",

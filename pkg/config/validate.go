@@ -58,6 +58,9 @@ func (c *Config) validate() []*FieldError {
 		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 
+	if err := ValidName(c.Cluster); err != nil {
+		bad("cluster", "%v", err)
+	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")
 	}
@@ -186,6 +189,28 @@ func (c *Config) validate() []*FieldError {
 		addListener(p+"rpc_port", host, unspec, cl.RPCPort)
 	}
 	return errs
+}
+
+// maxName is the longest cluster name (and run id).
+const maxName = 64
+
+// ValidName checks a cluster name or a run id: 1 to 64 characters of
+// A-Z a-z 0-9 . _ -, so that it prints plainly in errors and logs and fits
+// in memberlist's 255-byte label with room to spare.
+func ValidName(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	if len(s) > maxName {
+		return fmt.Errorf("%q is %d characters long; at most %d", s, len(s), maxName)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%q: only letters, digits and . _ - are allowed", s)
+		}
+	}
+	return nil
 }
 
 // canonicalHost returns host in a form where two spellings of one address

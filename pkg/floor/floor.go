@@ -105,16 +105,21 @@ func start(dir string, d Durability) (_ *chain, err error) {
 			err = errors.Join(err, c.close())
 		}
 	}()
-	c.server, err = rpcconn.Listen("127.0.0.1:0", "FloorServer", &serverService{db: db, durability: d})
+	// A cluster and run of its own, so that the floor's hops pay the
+	// same handshake as the real processes', and nothing else can call
+	// them by accident.
+	id := rpcconn.Identity{Cluster: "floor", Run: rpcconn.NewRun()}
+	as := func(role string, n uint32) rpcconn.Identity { id.Role, id.ID = role, n; return id }
+	c.server, err = rpcconn.Listen(as(rpcconn.RoleServer, 0), "127.0.0.1:0", "FloorServer", &serverService{db: db, durability: d})
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	c.toServer = rpcconn.New(c.server.Addr().String(), rpcTimeout)
-	c.client, err = rpcconn.Listen("127.0.0.1:0", "FloorClient", &clientService{server: c.toServer})
+	c.toServer = rpcconn.New(as(rpcconn.RoleClient, 1), c.server.Addr().String(), rpcTimeout)
+	c.client, err = rpcconn.Listen(as(rpcconn.RoleClient, 1), "127.0.0.1:0", "FloorClient", &clientService{server: c.toServer})
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	c.toClient = rpcconn.New(c.client.Addr().String(), rpcTimeout)
+	c.toClient = rpcconn.New(as(rpcconn.RoleMaster, 0), c.client.Addr().String(), rpcTimeout)
 	return c, nil
 }
 

@@ -109,7 +109,7 @@ func (m *master) joinServer(id uint32) error {
 	if m.view.Live(id) {
 		return fmt.Errorf("server %d is already running", id)
 	}
-	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id]}
+	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run}
 	var reply api.StartReply
 	if err := m.watchdogs[id].CallTimeout(api.WatchdogStart, args, &reply, m.startTimeout); err != nil {
 		return fmt.Errorf("start server %d: %w", id, err)
@@ -169,7 +169,7 @@ func (m *master) joinClient(cid, sid uint32) error {
 // connect points client cid at server sid.
 func (m *master) connect(cid, sid uint32) error {
 	s, _ := m.cfg.Server(sid)
-	args := api.ConnectArgs{ServerID: sid, Addr: s.RPCAddr()}
+	args := api.ConnectArgs{ServerID: sid, Addr: s.RPCAddr(), Run: m.self.Run}
 	if err := m.clients[cid].Call(api.ClientConnect, args, &api.Empty{}); err != nil {
 		return fmt.Errorf("connect client %d to server %d: %w", cid, sid, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,9 @@ import (
 // times before stores agree.
 type fakeCluster struct {
 	cfg *config.Config
+	// run is the run its processes belong to: "" (as if started by hand)
+	// unless a master started them.
+	run string
 
 	// mu guards everything below.
 	mu      sync.Mutex
@@ -56,7 +60,15 @@ type fakeClient struct {
 // through their watchdog) and stops everything at cleanup.
 func startFakeCluster(t *testing.T, cfg *config.Config) *fakeCluster {
 	t.Helper()
+	return startFakeClusterOfRun(t, cfg, "")
+}
+
+// startFakeClusterOfRun is startFakeCluster with processes that belong to
+// run, as those another master started.
+func startFakeClusterOfRun(t *testing.T, cfg *config.Config, run string) *fakeCluster {
+	t.Helper()
 	c := newFakeCluster(cfg)
+	c.run = run
 	for _, id := range cfg.ServerIDs() {
 		s, _ := cfg.Server(id)
 		if err := c.serve(s.WatchdogAddr(), "Watchdog", &fakeWatchdog{c}); err != nil {
@@ -85,7 +97,7 @@ func newFakeCluster(cfg *config.Config) *fakeCluster {
 }
 
 func (c *fakeCluster) serve(addr, name string, rcvr any) error {
-	ln, err := rpcconn.Listen(addr, name, rcvr)
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Run: c.run, Role: "fake-" + strings.ToLower(name)}, addr, name, rcvr)
 	if err != nil {
 		return err
 	}
@@ -196,7 +208,13 @@ func (w *fakeWatchdog) Start(a api.StartArgs, r *api.StartReply) error {
 	// A new process starts with every link up.
 	s.cuts = map[uint32]bool{}
 	cfg, _ := c.cfg.Server(a.ServerID)
-	ln, err := rpcconn.Listen(cfg.RPCAddr(), "Server", &fakeServerRPC{c, a.ServerID})
+	// As a real watchdog's: the server belongs to the run that asked.
+	run := c.run
+	if run == "" {
+		run = a.Run
+	}
+	ln, err := rpcconn.Listen(rpcconn.Identity{Cluster: c.cfg.Cluster, Run: run, Role: rpcconn.RoleServer, ID: a.ServerID},
+		cfg.RPCAddr(), "Server", &fakeServerRPC{c, a.ServerID})
 	if err != nil {
 		return err
 	}
@@ -377,7 +395,11 @@ func (f *fakeClientRPC) Connect(a api.ConnectArgs, _ *api.Empty) error {
 	if cl.conn != nil {
 		cl.conn.Close()
 	}
-	cl.conn = rpcconn.New(a.Addr, time.Second)
+	run := f.c.run
+	if run == "" {
+		run = a.Run
+	}
+	cl.conn = rpcconn.New(rpcconn.Identity{Cluster: f.c.cfg.Cluster, Run: run, Role: rpcconn.RoleClient, ID: f.id}, a.Addr, time.Second)
 	cl.serverID = a.ServerID
 	cl.connected = true
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -26,7 +27,9 @@ const (
 	// the run was interrupted.
 	ExitFailed = 1
 	// ExitStart: the master could not start: a watchdog or client neither
-	// answered nor could be started.
+	// answered nor could be started, a port of the config is held by
+	// another cluster's or run's process (or not by gossipkv at all), or
+	// another master holds the data directory.
 	ExitStart = 2
 )
 
@@ -75,6 +78,10 @@ type Options struct {
 	// Stdout gets only what get and printStore print (and the echo);
 	// Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
+	// Run is the run id (config.ValidName); empty draws a random one.
+	// The processes this run starts belong to it and refuse every other
+	// run, so two masters never drive each other's processes.
+	Run string
 
 	// isLocal decides which hosts are this machine; nil means isLocalHost.
 	// Tests replace it to play a remote host on loopback.
@@ -87,16 +94,36 @@ type Options struct {
 // cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
 // stabilize while it polls.
 func Run(ctx context.Context, opts Options, stdin io.Reader) int {
+	if opts.Run != "" {
+		if err := config.ValidName(opts.Run); err != nil {
+			fmt.Fprintf(opts.Stderr, "master: run id: %v\n", err)
+			return ExitStart
+		}
+	}
 	m := newMaster(opts)
 	defer m.closeConns()
 	t0 := time.Now()
+	lock, err := lockDataDir(m.cfg.DataDir, Owner{Pid: os.Getpid(), Command: "run", Run: m.self.Run, Started: t0, Config: opts.ConfigPath})
+	if err != nil {
+		var inUse *InUseError
+		if errors.As(err, &inUse) {
+			base := m.freeBase()
+			err = fmt.Errorf("%w: wait for it to finish, or give this run a data directory and ports of its own: `bin/master config -servers %d -clients %d -port %d -data-dir data-%d > my.yaml`, then `bin/master -config my.yaml`",
+				err, len(m.cfg.Servers), len(m.cfg.Clients), base, base)
+		}
+		m.errf("%v", err)
+		return ExitStart
+	}
+	defer lock.release()
 	if err := m.startup(ctx); err != nil {
 		m.errf("%v", err)
 		m.shutdown()
 		return ExitStart
 	}
 	if n := m.launch.count(); n > 0 {
-		m.errf("started %d processes in %.3f s", n, time.Since(t0).Seconds())
+		// The run id names this master in other masters' errors.
+		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
+			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
 	}
 	t1 := time.Now()
 	code := m.runScript(ctx, stdin)
@@ -117,6 +144,8 @@ type master struct {
 	out     *bufio.Writer
 	launch  *launcher
 	isLocal func(string) bool
+	// self is the master on the control plane.
+	self rpcconn.Identity
 
 	rpcTimeout, startTimeout     time.Duration
 	stabilizeTimeout, stabilPoll time.Duration
@@ -152,13 +181,18 @@ func newMaster(opts Options) *master {
 	if opts.ConfigPath == "" {
 		name = "config"
 	}
+	run := opts.Run
+	if run == "" {
+		run = rpcconn.NewRun()
+	}
 	m := &master{
 		opts:      opts,
 		cfg:       cfg,
 		cfgName:   name,
 		out:       bufio.NewWriter(opts.Stdout),
-		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
+		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, run: run, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
 		isLocal:   opts.isLocal,
+		self:      rpcconn.Identity{Cluster: cfg.Cluster, Run: run, Role: rpcconn.RoleMaster},
 		watchdogs: map[uint32]*rpcconn.Conn{},
 		servers:   map[uint32]*rpcconn.Conn{},
 		clients:   map[uint32]*rpcconn.Conn{},
@@ -186,14 +220,14 @@ func newMaster(opts Options) *master {
 		s, _ := cfg.Server(id)
 		addr := s.WatchdogAddr()
 		if byAddr[addr] == nil {
-			byAddr[addr] = rpcconn.New(addr, m.rpcTimeout)
+			byAddr[addr] = rpcconn.New(m.self, addr, m.rpcTimeout)
 		}
 		m.watchdogs[id] = byAddr[addr]
-		m.servers[id] = rpcconn.New(s.RPCAddr(), m.rpcTimeout)
+		m.servers[id] = rpcconn.New(m.self, s.RPCAddr(), m.rpcTimeout)
 	}
 	for _, id := range cfg.ClientIDs() {
 		c, _ := cfg.Client(id)
-		m.clients[id] = rpcconn.New(c.RPCAddr(), m.rpcTimeout)
+		m.clients[id] = rpcconn.New(m.self, c.RPCAddr(), m.rpcTimeout)
 	}
 	return m
 }
@@ -210,18 +244,22 @@ func (m *master) errf(format string, args ...any) {
 	fmt.Fprintf(m.opts.Stderr, "master: "+format+"\n", args...)
 }
 
-// endpoint is a helper process the master needs answering before the
-// script starts.
+// endpoint is a port of the config that the master checks before the
+// script starts: a helper process (watchdog, client) it needs answering,
+// or a server's rpc port, which must not be held by another run.
 type endpoint struct {
-	binary string // "watchdog" or "client": its role and its binary's name
+	binary string // "watchdog", "client" or "server": its role and its binary's name
 	id     uint32
 	host   string
+	port   int
 	conn   *rpcconn.Conn
 	what   string // "watchdog of server 3", "client 7"
 }
 
 // startup pings every watchdog and client of the config at once and starts
-// the local ones that do not answer.
+// the local ones that do not answer. A port answered by a process of
+// another cluster or run, or by something that is not gossipkv, fails it:
+// this master must not drive (or be mistaken for) another's processes.
 func (m *master) startup(ctx context.Context) error {
 	var eps []endpoint
 	seen := map[*rpcconn.Conn]bool{}
@@ -232,11 +270,19 @@ func (m *master) startup(ctx context.Context) error {
 		}
 		seen[c] = true
 		s, _ := m.cfg.Server(id)
-		eps = append(eps, endpoint{"watchdog", id, s.Host, c, fmt.Sprintf("watchdog of server %d", id)})
+		eps = append(eps, endpoint{"watchdog", id, s.Host, s.WatchdogPort, c, fmt.Sprintf("watchdog of server %d", id)})
 	}
 	for _, id := range m.cfg.ClientIDs() {
 		c, _ := m.cfg.Client(id)
-		eps = append(eps, endpoint{"client", id, c.Host, m.clients[id], fmt.Sprintf("client %d", id)})
+		eps = append(eps, endpoint{"client", id, c.Host, c.RPCPort, m.clients[id], fmt.Sprintf("client %d", id)})
+	}
+	// No server of this run runs yet; a local server port that answers
+	// belongs to someone else. (Remote ones are not probed: a host that
+	// drops packets would hold the start for a whole rpc timeout.)
+	for _, id := range m.cfg.ServerIDs() {
+		if s, _ := m.cfg.Server(id); m.isLocal(s.Host) {
+			eps = append(eps, endpoint{"server", id, s.Host, s.RPCPort, m.servers[id], fmt.Sprintf("server %d", id)})
+		}
 	}
 	errs := make([]error, len(eps))
 	var wg sync.WaitGroup
@@ -244,20 +290,43 @@ func (m *master) startup(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = m.ensure(ctx, eps[i])
+			if eps[i].binary == "server" {
+				errs[i] = m.probe(eps[i])
+			} else {
+				errs[i] = m.ensure(ctx, eps[i])
+			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, m.portAdvice(errs))...)
+}
+
+// pingMethod is the Ping of an endpoint's role.
+func pingMethod(binary string) string {
+	switch binary {
+	case "client":
+		return api.ClientPing
+	case "server":
+		return api.ServerPing
+	}
+	return api.WatchdogPing
+}
+
+// probe checks a server port that nothing of this run holds yet: only
+// another run's process or a stranger there is an error.
+func (m *master) probe(ep endpoint) error {
+	var reply api.PingReply
+	err := ep.conn.Call(pingMethod(ep.binary), api.Empty{}, &reply)
+	if held := m.heldBy(ep, err); held != nil {
+		return held
+	}
+	return nil
 }
 
 // ensure makes ep answer: it is left alone if it already does, started if
 // it is local, and an error otherwise.
 func (m *master) ensure(ctx context.Context, ep endpoint) error {
-	method := api.WatchdogPing
-	if ep.binary == "client" {
-		method = api.ClientPing
-	}
+	method := pingMethod(ep.binary)
 	var reply api.PingReply
 	err := ep.conn.Call(method, api.Empty{}, &reply)
 	if err == nil {
@@ -265,6 +334,9 @@ func (m *master) ensure(ctx context.Context, ep endpoint) error {
 			return fmt.Errorf("%s at %s: a %q process answers there", ep.what, ep.conn.Addr(), reply.Role)
 		}
 		return nil
+	}
+	if held := m.heldBy(ep, err); held != nil {
+		return held
 	}
 	if !m.isLocal(ep.host) {
 		return fmt.Errorf("%s at %s is not answering, and host %s is not this machine: start it there (%v)",
@@ -278,11 +350,19 @@ func (m *master) ensure(ctx context.Context, ep endpoint) error {
 	tick := time.NewTicker(startPoll)
 	defer tick.Stop()
 	for {
-		if err = ep.conn.CallTimeout(method, api.Empty{}, &reply, m.rpcTimeout); err == nil {
+		err = ep.conn.CallTimeout(method, api.Empty{}, &reply, m.rpcTimeout)
+		if err == nil {
 			return nil
 		}
+		var re *rpcconn.RefusedError
+		if errors.As(err, &re) {
+			// Another master's process took the port first (two masters
+			// starting at once); ours cannot bind it.
+			return m.heldBy(ep, err)
+		}
 		if p.exited() {
-			return fmt.Errorf("%s: %w (see %s)", ep.what, p.exitError(), filepath.Join(m.launch.logDir, p.name+".stderr"))
+			return fmt.Errorf("%s: %w%s (see %s)", ep.what, p.exitError(), m.whyExited(ep, p),
+				filepath.Join(m.launch.logDir, p.name+".stderr"))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s at %s: not answering %v after it was started: %v", ep.what, ep.conn.Addr(), m.startTimeout, err)

@@ -108,7 +108,7 @@ func TestRun_Transcript(t *testing.T) {
 		t.Error("a server is still running after Run")
 	}
 	cl, _ := cfg.Client(2)
-	conn := rpcconn.New(cl.RPCAddr(), time.Second)
+	conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: "test"}, cl.RPCAddr(), time.Second)
 	defer conn.Close()
 	var reply api.PingReply
 	if err := conn.Call(api.ClientPing, api.Empty{}, &reply); err != nil {
@@ -206,11 +206,11 @@ func TestRun_JoinServer_FreshOnlyFirstStart(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		cfg := testConfig(t, 1, 1)
 		c := startFakeCluster(t, cfg)
-		r := runScript(t, cfg, script, func(o *Options) { o.KeepData = keep })
+		r := runScript(t, cfg, script, func(o *Options) { o.KeepData = keep; o.Run = "run1" })
 		if r.code != ExitOK {
 			t.Errorf("keep=%v: exit %d", keep, r.code)
 		}
-		want := []api.StartArgs{{ServerID: 0, Fresh: !keep}, {ServerID: 0, Fresh: false}}
+		want := []api.StartArgs{{ServerID: 0, Fresh: !keep, Run: "run1"}, {ServerID: 0, Fresh: false, Run: "run1"}}
 		if got := c.startCalls(); !reflect.DeepEqual(got, want) {
 			t.Errorf("keep=%v: starts %v, want %v", keep, got, want)
 		}

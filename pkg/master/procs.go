@@ -19,6 +19,7 @@ import (
 type launcher struct {
 	binDir  string
 	cfgPath string
+	run     string // given to every started process: it belongs to this run
 	logDir  string
 	pids    pidFiles
 
@@ -45,8 +46,8 @@ func (p *proc) exited() bool {
 	}
 }
 
-// start runs `<binDir>/<binary> -config <cfg> -id <id>` with its stderr in
-// <logDir>/<binary>-<id>.stderr.
+// start runs `<binDir>/<binary> -config <cfg> -id <id> -run <run>` with its
+// stderr in <logDir>/<binary>-<id>.stderr.
 func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	name := fmt.Sprintf("%s-%d", binary, id)
 	path := filepath.Join(l.binDir, binary)
@@ -57,7 +58,7 @@ func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	cmd := exec.Command(path, "-config", l.cfgPath, "-id", strconv.FormatUint(uint64(id), 10))
+	cmd := exec.Command(path, "-config", l.cfgPath, "-id", strconv.FormatUint(uint64(id), 10), "-run", l.run)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = childAttr()

@@ -35,6 +35,7 @@ func fakeProcessMain(role string, args []string) int {
 	fs := flag.NewFlagSet(role, flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "config file")
 	id64 := fs.Uint("id", 0, "id")
+	run := fs.String("run", "", "run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,6 +48,7 @@ func fakeProcessMain(role string, args []string) int {
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
 	c := newFakeCluster(cfg)
+	c.run = *run
 	if role == "watchdog" {
 		s, _ := cfg.Server(id)
 		err = c.serve(s.WatchdogAddr(), "Watchdog", &fakeWatchdog{c})
@@ -63,6 +65,13 @@ func fakeProcessMain(role string, args []string) int {
 	err = os.MkdirAll(dir, 0o755)
 	if err == nil {
 		err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d", role, id)), []byte(pid), 0o644)
+	}
+	// And the run it was given, beside it.
+	if err == nil {
+		err = os.MkdirAll(filepath.Join(cfg.DataDir, "runs"), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(cfg.DataDir, "runs", fmt.Sprintf("%s-%d", role, id)), []byte(*run), 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -121,9 +130,17 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 		o.BinDir = bin
 		o.ConfigPath = cfgPath
 		o.Echo = false
+		o.Run = "run1"
 	})
 	if r.code != ExitOK {
 		t.Fatalf("exit %d, want %d", r.code, ExitOK)
+	}
+	// Each started process was told the master's run (-run).
+	for _, name := range []string{"watchdog-0", "watchdog-1", "client-2"} {
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "runs", name))
+		if err != nil || string(b) != "run1" {
+			t.Errorf("%s was started with run %q (%v), want run1", name, b, err)
+		}
 	}
 	checkStdout(t, r.stdout, lines("a:1", "a:1"))
 	checkStderr(t, r.stderr, "master: started 3 processes in ")
@@ -140,7 +157,7 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 		}
 	}
 	for _, addr := range allAddrs(cfg) {
-		conn := rpcconn.New(addr, time.Second)
+		conn := rpcconn.New(rpcconn.Identity{Cluster: cfg.Cluster, Role: "test"}, addr, time.Second)
 		err := conn.Call(api.WatchdogPing, api.Empty{}, &api.PingReply{})
 		conn.Close()
 		if !errors.Is(err, rpcconn.ErrUnavailable) {
@@ -155,7 +172,8 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 }
 
 // TestRun_Startup_ProcessExits covers a started binary that dies at once:
-// the master must not wait out the start timeout, and says where to look.
+// the master must not wait out the start timeout, says what the process
+// said last and where to look for the rest.
 func TestRun_Startup_ProcessExits(t *testing.T) {
 	bin := fakeBinDir(t)
 	cfg := testConfig(t, 1, 0)
@@ -168,8 +186,8 @@ func TestRun_Startup_ProcessExits(t *testing.T) {
 	if r.code != ExitStart {
 		t.Errorf("exit %d, want %d", r.code, ExitStart)
 	}
-	checkStderr(t, r.stderr, "watchdog of server 0: watchdog-0 exited: exit status 2 (see ",
-		filepath.Join(cfg.LogDir(), "watchdog-0.stderr"))
+	checkStderr(t, r.stderr, "watchdog of server 0: watchdog-0 exited: exit status 2: ",
+		"missing.yaml: no such file or directory (see "+filepath.Join(cfg.LogDir(), "watchdog-0.stderr"))
 }
 
 func readPids(t *testing.T, dir string) []int {

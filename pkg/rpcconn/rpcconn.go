@@ -3,9 +3,12 @@ package rpcconn
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/rpc"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -19,6 +22,7 @@ var ErrTimeout = errors.New("rpcconn: call timed out")
 
 // Conn is a client of one address. It is safe for concurrent use.
 type Conn struct {
+	self    Identity
 	addr    string
 	timeout time.Duration
 
@@ -27,27 +31,71 @@ type Conn struct {
 	client *rpc.Client
 }
 
-// New returns a Conn to addr whose calls last at most timeout. It does not
-// dial until the first call.
-func New(addr string, timeout time.Duration) *Conn {
-	return &Conn{addr: addr, timeout: timeout}
+// New returns a Conn from self to addr whose calls last at most timeout. It
+// does not dial until the first call; each dial begins with the handshake,
+// and a listener of another cluster or run refuses it (*RefusedError).
+func New(self Identity, addr string, timeout time.Duration) *Conn {
+	return &Conn{self: self, addr: addr, timeout: timeout}
 }
 
 // Addr is the address the Conn calls.
 func (c *Conn) Addr() string { return c.addr }
 
-func (c *Conn) get(timeout time.Duration) (*rpc.Client, error) {
+func (c *Conn) get(deadline time.Time) (*rpc.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.client != nil {
 		return c.client, nil
 	}
-	nc, err := net.DialTimeout("tcp", c.addr, timeout)
+	nc, err := net.DialTimeout("tcp", c.addr, time.Until(deadline))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, c.addr, err)
 	}
+	if err := handshake(nc, c.self, c.addr, deadline); err != nil {
+		nc.Close()
+		return nil, err
+	}
 	c.client = rpc.NewClient(nc)
 	return c.client, nil
+}
+
+// handshake is the dialer's side: send our hello, read the answer, all
+// before deadline. A refusal is a *RefusedError; it is not retried, since
+// the same process would refuse again.
+func handshake(nc net.Conn, id Identity, addr string, deadline time.Time) error {
+	nc.SetDeadline(deadline)
+	if err := writeFrame(nc, self(id)); err != nil {
+		return noAnswer(addr, err)
+	}
+	body, err := readFrame(nc)
+	if err != nil {
+		return noAnswer(addr, err)
+	}
+	a, err := decodeAnswer(body)
+	if err != nil {
+		return noAnswer(addr, err)
+	}
+	if !a.Accept {
+		return &RefusedError{Addr: addr, Peer: a.Peer, Self: id}
+	}
+	nc.SetDeadline(time.Time{})
+	return nil
+}
+
+// noAnswer describes why a handshake got no valid answer.
+func noAnswer(addr string, err error) error {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return &handshakeError{addr: addr, kind: ErrTimeout, detail: "no answer before the call's deadline"}
+	case errors.Is(err, errNotHandshake):
+		return &handshakeError{addr: addr, kind: ErrUnavailable,
+			detail: fmt.Sprintf("it answered with something else (%v)", err)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return &handshakeError{addr: addr, kind: ErrUnavailable,
+			detail: "it closed the connection"}
+	}
+	return &handshakeError{addr: addr, kind: ErrUnavailable, detail: err.Error()}
 }
 
 // drop forgets client if it is still the current one, so the next call
@@ -81,11 +129,13 @@ func (c *Conn) CallTimeout(method string, args, reply any, timeout time.Duration
 }
 
 func (c *Conn) callOnce(method string, args, reply any, timeout time.Duration) error {
-	client, err := c.get(timeout)
+	// One deadline for the dial, the handshake and the call.
+	deadline := time.Now().Add(timeout)
+	client, err := c.get(deadline)
 	if err != nil {
 		return err
 	}
-	timer := time.NewTimer(timeout)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	call := client.Go(method, args, reply, make(chan *rpc.Call, 1))
 	select {
@@ -117,19 +167,36 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// Server serves one receiver under a name on a listener.
+// helloTimeout is how long a listener waits for a dialer's hello: a
+// dialer sends it at once, so this only bounds what garbage or silence can
+// hold.
+const helloTimeout = 5 * time.Second
+
+// Server serves one receiver under a name on a listener, to the dialers its
+// identity accepts.
 type Server struct {
-	ln   net.Listener
-	rpc  *rpc.Server
-	done chan struct{}
+	self         Identity
+	ln           net.Listener
+	rpc          *rpc.Server
+	done         chan struct{}
+	helloTimeout time.Duration
+	// masterPid is the pid of the last master accepted: told to refused
+	// dialers, so that a user knows which master holds the process.
+	masterPid atomic.Int64
 
 	// mu guards conns, so Close can cut every open connection.
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 }
 
-// Listen registers rcvr as name and serves it on addr until Close.
-func Listen(addr, name string, rcvr any) (*Server, error) {
+// Listen registers rcvr as name and serves it on addr until Close. Every
+// connection starts with the handshake: a dialer of another cluster, or of
+// another run when self has a Run, is refused before any call.
+func Listen(self Identity, addr, name string, rcvr any) (*Server, error) {
+	return listen(self, addr, name, rcvr, helloTimeout)
+}
+
+func listen(self Identity, addr, name string, rcvr any, hello time.Duration) (*Server, error) {
 	rs := rpc.NewServer()
 	if err := rs.RegisterName(name, rcvr); err != nil {
 		return nil, fmt.Errorf("rpcconn: register %s: %w", name, err)
@@ -138,7 +205,7 @@ func Listen(addr, name string, rcvr any) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpcconn: listen on %s: %w", addr, err)
 	}
-	s := &Server{ln: ln, rpc: rs, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	s := &Server{self: self, ln: ln, rpc: rs, done: make(chan struct{}), helloTimeout: hello, conns: map[net.Conn]struct{}{}}
 	go s.accept()
 	return s, nil
 }
@@ -162,12 +229,41 @@ func (s *Server) accept() {
 		s.conns[nc] = struct{}{}
 		s.mu.Unlock()
 		go func() {
-			s.rpc.ServeConn(nc)
+			if s.handshake(nc) {
+				s.rpc.ServeConn(nc)
+			}
+			nc.Close()
 			s.mu.Lock()
 			delete(s.conns, nc)
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// handshake is the listener's side: read the hello, answer it, and say
+// whether net/rpc may serve the connection. A malformed or late hello gets
+// no answer at all.
+func (s *Server) handshake(nc net.Conn) bool {
+	nc.SetDeadline(time.Now().Add(s.helloTimeout))
+	body, err := readFrame(nc)
+	if err != nil {
+		return false
+	}
+	from, err := decodeHello(body)
+	if err != nil {
+		return false
+	}
+	ok := s.self.accepts(from.Identity)
+	if ok && from.Role == RoleMaster && from.Pid > 0 {
+		s.masterPid.Store(int64(from.Pid))
+	}
+	me := self(s.self)
+	me.MasterPid = int(s.masterPid.Load())
+	if err := writeFrame(nc, answer{Accept: ok, Peer: me}); err != nil || !ok {
+		return false
+	}
+	nc.SetDeadline(time.Time{})
+	return true
 }
 
 // Close stops accepting, closes every open connection and waits for the

@@ -14,10 +14,14 @@ func (e *Echo) Say(in string, out *string) error  { *out = "echo " + in; return 
 func (e *Echo) Fail(in string, out *string) error { return errors.New("refused: " + in) }
 func (e *Echo) Hang(in string, out *string) error { <-e.block; return nil }
 
+// ours is the identity the tests' dialers and listeners share unless they
+// test identities.
+var ours = Identity{Cluster: "test", Run: "run1", Role: "test"}
+
 func serve(t *testing.T, addr string) (*Server, *Echo) {
 	t.Helper()
 	e := &Echo{block: make(chan struct{})}
-	s, err := Listen(addr, "Echo", e)
+	s, err := Listen(ours, addr, "Echo", e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +38,7 @@ func serve(t *testing.T, addr string) (*Server, *Echo) {
 
 func TestConn_Call(t *testing.T) {
 	s, _ := serve(t, "127.0.0.1:0")
-	c := New(s.Addr().String(), 2*time.Second)
+	c := New(ours, s.Addr().String(), 2*time.Second)
 	defer c.Close()
 	var out string
 	if err := c.Call("Echo.Say", "hi", &out); err != nil || out != "echo hi" {
@@ -52,14 +56,14 @@ func TestConn_NothingListening_Unavailable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	var out string
-	if err := New(addr, time.Second).Call("Echo.Say", "x", &out); !errors.Is(err, ErrUnavailable) {
+	if err := New(ours, addr, time.Second).Call("Echo.Say", "x", &out); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 }
 
 func TestConn_HungPeer_TimesOut(t *testing.T) {
 	s, _ := serve(t, "127.0.0.1:0")
-	c := New(s.Addr().String(), 50*time.Millisecond)
+	c := New(ours, s.Addr().String(), 50*time.Millisecond)
 	defer c.Close()
 	var out string
 	if err := c.Call("Echo.Hang", "x", &out); !errors.Is(err, ErrTimeout) {
@@ -76,7 +80,7 @@ func TestConn_HungPeer_TimesOut(t *testing.T) {
 func TestConn_PeerRestarted_RedialsTransparently(t *testing.T) {
 	s, _ := serve(t, "127.0.0.1:0")
 	addr := s.Addr().String()
-	c := New(addr, 2*time.Second)
+	c := New(ours, addr, 2*time.Second)
 	defer c.Close()
 	var out string
 	if err := c.Call("Echo.Say", "one", &out); err != nil {

@@ -25,6 +25,7 @@ type cluster struct {
 	servers map[uint32]*Server
 	disks   map[uint32]*storage.Memory
 	keys    map[uint32][]byte // secret key per server (none: no encryption)
+	runs    map[uint32]string // run per server (none: "")
 }
 
 func fastTiming() Timing {
@@ -86,7 +87,7 @@ func (c *cluster) startWith(id uint32, backend storage.Backend, reopen func() (s
 		c.t.Fatalf("server %d got address %s, want %s", id, tr.Addr(), c.peers[id])
 	}
 	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: backend, Reopen: reopen,
-		Transport: tr, Logger: logger, SecretKey: c.keys[id]})
+		Transport: tr, Logger: logger, SecretKey: c.keys[id], Cluster: "test", Run: c.runs[id]})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)
 	}

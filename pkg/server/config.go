@@ -25,6 +25,7 @@ func OptionsFromConfig(cfg *config.Config, id uint32) (Options, error) {
 	return Options{
 		SecretKey: key,
 		ID:        id,
+		Cluster:   cfg.Cluster,
 		Peers:     peers,
 		Timing: Timing{
 			Gossip: t.GossipInterval, Probe: t.ProbeInterval, ProbeTimeout: t.ProbeTimeout,

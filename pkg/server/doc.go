@@ -20,6 +20,13 @@
 // anything of late, and that is neither cut nor just failed, is a direct
 // link.
 //
+// Servers gossip under memberlist's label "gossipkv/CLUSTER/RUN", and each
+// data stream starts with the same label (bound into the frames' AES-GCM
+// additional data when there is a secret key): servers of two clusters, or
+// of two masters' runs, never merge or take each other's writes, even when
+// one's config names the other's addresses. The label is not a secret;
+// against a stranger that means harm, only the secret key protects.
+//
 // Caveats: a failed append or checkpoint (a full disk) makes the server fail
 // the puts it held and reload its durable state (file plus log); without
 // Options.Reopen it stops.

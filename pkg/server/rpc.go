@@ -10,9 +10,11 @@ import (
 // Service is the server's net/rpc face ("Server.*" in package api).
 type Service struct{ s *Server }
 
-// ServeRPC serves s on addr until the returned listener is closed.
+// ServeRPC serves s on addr until the returned listener is closed, to the
+// callers of its cluster and run.
 func ServeRPC(s *Server, addr string) (*rpcconn.Server, error) {
-	return rpcconn.Listen(addr, "Server", &Service{s: s})
+	id := rpcconn.Identity{Cluster: s.opts.Cluster, Run: s.opts.Run, Role: rpcconn.RoleServer, ID: s.opts.ID}
+	return rpcconn.Listen(id, addr, "Server", &Service{s: s})
 }
 
 // Ping answers who this is.

@@ -52,6 +52,11 @@ type Timing struct {
 // Options build a Server.
 type Options struct {
 	ID uint32
+	// Cluster is the cluster's name, and Run the master run the server
+	// belongs to ("" when started by hand). The control plane refuses
+	// callers of another cluster or run, and servers gossip and replicate
+	// only with servers of the same cluster and run.
+	Cluster, Run string
 	// Peers is the gossip address of every server, this one included.
 	Peers  map[uint32]string
 	Timing Timing
@@ -265,7 +270,11 @@ func (s *Server) startMemberlist() error {
 	s.cut = transport.New(inner, transport.Peers(o.Peers))
 	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
 	s.publishMeta(model.LinkState{})
-	s.data = newStreams(o.Peers, dataTimeout, s.log)
+	label := gossipLabel(o.Cluster, o.Run)
+	if len(label) > maxLabel {
+		return fmt.Errorf("server: cluster name and run id make a label of %d bytes (at most %d)", len(label), maxLabel)
+	}
+	s.data = newStreams(o.Peers, label, dataTimeout, s.log)
 	if len(o.SecretKey) > 0 {
 		block, err := aes.NewCipher(o.SecretKey)
 		if err != nil {
@@ -288,6 +297,10 @@ func (s *Server) startMemberlist() error {
 	mc.Logger = log.New(mlLog.Writer(), "", 0)
 	mc.EnableCompression = false // compression costs a third of SendReliable's rate
 	mc.SecretKey = o.SecretKey
+	// memberlist prefixes every packet and stream with the label (and
+	// authenticates it with the key, if any) and drops those of another:
+	// servers of two clusters or runs never merge.
+	mc.Label = label
 	if t := o.Timing; t.Probe > 0 {
 		mc.GossipInterval, mc.ProbeInterval, mc.ProbeTimeout = t.Gossip, t.Probe, t.ProbeTimeout
 		mc.PushPullInterval, mc.SuspicionMult = t.PushPull, t.SuspicionMult
@@ -302,6 +315,12 @@ func (s *Server) startMemberlist() error {
 	}
 	s.ml = ml
 	return nil
+}
+
+// gossipLabel is the label of a cluster's run on gossip and data streams:
+// at most 9+64+1+64 bytes (config.ValidName), within memberlist's 255.
+func gossipLabel(cluster, run string) string {
+	return "gossipkv/" + cluster + "/" + run
 }
 
 // dataTimeout bounds a data stream's dial and each write: a peer that

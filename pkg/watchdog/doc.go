@@ -9,6 +9,11 @@
 // it serving. A server that dies during start-up is reported with the tail
 // of its stderr log, which is where a server that cannot start says why.
 //
+// A watchdog the master started (-run) belongs to that master's run and
+// refuses every other; one started by hand (no -run, as bench does on its
+// hosts) serves any run of its cluster. The server it starts belongs to the
+// run that asked (-run), and refuses every other run in turn.
+//
 // Caveats: the server is started with Pdeathsig SIGKILL, so it dies with the
 // watchdog however the watchdog dies. Linux sends that signal when the
 // thread that forked the child exits, not the process; the Go runtime only

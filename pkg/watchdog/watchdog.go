@@ -43,9 +43,15 @@ type Options struct {
 	// ConfigPath is the config file the server is told to read. It is made
 	// absolute, so the server does not depend on the watchdog's directory.
 	ConfigPath string
+	// Run, when set, is the master run this watchdog belongs to (the
+	// master that started it passes -run): it refuses every other run.
+	// Without it (a watchdog started by hand) it serves any run of its
+	// cluster, and each server it starts belongs to the run that asked.
+	Run string
 	// ServerArgs, when set, replaces the server's arguments (by default
-	// "-config ConfigPath -id ID"); tests use it to run a fake server.
-	ServerArgs func(id uint32) []string
+	// "-config ConfigPath -id ID -run RUN"); tests use it to run a fake
+	// server.
+	ServerArgs func(id uint32, run string) []string
 	// Logger receives the watchdog's own log; nil discards it.
 	Logger *slog.Logger
 }
@@ -59,9 +65,10 @@ type Options struct {
 type Watchdog struct {
 	id      uint32
 	cfg     *config.Config
+	run     string // "": any run of the cluster
 	addr    string // the server's rpc address
 	bin     string
-	args    []string
+	args    func(run string) []string
 	logPath string
 	log     *slog.Logger
 	srv     *rpcconn.Server
@@ -124,10 +131,8 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	var args []string
-	if opts.ServerArgs != nil {
-		args = opts.ServerArgs(id)
-	} else {
+	args := func(run string) []string { return opts.ServerArgs(id, run) }
+	if opts.ServerArgs == nil {
 		if opts.ConfigPath == "" {
 			return nil, errors.New("watchdog: no config path to give the server")
 		}
@@ -135,24 +140,52 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("watchdog: %w", err)
 		}
-		args = []string{"-config", path, "-id", strconv.FormatUint(uint64(id), 10)}
+		args = func(run string) []string {
+			a := []string{"-config", path, "-id", strconv.FormatUint(uint64(id), 10)}
+			if run != "" {
+				a = append(a, "-run", run)
+			}
+			return a
+		}
 	}
 	w := &Watchdog{
 		id:      id,
 		cfg:     cfg,
+		run:     opts.Run,
 		addr:    s.RPCAddr(),
 		bin:     opts.ServerBin,
 		args:    args,
 		logPath: filepath.Join(cfg.LogDir(), fmt.Sprintf("server-%d.stderr", id)),
 		log:     logger.With("watchdog", id),
 	}
-	srv, err := rpcconn.Listen(s.WatchdogAddr(), "Watchdog", w)
+	srv, err := rpcconn.Listen(w.identity(), s.WatchdogAddr(), "Watchdog", w)
 	if err != nil {
 		return nil, err
 	}
 	w.srv = srv
-	w.log.Info("watchdog listening", "addr", srv.Addr().String(), "pid", os.Getpid(), "server_bin", w.bin)
+	w.log.Info("watchdog listening", "addr", srv.Addr().String(), "pid", os.Getpid(), "server_bin", w.bin,
+		"cluster", cfg.Cluster, "run", w.run)
 	return w, nil
+}
+
+// identity is the watchdog on the control plane, as a member of run (its
+// own, when it has one).
+func (w *Watchdog) identity() rpcconn.Identity {
+	return rpcconn.Identity{Cluster: w.cfg.Cluster, Run: w.run, Role: rpcconn.RoleWatchdog, ID: w.id}
+}
+
+// runFor is the run a server started for args belongs to: the watchdog's
+// own, or else the asking master's.
+func (w *Watchdog) runFor(args api.StartArgs) (string, error) {
+	if w.run == "" {
+		return args.Run, nil
+	}
+	if args.Run != "" && args.Run != w.run {
+		// The handshake already refuses other runs; this only guards a
+		// caller that claims one run and asks for another.
+		return "", fmt.Errorf("watchdog of server %d belongs to run %s, not %s", w.id, w.run, args.Run)
+	}
+	return w.run, nil
 }
 
 // Addr is the address the watchdog serves on.
@@ -194,6 +227,10 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 	if err := w.checkID(args.ServerID); err != nil {
 		return err
 	}
+	run, err := w.runFor(args)
+	if err != nil {
+		return err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -207,26 +244,26 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 			return fmt.Errorf("server %d: wipe data: %w", w.id, err)
 		}
 	}
-	p, offset, err := w.spawn(args.Fresh)
+	p, offset, err := w.spawn(args.Fresh, run)
 	if err != nil {
 		return err
 	}
 	w.proc = p
 	pid := p.cmd.Process.Pid
-	if err := w.awaitReady(p); err != nil {
+	if err := w.awaitReady(p, run); err != nil {
 		err = errors.Join(err, p.kill())
 		w.log.Warn("server failed to start", "pid", pid, "err", err)
 		return fmt.Errorf("server %d (pid %d) did not start: %w; its stderr (%s) ends:\n%s",
 			w.id, pid, err, w.logPath, tail(w.logPath, offset))
 	}
-	w.log.Info("server started", "pid", pid, "fresh", args.Fresh)
+	w.log.Info("server started", "pid", pid, "fresh", args.Fresh, "run", run)
 	reply.Pid = pid
 	return nil
 }
 
 // spawn execs the server with its output appended to the stderr log, and
 // returns the log's offset where this run's output begins.
-func (w *Watchdog) spawn(fresh bool) (*process, int64, error) {
+func (w *Watchdog) spawn(fresh bool, run string) (*process, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(w.logPath), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
@@ -235,12 +272,12 @@ func (w *Watchdog) spawn(fresh bool) (*process, int64, error) {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
 	defer f.Close() // the child has its own copy
-	fmt.Fprintf(f, "--- watchdog: start server %d at %s (fresh=%v)\n", w.id, time.Now().Format(time.RFC3339Nano), fresh)
+	fmt.Fprintf(f, "--- watchdog: start server %d at %s (fresh=%v, run %s)\n", w.id, time.Now().Format(time.RFC3339Nano), fresh, run)
 	offset, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
-	cmd := exec.Command(w.bin, w.args...)
+	cmd := exec.Command(w.bin, w.args(run)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -256,11 +293,14 @@ func (w *Watchdog) spawn(fresh bool) (*process, int64, error) {
 }
 
 // awaitReady polls the server's rpc address until the server answers with
-// its own pid, which tells it from a stray process on the same port.
-func (w *Watchdog) awaitReady(p *process) error {
+// its own pid, which tells it from a stray process on the same port. It
+// calls as a member of the server's run.
+func (w *Watchdog) awaitReady(p *process, run string) error {
 	timeout := w.cfg.Timing.StartTimeout
 	deadline := time.Now().Add(timeout)
-	conn := rpcconn.New(w.addr, w.cfg.Timing.RPCTimeout)
+	self := w.identity()
+	self.Run = run
+	conn := rpcconn.New(self, w.addr, w.cfg.Timing.RPCTimeout)
 	defer conn.Close()
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()

@@ -34,17 +34,17 @@ const fakeComplaint = "fake server: cannot open store: disk on fire"
 
 // TestFakeServer is not a test: run as a child process with fakeEnv set, it
 // plays the server that the watchdog execs. Its arguments, after "--", are
-// the mode, the config path and the server id.
+// the mode, the config path, the server id and its run ("" for none).
 func TestFakeServer(t *testing.T) {
 	if os.Getenv(fakeEnv) != "1" {
 		t.Skip("runs only as a fake server process")
 	}
 	args := flag.Args()
-	if len(args) != 3 {
-		fmt.Fprintf(os.Stderr, "fake server: want MODE CONFIG ID, got %q\n", args)
+	if len(args) != 4 {
+		fmt.Fprintf(os.Stderr, "fake server: want MODE CONFIG ID RUN, got %q\n", args)
 		os.Exit(2)
 	}
-	if err := fakeServer(args[0], args[1], args[2]); err != nil {
+	if err := fakeServer(args[0], args[1], args[2], args[3]); err != nil {
 		fmt.Fprintln(os.Stderr, "fake server:", err)
 		os.Exit(1)
 	}
@@ -75,9 +75,9 @@ func TestFakeWatchdog(t *testing.T) {
 }
 
 // fakeArgs runs the test binary as the fake server in mode.
-func fakeArgs(mode, configPath string) func(uint32) []string {
-	return func(id uint32) []string {
-		return []string{"-test.run=^TestFakeServer$", "--", mode, configPath, strconv.Itoa(int(id))}
+func fakeArgs(mode, configPath string) func(uint32, string) []string {
+	return func(id uint32, run string) []string {
+		return []string{"-test.run=^TestFakeServer$", "--", mode, configPath, strconv.Itoa(int(id)), run}
 	}
 }
 
@@ -88,7 +88,7 @@ func (f fakePing) Ping(_ api.Empty, reply *api.PingReply) error {
 	return nil
 }
 
-func fakeServer(mode, path, idText string) error {
+func fakeServer(mode, path, idText, run string) error {
 	if mode == modeFail {
 		fmt.Fprintln(os.Stderr, fakeComplaint)
 		os.Exit(3)
@@ -115,13 +115,19 @@ func fakeServer(mode, path, idText string) error {
 	if err := os.WriteFile(marker(dir, os.Getpid()), nil, 0o644); err != nil {
 		return err
 	}
-	_, err = rpcconn.Listen(s.RPCAddr(), "Server", fakePing{id: uint32(id)})
+	_, err = rpcconn.Listen(rpcconn.Identity{Cluster: cfg.Cluster, Run: run, Role: rpcconn.RoleServer, ID: uint32(id)},
+		s.RPCAddr(), "Server", fakePing{id: uint32(id)})
 	return err
 }
 
 // marker is the file a fake server run with pid leaves in its data dir.
 func marker(dir string, pid int) string {
 	return filepath.Join(dir, fmt.Sprintf("marker-%d", pid))
+}
+
+// masterOf is the tests' identity: the master of cfg's cluster.
+func masterOf(cfg *config.Config) rpcconn.Identity {
+	return rpcconn.Identity{Cluster: cfg.Cluster, Role: rpcconn.RoleMaster}
 }
 
 type harness struct {
@@ -134,6 +140,13 @@ const serverID = 0
 
 // newHarness runs a watchdog for server 0 whose server is the fake in mode.
 func newHarness(t *testing.T, mode string, tune func(*config.Config)) *harness {
+	t.Helper()
+	return newHarnessOfRun(t, mode, tune, "")
+}
+
+// newHarnessOfRun is newHarness with a watchdog that belongs to run (as
+// the master that starts one passes -run).
+func newHarnessOfRun(t *testing.T, mode string, tune func(*config.Config), run string) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, err := config.LocalFreePorts(1, 0, filepath.Join(dir, "data"))
@@ -156,6 +169,7 @@ func newHarness(t *testing.T, mode string, tune func(*config.Config)) *harness {
 		ServerBin:  os.Args[0],
 		ServerArgs: fakeArgs(mode, path),
 		Logger:     logger,
+		Run:        run,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +177,7 @@ func newHarness(t *testing.T, mode string, tune func(*config.Config)) *harness {
 	// Close kills the server through its process handle (a pidfd), which
 	// cannot hit a reused pid the way a bare kill(pid) could.
 	t.Cleanup(func() { w.Close() })
-	conn := rpcconn.New(w.Addr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(masterOf(cfg), w.Addr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
 	t.Cleanup(func() { conn.Close() })
 	return &harness{cfg: cfg, w: w, conn: conn}
 }
@@ -195,7 +209,7 @@ func (h *harness) kill() error {
 func (h *harness) pingServer(t *testing.T) api.PingReply {
 	t.Helper()
 	s, _ := h.cfg.Server(serverID)
-	c := rpcconn.New(s.RPCAddr(), h.cfg.Timing.RPCTimeout)
+	c := rpcconn.New(masterOf(h.cfg), s.RPCAddr(), h.cfg.Timing.RPCTimeout)
 	defer c.Close()
 	var r api.PingReply
 	if err := c.Call(api.ServerPing, api.Empty{}, &r); err != nil {
@@ -244,6 +258,66 @@ func TestWatchdog_Start_ReturnsOnceServerAnswers(t *testing.T) {
 	}
 	if !exists(marker(h.cfg.ServerDir(serverID), pid)) {
 		t.Fatal("the server left no marker in its data dir")
+	}
+}
+
+// A watchdog started by hand (no run) serves any run of its cluster, and
+// the server it starts belongs to the run that asked: it refuses the others.
+func TestWatchdog_Start_ServerBelongsToTheAskingRun(t *testing.T) {
+	h := newHarness(t, modeServe, nil)
+	as := func(run string) rpcconn.Identity {
+		return rpcconn.Identity{Cluster: h.cfg.Cluster, Run: run, Role: rpcconn.RoleMaster}
+	}
+	owner := rpcconn.New(as("r1"), h.w.Addr(), h.cfg.Timing.StartTimeout+h.cfg.Timing.RPCTimeout)
+	defer owner.Close()
+	var r api.StartReply
+	if err := owner.Call(api.WatchdogStart, api.StartArgs{ServerID: serverID, Fresh: true, Run: "r1"}, &r); err != nil {
+		t.Fatalf("start for run r1: %v", err)
+	}
+	s, _ := h.cfg.Server(serverID)
+	for _, tc := range []struct {
+		run      string
+		accepted bool
+	}{{"r1", true}, {"r2", false}, {"", false}} {
+		c := rpcconn.New(as(tc.run), s.RPCAddr(), h.cfg.Timing.RPCTimeout)
+		var p api.PingReply
+		err := c.Call(api.ServerPing, api.Empty{}, &p)
+		c.Close()
+		var re *rpcconn.RefusedError
+		switch {
+		case tc.accepted && (err != nil || p.Pid != r.Pid):
+			t.Errorf("run %q: ping %+v, %v; want the server (pid %d)", tc.run, p, err, r.Pid)
+		case !tc.accepted && (!errors.As(err, &re) || re.Peer.Run != "r1" || re.Peer.Pid != r.Pid):
+			t.Errorf("run %q: %v; want a refusal by the server of run r1 (pid %d)", tc.run, err, r.Pid)
+		}
+	}
+}
+
+// A watchdog the master started (-run) refuses every other run: another
+// master cannot start, kill or even ping its server through it.
+func TestWatchdog_OfARun_RefusesOtherRuns(t *testing.T) {
+	h := newHarnessOfRun(t, modeServe, nil, "r1")
+	other := rpcconn.New(rpcconn.Identity{Cluster: h.cfg.Cluster, Run: "r2", Role: rpcconn.RoleMaster}, h.w.Addr(), h.cfg.Timing.RPCTimeout)
+	defer other.Close()
+	var r api.StartReply
+	err := other.Call(api.WatchdogStart, api.StartArgs{ServerID: serverID, Fresh: true, Run: "r2"}, &r)
+	var re *rpcconn.RefusedError
+	if !errors.As(err, &re) || re.Peer.Run != "r1" || re.Peer.Role != rpcconn.RoleWatchdog {
+		t.Fatalf("start from run r2: %v; want a refusal by the watchdog of run r1", err)
+	}
+	owner := rpcconn.New(rpcconn.Identity{Cluster: h.cfg.Cluster, Run: "r1", Role: rpcconn.RoleMaster}, h.w.Addr(), h.cfg.Timing.RPCTimeout)
+	defer owner.Close()
+	assertErrContains(t, "kill by its own run", owner.Call(api.WatchdogKill, api.KillArgs{ServerID: serverID}, &api.Empty{}),
+		"server 0 is not running")
+	// Its own run starts a server of that run, even if it names no run.
+	if err := owner.Call(api.WatchdogStart, api.StartArgs{ServerID: serverID, Fresh: true}, &r); err != nil {
+		t.Fatalf("start from run r1: %v", err)
+	}
+	s, _ := h.cfg.Server(serverID)
+	c := rpcconn.New(rpcconn.Identity{Cluster: h.cfg.Cluster, Run: "r2", Role: rpcconn.RoleMaster}, s.RPCAddr(), h.cfg.Timing.RPCTimeout)
+	defer c.Close()
+	if err := c.Call(api.ServerPing, api.Empty{}, &api.PingReply{}); !errors.As(err, &re) || re.Peer.Run != "r1" {
+		t.Fatalf("server of run r1 pinged by run r2: %v", err)
 	}
 }
 
@@ -366,7 +440,7 @@ func TestWatchdog_Death_KillsServer(t *testing.T) {
 	})
 
 	s, _ := cfg.Server(serverID)
-	conn := rpcconn.New(s.WatchdogAddr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
+	conn := rpcconn.New(masterOf(cfg), s.WatchdogAddr(), cfg.Timing.StartTimeout+cfg.Timing.RPCTimeout)
 	t.Cleanup(func() { conn.Close() })
 	waitFor(t, "the watchdog process answers", func() bool {
 		var r api.PingReply
