@@ -72,6 +72,22 @@ func (c *diskCluster) run(script string, keep bool) string {
 
 func (c *diskCluster) serverDir(id uint32) string { return c.cfg.ServerDir(id) }
 
+// checkpoint folds server id's log into its store file, as the server's
+// checkpoints do, so that what it holds is in store.db; it returns the
+// file's path. The server must not be running.
+func (c *diskCluster) checkpoint(id uint32) string {
+	c.t.Helper()
+	path := filepath.Join(c.serverDir(id), "store.db")
+	b, err := storage.OpenBolt(path, storage.BoltOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := errors.Join(b.Checkpoint(), b.Close()); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
+}
+
 // serverLog is what server id wrote to its log file.
 func (c *diskCluster) serverLog(id uint32) string {
 	c.t.Helper()
@@ -225,16 +241,8 @@ func TestDisk_RottenValuesInStore_Repaired(t *testing.T) {
 	}
 	script.WriteString("stabilize\n")
 	c.run(script.String(), false)
-	// Fold the log into the file, as a checkpoint does, so that the
-	// values are in store.db, then flip a byte inside each.
-	path := filepath.Join(c.serverDir(0), "store.db")
-	b, err := storage.OpenBolt(path, storage.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(b.Checkpoint(), b.Close()); err != nil {
-		t.Fatal(err)
-	}
+	// The values are in store.db, where a byte inside each is flipped.
+	path := c.checkpoint(0)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -268,14 +276,7 @@ func TestDisk_UnreadableStore_ClearError_ThenRebuilt(t *testing.T) {
 	}
 	script.WriteString("stabilize\n")
 	c.run(script.String(), false)
-	path := filepath.Join(c.serverDir(0), "store.db")
-	b, err := storage.OpenBolt(path, storage.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(b.Checkpoint(), b.Close()); err != nil {
-		t.Fatal(err)
-	}
+	path := c.checkpoint(0)
 	if st, err := os.Stat(path); err != nil || st.Size() <= 64<<10 {
 		t.Fatalf("store.db: %v %v, want more than 64 KB", st, err)
 	}

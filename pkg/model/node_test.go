@@ -318,28 +318,7 @@ func TestNode_RandomFaults_ConvergeToModel(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			s := newSimNet(t, seed, 5)
 			s.loss = 0.05
-			for i := 0; i < 400; i++ {
-				switch x := s.rng.Intn(100); {
-				case x < 50:
-					if id := uint32(s.rng.Intn(5)); s.alive[id] {
-						s.put(id)
-					}
-				case x < 58:
-					s.cut[key(uint32(s.rng.Intn(5)), uint32(s.rng.Intn(5)))] = true
-				case x < 66:
-					delete(s.cut, key(uint32(s.rng.Intn(5)), uint32(s.rng.Intn(5))))
-				case x < 69:
-					s.alive[s.rng.Intn(5)] = false
-				case x < 74:
-					if id := s.rng.Intn(5); !s.alive[id] {
-						s.restart(id)
-					}
-				}
-				if s.rng.Intn(5) == 0 {
-					s.gossip(0.5)
-				}
-				s.step()
-			}
+			s.chaos(400, false)
 			// Partitioned: each group converges on its own.
 			s.settle()
 			s.check()
@@ -372,33 +351,7 @@ func TestNode_RolledBackDisks_NoDotReusedAndConverge(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			s := newSimNet(t, seed, 4)
 			s.loss = 0.05
-			gone := map[Dot]bool{}
-			for i := 0; i < 300; i++ {
-				switch x := s.rng.Intn(100); {
-				case x < 55:
-					if id := uint32(s.rng.Intn(4)); s.alive[id] {
-						s.put(id)
-					}
-				case x < 62:
-					s.cut[key(uint32(s.rng.Intn(4)), uint32(s.rng.Intn(4)))] = true
-				case x < 70:
-					delete(s.cut, key(uint32(s.rng.Intn(4)), uint32(s.rng.Intn(4))))
-				case x < 73:
-					s.alive[s.rng.Intn(4)] = false
-				case x < 76:
-					if id := s.rng.Intn(4); !s.alive[id] {
-						s.restart(id)
-					}
-				case x < 81:
-					for _, w := range s.rollBack(s.rng.Intn(4)) {
-						gone[w.Dot()] = true
-					}
-				}
-				if s.rng.Intn(5) == 0 {
-					s.gossip(0.5)
-				}
-				s.step()
-			}
+			gone := s.chaos(300, true)
 			clear(s.cut)
 			for id := range s.alive {
 				if !s.alive[id] {
@@ -426,6 +379,41 @@ func TestNode_RolledBackDisks_NoDotReusedAndConverge(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chaos runs steps steps of random faults: puts, cuts, heals, kills,
+// restarts and, with rollBacks, restarts from an older state of a disk
+// (simNet.rollBack). It returns the writes that rollbacks lost for good.
+func (s *simNet) chaos(steps int, rollBacks bool) map[Dot]bool {
+	n := len(s.nodes)
+	gone := map[Dot]bool{}
+	for range steps {
+		switch x := s.rng.Intn(100); {
+		case x < 50:
+			if id := uint32(s.rng.Intn(n)); s.alive[id] {
+				s.put(id)
+			}
+		case x < 58:
+			s.cut[key(uint32(s.rng.Intn(n)), uint32(s.rng.Intn(n)))] = true
+		case x < 66:
+			delete(s.cut, key(uint32(s.rng.Intn(n)), uint32(s.rng.Intn(n))))
+		case x < 69:
+			s.alive[s.rng.Intn(n)] = false
+		case x < 74:
+			if id := s.rng.Intn(n); !s.alive[id] {
+				s.restart(id)
+			}
+		case x < 79 && rollBacks:
+			for _, w := range s.rollBack(s.rng.Intn(n)) {
+				gone[w.Dot()] = true
+			}
+		}
+		if s.rng.Intn(5) == 0 {
+			s.gossip(0.5)
+		}
+		s.step()
+	}
+	return gone
 }
 
 // Writes reach servers with no direct link to the origin, relayed hop by hop.

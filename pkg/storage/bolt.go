@@ -145,14 +145,21 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
+	// The bbolt file lock, held from here, covers the log too.
+	b.db = db
 	if version != formatVersion {
-		if err := upgrade(db, path, version); err != nil {
-			_ = db.Close()
+		entries, meta, err := readLegacy(db, path, version)
+		if err == nil {
+			err = b.rebuild(entries, meta)
+		}
+		if err == nil {
+			err = removeLegacyLog(path)
+		}
+		if err != nil {
+			_ = b.Close()
 			return nil, fmt.Errorf("storage: upgrade %s from format %d: %w", path, version, err)
 		}
 	}
-	// The bbolt file lock, held from here, covers the log too.
-	b.db = db
 	for i := range b.logs {
 		w, err := openWAL(segmentPath(path, i), opts.NoSync)
 		if err == nil {

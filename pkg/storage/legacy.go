@@ -20,69 +20,55 @@ import (
 // that is no longer stored.
 var legacyVersions = []uint32{1, 2}
 
-// upgrade rewrites a legacy file in the current format, in one
-// transaction, with its log folded in, and then starts the log afresh. A
-// crash between the two leaves a current file beside old segments, which
-// the next open reports as a damaged log (nothing is lost: the file holds
-// what they did) and the server repairs.
-func upgrade(db *bolt.DB, path string, version uint32) error {
+// readLegacy reads a legacy file, with its log folded in: the state the
+// caller rebuilds the file from in the current format (Bolt.rebuild),
+// before it removes the old log's segments. A crash between the two leaves
+// a current file beside old segments, which the next open reports as a
+// damaged log (nothing is lost: the file holds what they did) and the
+// server repairs.
+func readLegacy(db *bolt.DB, path string, version uint32) ([]model.Entry, model.Meta, error) {
 	var logged []logRecord
 	for i := range 2 {
 		data, err := os.ReadFile(segmentPath(path, i))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return nil, model.Meta{}, err
 		}
 		recs, err := replayLegacy(data)
 		if err != nil {
-			return fmt.Errorf("log %s: %w", segmentPath(path, i), err)
+			return nil, model.Meta{}, fmt.Errorf("log %s: %w", segmentPath(path, i), err)
 		}
 		logged = append(logged, recs...)
 	}
+	var meta model.Meta
+	var entries []model.Entry
 	err := guard(path, func() error {
-		return db.Update(func(tx *bolt.Tx) error {
-			var meta model.Meta
+		return db.View(func(tx *bolt.Tx) error {
 			if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil {
 				if err := unmarshal(raw, &meta); err != nil || !meta.Seen.Valid() {
 					return corrupt(metaBucket, replicaKey, fmt.Errorf("meta record of format %d: %v", version, err))
 				}
 			}
-			var entries []model.Entry
-			err := tx.Bucket(storeBucket).ForEach(func(k, v []byte) error {
+			return tx.Bucket(storeBucket).ForEach(func(k, v []byte) error {
 				var rec storeRecord
 				if len(k) == 0 || k[0] != storeKeyPrefix || unmarshal(v, &rec) != nil {
 					return corrupt(storeBucket, k, fmt.Errorf("record of format %d does not decode", version))
 				}
-				// The key is in the memory map, which the writes below
-				// may remap.
+				// The key is in the memory map, gone once the
+				// transaction ends.
 				entries = append(entries, model.Entry{Key: bytes.Clone(k[1:]), Value: rec.Value, Version: rec.Version, Seq: rec.Seq, Src: rec.Src})
 				return nil
 			})
-			if err != nil {
-				return err
-			}
-			entries = foldInto(&meta, entries, logged)
-			if err := tx.DeleteBucket(storeBucket); err != nil {
-				return err
-			}
-			if _, err := tx.CreateBucket(storeBucket); err != nil {
-				return err
-			}
-			w := &storeWriter{tx: tx, store: tx.Bucket(storeBucket)}
-			for _, e := range entries {
-				w.put(e)
-			}
-			if w.err != nil {
-				return w.err
-			}
-			if err := w.finish(meta); err != nil {
-				return err
-			}
-			return putFormat(tx.Bucket(metaBucket))
 		})
 	})
 	if err != nil {
-		return err
+		return nil, model.Meta{}, err
 	}
+	return foldInto(&meta, entries, logged), meta, nil
+}
+
+// removeLegacyLog removes the old log's segments, once the file holds
+// what they did.
+func removeLegacyLog(path string) error {
 	for i := range 2 {
 		if err := os.Remove(segmentPath(path, i)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
