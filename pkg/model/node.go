@@ -11,9 +11,14 @@ import (
 // hop along the origin's shortest-path tree (see Node).
 type Message interface{ isMessage() }
 
-// Writes carries new writes along the forwarding tree: the fast path.
+// Writes carries new writes along the forwarding tree: the fast path. Src
+// is the sender's replica id, as in every message: a receiver credits the
+// sender with holding what it sends only while it knows the sender by that
+// id (a message of an earlier life, overtaken by the new life's first Ack,
+// must not credit the new life with what the old one held).
 type Writes struct {
 	Entries []Entry
+	Src     uint64
 }
 
 // Ack tells a neighbour which writes the sender holds durably. It is
@@ -55,6 +60,7 @@ type Delta struct {
 	Seen     Seen
 	Complete bool
 	For      uint64
+	Src      uint64
 }
 
 func (Writes) isMessage() {}
@@ -200,13 +206,15 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 	n.now = max(n.now, now)
 	switch m := m.(type) {
 	case Writes:
-		n.applyAll(from, m.Entries)
+		n.applyAll(from, m.Src, m.Entries)
 		n.ackDue[from] = true
 	case Delta:
-		n.applyAll(from, m.Entries)
+		n.applyAll(from, m.Src, m.Entries)
 		if m.Complete && m.For == n.R.Src() {
 			n.R.Merge(m.Seen)
-			n.peer(from).seen.Union(m.Seen)
+			if p := n.peer(from); p.known && p.src == m.Src {
+				p.seen.Union(m.Seen)
+			}
 		}
 		n.ackDue[from] = true
 	case Ack:
@@ -226,12 +234,17 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 	}
 }
 
-func (n *Node) applyAll(from uint32, entries []Entry) {
+func (n *Node) applyAll(from uint32, src uint64, entries []Entry) {
 	// What a neighbour sends, it holds (durably, before it sends): that
-	// is as good as an ack and spares it a Delta of its own writes.
+	// is as good as an ack and spares it a Delta of its own writes. But
+	// only of the life we know it by: an earlier one's messages say
+	// nothing of what the current one holds.
 	p := n.peer(from)
+	credit := p.known && p.src == src
 	for _, e := range entries {
-		p.seen.Add(e.Dot())
+		if credit {
+			p.seen.Add(e.Dot())
+		}
 		if n.R.Apply(e) {
 			n.forward(e, from)
 		}
@@ -437,7 +450,7 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
 
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	entries, complete := n.R.Delta(p.seen, n.cfg.MaxDeltaBytes)
-	d := Delta{Entries: entries, Complete: complete, For: p.src}
+	d := Delta{Entries: entries, Complete: complete, For: p.src, Src: n.R.Src()}
 	if complete {
 		d.Seen = n.R.Seen().Clone()
 	}
@@ -471,7 +484,7 @@ func (n *Node) ReadyOwn() []Outgoing {
 		if len(own) == 0 {
 			continue
 		}
-		out = append(out, Outgoing{To: nb, Msg: Writes{Entries: own}})
+		out = append(out, Outgoing{To: nb, Msg: Writes{Entries: own, Src: src}})
 		if len(rest) > 0 {
 			n.batches[nb] = rest
 		} else {
@@ -487,7 +500,7 @@ func (n *Node) ReadyOwn() []Outgoing {
 func (n *Node) Ready() []Outgoing {
 	for _, nb := range n.neighbors {
 		if es := n.batches[nb]; len(es) > 0 {
-			n.out = append(n.out, Outgoing{To: nb, Msg: Writes{Entries: es}})
+			n.out = append(n.out, Outgoing{To: nb, Msg: Writes{Entries: es, Src: n.R.Src()}})
 		}
 	}
 	clear(n.batches)

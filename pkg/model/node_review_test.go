@@ -118,3 +118,78 @@ func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
 		t.Errorf("stores differ for good: a %v, b %v (seen a %v, b %v)", a.R.Snapshot(), b.R.Snapshot(), a.R.Seen(), b.R.Seen())
 	}
 }
+
+// Writes sent by a server's earlier life, delivered after its new life's
+// first ack, say nothing of what the new life holds: the new life, whose
+// disk lost the write, still gets it back.
+func TestNode_StaleWritesOfAnEarlierLife_NotCredited(t *testing.T) {
+	cfg := func(id uint32) NodeConfig {
+		return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
+	}
+	link := func(a, b *Node) {
+		a.SetNeighbors([]uint32{b.cfg.ID})
+		a.SetLinks(b.cfg.ID, 1, []uint32{a.cfg.ID})
+		b.SetNeighbors([]uint32{a.cfg.ID})
+		b.SetLinks(a.cfg.ID, 1, []uint32{b.cfg.ID})
+	}
+	now := int64(1e9)
+	a := NewNode(cfg(0), NewReplica(0, NewSrc(1), nil, Meta{}))
+	b := NewNode(cfg(1), NewReplica(1, NewSrc(2), nil, Meta{}))
+	link(a, b)
+	pump(t, &now, map[uint32]*Node{0: a, 1: b})
+
+	// b issues w, logs it, sends it (ReadyOwn): the message is in flight.
+	w := b.Put([]byte("k"), []byte("w"), Version{}, now)
+	stale := b.ReadyOwn()
+	// b dies; its disk comes back without w (restored copy / lost tail).
+	b = NewNode(cfg(1), NewReplica(1, NewSrc(3), nil, Meta{}))
+	link(a, b)
+	b.R.TakeDirty()
+	for _, o := range b.Ready() { // new life's first ack
+		a.Step(1, o.Msg, now)
+	}
+	for _, o := range stale { // the old life's Writes arrive late
+		a.Step(1, o.Msg, now)
+	}
+	pump(t, &now, map[uint32]*Node{0: a, 1: b})
+	if !b.R.Seen().Contains(w.Dot()) {
+		t.Errorf("b never got back w %v: a thinks it holds it (a's view of b: %v)", w.Dot(), a.peers[1].seen)
+	}
+}
+
+// Nor may a Delta computed from such a credit make the new life claim the
+// write (merging the Delta's set) without holding it.
+func TestNode_StaleWritesOfAnEarlierLife_NoClaimThroughDelta(t *testing.T) {
+	cfg := func(id uint32) NodeConfig {
+		return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
+	}
+	link := func(a, b *Node) {
+		a.SetNeighbors([]uint32{b.cfg.ID})
+		a.SetLinks(b.cfg.ID, 1, []uint32{a.cfg.ID})
+		b.SetNeighbors([]uint32{a.cfg.ID})
+		b.SetLinks(a.cfg.ID, 1, []uint32{b.cfg.ID})
+	}
+	now := int64(1e9)
+	a := NewNode(cfg(0), NewReplica(0, NewSrc(1), nil, Meta{}))
+	b := NewNode(cfg(1), NewReplica(1, NewSrc(2), nil, Meta{}))
+	link(a, b)
+	a.Put([]byte("x"), []byte("from-a"), Version{}, now)
+	pump(t, &now, map[uint32]*Node{0: a, 1: b})
+
+	w := b.Put([]byte("k"), []byte("w"), Version{}, now)
+	stale := b.ReadyOwn()
+	b = NewNode(cfg(1), NewReplica(1, NewSrc(3), nil, Meta{})) // wiped disk
+	link(a, b)
+	b.R.TakeDirty()
+	for _, o := range b.Ready() {
+		a.Step(1, o.Msg, now)
+	}
+	for _, o := range stale {
+		a.Step(1, o.Msg, now)
+	}
+	pump(t, &now, map[uint32]*Node{0: a, 1: b})
+	_, st := b.R.Get([]byte("k"), Version{})
+	if b.R.Seen().Contains(w.Dot()) && st != Found {
+		t.Errorf("b claims w %v (seen %v) but does not hold it (status %v)", w.Dot(), b.R.Seen(), st)
+	}
+}

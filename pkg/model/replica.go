@@ -155,7 +155,9 @@ func (r *Replica) Merge(s Seen) {
 // Get reads key for a client that depends on dep (zero: no dependency). A
 // value at least as new as dep in the conflict order satisfies both Read
 // Your Writes and Monotonic Reads; an older one, or none, means the replica
-// is behind.
+// is behind. (Dependencies are versions, so of two writes that share one,
+// which only a server restarted from a disk that went back in time with
+// its clock stepped back can issue, either satisfies the other's reader.)
 func (r *Replica) Get(key []byte, dep Version) (Entry, GetStatus) {
 	e, ok := r.store[string(key)]
 	switch {

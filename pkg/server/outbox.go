@@ -61,8 +61,12 @@ type sender struct {
 	// mu guards the pending messages.
 	mu     sync.Mutex
 	writes []model.Entry
-	ack    *model.Ack // only the newest matters: acks are cumulative
-	deltas []model.Delta
+	// writesSrc is the replica id the writes were sent under: writes of an
+	// earlier one (before a reload) are dropped, not sent under the new
+	// one, whose peers would credit it with them.
+	writesSrc uint64
+	ack       *model.Ack // only the newest matters: acks are cumulative
+	deltas    []model.Delta
 }
 
 func newOutbox(self uint32, peers []uint32, flush time.Duration, send sendFunc, failed func(uint32, error)) *outbox {
@@ -89,6 +93,9 @@ func (o *outbox) enqueue(msgs []model.Outgoing) {
 		s.mu.Lock()
 		switch msg := m.Msg.(type) {
 		case model.Writes:
+			if msg.Src != s.writesSrc {
+				s.writes, s.writesSrc = nil, msg.Src
+			}
 			s.writes = append(s.writes, msg.Entries...)
 		case model.Ack:
 			s.ack = &msg
@@ -128,7 +135,7 @@ func (s *sender) take() (msgs []model.Message, more bool) {
 		n++
 	}
 	if n > 0 {
-		msgs = append(msgs, model.Writes{Entries: s.writes[:n:n]})
+		msgs = append(msgs, model.Writes{Entries: s.writes[:n:n], Src: s.writesSrc})
 		s.writes = s.writes[n:]
 	}
 	d := 0

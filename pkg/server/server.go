@@ -11,6 +11,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -417,7 +418,7 @@ func (s *Server) run() {
 				s.node.Step(in.from, s.fault.filter(s.node.R, m), now) // FAULT hook: no-op unless no-causality
 			}
 			if n := s.node.R.TakeRecovered(); n > 0 {
-				s.log.Warn(fmt.Sprintf("took back %d writes of this server's own from server %d: its disk had lost them after they were acknowledged (a data directory rolled back, damaged or wiped); the writes it numbers now carry a new replica id, so none reuses a lost one's dot", n, in.from))
+				s.log.Warn(fmt.Sprintf("took back %d writes of this server's own from server %d: its disk had lost them (a data directory rolled back, damaged or wiped); the writes it numbers now carry a new replica id, so none reuses a lost one's dot", n, in.from))
 			}
 		}
 		// The protocol's timers (heartbeats, repair watches) need checking
@@ -779,10 +780,9 @@ func (s *Server) recover(b storage.Backend) (*model.Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
 	}
-	for _, d := range st.Damage {
-		s.log.Warn(fmt.Sprintf("data directory damaged: %s; kept the %d keys that verified and rewrote the store from them; its peers will send back what was lost", d, len(st.Entries)))
-	}
 	if len(st.Damage) > 0 {
+		s.log.Warn(fmt.Sprintf("data directory damaged: %s; kept the %d keys that verified and rewrote the store from them; its peers will send back what was lost",
+			strings.Join(st.Damage, "; "), len(st.Entries)))
 		if err := b.Reset(st.Entries, st.Meta); err != nil {
 			return nil, fmt.Errorf("rewrite the damaged store: %w", err)
 		}

@@ -82,7 +82,9 @@ type Bolt struct {
 	logs   [2]*wal
 	logged [2][]logRecord
 	cur    int
-	closed bool
+	// nextLSN numbers the next record appended.
+	nextLSN uint64
+	closed  bool
 	// failed is the error of a failed commit or log; once set, every
 	// Commit and Log returns it (see the package caveats).
 	failed error
@@ -109,22 +111,26 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	var opened []string
+	_, logFound := logBytes(path)
+	fresh := false
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		fresh = true
 		if held, ok := logBytes(path); ok {
 			opened = append(opened, fmt.Sprintf("%s is missing, though its log is there (%d bytes of records): the store was lost, and is rebuilt from the log and from peers", path, held))
 		}
 	case err != nil:
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
 	case st.Size() == 0:
+		fresh = true
 		opened = append(opened, fmt.Sprintf("%s was empty (0 bytes): started from an empty store (and its log, if any); peers bring back what it held", path))
 	default:
 		if err := preflight(path, opts.LockTimeout); err != nil {
 			return nil, err
 		}
 	}
-	b := &Bolt{path: path, opts: opts, opened: opened}
+	b := &Bolt{path: path, opts: opts, opened: opened, nextLSN: 1}
 	var db *bolt.DB
 	err = guard(path, func() error {
 		var err error
@@ -138,9 +144,25 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err != nil {
 		return nil, unreadable(path, err)
 	}
+	// A new file gets an empty meta record, unless a log is there: then
+	// the store it went with was lost, and a file without a meta record
+	// says so at every Load until Reset writes one, even if the server
+	// dies before that.
+	withMeta := fresh && !logFound
 	var version uint32
+	var folded uint64
+	var foldedKnown bool
 	if err := guard(path, func() error {
-		return db.Update(func(tx *bolt.Tx) (err error) { version, err = initFormat(tx); return err })
+		return db.Update(func(tx *bolt.Tx) (err error) {
+			if version, err = initFormat(tx, withMeta); err != nil {
+				return err
+			}
+			var mr metaRecord
+			if raw := tx.Bucket(metaBucket).Get(replicaKey); raw != nil && version == formatVersion && unseal(replicaKey, raw, &mr) == nil {
+				folded, foldedKnown = mr.LSN, true
+			}
+			return nil
+		})
 	}); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
@@ -159,24 +181,11 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 			_ = b.Close()
 			return nil, fmt.Errorf("storage: upgrade %s from format %d: %w", path, version, err)
 		}
+		foldedKnown = true
 	}
-	for i := range b.logs {
-		w, err := openWAL(segmentPath(path, i), opts.NoSync)
-		if err == nil {
-			var dmg walDamage
-			size := w.size
-			// Replay also cuts a torn last record off, before anything
-			// is appended after it.
-			b.logged[i], dmg, err = w.replay()
-			b.logs[i] = w
-			if dmg.any() {
-				b.opened = append(b.opened, dmg.describe(w.path, size))
-			}
-		}
-		if err != nil {
-			_ = b.Close()
-			return nil, err
-		}
+	if err := b.openLog(folded, foldedKnown); err != nil {
+		_ = b.Close()
+		return nil, err
 	}
 	// The file and the log's segments may have just been created: their
 	// names must survive a power loss before anything is acknowledged.
@@ -186,12 +195,95 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 			return nil, fmt.Errorf("storage: sync directory of %s: %w", path, err)
 		}
 	}
-	// Append to the segment a crash left records in, if one did: the
-	// first Commit then folds it into the file and empties it.
-	if len(b.logged[0]) == 0 && len(b.logged[1]) > 0 {
+	b.damaged = len(b.opened) > 0
+	return b, nil
+}
+
+// openLog opens the log's segments and judges what their scans found,
+// given the sequence number up to which the file has folded the log in
+// (known unless the file's meta is unreadable). Records the file already
+// holds are left out. The records after it must run on without a gap; a
+// record missing from the sequence, a span stepped over, or bytes at a
+// segment's end that are not the last append cut short is damage, which
+// stays on disk and is reported by Load until Reset. The last append cut
+// short is cut off, so that the next append follows the last good record.
+func (b *Bolt) openLog(folded uint64, foldedKnown bool) error {
+	var scans [2]scan
+	for i := range b.logs {
+		w, err := openWAL(segmentPath(b.path, i), b.opts.NoSync)
+		if err != nil {
+			return err
+		}
+		b.logs[i] = w
+		if scans[i], err = w.scan(); err != nil {
+			return err
+		}
+	}
+	maxLSN := folded
+	held := map[uint64]bool{}
+	lowest := uint64(0)
+	for i, sc := range scans {
+		w := b.logs[i]
+		if sc.header {
+			b.opened = append(b.opened, fmt.Sprintf("%s: segment header unreadable: none of its %d bytes of records could be checked", w.path, w.size-walHeaderSize))
+		}
+		if n := len(sc.skipped); n > 0 {
+			b.opened = append(b.opened, fmt.Sprintf("%s: %d damaged span(s) of records stepped over, the first of %d bytes at offset %d; %d later records verified and were kept",
+				w.path, n, sc.skipped[0].n, sc.skipped[0].off, sc.after))
+		}
+		for _, rec := range sc.records {
+			maxLSN = max(maxLSN, rec.lsn)
+			if rec.lsn <= folded && foldedKnown {
+				continue // the file holds it
+			}
+			if held[rec.lsn] {
+				b.opened = append(b.opened, fmt.Sprintf("%s: record %d appears twice", w.path, rec.lsn))
+				continue
+			}
+			held[rec.lsn] = true
+			if lowest == 0 || rec.lsn < lowest {
+				lowest = rec.lsn
+			}
+			b.logged[i] = append(b.logged[i], rec)
+		}
+	}
+	base := folded
+	if !foldedKnown && lowest > 0 {
+		base = lowest - 1
+	}
+	if missing := int(maxLSN-base) - len(held); missing > 0 {
+		first := base + 1
+		for held[first] {
+			first++
+		}
+		b.opened = append(b.opened, fmt.Sprintf("%s.wal*: %d record(s) missing from the log's sequence, the first number %d (the log runs to %d)", b.path, missing, first, maxLSN))
+	}
+	// Only one append can have been cut short: the one after the last.
+	torn := 0
+	for _, sc := range scans {
+		if sc.tail.n > 0 && (sc.tailBlank || sc.tailLSN == maxLSN+1) {
+			torn++
+		}
+	}
+	for i, sc := range scans {
+		if sc.tail.n == 0 {
+			continue
+		}
+		if torn == 1 && (sc.tailBlank || sc.tailLSN == maxLSN+1) {
+			if err := b.logs[i].cut(sc.tail.off); err != nil {
+				return err
+			}
+			continue
+		}
+		b.opened = append(b.opened, fmt.Sprintf("%s: %d bytes at offset %d that are not the last append cut short", b.logs[i].path, sc.tail.n, sc.tail.off))
+	}
+	b.nextLSN = maxLSN + 1
+	// Append to the segment that holds the newest records: the first
+	// checkpoint then folds both.
+	if len(b.logged[1]) > 0 && (len(b.logged[0]) == 0 || b.logged[1][len(b.logged[1])-1].lsn > b.logged[0][len(b.logged[0])-1].lsn) {
 		b.cur = 1
 	}
-	return b, nil
+	return nil
 }
 
 func (b *Bolt) boltOptions() *bolt.Options {
@@ -291,9 +383,10 @@ func unreadable(path string, err error) error {
 		ErrUnreadable, path, err, path, path)
 }
 
-// initFormat creates the buckets and format record of a new file, or
-// checks those of an existing one, and returns its format version.
-func initFormat(tx *bolt.Tx) (uint32, error) {
+// initFormat creates the buckets and format record of a new file (and,
+// withMeta, an empty meta record), or checks those of an existing one, and
+// returns its format version.
+func initFormat(tx *bolt.Tx, withMeta bool) (uint32, error) {
 	meta, store := tx.Bucket(metaBucket), tx.Bucket(storeBucket)
 	if meta == nil && store == nil {
 		var err error
@@ -302,6 +395,15 @@ func initFormat(tx *bolt.Tx) (uint32, error) {
 		}
 		if _, err = tx.CreateBucket(storeBucket); err != nil {
 			return 0, err
+		}
+		if withMeta {
+			mv, err := seal(replicaKey, &metaRecord{})
+			if err != nil {
+				return 0, err
+			}
+			if err := meta.Put(replicaKey, mv); err != nil {
+				return 0, err
+			}
 		}
 		return formatVersion, putFormat(meta)
 	}
@@ -395,8 +497,8 @@ func readFile(path string, tx *bolt.Tx) fileState {
 	case metaOK && (mr.Keys != keys || mr.Digest != digest):
 		fs.damage = append(fs.damage, fmt.Sprintf("%s: the store holds %d records (digest %016x) where its meta says %d (%016x): records were lost or changed in the file's own pages",
 			path, keys, digest, mr.Keys, mr.Digest))
-	case raw == nil && keys > 0:
-		fs.damage = append(fs.damage, fmt.Sprintf("%s: meta record missing beside %d records", path, keys))
+	case raw == nil:
+		fs.damage = append(fs.damage, fmt.Sprintf("%s: meta record missing (beside %d records): the file is not the store the log went with, or was never completed", path, keys))
 	}
 	return fs
 }
@@ -454,10 +556,10 @@ func (b *Bolt) Load() (State, error) {
 
 // recoverState folds the log into the file's state. Where something was
 // damaged, the set of writes held is rebuilt from what can be vouched for:
-// the dots of the entries that verified, the file's meta unless the file
-// was damaged, and the log records' sets unless the log was. (A record's
+// the dots of the entries that verified, and the file's meta unless the
+// file was damaged. The log records' sets are left out then: a record's
 // set is the whole set its server held when it logged it, which covers
-// the writes of every record before it, a damaged one included.)
+// every write before it, in the file and in a damaged record alike.
 func recoverState(fs fileState, logged []logRecord, opened []string) State {
 	st := State{Damage: slices.Concat(opened, fs.damage)}
 	fileOK, logOK := len(fs.damage) == 0, len(opened) == 0
@@ -469,7 +571,8 @@ func recoverState(fs fileState, logged []logRecord, opened []string) State {
 			st.Meta.Seen.Add(e.Dot())
 		}
 	}
-	if !logOK {
+	// A record's set vouches for every write before it, in the file too.
+	if !logOK || !fileOK {
 		bare := make([]logRecord, len(logged))
 		for i, rec := range logged {
 			bare[i] = logRecord{entries: rec.entries}
@@ -543,7 +646,11 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 			if w.err != nil {
 				return w.err
 			}
-			if err := w.finish(next); err != nil {
+			lsn := mr.LSN
+			for _, rec := range logged {
+				lsn = max(lsn, rec.lsn)
+			}
+			if err := w.finish(next, lsn); err != nil {
 				return err
 			}
 			if b.commitHook != nil {
@@ -631,9 +738,10 @@ func (w *storeWriter) put(e model.Entry) {
 	}
 }
 
-// finish writes the meta record, with the store's count and digest.
-func (w *storeWriter) finish(meta model.Meta) error {
-	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Keys: w.keys, Digest: w.digest})
+// finish writes the meta record, with the store's count and digest and the
+// sequence number of the last log record the file holds.
+func (w *storeWriter) finish(meta model.Meta, lsn uint64) error {
+	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Keys: w.keys, Digest: w.digest, LSN: lsn})
 	if err != nil {
 		return fmt.Errorf("encode meta: %w", err)
 	}
@@ -690,7 +798,7 @@ func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
 		return err
 	}
 	err = ndb.Update(func(tx *bolt.Tx) error {
-		if _, err := initFormat(tx); err != nil {
+		if _, err := initFormat(tx, false); err != nil {
 			return err
 		}
 		w := &storeWriter{tx: tx, store: tx.Bucket(storeBucket)}
@@ -700,11 +808,16 @@ func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
 		if w.err != nil {
 			return w.err
 		}
-		return w.finish(meta)
+		// Every record logged so far is in it: a log that outlives the
+		// rename (a crash before Reset empties it) is then left alone.
+		return w.finish(meta, b.nextLSN-1)
 	})
 	if err = errors.Join(err, ndb.Close()); err != nil {
 		return err
 	}
+	// The file lock is released from here to the reopen below: only
+	// this server's process uses its data directory (the watchdog runs
+	// one at a time), so nothing takes it meanwhile.
 	if err := b.db.Close(); err != nil {
 		return err
 	}
@@ -739,10 +852,12 @@ func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
 		return err
 	}
 	rec := newRecord(entries, seen)
+	rec.lsn = b.nextLSN
 	if err := b.logs[b.cur].appendRecord(rec); err != nil {
 		b.failed = err
 		return err
 	}
+	b.nextLSN++
 	b.logged[b.cur] = append(b.logged[b.cur], rec)
 	return nil
 }

@@ -444,3 +444,109 @@ func writeLegacyLog(t *testing.T, path string, entries []model.Entry) {
 		t.Fatal(err)
 	}
 }
+
+// A log record's set is the whole set its server held when it logged it:
+// it covers the file's records too, so a damaged file record leaves the
+// log's sets untrusted, and the record's write unclaimed.
+func TestBolt_Load_DamagedFile_LogSetsNotTrusted(t *testing.T) {
+	path, fine, _ := twoKeys(t)
+	b := openBolt(t, path)
+	x := entry("x", "logged", 3, 3, 1)
+	if err := b.Log([]model.Entry{x}, metaAt(0, 1, 2, 2, 1).Seen); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		raw := bytes.Clone(tx.Bucket(storeBucket).Get([]byte("kvictim")))
+		raw[len(raw)-1] ^= 1
+		return tx.Bucket(storeBucket).Put([]byte("kvictim"), raw)
+	})
+	st := damaged(t, openBolt(t, path), "victim")
+	checkEntries(t, st.Entries, []model.Entry{fine, x})
+	if want := (model.Seen{Prefix: vclock.Clock{{ID: 1, N: 1}, {ID: 3, N: 1}}}); !st.Meta.Seen.Equal(want) {
+		t.Fatalf("seen = %v, want %v: not the victim's 2:1", st.Meta.Seen, want)
+	}
+}
+
+// What Load found damaged is found again at the next open if the server
+// dies before Reset: nothing at open destroys the evidence.
+func TestBolt_DamageEvidence_SurvivesUntilReset(t *testing.T) {
+	reopenTwice := func(t *testing.T, path string, wantEntries []model.Entry, notClaimed model.Dot) {
+		t.Helper()
+		for range 2 {
+			b := openBolt(t, path)
+			st := damaged(t, b)
+			checkEntries(t, st.Entries, wantEntries)
+			if st.Meta.Seen.Contains(notClaimed) {
+				t.Fatalf("seen %v claims %v, whose write is gone", st.Meta.Seen, notClaimed)
+			}
+			closeRaw(t, b) // killed before Reset
+		}
+	}
+	t.Run("MissingStoreFile", func(t *testing.T) {
+		x, y := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2)
+		path := logged(t, []model.Entry{x}, metaAt(1, 1, 1))
+		b := openBolt(t, path)
+		if err := b.Log([]model.Entry{y}, metaAt(0, 1, 1).Seen); err != nil {
+			t.Fatal(err)
+		}
+		closeRaw(t, b)
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		reopenTwice(t, path, []model.Entry{y}, x.Dot())
+	})
+	t.Run("DamagedRecordInOlderSegment", func(t *testing.T) {
+		// x in one segment, then (a checkpoint that never finished) y in
+		// the other with the whole set, which covers x.
+		x, y := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2)
+		path := logged(t, nil, model.Meta{}, []model.Entry{x})
+		older := logFile(t, path)
+		b := openBolt(t, path)
+		b.cur = 1 - b.cur
+		if err := b.Log([]model.Entry{y}, metaAt(0, 1, 1).Seen); err != nil {
+			t.Fatal(err)
+		}
+		closeRaw(t, b)
+		// x's payload rots: its header still verifies, so it looks like
+		// an append cut short, but it is not the last one.
+		flipAt(t, older, -2)
+		reopenTwice(t, path, []model.Entry{y}, x.Dot())
+	})
+	t.Run("TwoDamagedRecordsAtTheEnd", func(t *testing.T) {
+		x, y, z := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2), entry("z", "3", 3, 1, 3)
+		path := logged(t, nil, model.Meta{}, []model.Entry{x}, []model.Entry{y}, []model.Entry{z})
+		name := logFile(t, path)
+		offs := recordOffsets(t, name)
+		flipAt(t, name, offs[1]+recHeaderSize+2)
+		flipAt(t, name, -2)
+		reopenTwice(t, path, []model.Entry{x}, y.Dot())
+	})
+	t.Run("CrashBetweenRebuildAndLogReset", func(t *testing.T) {
+		path, fine, victim := twoKeys(t)
+		b := openBolt(t, path)
+		if err := b.Log([]model.Entry{entry("x", "logged", 3, 3, 1)}, metaAt(0, 1, 2, 2, 1).Seen); err != nil {
+			t.Fatal(err)
+		}
+		closeRaw(t, b)
+		rawUpdate(t, path, func(tx *bolt.Tx) error {
+			raw := bytes.Clone(tx.Bucket(storeBucket).Get([]byte("kvictim")))
+			raw[len(raw)-1] ^= 1
+			return tx.Bucket(storeBucket).Put([]byte("kvictim"), raw)
+		})
+		b = openBolt(t, path)
+		st := damaged(t, b)
+		// Reset's first half: the new file is in place, the log not yet
+		// emptied.
+		if err := b.rebuild(st.Entries, st.Meta); err != nil {
+			t.Fatal(err)
+		}
+		closeRaw(t, b)
+		b = openBolt(t, path)
+		got, meta := load(t, b)
+		checkEntries(t, got, st.Entries)
+		if meta.Seen.Contains(victim.Dot()) || !meta.Seen.Contains(fine.Dot()) {
+			t.Fatalf("seen after the crash = %v: must hold %v and not %v", meta.Seen, fine.Dot(), victim.Dot())
+		}
+	})
+}

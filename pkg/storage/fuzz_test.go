@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/vclock"
 )
 
 // FuzzRecordDecoding: whatever bytes a corrupt disk holds where a record
@@ -30,46 +31,53 @@ func FuzzRecordDecoding(f *testing.F) {
 	})
 }
 
-// FuzzLogReplay damages a log segment of a few records (bytes flipped
-// anywhere, the end cut off) and replays it. Whatever the damage:
-//   - every record replay returns is one that was logged, in order;
+// FuzzLogReplay damages the log of a store (bytes flipped anywhere in a
+// segment, its end cut off) and opens it again. Whatever the damage:
+//   - every entry Load returns is one that was logged;
 //   - every record whose bytes the damage left alone is returned;
-//   - damage to a record followed by an undamaged one is reported: damage
-//     in the middle of the log is never taken for a torn last record.
+//   - a damaged record with anything after it in the segment is reported:
+//     damage in the middle of the log is never taken for a torn last
+//     record, and the set of writes held then claims no write Load did
+//     not return.
 //
 // The seed corpus is in testdata/fuzz/FuzzLogReplay; go test runs it, and
 // go test -fuzz=FuzzLogReplay ./pkg/storage searches for more.
 func FuzzLogReplay(f *testing.F) {
 	f.Add(uint8(3), []byte{}, uint16(0))                       // intact
-	f.Add(uint8(3), []byte{0, 40, 0x01}, uint16(0))            // first record's payload
+	f.Add(uint8(3), []byte{0, 50, 0x01}, uint16(0))            // first record's payload
 	f.Add(uint8(4), []byte{0, 20, 0xff}, uint16(0))            // first record's length
 	f.Add(uint8(4), []byte{0, 9, 0x10}, uint16(0))             // the salt
 	f.Add(uint8(2), []byte{}, uint16(5))                       // torn tail
 	f.Add(uint8(5), []byte{1, 10, 0x80, 0, 200, 1}, uint16(3)) // two flips and a cut
 	f.Fuzz(func(t *testing.T, n uint8, flips []byte, cut uint16) {
 		n = 1 + n%6
-		dir := t.TempDir()
-		path := filepath.Join(dir, "seg")
-		w, err := openWAL(path, true)
+		path := filepath.Join(t.TempDir(), "state.db")
+		b, err := OpenBolt(path, BoltOptions{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want []logRecord
+		var want []model.Entry
 		var spans []span
+		w := b.logs[b.cur]
 		for i := range int(n) {
-			rec := logRecord{entries: []model.Entry{{
+			e := model.Entry{
 				Key: []byte(fmt.Sprintf("k%d", i)), Value: bytes.Repeat([]byte{byte('a' + i)}, 1+i*37),
 				Version: model.Version{Wall: int64(i + 1)}, Seq: uint64(i + 1), Src: 1,
-			}}}
+			}
 			start := w.size
-			if err := w.appendRecord(rec); err != nil {
+			// Each record's set holds every write before it, as a
+			// server's commit records do.
+			if err := b.Log([]model.Entry{e}, model.Seen{Prefix: vclock.Clock(nil).With(1, uint64(i))}); err != nil {
 				t.Fatal(err)
 			}
-			want = append(want, rec)
+			want = append(want, e)
 			spans = append(spans, span{start, w.size - start})
 		}
-		w.close()
-		data, err := os.ReadFile(path)
+		name := w.path
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,64 +86,47 @@ func FuzzLogReplay(f *testing.F) {
 			data[int(binary.BigEndian.Uint16(flips[i:]))%len(data)] ^= flips[i+2]
 		}
 		end := len(data) - int(cut)%(len(data)/2+1)
-		touched := make([]bool, len(data))
-		for i := range data {
-			touched[i] = i >= end || data[i] != orig[i]
-		}
 		data = data[:end]
-		if err := os.WriteFile(path, data, 0o600); err != nil {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
 			t.Fatal(err)
-		}
-		w, err = openWAL(path, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.close()
-		got, dmg, err := w.replay()
-		if err != nil {
-			t.Fatal(err)
-		}
-		headerHit := false
-		for i := range walHeaderSize {
-			headerHit = headerHit || touched[i]
 		}
 		intact := func(s span) bool {
-			for i := s.off; i < s.off+s.n; i++ {
-				if touched[i] {
-					return false
-				}
-			}
-			return true
+			return s.off+s.n <= int64(end) && bytes.Equal(data[s.off:s.off+s.n], orig[s.off:s.off+s.n])
 		}
-		// Returned records are logged ones, in order.
-		j := 0
-		for _, g := range got {
-			for j < len(want) && !bytes.Equal(want[j].entries[0].Key, g.entries[0].Key) {
-				j++
-			}
-			if j == len(want) || !bytes.Equal(want[j].entries[0].Value, g.entries[0].Value) {
-				t.Fatalf("replay returned a record that was never logged or out of order: %q", g.entries[0].Key)
-			}
-			j++
+		b, err = OpenBolt(path, BoltOptions{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if headerHit {
-			// A damaged salt costs every record, but never silently.
-			if len(got) < len(want) && !dmg.any() {
-				t.Fatalf("the segment header was damaged, %d of %d records lost, and replay reported nothing", len(want)-len(got), len(want))
-			}
-			return
+		defer b.Close()
+		st, err := b.Load()
+		if err != nil {
+			t.Fatal(err)
 		}
-		have := map[string]bool{}
-		for _, g := range got {
-			have[string(g.entries[0].Key)] = true
+		got := map[string]model.Entry{}
+		for _, e := range st.Entries {
+			got[string(e.Key)] = e
 		}
-		for i, s := range spans {
-			if intact(s) && !have[string(want[i].entries[0].Key)] {
-				t.Fatalf("record %d was not damaged but replay lost it (damage %+v)", i, dmg)
+		for i, e := range want {
+			g, ok := got[string(e.Key)]
+			if ok && !bytes.Equal(g.Value, e.Value) {
+				t.Fatalf("Load returned %q=%q, which was never logged", g.Key, g.Value)
 			}
-			if !intact(s) && i+1 < len(spans) && intact(spans[i+1]) && !dmg.any() {
-				t.Fatalf("record %d was damaged, record %d after it was not, and replay reported nothing", i, i+1)
+			if !ok && st.Meta.Seen.Contains(e.Dot()) {
+				t.Fatalf("Load claims write %v (%q) without returning it (damage %q)", e.Dot(), e.Key, st.Damage)
 			}
+			if intact(spans[i]) && !bytes.Equal(data[:walHeaderSize], orig[:walHeaderSize]) {
+				continue // a damaged salt may cost every record; reported below
+			}
+			if intact(spans[i]) && !ok {
+				t.Fatalf("record %d was not damaged but Load lost it (damage %q)", i, st.Damage)
+			}
+			damagedBefore := !intact(spans[i]) && spans[i].off+spans[i].n < int64(end)
+			if damagedBefore && len(st.Damage) == 0 {
+				t.Fatalf("record %d was damaged, bytes follow it, and Load reported nothing", i)
+			}
+		}
+		if len(got) < len(want) && !bytes.Equal(data[:walHeaderSize], orig[:walHeaderSize]) && end > walHeaderSize+recHeaderSize && len(st.Damage) == 0 {
+			t.Fatalf("the segment header was damaged, %d of %d records lost, and Load reported nothing", len(want)-len(got), len(want))
 		}
 	})
 }

@@ -78,15 +78,17 @@ type storeRecord struct {
 	Src     uint64        `msgpack:"r"`
 }
 
-// metaRecord is the meta bucket's "replica" record: the replica's meta, and
+// metaRecord is the meta bucket's "replica" record: the replica's meta;
 // what the store bucket must hold with it, so that a record lost or added
 // by damage to bbolt's own pages (which carry no checksums) shows: Keys
-// records whose recordHash values XOR to Digest.
+// records whose recordHash values XOR to Digest; and LSN, the sequence
+// number of the last log record folded into the file (see wal).
 type metaRecord struct {
 	Seen   model.Seen    `msgpack:"s"`
 	Clock  model.Version `msgpack:"c"`
 	Keys   uint64        `msgpack:"n"`
 	Digest uint64        `msgpack:"d"`
+	LSN    uint64        `msgpack:"q"`
 }
 
 func storeKey(key []byte) []byte {

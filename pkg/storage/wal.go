@@ -23,20 +23,24 @@ import (
 // A segment starts with a header, walMagic and 8 random bytes (the salt),
 // written when the file is made. A record is:
 //
-//	"GKVR" | payload length (4 bytes LE) | payload sum | header sum | payload
+//	"GKVR" | payload length (4 bytes LE) | sequence number (8) | payload sum (4) | header sum (4) | payload
 //
 // where the payload is a msgpack walPayload, the payload sum is the
 // CRC-32C of the salt and the payload, and the header sum that of the salt
-// and the header's first 12 bytes. The salt makes a record of another
-// segment (or one planted in a value) fail both sums.
+// and the header's first 20 bytes. The salt makes a record of another
+// segment (or one planted in a value) fail both sums. Sequence numbers
+// count every record the Bolt ever appended, across both segments; the
+// file's meta record says up to which one it has folded them in.
 //
-// Every Log is one append, synced before the next, so only the last
-// record can be torn, and a torn record is cut off at open. A record that
-// fails its sums with records after it that verify is not torn but
-// damaged: replay finds the next record by its marker and header sum,
-// keeps what verifies, and reports what it skipped. The writes in a
-// skipped record are missing (see Bolt.Load, which then claims only what
-// it can vouch for), and the server takes them back from its peers.
+// Every Log is one append, synced before the next, so only the last record
+// appended can be torn. A scan reads what verifies and steps over what does
+// not, finding the next record by its marker and header sum; the Bolt then
+// decides, from both segments' sequence numbers, whether what failed is
+// that torn last record (cut off without a word) or damage: a record
+// missing from the sequence, a span stepped over, bytes at the end that
+// are not the last append. The writes of a damaged record are missing
+// (Bolt.Load then claims only what it can vouch for), and the server takes
+// them back from its peers.
 type wal struct {
 	path   string
 	f      *os.File
@@ -46,8 +50,10 @@ type wal struct {
 }
 
 // logRecord is what one Log call made durable: entries, and a set of
-// writes held (whose entries, where superseded, the store no longer has).
+// writes held (whose entries, where superseded, the store no longer has),
+// under its sequence number.
 type logRecord struct {
+	lsn     uint64
 	entries []model.Entry
 	seen    model.Seen
 }
@@ -74,7 +80,7 @@ var (
 
 const (
 	walHeaderSize = 16 // walMagic and the salt
-	recHeaderSize = 16
+	recHeaderSize = 24
 )
 
 // walMaxRecord bounds a record's announced length on replay, so that a torn
@@ -82,42 +88,29 @@ const (
 // refused before it is written.
 const walMaxRecord = 256 << 20
 
-// walDamage is what replay found wrong in a segment, beyond a torn last
-// record (which is normal after a crash and cut off without a word).
-type walDamage struct {
-	// header: the segment header is unreadable; none of its records can
-	// be checked.
-	header bool
-	// skipped are the damaged spans replay stepped over, each followed
-	// by a record that verifies.
-	skipped []span
-	// tail is a span at the end that is not a torn record (garbage where
-	// a record's header should be), cut off.
-	tail span
-	// after counts the records that verified after the first damage.
-	after int
-}
-
 type span struct{ off, n int64 }
 
-func (d walDamage) any() bool { return d.header || len(d.skipped) > 0 || d.tail.n > 0 }
-
-// describe says what replay found, for the server's log.
-func (d walDamage) describe(path string, size int64) string {
-	switch {
-	case d.header:
-		return fmt.Sprintf("%s: segment header unreadable: its %d bytes of records were dropped", path, size)
-	case len(d.skipped) > 0:
-		s := d.skipped[0]
-		msg := fmt.Sprintf("%s: %d damaged span(s) of records, the first of %d bytes at offset %d; %d later records verified and were kept",
-			path, len(d.skipped), s.n, s.off, d.after)
-		if d.tail.n > 0 {
-			msg += fmt.Sprintf("; %d unverifiable bytes at the end were cut off", d.tail.n)
-		}
-		return msg
-	default:
-		return fmt.Sprintf("%s: %d unverifiable bytes at offset %d (not a torn record) were cut off", path, d.tail.n, d.tail.off)
-	}
+// scan is what a segment holds, as read: the records that verify, the
+// spans stepped over, and what follows the last record that verifies.
+type scan struct {
+	// header: the segment header is unreadable; none of its records can
+	// be checked.
+	header  bool
+	records []logRecord
+	// skipped are the spans stepped over, each followed by a record that
+	// verifies; after counts the records that verified after the first.
+	skipped []span
+	after   int
+	// tail is what follows the last record that verifies (n == 0: nothing).
+	tail span
+	// tailLSN is the sequence number of the record the tail starts with,
+	// when its header verifies and nothing but that record's own bytes,
+	// or fewer, follows: a record cut short or failing its payload sum,
+	// as an append cut by a crash leaves it. Zero otherwise.
+	tailLSN uint64
+	// tailBlank: the tail is shorter than a record header, or zeros (a
+	// file extended before its data reached the disk).
+	tailBlank bool
 }
 
 // openWAL opens or creates a segment. A new segment, or one whose header a
@@ -183,75 +176,80 @@ func (w *wal) read() ([]byte, error) {
 	return data, nil
 }
 
-// replay returns every record that verifies, in the order logged, and
-// what it found damaged. It cuts off what follows the last record that
-// verifies, so that the next append follows it.
-func (w *wal) replay() ([]logRecord, walDamage, error) {
+// scan reads the segment. It changes nothing: what it found stays on disk
+// as evidence until the Bolt decides (a torn last record is cut by cut;
+// damage stays until Reset).
+func (w *wal) scan() (scan, error) {
 	data, err := w.read()
 	if err != nil {
-		return nil, walDamage{}, err
+		return scan{}, err
 	}
-	var dmg walDamage
+	var sc scan
 	if !bytes.Equal(data[:len(walMagic)], walMagic) {
-		dmg.header = true
-		return nil, dmg, w.reset()
+		sc.header = true
+		return sc, nil
 	}
 	w.seed = crc32.Checksum(data[len(walMagic):walHeaderSize], castagnoli)
-	var records []logRecord
-	pos, end := int64(walHeaderSize), int64(walHeaderSize)
+	pos := int64(walHeaderSize)
 	for pos < int64(len(data)) {
-		n, ok := w.verify(data, pos)
+		h, n, ok := w.verify(data, pos)
 		if !ok {
 			next := w.resync(data, pos+1)
 			if next < 0 {
-				if !w.torn(data[pos:]) {
-					dmg.tail = span{pos, int64(len(data)) - pos}
+				sc.tail = span{pos, int64(len(data)) - pos}
+				sc.tailBlank = len(data[pos:]) < recHeaderSize || allZero(data[pos:])
+				if h, ok := w.header(data, pos); ok && recHeaderSize+int64(h.length) >= sc.tail.n {
+					sc.tailLSN = h.lsn
 				}
 				break
 			}
-			dmg.skipped = append(dmg.skipped, span{pos, next - pos})
+			sc.skipped = append(sc.skipped, span{pos, next - pos})
 			pos = next
 			continue
 		}
-		payload := data[pos+recHeaderSize : pos+n]
-		rec, err := decodeRecordPayload(payload)
+		rec, err := decodeRecordPayload(data[pos+recHeaderSize : pos+n])
 		if err != nil {
 			// The sums matched what was written: not rot but a record
 			// this build cannot read. Its writes are missing all the same.
-			dmg.skipped = append(dmg.skipped, span{pos, n})
+			sc.skipped = append(sc.skipped, span{pos, n})
 		} else {
-			records = append(records, rec)
-			if len(dmg.skipped) > 0 {
-				dmg.after++
+			rec.lsn = h.lsn
+			sc.records = append(sc.records, rec)
+			if len(sc.skipped) > 0 {
+				sc.after++
 			}
 		}
 		pos += n
-		end = pos
 	}
-	if end < w.size {
-		if err := w.truncate(end, true); err != nil {
-			return nil, dmg, fmt.Errorf("storage: cut the end off log %s: %w", w.path, err)
-		}
+	return sc, nil
+}
+
+// cut cuts the segment at off, durably, so that the next append follows
+// the last record that verified.
+func (w *wal) cut(off int64) error {
+	if err := w.truncate(off, true); err != nil {
+		return fmt.Errorf("storage: cut the end off log %s: %w", w.path, err)
 	}
-	return records, dmg, nil
+	return nil
 }
 
 // verify reports whether a whole record that passes both sums starts at
-// pos, and its length with its header.
-func (w *wal) verify(data []byte, pos int64) (int64, bool) {
+// pos, with its header and its length with its header.
+func (w *wal) verify(data []byte, pos int64) (recHeader, int64, bool) {
 	h, ok := w.header(data, pos)
 	if !ok || int64(h.length) > int64(len(data))-pos-recHeaderSize {
-		return 0, false
+		return h, 0, false
 	}
 	payload := data[pos+recHeaderSize : pos+recHeaderSize+int64(h.length)]
 	if crc32.Update(w.seed, castagnoli, payload) != h.payloadSum {
-		return 0, false
+		return h, 0, false
 	}
-	return recHeaderSize + int64(h.length), true
+	return h, recHeaderSize + int64(h.length), true
 }
 
 type recHeader struct {
 	length, payloadSum uint32
+	lsn                uint64
 }
 
 // header reads the record header at pos if its marker and sum check out.
@@ -260,10 +258,10 @@ func (w *wal) header(data []byte, pos int64) (recHeader, bool) {
 		return recHeader{}, false
 	}
 	b := data[pos : pos+recHeaderSize]
-	if !bytes.Equal(b[:4], recordMagic) || crc32.Update(w.seed, castagnoli, b[:12]) != binary.LittleEndian.Uint32(b[12:]) {
+	if !bytes.Equal(b[:4], recordMagic) || crc32.Update(w.seed, castagnoli, b[:20]) != binary.LittleEndian.Uint32(b[20:]) {
 		return recHeader{}, false
 	}
-	h := recHeader{length: binary.LittleEndian.Uint32(b[4:]), payloadSum: binary.LittleEndian.Uint32(b[8:])}
+	h := recHeader{length: binary.LittleEndian.Uint32(b[4:]), lsn: binary.LittleEndian.Uint64(b[8:]), payloadSum: binary.LittleEndian.Uint32(b[16:])}
 	return h, h.length <= walMaxRecord
 }
 
@@ -275,25 +273,12 @@ func (w *wal) resync(data []byte, from int64) int64 {
 		if i < 0 {
 			return -1
 		}
-		if _, ok := w.verify(data, from+int64(i)); ok {
+		if _, _, ok := w.verify(data, from+int64(i)); ok {
 			return from + int64(i)
 		}
 		from += int64(i) + 1
 	}
 	return -1
-}
-
-// torn reports whether what follows the last good record is what a crash
-// in the middle of an append leaves: too little for a header, zeros (a
-// file extended before its data reached the disk), or a header that
-// verifies followed by less than it announces or a payload that fails its
-// sum. Anything else there is damage.
-func (w *wal) torn(tail []byte) bool {
-	if len(tail) < recHeaderSize || allZero(tail) {
-		return true
-	}
-	_, ok := w.header(tail, 0)
-	return ok
 }
 
 func allZero(b []byte) bool {
@@ -320,10 +305,10 @@ func decodeRecordPayload(payload []byte) (logRecord, error) {
 	return rec, nil
 }
 
-// appendRecord durably appends one record. On failure it cuts the file back
-// to its old size, so that a write the caller was told failed cannot come
-// back at the next open; if even that fails, the log's state is unknown and
-// the error says so.
+// appendRecord durably appends one record under its sequence number. On
+// failure it cuts the file back to its old size, so that a write the
+// caller was told failed cannot come back at the next open; if even that
+// fails, the log's state is unknown and the error says so.
 func (w *wal) appendRecord(rec logRecord) error {
 	p := walPayload{Seen: rec.seen, Entries: make([]walEntry, len(rec.entries))}
 	for i, e := range rec.entries {
@@ -344,8 +329,9 @@ func (w *wal) appendRecord(rec logRecord) error {
 	}
 	copy(raw, recordMagic)
 	binary.LittleEndian.PutUint32(raw[4:], uint32(n))
-	binary.LittleEndian.PutUint32(raw[8:], crc32.Update(w.seed, castagnoli, raw[recHeaderSize:]))
-	binary.LittleEndian.PutUint32(raw[12:], crc32.Update(w.seed, castagnoli, raw[:12]))
+	binary.LittleEndian.PutUint64(raw[8:], rec.lsn)
+	binary.LittleEndian.PutUint32(raw[16:], crc32.Update(w.seed, castagnoli, raw[recHeaderSize:]))
+	binary.LittleEndian.PutUint32(raw[20:], crc32.Update(w.seed, castagnoli, raw[:20]))
 	_, err := w.f.Write(raw)
 	if err == nil && !w.noSync {
 		err = fdatasync(w.f)

@@ -158,7 +158,7 @@ func TestLog_MidLogDamage_KeepsLaterRecords(t *testing.T) {
 			name := logFile(t, path)
 			flipAt(t, name, tc.at(recordOffsets(t, name)[1]))
 			b = openBolt(t, path)
-			st := damaged(t, b, name, "1 later records verified", "damaged span")
+			st := damaged(t, b, name, "stepped over", "1 later records verified and were kept", "missing from the log's sequence")
 			checkEntries(t, st.Entries, []model.Entry{x, z})
 			want := model.Seen{Prefix: vclock.Clock{{ID: 1, N: 1}, {ID: 2, N: 1}}}
 			if !st.Meta.Seen.Equal(want) {
@@ -183,7 +183,7 @@ func TestLog_GarbageTailIsDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	st := damaged(t, openBolt(t, path), "unverifiable bytes")
+	st := damaged(t, openBolt(t, path), "not the last append cut short")
 	checkEntries(t, st.Entries, []model.Entry{x})
 }
 
@@ -193,7 +193,7 @@ func TestLog_DamagedSaltIsReported(t *testing.T) {
 	x := entry("x", "lost", 1, 1, 1)
 	path := logged(t, nil, model.Meta{}, []model.Entry{x})
 	flipAt(t, logFile(t, path), 10)
-	st := damaged(t, openBolt(t, path), "unverifiable bytes")
+	st := damaged(t, openBolt(t, path), "not the last append cut short")
 	checkEntries(t, st.Entries, nil)
 }
 
@@ -244,7 +244,7 @@ func TestLog_UndecodableRecordIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
-	st := damaged(t, openBolt(t, path), "1 later records verified")
+	st := damaged(t, openBolt(t, path), "stepped over")
 	checkEntries(t, st.Entries, []model.Entry{x})
 }
 

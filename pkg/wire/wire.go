@@ -51,11 +51,11 @@ func Encode(from uint32, msgs []model.Message) ([]byte, error) {
 	for _, m := range msgs {
 		switch m := m.(type) {
 		case model.Writes:
-			b.Msgs = append(b.Msgs, msg{Kind: kindWrites, Entries: m.Entries})
+			b.Msgs = append(b.Msgs, msg{Kind: kindWrites, Entries: m.Entries, Src: m.Src})
 		case model.Ack:
 			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src, Topology: m.Topology})
 		case model.Delta:
-			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For})
+			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For, Src: m.Src})
 		default:
 			return nil, fmt.Errorf("wire: cannot encode %T", m)
 		}
@@ -97,11 +97,11 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 		}
 		switch m.Kind {
 		case kindWrites:
-			msgs = append(msgs, model.Writes{Entries: m.Entries})
+			msgs = append(msgs, model.Writes{Entries: m.Entries, Src: m.Src})
 		case kindAck:
 			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src, Topology: m.Topology})
 		case kindDelta:
-			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For})
+			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For, Src: m.Src})
 		default:
 			return 0, nil, fmt.Errorf("%w: message %d: unknown kind %d", ErrMalformed, i, m.Kind)
 		}
