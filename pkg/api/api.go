@@ -53,6 +53,7 @@ type PingReply struct {
 const (
 	ServerPing   = "Server.Ping"
 	ServerPut    = "Server.Put"
+	ServerDelete = "Server.Delete"
 	ServerGet    = "Server.Get"
 	ServerCut    = "Server.Cut"
 	ServerHeal   = "Server.Heal"
@@ -77,6 +78,13 @@ type PutReply struct {
 	Reason  string
 }
 
+// DeleteArgs deletes Key at the server (writes a tombstone); Dep as in
+// PutArgs. It is answered with a PutReply.
+type DeleteArgs struct {
+	Key []byte
+	Dep model.Version
+}
+
 // GetArgs reads Key; Dep as in PutArgs.
 type GetArgs struct {
 	Key []byte
@@ -84,7 +92,9 @@ type GetArgs struct {
 }
 
 // GetReply carries the value (Status OK) with its version, which the client
-// keeps as its new dependency for the key.
+// keeps as its new dependency for the key. A key whose winning write is a
+// delete is ErrKey with the delete's version, which the client keeps too:
+// reading a deletion is a read.
 type GetReply struct {
 	Status  Status
 	Value   []byte
@@ -116,6 +126,7 @@ type StatusReply struct {
 type StatsReply struct {
 	ID           uint32
 	Puts, Gets   uint64
+	Deletes      uint64
 	Commits      uint64 // bbolt transactions
 	Batches      uint64 // memberlist messages sent (each a batch)
 	Bytes        uint64 // bytes of those messages
@@ -133,10 +144,12 @@ type DumpReply struct {
 }
 
 // KV is one key of a dump. Version lets a history checker tell which write
-// the value is.
+// the value is. Deleted: the key's winning write is a delete (printStore
+// leaves it out).
 type KV struct {
 	Key, Value []byte
 	Version    model.Version
+	Deleted    bool
 }
 
 // ---- Client ("Client.*"), called by the master.
@@ -146,6 +159,7 @@ const (
 	ClientConnect    = "Client.Connect"
 	ClientDisconnect = "Client.Disconnect"
 	ClientPut        = "Client.Put"
+	ClientDelete     = "Client.Delete"
 	ClientGet        = "Client.Get"
 )
 
@@ -162,6 +176,11 @@ type ConnectArgs struct {
 // ClientPutArgs asks the client to write through its server.
 type ClientPutArgs struct {
 	Key, Value []byte
+}
+
+// ClientDeleteArgs asks the client to delete through its server.
+type ClientDeleteArgs struct {
+	Key []byte
 }
 
 // ClientGetArgs asks the client to read through its server.

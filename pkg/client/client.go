@@ -163,24 +163,38 @@ func (c *Client) observe(key []byte, v model.Version) {
 // Put writes through the client's server, ordered after everything the
 // client has seen of the key.
 func (c *Client) Put(args api.ClientPutArgs, reply *api.ClientReply) error {
-	id, conn, dep, ok := c.session(args.Key)
+	*reply = c.write("put", args.Key, func(conn *rpcconn.Conn, dep model.Version, pr *api.PutReply) error {
+		return conn.Call(api.ServerPut, api.PutArgs{Key: args.Key, Value: args.Value, Dep: dep}, pr)
+	})
+	return nil
+}
+
+// Delete deletes through the client's server, ordered after everything the
+// client has seen of the key; the client then depends on the delete.
+func (c *Client) Delete(args api.ClientDeleteArgs, reply *api.ClientReply) error {
+	*reply = c.write("delete", args.Key, func(conn *rpcconn.Conn, dep model.Version, pr *api.PutReply) error {
+		return conn.Call(api.ServerDelete, api.DeleteArgs{Key: args.Key, Dep: dep}, pr)
+	})
+	return nil
+}
+
+// write runs a put or delete (call) with the session's dependency on key,
+// and keeps the write's version as the new one.
+func (c *Client) write(what string, key []byte, call func(*rpcconn.Conn, model.Version, *api.PutReply) error) api.ClientReply {
+	id, conn, dep, ok := c.session(key)
 	if !ok {
-		*reply = api.ClientReply{Status: api.ErrConn, Reason: "not connected to a server"}
-		return nil
+		return api.ClientReply{Status: api.ErrConn, Reason: "not connected to a server"}
 	}
 	var pr api.PutReply
-	err := conn.Call(api.ServerPut, api.PutArgs{Key: args.Key, Value: args.Value, Dep: dep}, &pr)
-	if err != nil {
-		*reply = failure(id, err)
-		c.log.Debug("put failed", "key", args.Key, "server", id, "err", err)
-		return nil
+	if err := call(conn, dep, &pr); err != nil {
+		c.log.Debug(what+" failed", "key", key, "server", id, "err", err)
+		return failure(id, err)
 	}
 	if pr.Status == api.OK {
-		c.observe(args.Key, pr.Version)
+		c.observe(key, pr.Version)
 	}
-	*reply = api.ClientReply{Status: pr.Status, Reason: pr.Reason, Version: pr.Version, Dep: dep, Server: id}
-	c.log.Debug("put", "key", args.Key, "server", id, "dep", dep, "status", pr.Status, "version", pr.Version)
-	return nil
+	c.log.Debug(what, "key", key, "server", id, "dep", dep, "status", pr.Status, "version", pr.Version)
+	return api.ClientReply{Status: pr.Status, Reason: pr.Reason, Version: pr.Version, Dep: dep, Server: id}
 }
 
 // Get reads through the client's server; the server answers ERR_DEP rather
@@ -198,8 +212,8 @@ func (c *Client) Get(args api.ClientGetArgs, reply *api.ClientReply) error {
 		c.log.Debug("get failed", "key", args.Key, "server", id, "err", err)
 		return nil
 	}
-	if gr.Status == api.OK {
-		c.observe(args.Key, gr.Version)
+	if gr.Status == api.OK || gr.Status == api.ErrKey {
+		c.observe(args.Key, gr.Version) // zero for ERR_KEY of a key never written
 	}
 	*reply = api.ClientReply{Status: gr.Status, Value: gr.Value, Version: gr.Version, Dep: dep, Server: id}
 	c.log.Debug("get", "key", args.Key, "server", id, "dep", dep, "status", gr.Status, "version", gr.Version)

@@ -23,12 +23,25 @@ type fakeServer struct {
 	put  api.PutReply
 	get  api.GetReply
 	fail error // returned as the call's error when set
+	// deleted lists the keys of every Delete, in order.
+	deleted []string
 }
 
 func (f *fakeServer) Put(args api.PutArgs, reply *api.PutReply) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deps = append(f.deps, args.Dep)
+	*reply = f.put
+	return f.fail
+}
+
+// Delete answers like Put, and records its key so a test can tell the
+// two apart.
+func (f *fakeServer) Delete(args api.DeleteArgs, reply *api.PutReply) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deps = append(f.deps, args.Dep)
+	f.deleted = append(f.deleted, string(args.Key))
 	*reply = f.put
 	return f.fail
 }
@@ -149,6 +162,15 @@ func (h *harness) put(t *testing.T, key, value string) api.ClientReply {
 	var r api.ClientReply
 	if err := h.conn.Call(api.ClientPut, api.ClientPutArgs{Key: []byte(key), Value: []byte(value)}, &r); err != nil {
 		t.Fatalf("put %s: %v", key, err)
+	}
+	return r
+}
+
+func (h *harness) del(t *testing.T, key string) api.ClientReply {
+	t.Helper()
+	var r api.ClientReply
+	if err := h.conn.Call(api.ClientDelete, api.ClientDeleteArgs{Key: []byte(key)}, &r); err != nil {
+		t.Fatalf("delete %s: %v", key, err)
 	}
 	return r
 }
@@ -383,14 +405,19 @@ func TestClient_StatusesPassThrough(t *testing.T) {
 	if r.Reason != "value too large" {
 		t.Fatalf("reason %q, want the server's", r.Reason)
 	}
-	f.answerGet(api.GetReply{Status: api.ErrKey, Version: ver(98, 0)})
-	wantStatus(t, "get of a missing key", h.get(t, "k"), api.ErrKey)
 	f.answerGet(api.GetReply{Status: api.ErrDep, Version: ver(97, 0)})
 	wantStatus(t, "get of a missing dependency", h.get(t, "k"), api.ErrDep)
 
 	// Versions that came with a failure are not the client's to depend on.
 	wantStatus(t, "get", h.get(t, "k"), api.ErrDep)
 	wantDep(t, f, model.Version{})
+
+	// A deleted key is ERR_KEY with the delete's version: reading a
+	// deletion is a read, which the session then depends on.
+	f.answerGet(api.GetReply{Status: api.ErrKey, Version: ver(98, 0)})
+	wantStatus(t, "get of a deleted key", h.get(t, "k"), api.ErrKey)
+	wantStatus(t, "get", h.get(t, "k"), api.ErrKey)
+	wantDep(t, f, ver(98, 0))
 
 	// A server that rejects the call is not a lost link.
 	f.mu.Lock()
@@ -401,4 +428,28 @@ func TestClient_StatusesPassThrough(t *testing.T) {
 	if !strings.Contains(r.Reason, "bad request") {
 		t.Fatalf("reason %q does not carry the server's error", r.Reason)
 	}
+}
+
+// A delete is a write of the session: it carries the client's dependency
+// on the key, and the client then depends on the delete, so that no server
+// may answer with the value it deleted.
+func TestClient_Delete_CarriesAndSetsDependency(t *testing.T) {
+	h := newHarness(t)
+	f, _ := h.serve(t, 0)
+	h.connect(t, 0)
+	f.answerPut(api.PutReply{Status: api.OK, Version: ver(10, 0)})
+	wantStatus(t, "put", h.put(t, "k", "v"), api.OK)
+	f.answerPut(api.PutReply{Status: api.OK, Version: ver(20, 0)})
+	if r := h.del(t, "k"); r.Status != api.OK || r.Version != ver(20, 0) || r.Dep != ver(10, 0) {
+		t.Fatalf("delete = %+v, want OK at v20 with dependency v10", r)
+	}
+	f.mu.Lock()
+	deleted := f.deleted
+	f.mu.Unlock()
+	if len(deleted) != 1 || deleted[0] != "k" {
+		t.Fatalf("server got deletes %q, want [k]", deleted)
+	}
+	f.answerGet(api.GetReply{Status: api.ErrKey, Version: ver(20, 0)})
+	wantStatus(t, "get", h.get(t, "k"), api.ErrKey)
+	wantDep(t, f, ver(20, 0))
 }

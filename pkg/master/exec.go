@@ -43,6 +43,8 @@ func (m *master) exec(ctx context.Context, c script.Command) error {
 		return m.put(c.IDs[0], c.Key, c.Value)
 	case script.Get:
 		return m.get(c.IDs[0], c.Key)
+	case script.Delete:
+		return m.del(c.IDs[0], c.Key)
 	}
 	return fmt.Errorf("unknown command kind %v", c.Kind)
 }
@@ -271,7 +273,9 @@ func (m *master) printStore(id uint32) error {
 		return fmt.Errorf("dump server %d: %w", id, err)
 	}
 	for _, kv := range reply.Entries {
-		m.printKV(kv.Key, kv.Value)
+		if !kv.Deleted {
+			m.printKV(kv.Key, kv.Value)
+		}
 	}
 	return nil
 }
@@ -296,6 +300,23 @@ func (m *master) put(cid uint32, key, value []byte) error {
 	}
 	if reply.Status != api.OK {
 		return statusError("put failed", reply)
+	}
+	return nil
+}
+
+func (m *master) del(cid uint32, key []byte) error {
+	if err := m.needJoined(cid); err != nil {
+		return err
+	}
+	var reply api.ClientReply
+	t0 := time.Now()
+	err := m.clients[cid].Call(api.ClientDelete, api.ClientDeleteArgs{Key: key}, &reply)
+	m.noteDelete(cid, key, reply, err, t0)
+	if err != nil {
+		return fmt.Errorf("client %d: %w", cid, err)
+	}
+	if reply.Status != api.OK {
+		return statusError("delete failed", reply)
 	}
 	return nil
 }

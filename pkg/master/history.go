@@ -58,6 +58,17 @@ func (m *master) notePut(cid uint32, key, value []byte, r api.ClientReply, err e
 		Status: st, Version: r.Version, Dep: r.Dep})
 }
 
+// noteDelete records a delete that started at t0.
+func (m *master) noteDelete(cid uint32, key []byte, r api.ClientReply, err error, t0 time.Time) {
+	st := statusOf(r.Status, err)
+	m.met.deletes.observe(t0, time.Now(), st == check.OK)
+	if st == check.Unreachable {
+		m.met.errCon++
+	}
+	m.record(check.Event{Op: check.Delete, Client: cid, Server: m.answeredBy(cid, r, st), Key: key,
+		Status: st, Version: r.Version, Dep: r.Dep})
+}
+
 // noteGet records a get that started at t0.
 func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t0 time.Time) {
 	st := statusOf(r.Status, err)
@@ -132,7 +143,7 @@ func (m *master) noteStabilize(ctx context.Context, err error, t0 time.Time) {
 		}
 		items := make([]check.Item, len(replies[i].Entries))
 		for j, kv := range replies[i].Entries {
-			items[j] = check.Item{Key: kv.Key, Value: kv.Value, Version: kv.Version}
+			items[j] = check.Item{Key: kv.Key, Value: kv.Value, Version: kv.Version, Deleted: kv.Deleted}
 		}
 		e.Stores[id] = items
 	}

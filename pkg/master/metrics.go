@@ -17,6 +17,7 @@ import (
 // servers (their Stats, their peak RSS) before it stops them.
 type metrics struct {
 	puts, gets     opStats
+	deletes        opStats
 	errDep, errCon int
 	stabilizes     []stabStat
 	servers        map[uint32]*serverStat
@@ -160,6 +161,7 @@ func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 		Commands: m.commands, Errors: m.failures, ElapsedS: round3(secs),
 		Puts: mt.puts.ok, PutsPerS: round3(mt.puts.rate()),
 		Gets: mt.gets.ok, GetsPerS: round3(mt.gets.rate()),
+		Deletes: mt.deletes.ok, DeleteLatencyMs: percentiles(mt.deletes.latency),
 		PutLatencyMs: percentiles(mt.puts.latency), GetLatencyMs: percentiles(mt.gets.latency),
 		Stabilize: []runstats.Stabilize{},
 		Servers:   map[string]runstats.Server{},
@@ -197,6 +199,10 @@ func (m *master) metricsSummary(st runstats.Stats) {
 	if st.Puts > 0 {
 		l := st.PutLatencyMs
 		m.errf("%d puts, %.1f puts/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Puts, st.PutsPerS, l.P50, l.P99, l.Max)
+	}
+	if st.Deletes > 0 {
+		l := st.DeleteLatencyMs
+		m.errf("%d deletes, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Deletes, l.P50, l.P99, l.Max)
 	}
 	if st.Gets > 0 {
 		l := st.GetLatencyMs

@@ -1,15 +1,18 @@
 package model
 
 // Entry is a write as it is stored, replicated and logged: the key's value
-// at Version, issued as write number Seq of replica Src (the data directory
-// of server Version.Origin that took it). A server's store keeps, per key,
-// the entry with the greatest Version.
+// at Version, issued as write number Seq of replica Src (a life of server
+// Version.Origin). A server's store keeps, per key, the entry with the
+// greatest Version. Deleted marks a delete: a tombstone with no value,
+// which wins and loses against puts exactly as a put would, so that a
+// deleted value cannot come back from a server that missed the delete.
 type Entry struct {
 	Key     []byte  `msgpack:"k"`
 	Value   []byte  `msgpack:"v"`
 	Version Version `msgpack:"t"`
 	Seq     uint64  `msgpack:"s"`
 	Src     uint64  `msgpack:"r"`
+	Deleted bool    `msgpack:"d,omitempty"`
 }
 
 // Dot names the write.

@@ -201,6 +201,14 @@ func (n *Node) Put(key, value []byte, dep Version, now int64) Entry {
 	return e
 }
 
+// Delete issues a local delete (a tombstone) and forwards it like a put.
+func (n *Node) Delete(key []byte, dep Version, now int64) Entry {
+	n.now = max(n.now, now)
+	e := n.R.Delete(key, dep, now)
+	n.forward(e, n.cfg.ID)
+	return e
+}
+
 // Step handles a message from direct neighbour from.
 func (n *Node) Step(from uint32, m Message, now int64) {
 	n.now = max(n.now, now)

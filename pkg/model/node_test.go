@@ -149,8 +149,15 @@ func (s *simNet) step() {
 	}
 }
 
+// put issues a write at node id: a put, or one time in six a delete.
 func (s *simNet) put(id uint32) {
-	e := s.nodes[id].Put([]byte(fmt.Sprintf("k%d", s.rng.Intn(8))), []byte(fmt.Sprintf("v%d", len(s.writes))), Version{}, s.now)
+	key := []byte(fmt.Sprintf("k%d", s.rng.Intn(8)))
+	var e Entry
+	if s.rng.Intn(6) == 0 {
+		e = s.nodes[id].Delete(key, Version{}, s.now)
+	} else {
+		e = s.nodes[id].Put(key, []byte(fmt.Sprintf("v%d", len(s.writes))), Version{}, s.now)
+	}
 	if s.issued[e.Dot()] {
 		s.t.Fatalf("node %d issued dot %v a second time", id, e.Dot())
 	}

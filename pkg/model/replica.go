@@ -80,11 +80,20 @@ func (r *Replica) ID() uint32 { return r.id }
 // key the writing client depends on; the write is ordered after it and after
 // everything the replica has seen. now is the physical time in nanoseconds.
 func (r *Replica) Put(key, value []byte, dep Version, now int64) Entry {
-	v := Tick(maxClock(r.clock, dep), now, r.id)
+	return r.issue(Entry{Key: clone(key), Value: clone(value)}, dep, now)
+}
+
+// Delete issues a delete of key: a tombstone, ordered like a put.
+func (r *Replica) Delete(key []byte, dep Version, now int64) Entry {
+	return r.issue(Entry{Key: clone(key), Value: []byte{}, Deleted: true}, dep, now)
+}
+
+// issue gives e a version and this replica's next dot, and applies it.
+func (r *Replica) issue(e Entry, dep Version, now int64) Entry {
+	e.Version = Tick(maxClock(r.clock, dep), now, r.id)
 	// Our own writes come back only as copies of what we issued, so the
 	// prefix is all of them.
-	seq := r.seen.Prefix.Get(r.src) + 1
-	e := Entry{Key: clone(key), Value: clone(value), Version: v, Seq: seq, Src: r.src}
+	e.Seq, e.Src = r.seen.Prefix.Get(r.src)+1, r.src
 	if !r.Apply(e) {
 		panic(fmt.Sprintf("model: replica %d issued dot %v twice", r.id, e.Dot()))
 	}
@@ -153,14 +162,19 @@ func (r *Replica) Merge(s Seen) {
 }
 
 // Get reads key for a client that depends on dep (zero: no dependency). A
-// value at least as new as dep in the conflict order satisfies both Read
-// Your Writes and Monotonic Reads; an older one, or none, means the replica
-// is behind. (Dependencies are versions, so of two writes that share one,
-// which only a server restarted from a disk that went back in time with
-// its clock stepped back can issue, either satisfies the other's reader.)
+// write at least as new as dep in the conflict order satisfies both Read
+// Your Writes and Monotonic Reads: a value (Found), or a tombstone (NoKey,
+// with the tombstone, whose version the reader then depends on: reading a
+// deletion is a read too). An older write, or none while the reader
+// depends on the key, means the replica is behind. (Dependencies are
+// versions, so of two writes that share one, which only a server restarted
+// from a disk that went back in time with its clock stepped back can
+// issue, either satisfies the other's reader.)
 func (r *Replica) Get(key []byte, dep Version) (Entry, GetStatus) {
 	e, ok := r.store[string(key)]
 	switch {
+	case ok && !e.Version.Less(dep) && e.Deleted:
+		return e, NoKey
 	case ok && !e.Version.Less(dep):
 		return e, Found
 	case !ok && dep.IsZero():
@@ -203,7 +217,7 @@ func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock
 // Digest identifies the store's contents: equal stores have equal digests.
 func (r *Replica) Digest() uint64 { return r.digest }
 
-// Len is the number of keys.
+// Len is the number of keys, tombstones included.
 func (r *Replica) Len() int { return len(r.store) }
 
 // Dirty reports whether anything changed since the last TakeDirty.
@@ -221,7 +235,7 @@ func (r *Replica) TakeDirty() (entries []Entry, metaChanged bool) {
 	return entries, metaChanged
 }
 
-// Snapshot returns the store sorted by key bytes.
+// Snapshot returns the store sorted by key bytes, tombstones included.
 func (r *Replica) Snapshot() []Entry {
 	out := make([]Entry, 0, len(r.store))
 	for _, e := range r.store {
@@ -253,7 +267,11 @@ func entryHash(e Entry) uint64 {
 	binary.LittleEndian.PutUint64(b[8:], uint64(e.Version.Wall))
 	binary.LittleEndian.PutUint32(b[16:], e.Version.Logical)
 	binary.LittleEndian.PutUint32(b[20:], e.Version.Origin)
-	binary.LittleEndian.PutUint32(b[24:], crc32.Checksum(e.Value, castagnoli))
+	sum := crc32.Checksum(e.Value, castagnoli)
+	if e.Deleted {
+		sum = ^sum // a tombstone is not the empty value
+	}
+	binary.LittleEndian.PutUint32(b[24:], sum)
 	h.Write(b[:])
 	h.Write(e.Key)
 	return h.Sum64()

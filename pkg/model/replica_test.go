@@ -27,7 +27,13 @@ func randomWrites(rng *rand.Rand, n, servers, keys int) []Entry {
 		if rng.Intn(4) != 0 {
 			now += int64(rng.Intn(3))
 		}
-		e := r.Put([]byte(fmt.Sprintf("k%d", rng.Intn(keys))), []byte(fmt.Sprintf("v%d", i)), dep, now)
+		key := []byte(fmt.Sprintf("k%d", rng.Intn(keys)))
+		var e Entry
+		if rng.Intn(5) == 0 {
+			e = r.Delete(key, dep, now)
+		} else {
+			e = r.Put(key, []byte(fmt.Sprintf("v%d", i)), dep, now)
+		}
 		out = append(out, e)
 		// Let the writes spread a little so later writes see earlier ones.
 		if rng.Intn(2) == 0 {
@@ -57,8 +63,8 @@ func sameStore(t *testing.T, r *Replica, want map[string]Entry) {
 	}
 	for _, e := range snap {
 		w := want[string(e.Key)]
-		if w.Version != e.Version || !bytes.Equal(w.Value, e.Value) {
-			t.Fatalf("key %s = %s@%v, want %s@%v", e.Key, e.Value, e.Version, w.Value, w.Version)
+		if w.Version != e.Version || !bytes.Equal(w.Value, e.Value) || w.Deleted != e.Deleted {
+			t.Fatalf("key %s = %s@%v (deleted %v), want %s@%v (deleted %v)", e.Key, e.Value, e.Version, e.Deleted, w.Value, w.Version, w.Deleted)
 		}
 	}
 }
@@ -246,5 +252,40 @@ func TestReplica_TakeRecovered(t *testing.T) {
 	}
 	if n := r.TakeRecovered(); n != 0 {
 		t.Fatalf("second TakeRecovered = %d, want 0", n)
+	}
+}
+
+// A tombstone reads as no key to a reader it satisfies, with its version
+// (reading a deletion is a read: the reader now depends on it), and as
+// behind to a reader that depends on a newer write; a put after it wins.
+func TestReplica_Delete_ReadsAsNoKey(t *testing.T) {
+	r := NewReplica(0, 0, nil, Meta{})
+	put := r.Put([]byte("k"), []byte("v"), Version{}, 100)
+	del := r.Delete([]byte("k"), put.Version, 100)
+	if !put.Version.Less(del.Version) || !del.Deleted || len(del.Value) != 0 {
+		t.Fatalf("delete %+v not a tombstone after the put %v", del, put.Version)
+	}
+	for _, dep := range []Version{{}, put.Version, del.Version} {
+		if e, st := r.Get([]byte("k"), dep); st != NoKey || e.Version != del.Version {
+			t.Fatalf("get with dep %v: %v %v, want NoKey at the tombstone's version %v", dep, st, e.Version, del.Version)
+		}
+	}
+	if _, st := r.Get([]byte("k"), Version{Wall: 500, Origin: 1}); st != Behind {
+		t.Fatalf("get with a newer dep: %v, want Behind", st)
+	}
+	again := r.Put([]byte("k"), []byte("back"), del.Version, 100)
+	if e, st := r.Get([]byte("k"), del.Version); st != Found || string(e.Value) != "back" || !del.Version.Less(again.Version) {
+		t.Fatalf("put after the delete: %v %q", st, e.Value)
+	}
+	// A replica that missed the delete but holds the put converges on the
+	// tombstone, and a store with the tombstone differs from one without.
+	other := NewReplica(1, 1, nil, Meta{})
+	other.Apply(put)
+	if other.Digest() == NewReplica(2, 2, []Entry{put, del}[1:], Meta{}).Digest() {
+		t.Fatal("a store with the value and one with the tombstone have equal digests")
+	}
+	other.Apply(del)
+	if e, st := other.Get([]byte("k"), put.Version); st != NoKey || e.Version != del.Version {
+		t.Fatalf("after the tombstone arrived: %v %v", st, e.Version)
 	}
 }

@@ -13,23 +13,26 @@ import (
 
 // Stats is the whole record.
 type Stats struct {
-	Commands     int               `json:"commands"`
-	Errors       int               `json:"errors"`
-	ElapsedS     float64           `json:"elapsed_s"`
-	CommandsPerS float64           `json:"commands_per_s"`
-	Puts         int               `json:"puts"`
-	PutsPerS     float64           `json:"puts_per_s"`
-	Gets         int               `json:"gets"`
-	GetsPerS     float64           `json:"gets_per_s"`
-	PutLatencyMs Latency           `json:"put_latency_ms"`
-	GetLatencyMs Latency           `json:"get_latency_ms"`
-	Stabilize    []Stabilize       `json:"stabilize"`
-	Servers      map[string]Server `json:"servers"`
-	MsgsPerPut   MsgsPerPut        `json:"msgs_per_put"`
-	BytesPerPut  float64           `json:"bytes_per_put"`
-	ErrDep       int               `json:"err_dep"`
-	ErrConn      int               `json:"err_conn"`
-	StaleReads   int               `json:"stale_reads"`
+	Commands     int     `json:"commands"`
+	Errors       int     `json:"errors"`
+	ElapsedS     float64 `json:"elapsed_s"`
+	CommandsPerS float64 `json:"commands_per_s"`
+	Puts         int     `json:"puts"`
+	PutsPerS     float64 `json:"puts_per_s"`
+	Gets         int     `json:"gets"`
+	GetsPerS     float64 `json:"gets_per_s"`
+	Deletes      int     `json:"deletes"`
+	PutLatencyMs Latency `json:"put_latency_ms"`
+	GetLatencyMs Latency `json:"get_latency_ms"`
+	// DeleteLatencyMs is zero when the run deleted nothing.
+	DeleteLatencyMs Latency           `json:"delete_latency_ms"`
+	Stabilize       []Stabilize       `json:"stabilize"`
+	Servers         map[string]Server `json:"servers"`
+	MsgsPerPut      MsgsPerPut        `json:"msgs_per_put"`
+	BytesPerPut     float64           `json:"bytes_per_put"`
+	ErrDep          int               `json:"err_dep"`
+	ErrConn         int               `json:"err_conn"`
+	StaleReads      int               `json:"stale_reads"`
 }
 
 // Latency is a distribution in milliseconds.

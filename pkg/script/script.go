@@ -20,6 +20,7 @@ const (
 	PrintStore
 	Put
 	Get
+	Delete
 )
 
 // Command is one parsed script line.
@@ -29,9 +30,9 @@ type Command struct {
 	Kind Kind
 	// IDs are the numeric arguments in the order they appear: joinServer ID;
 	// killServer ID; joinClient CID SID; breakConnection A B;
-	// createConnection A B; printStore SID; put CID; get CID.
+	// createConnection A B; printStore SID; put CID; get CID; delete CID.
 	IDs []uint32
-	// Key and Value of put and get (Value for put only), unquoted.
+	// Key and Value of put, get and delete (Value for put only), unquoted.
 	Key, Value []byte
 }
 
@@ -56,6 +57,7 @@ var syntaxes = [...]syntax{
 	PrintStore:       {name: "printStore", ids: []string{"server id"}, args: "SID"},
 	Put:              {name: "put", ids: []string{"client id"}, args: "CID KEY VALUE", key: true, val: true},
 	Get:              {name: "get", ids: []string{"client id"}, args: "CID KEY", key: true},
+	Delete:           {name: "delete", ids: []string{"client id"}, args: "CID KEY", key: true},
 }
 
 func (s syntax) arity() int {
@@ -87,11 +89,11 @@ func Format(c Command) string {
 		b.WriteByte(' ')
 		b.WriteString(strconv.FormatUint(uint64(id), 10))
 	}
-	if c.Kind == Put || c.Kind == Get {
+	if syntaxes[c.Kind].key {
 		b.WriteByte(' ')
 		b.WriteString(formatField(c.Key))
 	}
-	if c.Kind == Put {
+	if syntaxes[c.Kind].val {
 		b.WriteByte(' ')
 		b.WriteString(formatField(c.Value))
 	}

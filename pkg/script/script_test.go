@@ -13,13 +13,13 @@ import (
 
 func TestKind_String(t *testing.T) {
 	want := []string{"joinServer", "killServer", "joinClient", "breakConnection",
-		"createConnection", "stabilize", "printStore", "put", "get"}
+		"createConnection", "stabilize", "printStore", "put", "get", "delete"}
 	for k, name := range want {
 		if got := Kind(k).String(); got != name {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, name)
 		}
 	}
-	if got := Kind(len(want)).String(); got != "Kind(9)" {
+	if got := Kind(len(want)).String(); got != "Kind(10)" {
 		t.Errorf("out-of-range Kind.String() = %q", got)
 	}
 }
@@ -38,6 +38,8 @@ func TestParseLine_Commands(t *testing.T) {
 		{"printStore 4", Command{Kind: PrintStore, IDs: []uint32{4}}},
 		{"put 5 k v", Command{Kind: Put, IDs: []uint32{5}, Key: []byte("k"), Value: []byte("v")}},
 		{"get 9 k", Command{Kind: Get, IDs: []uint32{9}, Key: []byte("k")}},
+		{"delete 9 k", Command{Kind: Delete, IDs: []uint32{9}, Key: []byte("k")}},
+		{`delete 9 "a b"`, Command{Kind: Delete, IDs: []uint32{9}, Key: []byte("a b")}},
 		// Largest id; leading zeros are just decimal.
 		{"joinServer 4294967295", Command{Kind: JoinServer, IDs: []uint32{4294967295}}},
 		{"joinServer 007", Command{Kind: JoinServer, IDs: []uint32{7}}},
@@ -104,6 +106,7 @@ func TestParseLine_Errors(t *testing.T) {
 		{"stabilize now", "stabilize takes no arguments, got 1"},
 		{"printStore", "printStore takes 1 argument (SID), got 0"},
 		{"put 5 k", "put takes 3 arguments (CID KEY VALUE), got 2"},
+		{"delete 5 k v", "delete takes 2 arguments (CID KEY), got 3"},
 		{`put 5 "a b"`, "put takes 3 arguments (CID KEY VALUE), got 2"},
 		{"put 5 k v w", "put takes 3 arguments (CID KEY VALUE), got 4"},
 		{"get 5", "get takes 2 arguments (CID KEY), got 1"},

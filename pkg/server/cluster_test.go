@@ -167,6 +167,7 @@ func (c *cluster) waitConverged(ids ...uint32) map[string]string {
 	}
 }
 
+// store is what server id shows (tombstones left out, as printStore does).
 func (c *cluster) store(id uint32) map[string]string {
 	d, err := c.servers[id].Dump()
 	if err != nil {
@@ -174,7 +175,9 @@ func (c *cluster) store(id uint32) map[string]string {
 	}
 	m := map[string]string{}
 	for _, kv := range d.Entries {
-		m[string(kv.Key)] = string(kv.Value)
+		if !kv.Deleted {
+			m[string(kv.Key)] = string(kv.Value)
+		}
 	}
 	return m
 }
@@ -334,5 +337,36 @@ func TestCluster_RestoredFromBackup_TakesBackLostWrites(t *testing.T) {
 	got := c.waitConverged(0, 1, 2)
 	if fmt.Sprint(got) != "map[a:1 b:2 c:3 d:4]" {
 		t.Fatalf("store after the restore: %v, want a b c d", got)
+	}
+}
+
+// A delete replicates like a put, wins over the value it deleted on every
+// server, survives a kill and restart, and a value deleted in a minority
+// does not come back when the partition heals.
+func TestCluster_Delete_ReplicatesAndStays(t *testing.T) {
+	c := newCluster(t, 3)
+	c.waitConverged(0, 1, 2)
+	put := c.put(0, "k", "v")
+	c.put(0, "kept", "yes")
+	c.waitConverged(0, 1, 2)
+	c.split([]uint32{2}, []uint32{0, 1})
+	del := c.servers[2].Delete([]byte("k"), put)
+	if del.Status != api.OK || !put.Less(del.Version) {
+		t.Fatalf("delete at 2: %+v", del)
+	}
+	c.kill(2)
+	c.start(2)
+	for _, b := range []uint32{0, 1} {
+		c.heal(2, b)
+	}
+	got := c.waitConverged(0, 1, 2)
+	if len(got) != 1 || got["kept"] != "yes" {
+		t.Fatalf("store after the heal: %v, want only kept", got)
+	}
+	for id := range uint32(3) {
+		r, err := c.servers[id].Get([]byte("k"), put)
+		if err != nil || r.Status != api.ErrKey || r.Version != del.Version {
+			t.Fatalf("get k at %d: %+v %v, want ERR_KEY at the delete's version %v", id, r, err, del.Version)
+		}
 	}
 }

@@ -29,6 +29,12 @@ func (r *Service) Put(args api.PutArgs, reply *api.PutReply) error {
 	return nil
 }
 
+// Delete writes a tombstone durably before it answers.
+func (r *Service) Delete(args api.DeleteArgs, reply *api.PutReply) error {
+	*reply = r.s.Delete(args.Key, args.Dep)
+	return nil
+}
+
 // Get reads for a client session.
 func (r *Service) Get(args api.GetArgs, reply *api.GetReply) error {
 	var err error

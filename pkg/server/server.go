@@ -142,7 +142,7 @@ type Server struct {
 	// toCommit and committed carry commits to the committer and back.
 	toCommit, committed chan *commitJob
 
-	puts, gets, commits atomic.Uint64
+	puts, deletes, gets, commits atomic.Uint64
 
 	// mu guards missing, the peers the joiner should try (written by run).
 	mu      sync.Mutex
@@ -164,6 +164,7 @@ type reqKind int
 
 const (
 	reqPut reqKind = iota
+	reqDelete
 	reqGet
 	reqStatus
 	reqDump
@@ -534,12 +535,21 @@ func (s *Server) tickEvery() time.Duration {
 // commit.
 func (s *Server) handle(r request, pending []request) []request {
 	switch r.kind {
-	case reqPut:
-		s.puts.Add(1)
+	case reqPut, reqDelete:
+		if r.kind == reqDelete {
+			s.deletes.Add(1)
+		} else {
+			s.puts.Add(1)
+		}
 		if s.fault.dropPut(s, &r) { // FAULT (tests only): acknowledged, never applied
 			break
 		}
-		e := s.node.Put(r.key, r.value, r.dep, s.opts.Now())
+		var e model.Entry
+		if r.kind == reqDelete {
+			e = s.node.Delete(r.key, r.dep, s.opts.Now())
+		} else {
+			e = s.node.Put(r.key, r.value, r.dep, s.opts.Now())
+		}
 		r.dep = e.Version       // the reply carries the issued version
 		if s.fault.ackEarly() { // FAULT (tests only): answered before its commit, not logged
 			r.reply <- s.answer(r)
@@ -592,7 +602,7 @@ func (s *Server) logOwn(pending []request) []request {
 	rest := pending[:0]
 	for _, r := range pending {
 		switch {
-		case r.kind != reqPut:
+		case r.kind != reqPut && r.kind != reqDelete:
 			rest = append(rest, r)
 		case r.reply != nil: // nil: failed with the log
 			r.reply <- s.answer(r)
@@ -615,7 +625,7 @@ func (s *Server) storeFailed(what string, err error, pending []request) {
 	}
 	s.log.Error(what+" failed; back to the last committed state", "err", err)
 	for i, r := range pending {
-		if r.kind == reqPut {
+		if r.kind == reqPut || r.kind == reqDelete {
 			r.reply <- response{err: failed}
 			pending[i].reply = nil
 		}
@@ -794,7 +804,7 @@ func (s *Server) recover(b storage.Backend) (*model.Replica, error) {
 
 func (s *Server) answer(r request) response {
 	switch r.kind {
-	case reqPut:
+	case reqPut, reqDelete:
 		return response{put: api.PutReply{Status: api.OK, Version: r.dep}}
 	case reqGet:
 		s.gets.Add(1)
@@ -803,7 +813,7 @@ func (s *Server) answer(r request) response {
 		case model.Found:
 			return response{get: api.GetReply{Status: api.OK, Value: e.Value, Version: e.Version}}
 		case model.NoKey:
-			return response{get: api.GetReply{Status: api.ErrKey}}
+			return response{get: api.GetReply{Status: api.ErrKey, Version: e.Version}}
 		}
 		return response{get: api.GetReply{Status: api.ErrDep}}
 	case reqStatus:
@@ -815,7 +825,7 @@ func (s *Server) answer(r request) response {
 		snap := s.node.R.Snapshot()
 		kv := make([]api.KV, len(snap))
 		for i, e := range snap {
-			kv[i] = api.KV{Key: e.Key, Value: e.Value, Version: e.Version}
+			kv[i] = api.KV{Key: e.Key, Value: e.Value, Version: e.Version, Deleted: e.Deleted}
 		}
 		return response{dump: api.DumpReply{Entries: kv}}
 	}
@@ -969,16 +979,27 @@ func (s *Server) call(r request) response {
 
 // Put writes key=value after dep; it returns once the write is durable.
 func (s *Server) Put(key, value []byte, dep model.Version) api.PutReply {
-	if len(key) == 0 {
-		return api.PutReply{Status: api.ErrFailed, Reason: "empty key"}
-	}
-	if s.opts.MaxKeyBytes > 0 && len(key) > s.opts.MaxKeyBytes {
-		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("key of %d bytes exceeds max_key_bytes %d", len(key), s.opts.MaxKeyBytes)}
-	}
 	if s.opts.MaxValueBytes > 0 && len(value) > s.opts.MaxValueBytes {
 		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("value of %d bytes exceeds max_value_bytes %d", len(value), s.opts.MaxValueBytes)}
 	}
-	resp := s.call(request{kind: reqPut, key: key, value: value, dep: dep})
+	return s.write(request{kind: reqPut, key: key, value: value, dep: dep})
+}
+
+// Delete deletes key after dep (writes a tombstone, ordered like a put);
+// it returns once the tombstone is durable.
+func (s *Server) Delete(key []byte, dep model.Version) api.PutReply {
+	return s.write(request{kind: reqDelete, key: key, dep: dep})
+}
+
+// write hands a put or delete to the owner and waits for it to be durable.
+func (s *Server) write(r request) api.PutReply {
+	if len(r.key) == 0 {
+		return api.PutReply{Status: api.ErrFailed, Reason: "empty key"}
+	}
+	if s.opts.MaxKeyBytes > 0 && len(r.key) > s.opts.MaxKeyBytes {
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("key of %d bytes exceeds max_key_bytes %d", len(r.key), s.opts.MaxKeyBytes)}
+	}
+	resp := s.call(r)
 	if resp.err != nil {
 		return api.PutReply{Status: api.ErrFailed, Reason: resp.err.Error()}
 	}
@@ -1010,7 +1031,7 @@ func (s *Server) Dump() (api.DumpReply, error) {
 func (s *Server) Stats() api.StatsReply {
 	o := &s.out.stats
 	return api.StatsReply{
-		ID: s.opts.ID, Puts: s.puts.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(),
+		ID: s.opts.ID, Puts: s.puts.Load(), Deletes: s.deletes.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(),
 		Batches: o.batches.Load(), Bytes: o.bytes.Load(), Writes: o.writes.Load(), Relayed: o.relayed.Load(),
 		Acks: o.acks.Load(), Deltas: o.deltas.Load(), DeltaEntries: o.deltaEntries.Load(), SendFailures: o.failures.Load(),
 	}

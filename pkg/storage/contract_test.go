@@ -31,8 +31,9 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			entry("", "empty key", 11, 2, 1),
 			entry("nil value", "", 12, 1, 2),
 			{Key: []byte("bin\x00\xff"), Value: bytes.Repeat([]byte{0, 0xff}, 5000), Version: model.Version{Wall: 13, Logical: 4, Origin: 3}, Seq: 1, Src: 1<<63 | 77},
+			{Key: []byte("deleted"), Value: []byte{}, Version: model.Version{Wall: 14, Origin: 3}, Seq: 2, Src: 1<<63 | 77, Deleted: true},
 		}
-		meta := metaAt(13, 1, 2, 2, 1, 3, 1)
+		meta := metaAt(14, 1, 2, 2, 1, 3, 1)
 		meta.Seen.Add(model.Dot{Origin: 7, Seq: 5})
 		if err := b.Commit(entries, meta); err != nil {
 			t.Fatalf("Commit: %v", err)
@@ -439,7 +440,7 @@ func checkEntries(t *testing.T, got, want []model.Entry) {
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Version != w.Version || g.Seq != w.Seq || g.Src != w.Src {
+		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Version != w.Version || g.Seq != w.Seq || g.Src != w.Src || g.Deleted != w.Deleted {
 			t.Fatalf("entry %d = %s, want %s", i, describe(got[i:i+1]), describe(want[i:i+1]))
 		}
 	}

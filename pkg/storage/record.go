@@ -76,6 +76,7 @@ type storeRecord struct {
 	Version model.Version `msgpack:"t"`
 	Seq     uint64        `msgpack:"s"`
 	Src     uint64        `msgpack:"r"`
+	Deleted bool          `msgpack:"d,omitempty"`
 }
 
 // metaRecord is the meta bucket's "replica" record: the replica's meta;
@@ -101,7 +102,7 @@ func storeKey(key []byte) []byte {
 // encodeRecord is an entry's sealed record in the store bucket, under
 // storeKey(e.Key).
 func encodeRecord(sk []byte, e model.Entry) ([]byte, error) {
-	v, err := seal(sk, &storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src})
+	v, err := seal(sk, &storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted})
 	if err != nil {
 		return nil, fmt.Errorf("storage: encode entry %q: %w", e.Key, err)
 	}
@@ -126,7 +127,7 @@ func decodeRecord(sk, raw []byte) (model.Entry, error) {
 	}
 	// msgpack copies []byte fields out of its input (checked by
 	// TestUnmarshal_DoesNotAlias), so only the key needs a copy.
-	return model.Entry{Key: bytes.Clone(sk[1:]), Value: rec.Value, Version: rec.Version, Seq: rec.Seq, Src: rec.Src}, nil
+	return model.Entry{Key: bytes.Clone(sk[1:]), Value: rec.Value, Version: rec.Version, Seq: rec.Seq, Src: rec.Src, Deleted: rec.Deleted}, nil
 }
 
 // unmarshal decodes exactly one msgpack value that fills all of data;

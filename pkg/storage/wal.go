@@ -71,6 +71,7 @@ type walEntry struct {
 	Version model.Version `msgpack:"t"`
 	Seq     uint64        `msgpack:"s"`
 	Src     uint64        `msgpack:"r"`
+	Deleted bool          `msgpack:"d,omitempty"`
 }
 
 var (
@@ -300,7 +301,7 @@ func decodeRecordPayload(payload []byte) (logRecord, error) {
 	}
 	rec := logRecord{seen: p.Seen, entries: make([]model.Entry, len(p.Entries))}
 	for i, e := range p.Entries {
-		rec.entries[i] = model.Entry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src}
+		rec.entries[i] = model.Entry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted}
 	}
 	return rec, nil
 }
@@ -312,7 +313,7 @@ func decodeRecordPayload(payload []byte) (logRecord, error) {
 func (w *wal) appendRecord(rec logRecord) error {
 	p := walPayload{Seen: rec.seen, Entries: make([]walEntry, len(rec.entries))}
 	for i, e := range rec.entries {
-		p.Entries[i] = walEntry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src}
+		p.Entries[i] = walEntry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted}
 	}
 	var buf bytes.Buffer
 	buf.Write(make([]byte, recHeaderSize))

@@ -352,3 +352,18 @@ func logFile2(t *testing.T, path, first string) string {
 	}
 	return first
 }
+
+// A tombstone logged over a value replaces it, through a replay and
+// through a checkpoint.
+func TestLog_TombstoneReplacesValue(t *testing.T) {
+	v := entry("k", "value", 1, 1, 1)
+	del := model.Entry{Key: []byte("k"), Value: []byte{}, Version: model.Version{Wall: 2, Origin: 1}, Seq: 2, Src: 1, Deleted: true}
+	path := logged(t, []model.Entry{v}, metaAt(1, 1, 1), []model.Entry{del})
+	b := openBolt(t, path)
+	checkLoad(t, b, []model.Entry{del}, metaAt(1, 1, 2))
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	closeRaw(t, b)
+	checkLoad(t, openBolt(t, path), []model.Entry{del}, metaAt(1, 1, 2))
+}

@@ -9,12 +9,12 @@ import (
 )
 
 // entries is a list of model.Entry with a msgpack form written out by hand:
-// each entry an array of its seven fields, in the order below. Decoding the
+// each entry an array of its eight fields, in the order below. Decoding the
 // struct by reflection cost more than the rest of a batch, and every put is
 // decoded by every other server.
 type entries []model.Entry
 
-const entryFields = 7
+const entryFields = 8
 
 var (
 	_ msgpack.CustomEncoder = entries(nil)
@@ -40,6 +40,7 @@ func (es entries) EncodeMsgpack(enc *msgpack.Encoder) error {
 			enc.EncodeUint(uint64(e.Version.Origin)),
 			enc.EncodeUint(e.Seq),
 			enc.EncodeUint(e.Src),
+			enc.EncodeBool(e.Deleted),
 		} {
 			if err != nil {
 				return err
@@ -97,6 +98,9 @@ func decodeEntry(dec *msgpack.Decoder, e *model.Entry) (err error) {
 	if e.Seq, err = dec.DecodeUint64(); err != nil {
 		return err
 	}
-	e.Src, err = dec.DecodeUint64()
+	if e.Src, err = dec.DecodeUint64(); err != nil {
+		return err
+	}
+	e.Deleted, err = dec.DecodeBool()
 	return err
 }

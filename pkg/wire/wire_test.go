@@ -28,6 +28,7 @@ func TestEncodeDecode_RoundTripEveryType(t *testing.T) {
 		"batch of each":   {model.Writes{Entries: []model.Entry{entry("a", 1)}}, model.Delta{Seen: seen(), Complete: true}, model.Ack{Seen: seen()}},
 		"empty batch":     nil,
 		"empty-value key": {model.Writes{Entries: []model.Entry{{Key: []byte("k"), Value: []byte{}, Version: model.Version{Wall: 1}, Seq: 1}}}},
+		"tombstone":       {model.Writes{Src: 1<<63 | 4, Entries: []model.Entry{{Key: []byte("gone"), Value: []byte{}, Version: model.Version{Wall: 2}, Seq: 3, Src: 1<<63 | 4, Deleted: true}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			buf, err := Encode(42, msgs)
