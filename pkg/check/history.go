@@ -29,6 +29,9 @@ const (
 	// Stabilize: the master waited for convergence (Converged says whether
 	// it came) and then dumped every live server's store into Stores.
 	Stabilize
+	// Delete: client Client deleted Key through server Server: a write of
+	// a tombstone at Version (Status OK), ordered like a put.
+	Delete
 )
 
 func (o Op) String() string {
@@ -47,6 +50,8 @@ func (o Op) String() string {
 		return "get"
 	case Stabilize:
 		return "stabilize"
+	case Delete:
+		return "delete"
 	}
 	return "Op(" + strconv.Itoa(int(o)) + ")"
 }
@@ -99,7 +104,9 @@ type Event struct {
 	Client     uint32
 	Key, Value []byte
 	Status     Status
-	// Version written or read (Status OK).
+	// Version written or read (Status OK); for a get answered NoKey, the
+	// version of the tombstone the server read, if it held one (zero when
+	// it held nothing for the key).
 	Version model.Version
 	// Dep is the dependency the client sent with the call.
 	Dep model.Version
@@ -112,10 +119,12 @@ type Event struct {
 	Stores map[uint32][]Item
 }
 
-// Item is one key of a dumped store.
+// Item is one key of a dumped store. Deleted: the key's winning write is a
+// delete (a tombstone, Value empty), which printStore does not show.
 type Item struct {
 	Key, Value []byte
 	Version    model.Version
+	Deleted    bool
 }
 
 func (e Event) String() string {
@@ -129,6 +138,9 @@ func (e Event) String() string {
 	case Put:
 		return fmt.Sprintf("line %d: put client %d server %d %s=%s: %v %v dep %v",
 			e.Line, e.Client, e.Server, showBytes(e.Key), showBytes(e.Value), e.Status, e.Version, e.Dep)
+	case Delete:
+		return fmt.Sprintf("line %d: delete client %d server %d %s: %v %v dep %v",
+			e.Line, e.Client, e.Server, showBytes(e.Key), e.Status, e.Version, e.Dep)
 	case Get:
 		return fmt.Sprintf("line %d: get client %d server %d %s: %v %s %v dep %v",
 			e.Line, e.Client, e.Server, showBytes(e.Key), e.Status, showBytes(e.Value), e.Version, e.Dep)
