@@ -67,6 +67,15 @@ func TestCheck_Delete_ValueComesBack(t *testing.T) {
 	expect(t, Check(served.h), []Class{Lost},
 		`server 2 answered "a" = "1" (v10.0@0) to client 7, older than the deletion of "a" (v20.0@0, delete by client 5 at line 5 through server 0) that it holds since line 6 (held it at the stabilize)`)
 
+	// A server that served the tombstone holds it from then on.
+	read := (&hb{}).start(0, 1).
+		put(5, 0, "a", "1", ver(10, 0)).
+		del(6, 1, "a", ver(20, 1)).
+		getDeleted(7, 0, "a", ver(20, 1), model.Version{}).
+		get(8, 0, "a", "1", ver(10, 0), model.Version{})
+	expect(t, Check(read.h), []Class{Lost},
+		`server 0 answered "a" = "1" (v10.0@0) to client 8, older than the deletion of "a" (v20.0@1, delete by client 6 at line 4 through server 1) that it holds since line 5 (served it)`)
+
 	// An older tombstone served where a newer one is held is lost too.
 	older := (&hb{}).start(0).
 		del(5, 0, "a", ver(10, 0)).
