@@ -461,7 +461,11 @@ func (c *checker) identify(server uint32, key string, value []byte, v model.Vers
 		}
 		if rk := (reportKey{Phantom, v}); !c.reported[rk] {
 			c.reported[rk] = true
-			c.v.add(Phantom, line, "server %d has %s at %v, but that version is the write %v", server, shown, v, w)
+			other := "the write " + w.String()
+			if w.del {
+				other = w.String()
+			}
+			c.v.add(Phantom, line, "server %d has %s at %v, but that version is %s", server, shown, v, other)
 		}
 		return nil
 	}

@@ -238,7 +238,7 @@ func TestCheck_Delete_Phantom(t *testing.T) {
 	b = (&hb{}).start(0).
 		del(5, 0, "x", ver(10, 0)).
 		get(6, 0, "x", "", ver(10, 0), model.Version{})
-	expect(t, Check(b.h), []Class{Phantom}, `server 0 has "x"="" at v10.0@0, but that version is the write the deletion of "x"`)
+	expect(t, Check(b.h), []Class{Phantom}, `server 0 has "x"="" at v10.0@0, but that version is the deletion of "x" (v10.0@0, delete by client 5 at line 2 through server 0)`)
 	// The tombstone of another key.
 	b = (&hb{}).start(0).
 		del(5, 0, "x", ver(10, 0)).
