@@ -20,12 +20,14 @@ func Check(h History) Verdict {
 	return c.v
 }
 
-// write is one put: acknowledged (its version known), or failed (its
-// version unknown until a read or dump shows it).
+// write is one put or delete: acknowledged (its version known), or failed
+// (its version unknown until a read or dump shows it). A delete is a write
+// of a tombstone (del, no value), ordered like any other.
 type write struct {
 	id        int
 	key       string
 	value     []byte
+	del       bool
 	version   model.Version
 	versioned bool
 	acked     bool
@@ -36,12 +38,19 @@ type write struct {
 
 func (w *write) String() string {
 	what := "put"
+	if w.del {
+		what = "delete"
+	}
 	if !w.acked {
-		what = "failed put"
+		what = "failed " + what
 	}
 	v := "version unknown"
 	if w.versioned {
 		v = w.version.String()
+	}
+	if w.del {
+		return fmt.Sprintf("the deletion of %s (%s, %s by client %d at line %d through server %d)",
+			showBytes([]byte(w.key)), v, what, w.client, w.line, w.origin)
 	}
 	return fmt.Sprintf("%s=%s (%s, %s by client %d at line %d through server %d)",
 		showBytes([]byte(w.key)), showBytes(w.value), v, what, w.client, w.line, w.origin)
@@ -55,12 +64,14 @@ type floor struct {
 	how     string
 }
 
-// session is what a client has seen of one key.
+// session is what a client has seen of one key: the newest version it
+// wrote or read, and what that version was.
 type session struct {
-	max   model.Version
-	value []byte
-	line  int
-	wrote bool // max came from the client's own put
+	max     model.Version
+	value   []byte
+	deleted bool // max is a tombstone
+	line    int
+	wrote   bool // max came from the client's own put or delete
 }
 
 type sessKey struct {
@@ -145,8 +156,8 @@ func (c *checker) step(e Event) {
 	case Heal:
 		delete(c.cuts, mkpair(e.Server, e.Peer))
 		c.topologyChanged()
-	case Put:
-		c.put(e)
+	case Put, Delete:
+		c.write(e)
 	case Get:
 		c.get(e)
 	case Stabilize:
@@ -232,13 +243,16 @@ func (c *checker) raise(id uint32, key string, v model.Version, line int, how st
 	}
 }
 
-// ---- puts and gets
+// ---- writes and gets
 
 func (c *checker) newWrite(e Event, acked bool) *write {
 	w := &write{
-		id: len(c.writes), key: string(e.Key), value: bytes.Clone(e.Value),
+		id: len(c.writes), key: string(e.Key), del: e.Op == Delete,
 		version: e.Version, versioned: acked, acked: acked,
 		origin: e.Server, client: e.Client, line: e.Line,
+	}
+	if !w.del {
+		w.value = bytes.Clone(e.Value)
 	}
 	c.writes = append(c.writes, w)
 	c.byKey[w.key] = append(c.byKey[w.key], w)
@@ -248,9 +262,16 @@ func (c *checker) newWrite(e Event, acked bool) *write {
 	return w
 }
 
-func (c *checker) put(e Event) {
+// write takes a put or a delete: both are writes in the conflict order, and
+// the client's session depends on either.
+func (c *checker) write(e Event) {
+	del := e.Op == Delete
 	if e.Status != OK {
-		c.v.Counts.PutsFailed++
+		if del {
+			c.v.Counts.DeletesFailed++
+		} else {
+			c.v.Counts.PutsFailed++
+		}
 		if e.Status == Unreachable {
 			c.v.Counts.ErrConn++
 		}
@@ -258,29 +279,41 @@ func (c *checker) put(e Event) {
 		c.spread(c.newWrite(e, false), e.Server)
 		return
 	}
-	c.v.Counts.Puts++
+	if del {
+		c.v.Counts.Deletes++
+	} else {
+		c.v.Counts.Puts++
+	}
 	key := string(e.Key)
 	if e.Version.IsZero() {
-		c.v.add(Phantom, e.Line, "client %d's put of %s was acknowledged without a version", e.Client, showBytes(e.Key))
+		c.v.add(Phantom, e.Line, "client %d's %v of %s was acknowledged without a version", e.Client, e.Op, showBytes(e.Key))
 		return
 	}
 	if prev := c.byVer[e.Version]; prev != nil {
-		c.v.add(Causality, e.Line, "version %v was issued twice: to client %d's put of %s=%s, and to %v",
-			e.Version, e.Client, showBytes(e.Key), showBytes(e.Value), prev)
+		c.v.add(Causality, e.Line, "version %v was issued twice: to client %d's %s, and to %v",
+			e.Version, e.Client, writeOf(e), prev)
 		return
 	}
 	s := c.session(e.Client, key)
 	if !s.max.IsZero() && !s.max.Less(e.Version) {
-		c.v.add(Causality, e.Line, "client %d's put of %s=%s got %v, not above %s (%v) that it %s at line %d: the older write would win over it",
-			e.Client, showBytes(e.Key), showBytes(e.Value), e.Version, showBytes(s.value), s.max, s.verb(), s.line)
+		c.v.add(Causality, e.Line, "client %d's %s got %v, not above %s that it %s at line %d: the older write would win over it",
+			e.Client, writeOf(e), e.Version, s.seen(), s.verb(), s.line)
 	}
 	w := c.newWrite(e, true)
 	c.spread(w, e.Server)
-	c.raise(e.Server, key, e.Version, e.Line, "acknowledged the put")
+	c.raise(e.Server, key, e.Version, e.Line, fmt.Sprintf("acknowledged the %v", e.Op))
 	c.latest[key] = model.Max(c.latest[key], e.Version)
 	if s.max.Less(e.Version) {
-		*s = session{max: e.Version, value: w.value, line: e.Line, wrote: true}
+		*s = session{max: e.Version, value: w.value, deleted: del, line: e.Line, wrote: true}
 	}
+}
+
+// writeOf names a put or delete event for a message.
+func writeOf(e Event) string {
+	if e.Op == Delete {
+		return "delete of " + showBytes(e.Key)
+	}
+	return fmt.Sprintf("put of %s=%s", showBytes(e.Key), showBytes(e.Value))
 }
 
 func (c *checker) session(client uint32, key string) *session {
@@ -300,6 +333,14 @@ func (s *session) verb() string {
 	return "read"
 }
 
+// seen names what the client saw at s.max, for a message.
+func (s *session) seen() string {
+	if s.deleted {
+		return fmt.Sprintf("the deletion (%v)", s.max)
+	}
+	return fmt.Sprintf("%s (%v)", showBytes(s.value), s.max)
+}
+
 func (c *checker) get(e Event) {
 	key := string(e.Key)
 	switch e.Status {
@@ -310,21 +351,14 @@ func (c *checker) get(e Event) {
 		return
 	case OK:
 		c.v.Counts.Gets++
-		if w := c.identify(e.Server, key, e.Value, e.Version, e.Line); w != nil && !c.mayHold(e.Server, w) {
-			c.v.add(Extra, e.Line, "server %d served %v to client %d, but that write could not have reached it: %s",
-				e.Server, w, e.Client, c.why(w, e.Server))
-			c.mayOf(e.Server).set(w.id) // it is there now: do not report its spread again
-		}
-		c.checkSession(e, e.Version, fmt.Sprintf("%s (%v)", showBytes(e.Value), e.Version))
-		if e.Version.Less(c.latest[key]) {
-			c.v.Counts.StaleReads++
-		}
-		c.raise(e.Server, key, e.Version, e.Line, "served it")
-		if s := c.session(e.Client, key); s.max.Less(e.Version) {
-			*s = session{max: e.Version, value: bytes.Clone(e.Value), line: e.Line}
-		}
+		c.read(e, false)
 	case NoKey:
 		c.v.Counts.Gets++
+		if !e.Version.IsZero() {
+			// The server read a tombstone: a read of the delete.
+			c.read(e, true)
+			return
+		}
 		c.checkSession(e, model.Version{}, "ERR_KEY")
 		if !c.latest[key].IsZero() {
 			c.v.Counts.StaleReads++
@@ -340,6 +374,36 @@ func (c *checker) get(e Event) {
 	}
 }
 
+// read judges a get that returned a write at e.Version: a value, or (del)
+// ERR_KEY from a tombstone.
+func (c *checker) read(e Event, del bool) {
+	key := string(e.Key)
+	if w := c.identify(e.Server, key, e.Value, e.Version, del, e.Line); w != nil && !c.mayHold(e.Server, w) {
+		c.v.add(Extra, e.Line, "server %d served %v to client %d, but that write could not have reached it: %s",
+			e.Server, w, e.Client, c.why(w, e.Server))
+		c.mayOf(e.Server).set(w.id) // it is there now: do not report its spread again
+	}
+	shown := fmt.Sprintf("%s (%v)", showBytes(e.Value), e.Version)
+	if del {
+		shown = fmt.Sprintf("ERR_KEY (deleted at %v)", e.Version)
+	}
+	c.checkSession(e, e.Version, shown)
+	if f, ok := c.floorOf(e.Server, key); ok && e.Version.Less(f.version) {
+		c.v.add(Lost, e.Line, "server %d answered %s = %s to client %d, older than %s that it holds since line %d (%s)",
+			e.Server, showBytes(e.Key), shown, e.Client, c.describe(f.version), f.line, f.how)
+	}
+	if e.Version.Less(c.latest[key]) {
+		c.v.Counts.StaleReads++
+	}
+	c.raise(e.Server, key, e.Version, e.Line, "served it")
+	if s := c.session(e.Client, key); s.max.Less(e.Version) {
+		*s = session{max: e.Version, deleted: del, line: e.Line}
+		if !del {
+			s.value = bytes.Clone(e.Value)
+		}
+	}
+}
+
 // checkSession reports a read (got; zero for ERR_KEY) older than what the
 // client has seen of the key.
 func (c *checker) checkSession(e Event, got model.Version, shown string) {
@@ -351,8 +415,8 @@ func (c *checker) checkSession(e Event, got model.Version, shown string) {
 	if s.wrote {
 		class = ReadYourWrites
 	}
-	c.v.add(class, e.Line, "client %d read %s = %s from server %d, older than %s (%v) that it %s at line %d",
-		e.Client, showBytes(e.Key), shown, e.Server, showBytes(s.value), s.max, s.verb(), s.line)
+	c.v.add(class, e.Line, "client %d read %s = %s from server %d, older than %s that it %s at line %d",
+		e.Client, showBytes(e.Key), shown, e.Server, s.seen(), s.verb(), s.line)
 }
 
 // judgeDep sorts an ERR_DEP into necessary, spurious or undetermined.
@@ -383,24 +447,31 @@ func (c *checker) judgeDep(e Event) {
 	c.v.Counts.ErrDepNecessary++
 }
 
-// identify finds the write that a value at version v is, reporting a
-// phantom when there is none. A failed put that shows up takes its version
-// from here.
-func (c *checker) identify(server uint32, key string, value []byte, v model.Version, line int) *write {
+// identify finds the write that a value (or, del, a tombstone) at version v
+// is, reporting a phantom when there is none. A failed put or delete that
+// shows up takes its version from here.
+func (c *checker) identify(server uint32, key string, value []byte, v model.Version, del bool, line int) *write {
+	shown := fmt.Sprintf("%s=%s", showBytes([]byte(key)), showBytes(value))
+	if del {
+		shown = "a tombstone of " + showBytes([]byte(key))
+	}
 	if w := c.byVer[v]; w != nil {
-		if w.key == key && bytes.Equal(w.value, value) {
+		if w.key == key && w.del == del && (del || bytes.Equal(w.value, value)) {
 			return w
 		}
 		if rk := (reportKey{Phantom, v}); !c.reported[rk] {
 			c.reported[rk] = true
-			c.v.add(Phantom, line, "server %d has %s=%s at %v, but that version is the write %v",
-				server, showBytes([]byte(key)), showBytes(value), v, w)
+			other := "the write " + w.String()
+			if w.del {
+				other = w.String()
+			}
+			c.v.add(Phantom, line, "server %d has %s at %v, but that version is %s", server, shown, v, other)
 		}
 		return nil
 	}
 	var match *write
 	for _, w := range c.byKey[key] {
-		if w.versioned || w.origin != v.Origin || !bytes.Equal(w.value, value) {
+		if w.versioned || w.del != del || w.origin != v.Origin || (!del && !bytes.Equal(w.value, value)) {
 			continue
 		}
 		if match == nil || (!c.mayHold(server, match) && c.mayHold(server, w)) {
@@ -414,8 +485,11 @@ func (c *checker) identify(server uint32, key string, value []byte, v model.Vers
 	}
 	if rk := (reportKey{Phantom, v}); !c.reported[rk] {
 		c.reported[rk] = true
-		c.v.add(Phantom, line, "server %d has %s=%s at %v, a value that no put wrote",
-			server, showBytes([]byte(key)), showBytes(value), v)
+		what := "a value that no put wrote"
+		if del {
+			what = "a tombstone that no delete wrote"
+		}
+		c.v.add(Phantom, line, "server %d has %s at %v, %s", server, shown, v, what)
 	}
 	return nil
 }
@@ -526,7 +600,7 @@ func (c *checker) compare(line int, g, have []uint32, stores map[uint32]map[stri
 		ref, refOK := stores[have[0]][k]
 		for _, id := range have[1:] {
 			it, ok := stores[id][k]
-			if ok == refOK && (!ok || (it.Version == ref.Version && bytes.Equal(it.Value, ref.Value))) {
+			if ok == refOK && (!ok || (it.Version == ref.Version && it.Deleted == ref.Deleted && bytes.Equal(it.Value, ref.Value))) {
 				continue
 			}
 			n++
@@ -549,6 +623,9 @@ func (c *checker) compare(line int, g, have []uint32, stores map[uint32]map[stri
 func showItem(it Item, ok bool) string {
 	if !ok {
 		return "no value"
+	}
+	if it.Deleted {
+		return fmt.Sprintf("a tombstone (%v)", it.Version)
 	}
 	return fmt.Sprintf("%s (%v)", showBytes(it.Value), it.Version)
 }
@@ -621,7 +698,7 @@ func (c *checker) present(line int, have []uint32, stores map[uint32]map[string]
 		}
 		for _, k := range sortedKeys(keys) {
 			it := m[k]
-			w := c.identify(id, k, it.Value, it.Version, line)
+			w := c.identify(id, k, it.Value, it.Version, it.Deleted, line)
 			if w == nil || c.mayHold(id, w) {
 				continue
 			}

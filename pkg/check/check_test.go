@@ -58,6 +58,28 @@ func (b *hb) getStatus(client, server uint32, key string, st Status, dep model.V
 	return b.add(Event{Op: Get, Client: client, Server: server, Key: []byte(key), Status: st, Dep: dep})
 }
 
+func (b *hb) del(client, server uint32, key string, v model.Version) *hb {
+	return b.add(Event{Op: Delete, Client: client, Server: server, Key: []byte(key), Status: OK, Version: v})
+}
+
+func (b *hb) delFailed(client, server uint32, key string) *hb {
+	return b.add(Event{Op: Delete, Client: client, Server: server, Key: []byte(key), Status: Unreachable})
+}
+
+// getDeleted records a get answered ERR_KEY from a tombstone at v.
+func (b *hb) getDeleted(client, server uint32, key string, v, dep model.Version) *hb {
+	return b.add(Event{Op: Get, Client: client, Server: server, Key: []byte(key), Status: NoKey, Version: v, Dep: dep})
+}
+
+func tomb(key string, v model.Version) Item {
+	return Item{Key: []byte(key), Version: v, Deleted: true}
+}
+
+// fork copies a history builder, so that one prefix can end in several ways.
+func (b *hb) fork() *hb {
+	return &hb{h: append(History(nil), b.h...), line: b.line}
+}
+
 // stabilize records a converged stabilize with the given stores.
 func (b *hb) stabilize(stores map[uint32][]Item) *hb {
 	return b.add(Event{Op: Stabilize, Converged: true, Stores: stores})
@@ -376,6 +398,17 @@ func TestCheck_ErrKey_ForHeldKeyIsLost(t *testing.T) {
 		put(5, 0, "x", "v", ver(20, 0)).
 		getStatus(6, 0, "x", NoKey, model.Version{})
 	expect(t, Check(b.h), []Class{Lost}, "server 0 answered ERR_KEY to client 6")
+}
+
+func TestCheck_Get_OlderThanHeldIsLost(t *testing.T) {
+	// 0 acknowledged v20, so it holds at least that: serving v10 after it
+	// means it lost the newer write, whoever asks.
+	b := (&hb{}).start(0).
+		put(5, 0, "x", "old", ver(10, 0)).
+		put(5, 0, "x", "new", ver(20, 0)).
+		get(6, 0, "x", "old", ver(10, 0), model.Version{})
+	expect(t, Check(b.h), []Class{Lost},
+		`server 0 answered "x" = "old" (v10.0@0) to client 6, older than "x"="new" (v20.0@0, put by client 5 at line 3 through server 0) that it holds since line 3 (acknowledged the put)`)
 }
 
 func TestCheck_FreshStartForgets(t *testing.T) {

@@ -15,21 +15,25 @@ const (
 	// NotConverged: a stabilize failed, or a store could not be read after
 	// it.
 	NotConverged
-	// Lost: a server lacks a write it, or a member of its group, is known
-	// to hold (or answered ERR_KEY for a key it holds).
+	// Lost: a server lacks a write (a value or a tombstone) it, or a member
+	// of its group, is known to hold: its store after a stabilize holds an
+	// older write of the key or none, or it answered a get with an older
+	// write or with ERR_KEY for a key it holds.
 	Lost
 	// Extra: a server holds or served a write that could not have reached
 	// it.
 	Extra
-	// Phantom: a value that no put wrote, or a version carrying another
-	// write's key or value.
+	// Phantom: a value that no put wrote, a tombstone that no delete
+	// wrote, or a version carrying another write's key, value or kind.
 	Phantom
-	// ReadYourWrites: a client read something older than its own write.
+	// ReadYourWrites: a client read something older than its own write
+	// (put or delete).
 	ReadYourWrites
-	// MonotonicReads: a client read something older than an earlier read.
+	// MonotonicReads: a client read something older than an earlier read
+	// (of a value or of a deletion).
 	MonotonicReads
-	// Causality: a put was ordered below what its client had already seen,
-	// or a version was issued twice.
+	// Causality: a put or delete was ordered below what its client had
+	// already seen, or a version was issued twice.
 	Causality
 	// SpuriousDep: ERR_DEP from a server known to hold what the client
 	// depends on.
@@ -71,9 +75,11 @@ func (v Violation) String() string { return fmt.Sprintf("line %d: %v: %s", v.Lin
 type Counts struct {
 	// Puts acknowledged, and puts that failed (their effect unknown).
 	Puts, PutsFailed int
+	// Deletes acknowledged, and deletes that failed (their effect unknown).
+	Deletes, DeletesFailed int
 	// Gets answered by a server (a value, ERR_KEY or ERR_DEP).
 	Gets int
-	// ErrConn counts puts and gets that got ERR_CONN.
+	// ErrConn counts puts, deletes and gets that got ERR_CONN.
 	ErrConn int
 	// Stabilizes seen, and groups of servers judged at them.
 	Stabilizes, Groups int
@@ -130,9 +136,9 @@ func (v *Verdict) add(class Class, line int, format string, args ...any) {
 // Summary is the one-line verdict: "check: ok: ..." or "check: FAIL: ...".
 func (v *Verdict) Summary() string {
 	c := v.Counts
-	figures := fmt.Sprintf("%d puts (%d failed), %d gets (%d stale), %d ERR_CONN, %d stabilizes (%d groups judged), "+
-		"%d ERR_DEP (%d necessary, %d spurious, %d undetermined)",
-		c.Puts, c.PutsFailed, c.Gets, c.StaleReads, c.ErrConn, c.Stabilizes, c.Groups,
+	figures := fmt.Sprintf("%d puts (%d failed), %d deletes (%d failed), %d gets (%d stale), %d ERR_CONN, "+
+		"%d stabilizes (%d groups judged), %d ERR_DEP (%d necessary, %d spurious, %d undetermined)",
+		c.Puts, c.PutsFailed, c.Deletes, c.DeletesFailed, c.Gets, c.StaleReads, c.ErrConn, c.Stabilizes, c.Groups,
 		c.ErrDep, c.ErrDepNecessary, c.ErrDepSpurious, c.ErrDepUndetermined)
 	if v.OK() {
 		return "check: ok: " + figures

@@ -1,23 +1,30 @@
-// Package gen writes random scripts for the master from a seed: puts and
-// gets by clients that move between servers, interleaved with faults of
-// many shapes (an isolated server, a split in two, majority and minority, a
-// bridge, a chain, a tree, a ring, a flapping link, kills with and without a
-// stabilize first, restarts, late joins). The same seed and options always
+// Package gen writes random scripts for the master from a seed: puts,
+// deletes and gets by clients that move between servers, interleaved with
+// faults of many shapes (an isolated server, a split in two, majority and
+// minority, a bridge, a chain, a tree, a ring, a flapping link, kills with
+// and without a stabilize first, restarts, late joins). The same seed and options always
 // give the same script, so any run can be replayed, and a failing one
 // shrunk (see cmd/master's shrink).
 //
 // Generate is pure: options in, lines out. The script is valid for the
 // cluster layout of config.Local (servers 0..Servers-1, clients after
 // them): it never names a server that is not running where the master
-// would call that a bad line, and it only puts through clients connected to
-// a live server, so a correct system runs it with exit status 0. Every
-// script ends by healing every link, restarting every server, a stabilize
-// and a printStore of each server, which gives a checker a final state to
-// judge.
+// would call that a bad line, and it only puts and deletes through clients
+// connected to a live server, so a correct system runs it with exit status
+// 0. Every script ends by healing every link, restarting every server, a
+// stabilize and a printStore of each server, which gives a checker a final
+// state to judge.
 //
 // Keys are k0..k(Keys-1), except that the puts right before a kill write
 // keys of their own (d1, d2, ...), written once: a later write of the same
 // key would supersede a lost one and hide the loss from a checker.
+//
+// About one write in eight is a delete of a k key, which may hold a value
+// or not (never written yet, or deleted already); the writes of the probes
+// that move a client across a partition and read the key back are deletes
+// twice as often. Which writes are deletes comes from a random stream of
+// its own, so that the rest of a seed's script (faults, clients, keys,
+// values) does not depend on it.
 //
 // Comments in the script say which fault each episode is ("# fault:
 // ring 3-0-4-1-2-3"), so a transcript reads as a story.

@@ -15,7 +15,7 @@ type Options struct {
 	// Servers and Clients size the cluster: servers 0..Servers-1, clients
 	// Servers..Servers+Clients-1, as config.Local lays them out.
 	Servers, Clients int
-	// Ops is the number of puts and gets.
+	// Ops is the number of puts, deletes and gets.
 	Ops int
 	// Keys is the number of distinct keys (k0, k1, ...).
 	Keys int
@@ -69,14 +69,30 @@ var Shapes = []string{
 	"kill", "kill-after-stabilize", "isolate-and-kill", "restart", "late-join",
 }
 
+// deleteShare is the percentage of the writes of ordinary ops that are
+// deletes; probes delete twice as often, so that most scripts delete a key
+// and read it back through another server.
+const deleteShare = 12
+
 // Generate returns the script's lines (without newlines).
 func Generate(o Options) ([]string, error) {
+	return build(o, deleteShare)
+}
+
+// build is Generate with the share of deletes as a parameter, so that a
+// test can compare a script with the same seed's script without deletes.
+func build(o Options, deletes int) ([]string, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	g := &gen{
-		o:       o,
-		r:       rand.New(rand.NewPCG(uint64(o.Seed), 0x9e3779b97f4a7c15)),
+		o: o,
+		r: rand.New(rand.NewPCG(uint64(o.Seed), 0x9e3779b97f4a7c15)),
+		// Which writes are deletes is drawn from a stream of its own: the
+		// rest of the script (faults, clients, keys) is the same whatever
+		// the share of deletes.
+		d:       rand.New(rand.NewPCG(uint64(o.Seed), 0xd1b54a32d192ed03)),
+		deletes: deletes,
 		live:    make([]bool, o.Servers),
 		cuts:    map[link]bool{},
 		clients: make([]client, o.Clients),
@@ -109,14 +125,19 @@ type client struct {
 type gen struct {
 	o       Options
 	r       *rand.Rand
+	d       *rand.Rand // which writes are deletes
+	deletes int        // percent of ordinary writes that are deletes
 	out     []string
 	live    []bool
 	cuts    map[link]bool
 	clients []client
 	lastKey []int // per client, the key it last wrote or read (-1: none)
 	ops     int
-	puts    int
-	own     int // keys d1, d2, ... written once each (see putOwn)
+	// writes numbers every put and delete; a put's value carries its
+	// number, so values are unique and do not depend on which writes
+	// before it were deletes.
+	writes int
+	own    int // keys d1, d2, ... written once each (see putOwn)
 	// late holds the servers that join mid-script, with the op count at
 	// which each joins.
 	late []lateJoin
@@ -378,14 +399,14 @@ func (g *gen) anyUsable() int {
 func (g *gen) key() int { return g.r.IntN(g.o.Keys) }
 
 func (g *gen) value() string {
-	g.puts++
-	v := fmt.Sprintf("v%d", g.puts)
+	g.writes++
+	v := fmt.Sprintf("v%d", g.writes)
 	if pad := g.o.ValueSize - len(v) - 1; pad > 0 {
 		var b strings.Builder
 		b.WriteString(v)
 		b.WriteByte('-')
 		for j := range pad {
-			b.WriteByte(byte('a' + (g.puts+j)%26))
+			b.WriteByte(byte('a' + (g.writes+j)%26))
 		}
 		v = b.String()
 	}
@@ -396,6 +417,24 @@ func (g *gen) put(i, k int) {
 	g.emit("put %d k%d %s", g.clientID(i), k, g.value())
 	g.lastKey[i] = k
 	g.ops++
+}
+
+// del deletes k, whether it holds a value or not (never written, or
+// deleted already).
+func (g *gen) del(i, k int) {
+	g.writes++
+	g.emit("delete %d k%d", g.clientID(i), k)
+	g.lastKey[i] = k
+	g.ops++
+}
+
+// write puts k, or with the given percentage deletes it.
+func (g *gen) write(i, k, deletes int) {
+	if g.d.IntN(100) < deletes {
+		g.del(i, k)
+		return
+	}
+	g.put(i, k)
 }
 
 // putOwn writes a key that no other put writes, so that losing it cannot
@@ -412,8 +451,8 @@ func (g *gen) get(i, k int) {
 	g.ops++
 }
 
-// op is one put or get, sometimes after a client moves, loses or regains
-// its link, or a stabilize.
+// op is one put, delete or get, sometimes after a client moves, loses or
+// regains its link, or a stabilize.
 func (g *gen) op() {
 	switch p := g.r.IntN(100); {
 	case p < 6:
@@ -436,7 +475,7 @@ func (g *gen) op() {
 		g.emit("stabilize")
 	}
 	if g.r.IntN(100) < 60 {
-		g.put(g.anyUsable(), g.key())
+		g.write(g.anyUsable(), g.key(), g.deletes)
 		return
 	}
 	i := g.r.IntN(len(g.clients))
@@ -447,14 +486,15 @@ func (g *gen) op() {
 	g.get(i, k)
 }
 
-// probe writes through a client, moves it to a server of another group (or
-// any other server if there is no other group) and reads the key back: a
-// correct server that lacks the write answers ERR_DEP, a broken one an old
-// value.
+// probe writes (puts or deletes) through a client, moves it to a server of
+// another group (or any other server if there is no other group) and reads
+// the key back: a correct server that lacks the write answers ERR_DEP, a
+// broken one an old value (or, after a delete, ERR_KEY from holding
+// nothing).
 func (g *gen) probe() {
 	i := g.anyUsable()
 	k := g.key()
-	g.put(i, k)
+	g.write(i, k, 2*g.deletes)
 	mine := g.group(g.clients[i].server)
 	var others []uint32
 	for _, id := range g.liveIDs() {

@@ -130,16 +130,39 @@ func (s *sim) step(c script.Command) error {
 		}
 	case script.PrintStore:
 		return needLive(ids[0])
-	case script.Put, script.Get:
-		sid, ok := s.joined[ids[0]]
-		if !s.isClient(ids[0]) || !ok {
+	case script.Put:
+		return s.write(ids[0])
+	case script.Get:
+		if _, ok := s.joined[ids[0]]; !s.isClient(ids[0]) || !ok {
 			return fmt.Errorf("client %d has not joined", ids[0])
-		}
-		if c.Kind == script.Put && (!s.connected[ids[0]] || !s.live[sid]) {
-			return fmt.Errorf("put through client %d would fail: its server %d is down or cut off", ids[0], sid)
 		}
 	}
 	return nil
+}
+
+// write says whether a put or delete through client cid would fail.
+func (s *sim) write(cid uint32) error {
+	sid, ok := s.joined[cid]
+	if !s.isClient(cid) || !ok {
+		return fmt.Errorf("client %d has not joined", cid)
+	}
+	if !s.connected[cid] || !s.live[sid] {
+		return fmt.Errorf("a write through client %d would fail: its server %d is down or cut off", cid, sid)
+	}
+	return nil
+}
+
+// parse reads line n as the master does. `delete CID KEY` has the fields
+// of `get CID KEY`: it goes through the parser as one, and del says it is a
+// delete.
+func parse(n int, text string) (c script.Command, del, ok bool, err error) {
+	if f := strings.Fields(text); len(f) > 0 && f[0] == "delete" {
+		rest, _ := strings.CutPrefix(strings.TrimSpace(text), "delete")
+		c, ok, err = script.ParseLine(n, "get"+rest)
+		return c, true, ok, err
+	}
+	c, ok, err = script.ParseLine(n, text)
+	return c, false, ok, err
 }
 
 func TestGenerate_EveryLineRuns(t *testing.T) {
@@ -153,22 +176,27 @@ func TestGenerate_EveryLineRuns(t *testing.T) {
 			s := newSim(o)
 			ops := 0
 			for n, text := range lines {
-				c, ok, err := script.ParseLine(n+1, text)
+				c, del, ok, err := parse(n+1, text)
 				if err != nil {
 					t.Fatalf("%+v line %d: %v", o, n+1, err)
 				}
 				if !ok {
 					continue
 				}
-				if c.Kind == script.Put || c.Kind == script.Get {
+				if del || c.Kind == script.Put || c.Kind == script.Get {
 					ops++
 				}
-				if err := s.step(c); err != nil {
+				if del {
+					err = s.write(c.IDs[0])
+				} else {
+					err = s.step(c)
+				}
+				if err != nil {
 					t.Fatalf("%+v line %d %q: %v", o, n+1, text, err)
 				}
 			}
 			if ops != o.Ops {
-				t.Errorf("%+v: %d puts and gets, want %d", o, ops, o.Ops)
+				t.Errorf("%+v: %d puts, deletes and gets, want %d", o, ops, o.Ops)
 			}
 			if len(s.live) != o.Servers || len(s.cuts) != 0 {
 				t.Errorf("%+v: at the end %d of %d servers run and %d links are cut", o, len(s.live), o.Servers, len(s.cuts))
@@ -272,5 +300,102 @@ func TestOptions_Validate(t *testing.T) {
 	}
 	if err := DefaultOptions().Validate(); err != nil {
 		t.Errorf("default options: %v", err)
+	}
+}
+
+// The share of deletes moves no other line of a seed's script: each delete
+// stands where the script without deletes has a put of the same key by the
+// same client, and values keep their numbers.
+func TestGenerate_DeletesTakeThePlaceOfPuts(t *testing.T) {
+	deletes, writes := 0, 0
+	for seed := range int64(30) {
+		o := withSeed(seed)
+		with, err := build(o, deleteShare)
+		if err != nil {
+			t.Fatal(err)
+		}
+		without, err := build(o, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(with) != len(without) {
+			t.Fatalf("seed %d: %d lines with deletes, %d without", seed, len(with), len(without))
+		}
+		for n, l := range with {
+			f, g := strings.Fields(l), strings.Fields(without[n])
+			switch {
+			case len(f) > 0 && f[0] == "delete":
+				if len(g) != 4 || g[0] != "put" || f[1] != g[1] || f[2] != g[2] {
+					t.Fatalf("seed %d line %d: %q where the script without deletes has %q", seed, n+1, l, without[n])
+				}
+				deletes++
+				writes++
+			case l != without[n]:
+				t.Fatalf("seed %d line %d: %q, without deletes %q", seed, n+1, l, without[n])
+			case len(f) > 0 && f[0] == "put":
+				writes++
+			}
+			if len(g) > 0 && g[0] == "delete" {
+				t.Fatalf("seed %d line %d: a delete with deletes turned off", seed, n+1)
+			}
+		}
+	}
+	if share := float64(deletes) / float64(writes); share < 0.08 || share > 0.18 {
+		t.Errorf("%d deletes in %d writes (%.0f%%), want about %d%%", deletes, writes, 100*share, deleteShare)
+	}
+}
+
+// Deletes hit k keys that hold a value (as far as script order says) and
+// keys that do not, never the keys written once before a kill.
+func TestGenerate_DeletesKeysThatExistOrNot(t *testing.T) {
+	existing, absent := 0, 0
+	for seed := range int64(20) {
+		holds := map[string]bool{}
+		for _, l := range generate(t, withSeed(seed)) {
+			f := strings.Fields(l)
+			if len(f) == 0 {
+				continue
+			}
+			switch f[0] {
+			case "put":
+				holds[f[2]] = true
+			case "delete":
+				if !strings.HasPrefix(f[2], "k") {
+					t.Fatalf("seed %d: %q deletes a key of its own", seed, l)
+				}
+				if holds[f[2]] {
+					existing++
+				} else {
+					absent++
+				}
+				holds[f[2]] = false
+			}
+		}
+	}
+	if existing == 0 || absent == 0 {
+		t.Errorf("deletes of keys with a value: %d, without: %d; want both", existing, absent)
+	}
+}
+
+// A client deletes a key, moves to another server and reads the key back
+// there: the shape that tests Read Your Writes across a deletion.
+func TestGenerate_DeleteThenReadElsewhere(t *testing.T) {
+	scripts := 0
+	for seed := range int64(20) {
+		lines := generate(t, withSeed(seed))
+		found := false
+		for n := 0; n+2 < len(lines); n++ {
+			d, j, g := strings.Fields(lines[n]), strings.Fields(lines[n+1]), strings.Fields(lines[n+2])
+			if len(d) == 3 && d[0] == "delete" && len(j) == 3 && j[0] == "joinClient" && j[1] == d[1] &&
+				len(g) == 3 && g[0] == "get" && g[1] == d[1] && g[2] == d[2] {
+				found = true
+			}
+		}
+		if found {
+			scripts++
+		}
+	}
+	if scripts < 10 {
+		t.Errorf("delete, move, read back in %d of 20 seeds, want at least 10", scripts)
 	}
 }
