@@ -30,7 +30,7 @@ func genMain(args []string) int {
 	fs.Int64Var(&o.Seed, "seed", d.Seed, "random `seed`")
 	fs.IntVar(&o.Servers, "servers", d.Servers, "servers, ids 0..N-1 (as config.yaml lays them out)")
 	fs.IntVar(&o.Clients, "clients", d.Clients, "clients, the ids after the servers")
-	fs.IntVar(&o.Ops, "ops", d.Ops, "puts and gets")
+	fs.IntVar(&o.Ops, "ops", d.Ops, "puts, deletes and gets")
 	fs.IntVar(&o.Keys, "keys", d.Keys, "distinct keys")
 	fs.IntVar(&o.ValueSize, "value-size", d.ValueSize, "bytes per value")
 	fs.IntVar(&o.Faults, "faults", d.Faults, "fault episodes (partitions, kills, restarts)")

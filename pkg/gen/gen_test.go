@@ -130,7 +130,7 @@ func (s *sim) step(c script.Command) error {
 		}
 	case script.PrintStore:
 		return needLive(ids[0])
-	case script.Put:
+	case script.Put, script.Delete:
 		return s.write(ids[0])
 	case script.Get:
 		if _, ok := s.joined[ids[0]]; !s.isClient(ids[0]) || !ok {
@@ -152,19 +152,6 @@ func (s *sim) write(cid uint32) error {
 	return nil
 }
 
-// parse reads line n as the master does. `delete CID KEY` has the fields
-// of `get CID KEY`: it goes through the parser as one, and del says it is a
-// delete.
-func parse(n int, text string) (c script.Command, del, ok bool, err error) {
-	if f := strings.Fields(text); len(f) > 0 && f[0] == "delete" {
-		rest, _ := strings.CutPrefix(strings.TrimSpace(text), "delete")
-		c, ok, err = script.ParseLine(n, "get"+rest)
-		return c, true, ok, err
-	}
-	c, ok, err = script.ParseLine(n, text)
-	return c, false, ok, err
-}
-
 func TestGenerate_EveryLineRuns(t *testing.T) {
 	opts := []Options{DefaultOptions(), {Servers: 3, Clients: 2, Ops: 100, Keys: 3, ValueSize: 4, Faults: 8},
 		{Servers: 7, Clients: 4, Ops: 300, Keys: 20, ValueSize: 100, Faults: 10}, {Servers: 1, Clients: 1, Ops: 30, Keys: 1, Faults: 3},
@@ -176,21 +163,17 @@ func TestGenerate_EveryLineRuns(t *testing.T) {
 			s := newSim(o)
 			ops := 0
 			for n, text := range lines {
-				c, del, ok, err := parse(n+1, text)
+				c, ok, err := script.ParseLine(n+1, text)
 				if err != nil {
 					t.Fatalf("%+v line %d: %v", o, n+1, err)
 				}
 				if !ok {
 					continue
 				}
-				if del || c.Kind == script.Put || c.Kind == script.Get {
+				if c.Kind == script.Put || c.Kind == script.Delete || c.Kind == script.Get {
 					ops++
 				}
-				if del {
-					err = s.write(c.IDs[0])
-				} else {
-					err = s.step(c)
-				}
+				err = s.step(c)
 				if err != nil {
 					t.Fatalf("%+v line %d %q: %v", o, n+1, text, err)
 				}
