@@ -134,14 +134,14 @@ func configMain(args []string) int {
 	fs := flag.NewFlagSet("master config", flag.ContinueOnError)
 	servers := fs.Int("servers", 5, "servers, ids 0..N-1")
 	clients := fs.Int("clients", 5, "clients, the ids after the servers")
-	port := fs.Int("port", 7000, "base `port`: server rpc port+id, gossip port+100+id, watchdog port+200+id, client rpc port+300+id")
+	port := fs.Int("port", 7000, "base `port`: server rpc port+id, gossip port+100+id, watchdog port+200+id, Redis protocol port+400+id; client rpc port+300+id")
 	dataDir := fs.String("data-dir", "data", "data `dir`ectory, relative to the file written")
 	cluster := fs.String("cluster", "gossipkv", "cluster `name`")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return master.ExitStart
 	}
-	if *servers < 1 || *clients < 0 || *servers+*clients > 100 || *port < 1 || *port+399 > 65535 {
-		fmt.Fprintln(os.Stderr, "master config: need 1 or more servers, 0 or more clients, at most 100 ids in all, and ports port..port+399 in 1..65535")
+	if *servers < 1 || *clients < 0 || *servers+*clients > 100 || *port < 1 || *port+config.LocalPortSpan-1 > 65535 {
+		fmt.Fprintf(os.Stderr, "master config: need 1 or more servers, 0 or more clients, at most 100 ids in all, and ports port..port+%d in 1..65535\n", config.LocalPortSpan-1)
 		return master.ExitStart
 	}
 	cfg := config.Local(*servers, *clients, *port)

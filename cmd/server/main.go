@@ -1,7 +1,8 @@
 // Command server runs one gossipkv server: it recovers its store from disk,
 // joins the other servers over memberlist and serves clients and the master
-// over net/rpc until SIGTERM or SIGINT (or SIGKILL, which it survives on
-// disk: every acknowledged put was committed first).
+// over net/rpc, and Redis clients on its resp_port (if any), until SIGTERM
+// or SIGINT (or SIGKILL, which it survives on disk: every acknowledged put
+// was committed first).
 //
 // Exit codes: 0 after a clean stop, 1 when it cannot start, 2 on bad flags
 // or config.
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/resp"
 	"gossipkv/pkg/server"
 	"gossipkv/pkg/storage"
 )
@@ -89,8 +91,26 @@ func run() int {
 		return 1
 	}
 	srv, _ := cfg.Server(uint32(*id))
+	// The Redis front opens first: once the rpc port answers (what the
+	// master waits for), every port of the server does.
+	var redis *resp.Server
+	if addr := srv.RESPAddr(); addr != "" {
+		redis, err = resp.Listen(addr, s, resp.Config{
+			ID: uint32(*id), Cluster: cfg.Cluster, Run: *run, Peers: len(cfg.Servers) - 1,
+			MaxKeyBytes: cfg.Limits.MaxKeyBytes, MaxValueBytes: cfg.Limits.MaxValueBytes,
+			Fsync: cfg.Durability.Fsync, Logger: logger,
+		})
+		if err != nil {
+			s.Shutdown()
+			fmt.Fprintf(os.Stderr, "server: resp_port: %v\n", err)
+			return 1
+		}
+	}
 	ln, err := server.ServeRPC(s, srv.RPCAddr())
 	if err != nil {
+		if redis != nil {
+			redis.Close()
+		}
 		s.Shutdown()
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1
@@ -114,6 +134,10 @@ func run() int {
 		code = 1
 	}
 	ln.Close()
+	if redis != nil {
+		// Before the store stops: commands in flight finish.
+		redis.Close()
+	}
 	if err := s.Shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1

@@ -112,7 +112,9 @@ type StatusReply struct {
 	ID          uint32
 	Seen        model.Seen
 	StoreDigest uint64
-	Keys        int
+	// Keys counts the keys of the store, deleted ones (tombstones)
+	// included; Live only those with a value.
+	Keys, Live int
 	// Links are the peers this server has a live direct link to.
 	Links []uint32
 	// Topology is this server's view of every server's announced links

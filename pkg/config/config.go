@@ -33,13 +33,18 @@ type Config struct {
 	Clients    []Client   `yaml:"clients"`
 }
 
-// Server places one server id: its host and its three ports.
+// Server places one server id: its host and its ports.
 type Server struct {
 	ID           uint32 `yaml:"id"`
 	Host         string `yaml:"host"`
 	RPCPort      int    `yaml:"rpc_port"`
 	GossipPort   int    `yaml:"gossip_port"`
 	WatchdogPort int    `yaml:"watchdog_port"`
+	// RESPPort is where the server speaks the Redis protocol (package
+	// resp); 0 leaves it off. Optional because that front has no
+	// authentication: a server on a shared network need not expose one,
+	// and files written before it existed keep their meaning.
+	RESPPort int `yaml:"resp_port"`
 }
 
 // Client places one client id.
@@ -313,6 +318,15 @@ func (s Server) GossipAddr() string { return hostPort(s.Host, s.GossipPort) }
 // WatchdogAddr is where the watchdog that starts and kills the server
 // listens.
 func (s Server) WatchdogAddr() string { return hostPort(s.Host, s.WatchdogPort) }
+
+// RESPAddr is where the server speaks the Redis protocol; "" when
+// RESPPort is 0 (off).
+func (s Server) RESPAddr() string {
+	if s.RESPPort == 0 {
+		return ""
+	}
+	return hostPort(s.Host, s.RESPPort)
+}
 
 // RPCAddr is where the client serves the master.
 func (c Client) RPCAddr() string { return hostPort(c.Host, c.RPCPort) }

@@ -60,7 +60,7 @@ func TestLocal_Layout(t *testing.T) {
 		t.Errorf("ClientIDs = %v", got)
 	}
 	s, ok := c.Server(2)
-	if !ok || s.RPCAddr() != "127.0.0.1:9002" || s.GossipAddr() != "127.0.0.1:9102" || s.WatchdogAddr() != "127.0.0.1:9202" {
+	if !ok || s.RPCAddr() != "127.0.0.1:9002" || s.GossipAddr() != "127.0.0.1:9102" || s.WatchdogAddr() != "127.0.0.1:9202" || s.RESPAddr() != "127.0.0.1:9402" {
 		t.Errorf("Server(2) = %+v, %v", s, ok)
 	}
 	cl, ok := c.Client(4)
@@ -82,7 +82,7 @@ func TestLocal_Layout(t *testing.T) {
 }
 
 func TestLocal_Panics(t *testing.T) {
-	for _, args := range [][3]int{{60, 41, 7000}, {-1, 0, 7000}, {1, 1, 0}, {1, 1, 65200}} {
+	for _, args := range [][3]int{{60, 41, 7000}, {-1, 0, 7000}, {1, 1, 0}, {1, 1, 65200}, {1, 1, 65537 - LocalPortSpan}} {
 		func() {
 			defer func() {
 				if recover() == nil {
@@ -92,7 +92,7 @@ func TestLocal_Panics(t *testing.T) {
 			Local(args[0], args[1], args[2])
 		}()
 	}
-	Local(50, 50, 65135-300) // the largest that fits: no panic
+	Local(50, 50, 65536-LocalPortSpan) // the largest that fits: no panic
 }
 
 func TestIDs_Sorted(t *testing.T) {
@@ -219,6 +219,17 @@ func TestParse_ValidFile(t *testing.T) {
 	if len(c.Servers) != 2 || len(c.Clients) != 1 || c.Servers[0].WatchdogPort != 7200 {
 		t.Errorf("Parse(validFile) = %+v", c)
 	}
+	// resp_port is optional: left out, the Redis front is off.
+	if c.Servers[0].RESPPort != 0 || c.Servers[0].RESPAddr() != "" {
+		t.Errorf("no resp_port: RESPPort %d, RESPAddr %q; want 0 and none", c.Servers[0].RESPPort, c.Servers[0].RESPAddr())
+	}
+	c, err = Parse([]byte(strings.Replace(validFile, "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: 7401}", 1)), "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Servers[1].RESPAddr(); got != "127.0.0.1:7401" {
+		t.Errorf("RESPAddr() = %q, want 127.0.0.1:7401", got)
+	}
 }
 
 func TestParse_Errors(t *testing.T) {
@@ -254,6 +265,14 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 17: servers[1].watchdog_port: -7201 is not a port (1..65535)"}, "servers[1].watchdog_port"},
 		{"port too large", "rpc_port: 7000", "rpc_port: 70000",
 			[]string{"config: line 14: servers[0].rpc_port: 70000 is not a port (1..65535)"}, "servers[0].rpc_port"},
+		{"negative resp port", "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: -1}",
+			[]string{"config: line 17: servers[1].resp_port: -1 is not a port (1..65535, or 0 for none)"}, "servers[1].resp_port"},
+		{"resp port too large", "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: 65536}",
+			[]string{"config: line 17: servers[1].resp_port: 65536 is not a port (1..65535, or 0 for none)"}, "servers[1].resp_port"},
+		{"resp port clash", "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: 7000}",
+			[]string{"config: line 17: servers[1].resp_port: 7000 is already used by servers[0].rpc_port"}, "servers[1].resp_port"},
+		{"resp port not an integer", "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: redis}",
+			[]string{`config: line 17: servers[1].resp_port: "redis" is not an integer`}, "servers[1].resp_port"},
 		{"fractional port", "rpc_port: 7000", "rpc_port: 7000.5",
 			[]string{`config: line 14: servers[0].rpc_port: "7000.5" is not an integer`}, "servers[0].rpc_port"},
 		{"negative id", "id: 5, host", "id: -5, host",
@@ -461,7 +480,7 @@ func TestMarshal_ReadableDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"stabilize_timeout: 60s\n", "probe_interval: 200ms\n", "push_pull_interval: 1s\n",
-		"\n  - {id: 0, host: 127.0.0.1, rpc_port: 7000, gossip_port: 7100, watchdog_port: 7200}\n"} {
+		"\n  - {id: 0, host: 127.0.0.1, rpc_port: 7000, gossip_port: 7100, watchdog_port: 7200, resp_port: 7400}\n"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("Marshal() lacks %q:\n%s", want, data)
 		}
@@ -511,7 +530,7 @@ func TestLocalFreePorts_DistinctAndUsable(t *testing.T) {
 	// Every port can be bound now: TCP everywhere, UDP too for gossip.
 	var addrs []string
 	for _, s := range c.Servers {
-		addrs = append(addrs, s.RPCAddr(), s.GossipAddr(), s.WatchdogAddr())
+		addrs = append(addrs, s.RPCAddr(), s.GossipAddr(), s.WatchdogAddr(), s.RESPAddr())
 		u, err := net.ListenPacket("udp", s.GossipAddr())
 		if err != nil {
 			t.Errorf("gossip port not free for UDP: %v", err)
@@ -530,7 +549,7 @@ func TestLocalFreePorts_DistinctAndUsable(t *testing.T) {
 		}
 		t.Cleanup(func() { l.Close() })
 	}
-	if len(addrs) != 4*3+3 {
+	if len(addrs) != 4*4+3 {
 		t.Errorf("%d addresses", len(addrs))
 	}
 	// None is in the range the kernel takes outgoing connections' ports

@@ -16,14 +16,18 @@ const (
 	gossipOffset    = 100
 	watchdogOffset  = 200
 	clientRPCOffset = 300
+	respOffset      = 400
 	maxLocalIDs     = 100
+	// LocalPortSpan is how many ports from the base port Local may use.
+	LocalPortSpan = respOffset + maxLocalIDs
 )
 
 // Local returns the default knobs with nServers servers (ids 0..nServers-1)
 // and nClients clients (the ids after them), all on 127.0.0.1. Server id N
 // serves RPC on basePort+N, gossips on basePort+100+N and has its watchdog
-// on basePort+200+N; client id N serves RPC on basePort+300+N. The
-// repository's config.yaml is Local(5, 5, 7000).
+// on basePort+200+N, and speaks the Redis protocol on basePort+400+N;
+// client id N serves RPC on basePort+300+N. The repository's config.yaml
+// is Local(5, 5, 7000).
 //
 // It panics when the layout cannot exist (more than 100 ids, negative
 // counts, ports outside 1..65535): its callers pass constants.
@@ -31,7 +35,7 @@ func Local(nServers, nClients int, basePort int) *Config {
 	if nServers < 0 || nClients < 0 || nServers+nClients > maxLocalIDs {
 		panic(fmt.Sprintf("config.Local(%d, %d): need 0 to %d ids in all", nServers, nClients, maxLocalIDs))
 	}
-	if basePort < 1 || basePort+clientRPCOffset+maxLocalIDs-1 > 65535 {
+	if basePort < 1 || basePort+LocalPortSpan-1 > 65535 {
 		panic(fmt.Sprintf("config.Local: base port %d puts ports outside 1..65535", basePort))
 	}
 	c := localLayout(nServers, nClients)
@@ -40,6 +44,7 @@ func Local(nServers, nClients int, basePort int) *Config {
 		s.RPCPort = basePort + int(s.ID)
 		s.GossipPort = basePort + gossipOffset + int(s.ID)
 		s.WatchdogPort = basePort + watchdogOffset + int(s.ID)
+		s.RESPPort = basePort + respOffset + int(s.ID)
 	}
 	for i := range c.Clients {
 		c.Clients[i].RPCPort = basePort + clientRPCOffset + int(c.Clients[i].ID)
@@ -126,6 +131,9 @@ func LocalFreePorts(nServers, nClients int, dataDir string) (*Config, error) {
 			return nil, err
 		}
 		if s.WatchdogPort, err = tcp(); err != nil {
+			return nil, err
+		}
+		if s.RESPPort, err = tcp(); err != nil {
 			return nil, err
 		}
 	}

@@ -181,6 +181,12 @@ func (c *Config) validate() []*FieldError {
 		addListener(p+"rpc_port", host, unspec, s.RPCPort)
 		addListener(p+"gossip_port", host, unspec, s.GossipPort)
 		addListener(p+"watchdog_port", host, unspec, s.WatchdogPort)
+		switch {
+		case s.RESPPort < 0 || s.RESPPort > 65535:
+			bad(p+"resp_port", "%d is not a port (1..65535, or 0 for none)", s.RESPPort)
+		case s.RESPPort > 0:
+			addListener(p+"resp_port", host, unspec, s.RESPPort)
+		}
 	}
 	for i, cl := range c.Clients {
 		p := fmt.Sprintf("clients[%d].", i)

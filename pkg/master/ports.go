@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"gossipkv/pkg/config"
 	"gossipkv/pkg/rpcconn"
 )
 
@@ -123,13 +124,13 @@ func (m *master) portAdvice(errs []error) error {
 func (m *master) freeBase() int {
 	top := 0
 	for _, s := range m.cfg.Servers {
-		top = max(top, s.RPCPort, s.GossipPort, s.WatchdogPort)
+		top = max(top, s.RPCPort, s.GossipPort, s.WatchdogPort, s.RESPPort)
 	}
 	for _, c := range m.cfg.Clients {
 		top = max(top, c.RPCPort)
 	}
 	base := (top/1000 + 1) * 1000
-	if base+399 > 65535 {
+	if base+config.LocalPortSpan-1 > 65535 {
 		base = 10000
 	}
 	return base

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"hash/fnv"
 	"sort"
+
+	"github.com/google/btree"
 )
 
 // GetStatus is the outcome of a read against a replica.
@@ -32,6 +34,10 @@ type Replica struct {
 	id    uint32
 	src   uint64 // names our writes' dots: see NewSrc
 	store map[string]Entry
+	// live holds, in key order, the keys of store whose entry is a value
+	// (not a tombstone): what Keys lists and LiveLen counts, without
+	// sorting the store each time or copying values.
+	live *btree.BTreeG[string]
 	// servers maps the replica ids seen in entries to their servers: whose
 	// shortest-path tree a dot travels along.
 	servers map[uint64]uint32
@@ -60,6 +66,7 @@ func NewReplica(id uint32, src uint64, entries []Entry, meta Meta) *Replica {
 		src:     src,
 		servers: map[uint64]uint32{src: id},
 		store:   make(map[string]Entry, len(entries)),
+		live:    btree.NewOrderedG[string](liveDegree),
 		seen:    meta.Seen.Clone(),
 		clock:   meta.Clock,
 		dirty:   map[string]struct{}{},
@@ -70,8 +77,17 @@ func NewReplica(id uint32, src uint64, entries []Entry, meta Meta) *Replica {
 		r.digest ^= entryHash(e)
 		r.clock = maxClock(r.clock, e.Version)
 	}
+	for k, e := range r.store {
+		if !e.Deleted {
+			r.live.ReplaceOrInsert(k)
+		}
+	}
 	return r
 }
+
+// liveDegree is the B-tree's degree: nodes of up to 63 keys, a few cache
+// lines of string headers each.
+const liveDegree = 32
 
 // ID is the server id of the replica.
 func (r *Replica) ID() uint32 { return r.id }
@@ -135,6 +151,12 @@ func (r *Replica) Apply(e Entry) bool {
 	}
 	if ok {
 		r.digest ^= entryHash(cur)
+	}
+	switch wasLive := ok && !cur.Deleted; {
+	case !e.Deleted && !wasLive:
+		r.live.ReplaceOrInsert(k)
+	case e.Deleted && wasLive:
+		r.live.Delete(k)
 	}
 	r.store[k] = e
 	r.digest ^= entryHash(e)
@@ -219,6 +241,30 @@ func (r *Replica) Digest() uint64 { return r.digest }
 
 // Len is the number of keys, tombstones included.
 func (r *Replica) Len() int { return len(r.store) }
+
+// LiveLen is the number of keys with a value: Len less the tombstones.
+func (r *Replica) LiveLen() int { return r.live.Len() }
+
+// Keys returns, in key-byte order, up to limit keys from the key from on
+// (itself included; nil: from the first), leaving out deleted keys, and
+// whether more follow. The keys are copies; values are not read. Listing
+// from just after the last key seen (that key with a 0 byte appended, the
+// next possible key) walks the store in pages while it changes: a key
+// present the whole time is listed exactly once.
+func (r *Replica) Keys(from []byte, limit int) (keys [][]byte, more bool) {
+	if limit <= 0 {
+		return nil, r.live.Len() > 0
+	}
+	r.live.AscendGreaterOrEqual(string(from), func(k string) bool {
+		if len(keys) == limit {
+			more = true
+			return false
+		}
+		keys = append(keys, []byte(k))
+		return true
+	})
+	return keys, more
+}
 
 // Dirty reports whether anything changed since the last TakeDirty.
 func (r *Replica) Dirty() bool { return r.metaDirty || len(r.dirty) > 0 }

@@ -370,3 +370,51 @@ func TestCluster_Delete_ReplicatesAndStays(t *testing.T) {
 		}
 	}
 }
+
+// Keys lists the live keys in order, in pages, at every server once the
+// writes have spread, and after a restart from disk; Status counts them.
+func TestCluster_Keys_ListsLiveKeysInPages(t *testing.T) {
+	c := newCluster(t, 2)
+	for _, k := range []string{"b", "a", "d", "c", "e"} {
+		c.put(0, k, "v"+k)
+	}
+	if r := c.servers[1].Delete([]byte("c"), model.Version{}); r.Status != api.OK {
+		t.Fatalf("delete c: %+v", r)
+	}
+	c.waitConverged(0, 1)
+	c.kill(1)
+	c.start(1)
+	for id := range uint32(2) {
+		var got []string
+		var from []byte
+		for pages := 0; ; pages++ {
+			keys, more, err := c.servers[id].Keys(from, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pages > 3 || len(keys) > 2 {
+				t.Fatalf("server %d: page %d of %q", id, pages, keys)
+			}
+			for _, k := range keys {
+				got = append(got, string(k))
+			}
+			if !more {
+				break
+			}
+			from = append(keys[len(keys)-1], 0)
+		}
+		if fmt.Sprint(got) != "[a b d e]" {
+			t.Errorf("server %d lists %v, want [a b d e] (c deleted)", id, got)
+		}
+		st, err := c.servers[id].Status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Keys != 5 || st.Live != 4 {
+			t.Errorf("server %d: Keys %d Live %d, want 5 and 4", id, st.Keys, st.Live)
+		}
+	}
+	if _, _, err := c.servers[0].Keys(nil, 0); err == nil {
+		t.Error("Keys with limit 0 gave no error")
+	}
+}

@@ -157,6 +157,7 @@ type request struct {
 	value []byte
 	dep   model.Version
 	peer  uint32
+	limit int // reqKeys: most keys to list
 	reply chan response
 }
 
@@ -167,6 +168,7 @@ const (
 	reqDelete
 	reqGet
 	reqStatus
+	reqKeys
 	reqDump
 	reqCut
 	reqHeal
@@ -177,6 +179,8 @@ type response struct {
 	get    api.GetReply
 	status api.StatusReply
 	dump   api.DumpReply
+	keys   [][]byte
+	more   bool
 	err    error
 }
 
@@ -819,8 +823,11 @@ func (s *Server) answer(r request) response {
 	case reqStatus:
 		return response{status: api.StatusReply{
 			ID: s.opts.ID, Seen: s.node.R.Seen().Clone(), StoreDigest: s.node.R.Digest(),
-			Keys: s.node.R.Len(), Links: slices.Clone(s.node.Neighbors()), Topology: s.node.Topology(),
+			Keys: s.node.R.Len(), Live: s.node.R.LiveLen(), Links: slices.Clone(s.node.Neighbors()), Topology: s.node.Topology(),
 		}}
+	case reqKeys:
+		keys, more := s.node.R.Keys(r.key, r.limit)
+		return response{keys: keys, more: more}
 	case reqDump:
 		snap := s.node.R.Snapshot()
 		kv := make([]api.KV, len(snap))
@@ -1019,6 +1026,21 @@ func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
 func (s *Server) Status() (api.StatusReply, error) {
 	resp := s.call(request{kind: reqStatus})
 	return resp.status, resp.err
+}
+
+// Keys lists, in key-byte order, up to limit keys of the store from the
+// key from on (itself included; nil: from the first), deleted keys left
+// out, and says whether more follow. Like a get, it sees only what is
+// durable. A caller walks the whole store in pages by starting each page
+// just after the last key of the one before (that key with a 0 byte
+// appended); each page holds the owner for the time it takes to copy limit
+// keys, so keep pages to a few thousand.
+func (s *Server) Keys(from []byte, limit int) (keys [][]byte, more bool, err error) {
+	if limit < 1 {
+		return nil, false, fmt.Errorf("server %d: keys: limit %d must be at least 1", s.opts.ID, limit)
+	}
+	resp := s.call(request{kind: reqKeys, key: from, limit: limit})
+	return resp.keys, resp.more, resp.err
 }
 
 // Dump returns the store sorted by key.

@@ -1,0 +1,84 @@
+package resp
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestServer_MaxClients(t *testing.T) {
+	s := listen(t, newFakeStore(), Config{MaxClients: 1})
+	a := dial(t, s)
+	want(t, "first: PING", a.do("PING"), simple("PONG"))
+	b := dial(t, s)
+	b.c.SetDeadline(time.Now().Add(30 * time.Second))
+	got, err := b.read()
+	want(t, "second connection", got, rerr("ERR max number of clients reached"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.read(); !errors.Is(err, io.EOF) {
+		t.Errorf("the refused connection stays open: %v", err)
+	}
+	// Once the first leaves, there is room again.
+	a.c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.clients.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection is still counted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	want(t, "third: PING", dial(t, s).do("PING"), simple("PONG"))
+}
+
+// Close ends every connection and returns only after each connection's
+// goroutine is done, including one waiting on the store.
+func TestServer_Close_WaitsForConnections(t *testing.T) {
+	f := newFakeStore()
+	f.block = make(chan struct{})
+	s, err := Listen("127.0.0.1:0", f, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := dial(t, s)
+	want(t, "PING", idle.do("PING"), simple("PONG"))
+	busy := dial(t, s)
+	if _, err := io.WriteString(busy.c, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(f.deps("k")) == 0 { // the SET has reached the store, where it waits
+		if time.Now().After(deadline) {
+			t.Fatal("the SET never reached the store")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	close(f.block)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	returned := f.returned
+	f.mu.Unlock()
+	if !returned {
+		t.Error("Close returned while a connection was still in the store")
+	}
+	if s.clients.Load() != 0 {
+		t.Errorf("%d connections still counted after Close", s.clients.Load())
+	}
+	idle.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := idle.read(); err == nil {
+		t.Error("an idle connection is still open after Close")
+	}
+	if _, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
+		t.Error("the listener still accepts after Close")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
