@@ -361,6 +361,16 @@ func (m *master) ensure(ctx context.Context, ep endpoint) error {
 			return m.heldBy(ep, err)
 		}
 		if p.exited() {
+			// Another master's process may have bound the port first
+			// (two masters starting at once): who answers there now
+			// says more than how ours ended.
+			err = ep.conn.CallTimeout(method, api.Empty{}, &reply, m.rpcTimeout)
+			if err == nil {
+				return nil
+			}
+			if held := m.heldBy(ep, err); held != nil {
+				return held
+			}
 			return fmt.Errorf("%s: %w%s (see %s)", ep.what, p.exitError(), m.whyExited(ep, p),
 				filepath.Join(m.launch.logDir, p.name+".stderr"))
 		}

@@ -155,6 +155,8 @@ func (m *master) whyExited(ep endpoint, p *proc) string {
 	if strings.Contains(line, "address already in use") {
 		if pid, comm, ok := listenerPid(ep.port); ok {
 			out += fmt.Sprintf(" (port %d is held by pid %d, %s)", ep.port, pid, comm)
+		} else {
+			out += fmt.Sprintf(" (port %d was held by another process, gone since: another master starting at the same moment?)", ep.port)
 		}
 	}
 	return out
