@@ -129,7 +129,8 @@ type StatsReply struct {
 	ID           uint32
 	Puts, Gets   uint64
 	Deletes      uint64
-	Commits      uint64 // bbolt transactions
+	Commits      uint64 // group commits (log appends by the committer)
+	Checkpoints  uint64 // foldings of the log into the bbolt file
 	Batches      uint64 // memberlist messages sent (each a batch)
 	Bytes        uint64 // bytes of those messages
 	Writes       uint64 // entries sent on the fast path
