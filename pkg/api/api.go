@@ -1,6 +1,9 @@
 package api
 
-import "gossipkv/pkg/model"
+import (
+	"gossipkv/pkg/metrics"
+	"gossipkv/pkg/model"
+)
 
 // Status is the outcome of a get or put, as the master prints it.
 type Status int
@@ -139,6 +142,21 @@ type StatsReply struct {
 	Deltas       uint64 // repair messages
 	DeltaEntries uint64
 	SendFailures uint64
+}
+
+// LagReply is how far a server stands from the servers it has had acks
+// from (see model.Node.Lag), by id.
+type LagReply struct {
+	Peers []model.PeerLag
+	// Behind counts the distinct writes any of them held that this
+	// server lacks.
+	Behind uint64
+}
+
+// Latencies are the distributions of the time a server's Put, Delete and
+// Get took, from the call to the answer, since it started.
+type Latencies struct {
+	Put, Delete, Get metrics.HistogramSnapshot
 }
 
 // DumpReply is the whole store, sorted by key bytes.

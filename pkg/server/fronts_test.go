@@ -68,7 +68,7 @@ func TestServer_Lag(t *testing.T) {
 	c.waitConverged(0, 1)
 	c.put(0, "a", "1")
 	c.waitConverged(0, 1)
-	waitLag := func(id uint32, ok func(Lag) bool, what string) {
+	waitLag := func(id uint32, ok func(api.LagReply) bool, what string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
@@ -86,7 +86,7 @@ func TestServer_Lag(t *testing.T) {
 		}
 	}
 	for id, peer := range []uint32{1, 0} {
-		waitLag(uint32(id), func(l Lag) bool {
+		waitLag(uint32(id), func(l api.LagReply) bool {
 			return l.Behind == 0 && len(l.Peers) == 1 && l.Peers[0] == model.PeerLag{Peer: peer, Linked: true}
 		}, "in step")
 	}
@@ -94,13 +94,13 @@ func TestServer_Lag(t *testing.T) {
 	c.put(0, "b", "2")
 	c.put(0, "c", "3")
 	// 1 knows nothing of the new writes; 0 knows 1 has not acknowledged them.
-	waitLag(0, func(l Lag) bool { return len(l.Peers) == 1 && !l.Peers[0].Linked && l.Peers[0].Unacked == 2 }, "2 unacked by 1")
+	waitLag(0, func(l api.LagReply) bool { return len(l.Peers) == 1 && !l.Peers[0].Linked && l.Peers[0].Unacked == 2 }, "2 unacked by 1")
 	if l, _ := c.servers[1].Lag(); l.Behind != 0 {
 		t.Errorf("server 1 cut off: Lag = %+v; want nothing it can know of", l)
 	}
 	c.heal(0, 1)
 	c.waitConverged(0, 1)
-	waitLag(0, func(l Lag) bool { return l.Behind == 0 && l.Peers[0].Unacked == 0 && l.Peers[0].Linked }, "in step with 1")
+	waitLag(0, func(l api.LagReply) bool { return l.Behind == 0 && l.Peers[0].Unacked == 0 && l.Peers[0].Linked }, "in step with 1")
 }
 
 // Latencies time each Put, Delete and Get; Stats counts checkpoints.

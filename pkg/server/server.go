@@ -194,7 +194,7 @@ type response struct {
 	dump   api.DumpReply
 	keys   [][]byte
 	more   bool
-	lag    Lag
+	lag    api.LagReply
 	// held: a PutIfAbsent found a value (put.Status OK, put.Version its
 	// version) or the server behind (put.Status ErrDep), and wrote
 	// nothing.
@@ -860,7 +860,7 @@ func (s *Server) answer(r request) response {
 		return response{keys: keys, more: more}
 	case reqLag:
 		peers, behind := s.node.Lag()
-		return response{lag: Lag{Peers: peers, Behind: behind}}
+		return response{lag: api.LagReply{Peers: peers, Behind: behind}}
 	case reqAddHeld:
 		if r.found {
 			return response{put: api.PutReply{Status: api.OK, Version: r.dep}, held: true}
@@ -1108,32 +1108,17 @@ func (s *Server) Keys(from []byte, limit int) (keys [][]byte, more bool, err err
 	return resp.keys, resp.more, resp.err
 }
 
-// Lag is how far this server stands from the servers it has had acks
-// from: see model.Node.Lag.
-type Lag struct {
-	Peers []model.PeerLag
-	// Behind counts the distinct writes any of them held that this
-	// server lacks.
-	Behind uint64
-}
-
 // Lag reports how far behind (and ahead of) its peers this server is, as
 // far as their acks tell. It takes the owner goroutine for a pass over the
 // held-write sets: cheap, but not for every request.
-func (s *Server) Lag() (Lag, error) {
+func (s *Server) Lag() (api.LagReply, error) {
 	resp := s.call(request{kind: reqLag})
 	return resp.lag, resp.err
 }
 
-// Latencies are the distributions of the time Put, Delete and Get took,
-// from the call to the answer, since the server started.
-type Latencies struct {
-	Put, Delete, Get metrics.HistogramSnapshot
-}
-
 // Latencies reads the latency histograms (no call to the owner).
-func (s *Server) Latencies() Latencies {
-	return Latencies{Put: s.latency.put.Snapshot(), Delete: s.latency.delete.Snapshot(), Get: s.latency.get.Snapshot()}
+func (s *Server) Latencies() api.Latencies {
+	return api.Latencies{Put: s.latency.put.Snapshot(), Delete: s.latency.delete.Snapshot(), Get: s.latency.get.Snapshot()}
 }
 
 // Dump returns the store sorted by key.
