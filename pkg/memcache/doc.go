@@ -25,8 +25,12 @@
 // Where it differs from memcached, on purpose:
 //   - There are no per-key flags: a set or add with flags other than 0 is
 //     refused (CLIENT_ERROR), rather than losing them silently, and get
-//     answers flags 0. There is no expiry: an exptime other than 0 is
-//     refused, and so are touch, gat and gats.
+//     answers flags 0. There is no expiry: a positive exptime is refused,
+//     and so are touch, gat and gats. A negative one (an item already
+//     expired) is taken as memcached takes it: set then deletes the key,
+//     and add only tests whether the key holds a value (NOT_STORED) or
+//     not (STORED, nothing written), which is how libmemcached's
+//     memcached_exist and memcexist ask.
 //   - add writes only if the key holds no value (a deleted key holds
 //     none). The check and the write are one step at the server it goes
 //     to, so of two adds there, one wins; but two servers that have not

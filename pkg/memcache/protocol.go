@@ -344,7 +344,7 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 		refuse = s.keyError(a.key)
 	case a.flags != 0:
 		refuse = "CLIENT_ERROR flags are not supported: gossipkv stores no flags with a value (send 0)"
-	case a.exptime != 0:
+	case a.exptime > 0:
 		refuse = "CLIENT_ERROR exptime is not supported: gossipkv has no expiry (send 0)"
 	case a.n > int64(s.cfg.MaxValueBytes):
 		refuse = fmt.Sprintf("SERVER_ERROR object too large for cache: a value of %d bytes exceeds max_value_bytes %d", a.n, s.cfg.MaxValueBytes)
@@ -366,6 +366,10 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 	}
 	s.stats.sets.Add(1)
 	dep := ss.deps[string(a.key)]
+	if a.exptime < 0 {
+		s.expired(ss, rp, name, a.key)
+		return nil
+	}
 	if name == "add" {
 		put, stored := s.store.PutIfAbsent(a.key, value, dep)
 		switch {
@@ -390,6 +394,38 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 	ss.observe(a.key, put.Version)
 	rp.line("STORED")
 	return nil
+}
+
+// expired answers a set or add of an item that has already expired (a
+// negative exptime), as memcached does: the key is then without a value.
+// An add of one only tests whether the key holds a value (NOT_STORED) or
+// not (STORED, and nothing written): libmemcached's memcached_exist (and
+// so memcexist) asks that way. A set of one deletes the key.
+func (s *Server) expired(ss *session, rp reply, name string, key []byte) {
+	dep := ss.deps[string(key)]
+	if name == "set" {
+		d := s.store.Delete(key, dep)
+		if d.Status != api.OK {
+			rp.line("SERVER_ERROR %s", clean(d.Reason))
+			return
+		}
+		ss.observe(key, d.Version)
+		rp.line("STORED")
+		return
+	}
+	g, err := s.store.Get(key, dep)
+	switch {
+	case err != nil:
+		rp.line("SERVER_ERROR %s", clean(err.Error()))
+	case g.Status == api.ErrDep:
+		rp.line("%s", s.behind(key))
+	case g.Status == api.OK:
+		ss.observe(key, g.Version)
+		rp.line("NOT_STORED")
+	default:
+		ss.observe(key, g.Version)
+		rp.line("STORED")
+	}
 }
 
 // refuseStorage answers the storage commands gossipkv does not take,

@@ -49,6 +49,12 @@ func TestProtocol_Basics(t *testing.T) {
 		{"set k 0 0 2\r\nabc\r\n", 2, "CLIENT_ERROR bad data chunk|ERROR"}, // as memcached: the rest is read as a line
 		{"set k 1 0 1\r\nx\r\n", 1, "CLIENT_ERROR flags are not supported: gossipkv stores no flags with a value (send 0)"},
 		{"set k 0 60 1\r\nx\r\n", 1, "CLIENT_ERROR exptime is not supported: gossipkv has no expiry (send 0)"},
+		// An item already expired: add tests whether the key holds a
+		// value (memcexist asks so), set deletes it.
+		{"add k 0 -1 0\r\n\r\n", 1, "NOT_STORED"},
+		{"add gone 0 -1 0\r\n\r\n", 1, "STORED"},
+		{"get gone\r\n", 1, "END"},
+		{"set x 0 0 1\r\nx\r\nset x 0 -1 1\r\ny\r\nget x\r\n", 3, "STORED|STORED|END"},
 		{"set k 0 0 17\r\n" + strings.Repeat("x", 17) + "\r\n", 1, "SERVER_ERROR object too large for cache: a value of 17 bytes exceeds max_value_bytes 16"},
 		{"set 123456789 0 0 1\r\nx\r\n", 1, "CLIENT_ERROR key of 9 bytes is longer than 8"},
 		{"get 123456789\r\n", 1, "CLIENT_ERROR key of 9 bytes is longer than 8"},
@@ -85,7 +91,7 @@ func TestProtocol_Basics(t *testing.T) {
 		}
 		stats[name] = value
 	}
-	if stats["curr_items"] != "5" || stats["cmd_set"] != "8" || stats["curr_connections"] != "1" || stats["version"] != version {
+	if stats["curr_items"] != "5" || stats["cmd_set"] != "12" || stats["curr_connections"] != "1" || stats["version"] != version {
 		t.Errorf("stats = %v", stats)
 	}
 	if got := c.do("stats slabs\r\n", 1); got != "CLIENT_ERROR stats slabs is not supported by gossipkv: only the general stats" {
