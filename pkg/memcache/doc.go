@@ -25,9 +25,10 @@
 // Where it differs from memcached, on purpose:
 //   - There are no per-key flags: a set or add with flags other than 0 is
 //     refused (CLIENT_ERROR), rather than losing them silently, and get
-//     answers flags 0. There is no expiry: a positive exptime is refused,
-//     and so are touch, gat and gats. A negative one (an item already
-//     expired) is taken as memcached takes it: set then deletes the key,
+//     answers flags 0. There is no expiry: an exptime that lies ahead is
+//     refused, and so are touch, gat and gats. One already past (negative,
+//     or a Unix time gone by, as memcached reads one over 30 days) is taken
+//     as memcached takes it: set then deletes the key,
 //     and add only tests whether the key holds a value (NOT_STORED) or
 //     not (STORED, nothing written), which is how libmemcached's
 //     memcached_exist and memcexist ask.
@@ -45,8 +46,8 @@
 //     (DELETED or NOT_FOUND says which), so that it also wins over a write
 //     of the key that has not reached this server yet.
 //   - Keys are at most 250 bytes (the protocol's bound, which clients
-//     check too) and at most max_key_bytes, without control characters;
-//     values at most max_value_bytes (SERVER_ERROR object too large for
+//     check too) and at most max_key_bytes, of any bytes but the space and
+//     the line end that delimit them; values at most max_value_bytes (SERVER_ERROR object too large for
 //     cache; the data is read and dropped, so the connection goes on).
 //     A command line is at most 64 KiB: a longer one closes the
 //     connection, since what follows it cannot be told apart.

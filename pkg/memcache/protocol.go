@@ -186,11 +186,8 @@ func (s *Server) keyError(key []byte) string {
 	if len(key) > limit {
 		return fmt.Sprintf("CLIENT_ERROR key of %d bytes is longer than %d", len(key), limit)
 	}
-	for _, c := range key {
-		if c < ' ' || c == 0x7f {
-			return "CLIENT_ERROR a key may not hold control characters"
-		}
-	}
+	// Any other byte goes, as in memcached: a key cannot hold a space or
+	// a line end, which end it, and clients (memaslap) use the rest.
 	return ""
 }
 
@@ -344,7 +341,7 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 		refuse = s.keyError(a.key)
 	case a.flags != 0:
 		refuse = "CLIENT_ERROR flags are not supported: gossipkv stores no flags with a value (send 0)"
-	case a.exptime > 0:
+	case a.exptime != 0 && !expiredAlready(a.exptime, time.Now()):
 		refuse = "CLIENT_ERROR exptime is not supported: gossipkv has no expiry (send 0)"
 	case a.n > int64(s.cfg.MaxValueBytes):
 		refuse = fmt.Sprintf("SERVER_ERROR object too large for cache: a value of %d bytes exceeds max_value_bytes %d", a.n, s.cfg.MaxValueBytes)
@@ -366,7 +363,7 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 	}
 	s.stats.sets.Add(1)
 	dep := ss.deps[string(a.key)]
-	if a.exptime < 0 {
+	if a.exptime != 0 {
 		s.expired(ss, rp, name, a.key)
 		return nil
 	}
@@ -396,11 +393,23 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 	return nil
 }
 
-// expired answers a set or add of an item that has already expired (a
-// negative exptime), as memcached does: the key is then without a value.
+// maxRelative is memcached's bound on a relative exptime (30 days): a
+// larger one is a Unix time.
+const maxRelative = 30 * 24 * 3600
+
+// expiredAlready says whether an item stored with exptime would have
+// expired already in memcached: a negative exptime, or a Unix time that
+// has passed.
+func expiredAlready(exptime int64, now time.Time) bool {
+	return exptime < 0 || (exptime > maxRelative && exptime <= now.Unix())
+}
+
+// expired answers a set or add of an item that has already expired (see
+// expiredAlready), as memcached does: the key is then without a value.
 // An add of one only tests whether the key holds a value (NOT_STORED) or
 // not (STORED, and nothing written): libmemcached's memcached_exist (and
-// so memcexist) asks that way. A set of one deletes the key.
+// so memcexist) asks that way, with a Unix time long past. A set of one
+// deletes the key.
 func (s *Server) expired(ss *session, rp reply, name string, key []byte) {
 	dep := ss.deps[string(key)]
 	if name == "set" {

@@ -53,12 +53,14 @@ func TestProtocol_Basics(t *testing.T) {
 		// value (memcexist asks so), set deletes it.
 		{"add k 0 -1 0\r\n\r\n", 1, "NOT_STORED"},
 		{"add gone 0 -1 0\r\n\r\n", 1, "STORED"},
+		{"add k 0 2678400 0\r\n\r\n", 1, "NOT_STORED"}, // a Unix time in 1970: what memcexist sends
+		{"set k 0 2592000 1\r\nx\r\n", 1, "CLIENT_ERROR exptime is not supported: gossipkv has no expiry (send 0)"}, // 30 days from now
 		{"get gone\r\n", 1, "END"},
 		{"set x 0 0 1\r\nx\r\nset x 0 -1 1\r\ny\r\nget x\r\n", 3, "STORED|STORED|END"},
 		{"set k 0 0 17\r\n" + strings.Repeat("x", 17) + "\r\n", 1, "SERVER_ERROR object too large for cache: a value of 17 bytes exceeds max_value_bytes 16"},
 		{"set 123456789 0 0 1\r\nx\r\n", 1, "CLIENT_ERROR key of 9 bytes is longer than 8"},
 		{"get 123456789\r\n", 1, "CLIENT_ERROR key of 9 bytes is longer than 8"},
-		{"get a\x01b\r\n", 1, "CLIENT_ERROR a key may not hold control characters"},
+		{"set a\x01\tb 0 0 1\r\nx\r\nget a\x01\tb\r\n", 4, "STORED|VALUE a\x01\tb 0 1|x|END"}, // control bytes and tabs are a key's
 		{"cas k 0 0 1 99\r\nx\r\n", 1, "CLIENT_ERROR cas is not supported by gossipkv: a compare-and-set cannot be atomic across the servers of an eventually consistent store"},
 		{"append k 0 0 1\r\nx\r\n", 1, "CLIENT_ERROR append is not supported by gossipkv: it is not atomic across servers; use get then set"},
 		{"incr k 1\r\n", 1, "CLIENT_ERROR incr is not supported by gossipkv: an increment cannot be atomic across the servers of an eventually consistent store"},
@@ -91,7 +93,7 @@ func TestProtocol_Basics(t *testing.T) {
 		}
 		stats[name] = value
 	}
-	if stats["curr_items"] != "5" || stats["cmd_set"] != "12" || stats["curr_connections"] != "1" || stats["version"] != version {
+	if stats["curr_items"] != "6" || stats["cmd_set"] != "14" || stats["curr_connections"] != "1" || stats["version"] != version {
 		t.Errorf("stats = %v", stats)
 	}
 	if got := c.do("stats slabs\r\n", 1); got != "CLIENT_ERROR stats slabs is not supported by gossipkv: only the general stats" {
