@@ -212,8 +212,8 @@ func (s *Server) readValue(r *http.Request) ([]byte, int, error) {
 		body = io.LimitReader(r.Body, int64(m)+1)
 	}
 	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+	if m > 0 && r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength)) // at most m, checked above
 	}
 	if _, err := buf.ReadFrom(body); err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("reading the value: %v", err)
