@@ -1,8 +1,9 @@
 // Command server runs one gossipkv server: it recovers its store from disk,
 // joins the other servers over memberlist and serves clients and the master
-// over net/rpc, and Redis clients on its resp_port (if any), until SIGTERM
-// or SIGINT (or SIGKILL, which it survives on disk: every acknowledged put
-// was committed first).
+// over net/rpc, and standard clients on the ports config.yaml gives it (if
+// any: Redis on resp_port, HTTP on http_port, memcache on memcache_port),
+// until SIGTERM or SIGINT (or SIGKILL, which it survives on disk: every
+// acknowledged put was committed first).
 //
 // Exit codes: 0 after a clean stop, 1 when it cannot start, 2 on bad flags
 // or config.
@@ -21,7 +22,6 @@ import (
 	"time"
 
 	"gossipkv/pkg/config"
-	"gossipkv/pkg/resp"
 	"gossipkv/pkg/server"
 	"gossipkv/pkg/storage"
 )
@@ -91,26 +91,17 @@ func run() int {
 		return 1
 	}
 	srv, _ := cfg.Server(uint32(*id))
-	// The Redis front opens first: once the rpc port answers (what the
-	// master waits for), every port of the server does.
-	var redis *resp.Server
-	if addr := srv.RESPAddr(); addr != "" {
-		redis, err = resp.Listen(addr, s, resp.Config{
-			ID: uint32(*id), Cluster: cfg.Cluster, Run: *run, Peers: len(cfg.Servers) - 1,
-			MaxKeyBytes: cfg.Limits.MaxKeyBytes, MaxValueBytes: cfg.Limits.MaxValueBytes,
-			Fsync: cfg.Durability.Fsync, Logger: logger,
-		})
-		if err != nil {
-			s.Shutdown()
-			fmt.Fprintf(os.Stderr, "server: resp_port: %v\n", err)
-			return 1
-		}
+	// The fronts open first: once the rpc port answers (what the master
+	// waits for), every port of the server does.
+	fr, err := openFronts(cfg, uint32(*id), *run, s, logger)
+	if err != nil {
+		s.Shutdown()
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 1
 	}
 	ln, err := server.ServeRPC(s, srv.RPCAddr())
 	if err != nil {
-		if redis != nil {
-			redis.Close()
-		}
+		fr.Close()
 		s.Shutdown()
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1
@@ -134,9 +125,9 @@ func run() int {
 		code = 1
 	}
 	ln.Close()
-	if redis != nil {
-		// Before the store stops: commands in flight finish.
-		redis.Close()
+	// Before the store stops: commands in flight finish.
+	if err := fr.Close(); err != nil {
+		logger.Warn("closing the fronts", "err", err)
 	}
 	if err := s.Shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)

@@ -1,6 +1,9 @@
 package api
 
-import "gossipkv/pkg/model"
+import (
+	"gossipkv/pkg/metrics"
+	"gossipkv/pkg/model"
+)
 
 // Status is the outcome of a get or put, as the master prints it.
 type Status int
@@ -129,7 +132,8 @@ type StatsReply struct {
 	ID           uint32
 	Puts, Gets   uint64
 	Deletes      uint64
-	Commits      uint64 // bbolt transactions
+	Commits      uint64 // group commits (log appends by the committer)
+	Checkpoints  uint64 // foldings of the log into the bbolt file
 	Batches      uint64 // memberlist messages sent (each a batch)
 	Bytes        uint64 // bytes of those messages
 	Writes       uint64 // entries sent on the fast path
@@ -138,6 +142,21 @@ type StatsReply struct {
 	Deltas       uint64 // repair messages
 	DeltaEntries uint64
 	SendFailures uint64
+}
+
+// LagReply is how far a server stands from the servers it has had acks
+// from (see model.Node.Lag), by id.
+type LagReply struct {
+	Peers []model.PeerLag
+	// Behind counts the distinct writes any of them held that this
+	// server lacks.
+	Behind uint64
+}
+
+// Latencies are the distributions of the time a server's Put, Delete and
+// Get took, from the call to the answer, since it started.
+type Latencies struct {
+	Put, Delete, Get metrics.HistogramSnapshot
 }
 
 // DumpReply is the whole store, sorted by key bytes.

@@ -45,6 +45,13 @@ type Server struct {
 	// authentication: a server on a shared network need not expose one,
 	// and files written before it existed keep their meaning.
 	RESPPort int `yaml:"resp_port"`
+	// HTTPPort is where the server answers HTTP (package httpapi: the
+	// key-value API, its status and its metrics); 0 leaves it off.
+	// Optional for the same reasons as RESPPort.
+	HTTPPort int `yaml:"http_port"`
+	// MemcachePort is where the server speaks the memcache text protocol
+	// (package memcache); 0 leaves it off, as RESPPort.
+	MemcachePort int `yaml:"memcache_port"`
 }
 
 // Client places one client id.
@@ -326,6 +333,23 @@ func (s Server) RESPAddr() string {
 		return ""
 	}
 	return hostPort(s.Host, s.RESPPort)
+}
+
+// HTTPAddr is where the server answers HTTP; "" when HTTPPort is 0 (off).
+func (s Server) HTTPAddr() string {
+	if s.HTTPPort == 0 {
+		return ""
+	}
+	return hostPort(s.Host, s.HTTPPort)
+}
+
+// MemcacheAddr is where the server speaks the memcache text protocol; ""
+// when MemcachePort is 0 (off).
+func (s Server) MemcacheAddr() string {
+	if s.MemcachePort == 0 {
+		return ""
+	}
+	return hostPort(s.Host, s.MemcachePort)
 }
 
 // RPCAddr is where the client serves the master.

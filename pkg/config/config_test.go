@@ -60,7 +60,8 @@ func TestLocal_Layout(t *testing.T) {
 		t.Errorf("ClientIDs = %v", got)
 	}
 	s, ok := c.Server(2)
-	if !ok || s.RPCAddr() != "127.0.0.1:9002" || s.GossipAddr() != "127.0.0.1:9102" || s.WatchdogAddr() != "127.0.0.1:9202" || s.RESPAddr() != "127.0.0.1:9402" {
+	if !ok || s.RPCAddr() != "127.0.0.1:9002" || s.GossipAddr() != "127.0.0.1:9102" || s.WatchdogAddr() != "127.0.0.1:9202" ||
+		s.RESPAddr() != "127.0.0.1:9402" || s.HTTPAddr() != "127.0.0.1:9502" || s.MemcacheAddr() != "127.0.0.1:9602" {
 		t.Errorf("Server(2) = %+v, %v", s, ok)
 	}
 	cl, ok := c.Client(4)
@@ -230,6 +231,17 @@ func TestParse_ValidFile(t *testing.T) {
 	if got := c.Servers[1].RESPAddr(); got != "127.0.0.1:7401" {
 		t.Errorf("RESPAddr() = %q, want 127.0.0.1:7401", got)
 	}
+	// So are http_port and memcache_port.
+	if s := c.Servers[0]; s.HTTPPort != 0 || s.HTTPAddr() != "" || s.MemcachePort != 0 || s.MemcacheAddr() != "" {
+		t.Errorf("no http_port, memcache_port: %+v, HTTPAddr %q, MemcacheAddr %q; want 0 and none", s, s.HTTPAddr(), s.MemcacheAddr())
+	}
+	c, err = Parse([]byte(strings.Replace(validFile, "watchdog_port: 7201}", "watchdog_port: 7201, http_port: 7501, memcache_port: 7601}", 1)), "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Servers[1]; s.HTTPAddr() != "127.0.0.1:7501" || s.MemcacheAddr() != "127.0.0.1:7601" {
+		t.Errorf("HTTPAddr() = %q, MemcacheAddr() = %q; want 127.0.0.1:7501 and 127.0.0.1:7601", s.HTTPAddr(), s.MemcacheAddr())
+	}
 }
 
 func TestParse_Errors(t *testing.T) {
@@ -273,6 +285,14 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 17: servers[1].resp_port: 7000 is already used by servers[0].rpc_port"}, "servers[1].resp_port"},
 		{"resp port not an integer", "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: redis}",
 			[]string{`config: line 17: servers[1].resp_port: "redis" is not an integer`}, "servers[1].resp_port"},
+		{"negative http port", "watchdog_port: 7201}", "watchdog_port: 7201, http_port: -1}",
+			[]string{"config: line 17: servers[1].http_port: -1 is not a port (1..65535, or 0 for none)"}, "servers[1].http_port"},
+		{"http port clash with resp port", "watchdog_port: 7201}", "watchdog_port: 7201, resp_port: 7401, http_port: 7401}",
+			[]string{"config: line 17: servers[1].http_port: 7401 is already used by servers[1].resp_port"}, "servers[1].http_port"},
+		{"memcache port too large", "watchdog_port: 7201}", "watchdog_port: 7201, memcache_port: 65536}",
+			[]string{"config: line 17: servers[1].memcache_port: 65536 is not a port (1..65535, or 0 for none)"}, "servers[1].memcache_port"},
+		{"memcache port clash", "watchdog_port: 7201}", "watchdog_port: 7201, memcache_port: 7100}",
+			[]string{"config: line 17: servers[1].memcache_port: 7100 is already used by servers[0].gossip_port"}, "servers[1].memcache_port"},
 		{"fractional port", "rpc_port: 7000", "rpc_port: 7000.5",
 			[]string{`config: line 14: servers[0].rpc_port: "7000.5" is not an integer`}, "servers[0].rpc_port"},
 		{"negative id", "id: 5, host", "id: -5, host",
@@ -480,7 +500,7 @@ func TestMarshal_ReadableDurations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"stabilize_timeout: 60s\n", "probe_interval: 200ms\n", "push_pull_interval: 1s\n",
-		"\n  - {id: 0, host: 127.0.0.1, rpc_port: 7000, gossip_port: 7100, watchdog_port: 7200, resp_port: 7400}\n"} {
+		"\n  - {id: 0, host: 127.0.0.1, rpc_port: 7000, gossip_port: 7100, watchdog_port: 7200, resp_port: 7400, http_port: 7500, memcache_port: 7600}\n"} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("Marshal() lacks %q:\n%s", want, data)
 		}
@@ -530,7 +550,7 @@ func TestLocalFreePorts_DistinctAndUsable(t *testing.T) {
 	// Every port can be bound now: TCP everywhere, UDP too for gossip.
 	var addrs []string
 	for _, s := range c.Servers {
-		addrs = append(addrs, s.RPCAddr(), s.GossipAddr(), s.WatchdogAddr(), s.RESPAddr())
+		addrs = append(addrs, s.RPCAddr(), s.GossipAddr(), s.WatchdogAddr(), s.RESPAddr(), s.HTTPAddr(), s.MemcacheAddr())
 		u, err := net.ListenPacket("udp", s.GossipAddr())
 		if err != nil {
 			t.Errorf("gossip port not free for UDP: %v", err)
@@ -549,7 +569,7 @@ func TestLocalFreePorts_DistinctAndUsable(t *testing.T) {
 		}
 		t.Cleanup(func() { l.Close() })
 	}
-	if len(addrs) != 4*4+3 {
+	if len(addrs) != 4*6+3 {
 		t.Errorf("%d addresses", len(addrs))
 	}
 	// None is in the range the kernel takes outgoing connections' ports

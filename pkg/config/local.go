@@ -17,16 +17,19 @@ const (
 	watchdogOffset  = 200
 	clientRPCOffset = 300
 	respOffset      = 400
+	httpOffset      = 500
+	memcacheOffset  = 600
 	maxLocalIDs     = 100
 	// LocalPortSpan is how many ports from the base port Local may use.
-	LocalPortSpan = respOffset + maxLocalIDs
+	LocalPortSpan = memcacheOffset + maxLocalIDs
 )
 
 // Local returns the default knobs with nServers servers (ids 0..nServers-1)
 // and nClients clients (the ids after them), all on 127.0.0.1. Server id N
 // serves RPC on basePort+N, gossips on basePort+100+N and has its watchdog
-// on basePort+200+N, and speaks the Redis protocol on basePort+400+N;
-// client id N serves RPC on basePort+300+N. The repository's config.yaml
+// on basePort+200+N, speaks the Redis protocol on basePort+400+N, HTTP on
+// basePort+500+N and the memcache protocol on basePort+600+N; client id N
+// serves RPC on basePort+300+N. The repository's config.yaml
 // is Local(5, 5, 7000).
 //
 // It panics when the layout cannot exist (more than 100 ids, negative
@@ -45,6 +48,8 @@ func Local(nServers, nClients int, basePort int) *Config {
 		s.GossipPort = basePort + gossipOffset + int(s.ID)
 		s.WatchdogPort = basePort + watchdogOffset + int(s.ID)
 		s.RESPPort = basePort + respOffset + int(s.ID)
+		s.HTTPPort = basePort + httpOffset + int(s.ID)
+		s.MemcachePort = basePort + memcacheOffset + int(s.ID)
 	}
 	for i := range c.Clients {
 		c.Clients[i].RPCPort = basePort + clientRPCOffset + int(c.Clients[i].ID)
@@ -134,6 +139,12 @@ func LocalFreePorts(nServers, nClients int, dataDir string) (*Config, error) {
 			return nil, err
 		}
 		if s.RESPPort, err = tcp(); err != nil {
+			return nil, err
+		}
+		if s.HTTPPort, err = tcp(); err != nil {
+			return nil, err
+		}
+		if s.MemcachePort, err = tcp(); err != nil {
 			return nil, err
 		}
 	}

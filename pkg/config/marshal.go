@@ -43,7 +43,7 @@ var comments = map[string]string{
 	"security.secret_key":        "base64 AES key (16, 24 or 32 bytes) encrypting gossip and replication; empty: none. GOSSIPKV_SECRET_KEY overrides.",
 	"runtime":                    "",
 	"runtime.gomaxprocs":         "threads running Go code at once in each process (GOMAXPROCS); 0: one per core. 1 suits many processes on one machine.",
-	"servers":                    "Each server: id, host, rpc_port (clients and master), gossip_port (memberlist, TCP and UDP), watchdog_port (its watchdog),\nresp_port (the Redis protocol, for redis-cli and Redis client libraries; 0 or left out: none).",
+	"servers":                    "Each server: id, host, rpc_port (clients and master), gossip_port (memberlist, TCP and UDP), watchdog_port (its watchdog),\nresp_port (the Redis protocol, for redis-cli and Redis client libraries), http_port (HTTP: /v1/kv/KEY, /v1/status, /metrics)\nand memcache_port (the memcache text protocol); for each of these three, 0 or left out: none.",
 	"clients":                    "Each client: id, host, rpc_port (master). An id is a server or a client, never both.",
 }
 

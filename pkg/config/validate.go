@@ -181,11 +181,17 @@ func (c *Config) validate() []*FieldError {
 		addListener(p+"rpc_port", host, unspec, s.RPCPort)
 		addListener(p+"gossip_port", host, unspec, s.GossipPort)
 		addListener(p+"watchdog_port", host, unspec, s.WatchdogPort)
-		switch {
-		case s.RESPPort < 0 || s.RESPPort > 65535:
-			bad(p+"resp_port", "%d is not a port (1..65535, or 0 for none)", s.RESPPort)
-		case s.RESPPort > 0:
-			addListener(p+"resp_port", host, unspec, s.RESPPort)
+		// The fronts for standard clients are optional: 0 is none.
+		for _, f := range []struct {
+			name string
+			port int
+		}{{"resp_port", s.RESPPort}, {"http_port", s.HTTPPort}, {"memcache_port", s.MemcachePort}} {
+			switch {
+			case f.port < 0 || f.port > 65535:
+				bad(p+f.name, "%d is not a port (1..65535, or 0 for none)", f.port)
+			case f.port > 0:
+				addListener(p+f.name, host, unspec, f.port)
+			}
 		}
 	}
 	for i, cl := range c.Clients {

@@ -124,7 +124,7 @@ func (m *master) portAdvice(errs []error) error {
 func (m *master) freeBase() int {
 	top := 0
 	for _, s := range m.cfg.Servers {
-		top = max(top, s.RPCPort, s.GossipPort, s.WatchdogPort, s.RESPPort)
+		top = max(top, s.RPCPort, s.GossipPort, s.WatchdogPort, s.RESPPort, s.HTTPPort, s.MemcachePort)
 	}
 	for _, c := range m.cfg.Clients {
 		top = max(top, c.RPCPort)

@@ -366,6 +366,44 @@ func (n *Node) linkStates() []LinkState {
 	return out
 }
 
+// PeerLag is how this node stands against one server it has heard from,
+// as far as its acks tell: they say what the server held durably when it
+// sent them, so both counts may be out of date by what has moved since.
+type PeerLag struct {
+	Peer uint32
+	// Linked: the server is a direct neighbour now (else its last acks,
+	// from before a cut or its death, are all this node knows).
+	Linked bool
+	// Missing counts the writes the server held that this node lacks;
+	// Unacked the writes this node holds that the server has not yet
+	// acknowledged.
+	Missing, Unacked uint64
+}
+
+// Lag reports, per server this node has had an ack from (since its
+// replica id last changed), how far apart the two are, sorted by id; and
+// Behind, how many distinct writes any of them held that this node
+// lacks. It costs a pass over the held-write sets, which are small (a
+// prefix per replica id plus the few writes beyond a gap).
+func (n *Node) Lag() (peers []PeerLag, behind uint64) {
+	mine := n.R.Seen()
+	union := mine.Clone()
+	for id, p := range n.peers {
+		if !p.known {
+			continue
+		}
+		peers = append(peers, PeerLag{
+			Peer:    id,
+			Linked:  slices.Contains(n.neighbors, id),
+			Missing: p.seen.Count() - mine.Overlap(p.seen),
+			Unacked: mine.Count() - p.seen.Overlap(mine),
+		})
+		union.Union(p.seen)
+	}
+	slices.SortFunc(peers, func(a, b PeerLag) int { return int(a.Peer) - int(b.Peer) })
+	return peers, union.Count() - mine.Count()
+}
+
 // Neighbors returns the current direct neighbours. Do not modify.
 func (n *Node) Neighbors() []uint32 { return n.neighbors }
 

@@ -549,3 +549,42 @@ func TestNode_ReadyOwn_OnlyOwnWrites(t *testing.T) {
 		t.Error("Ready sent no ack for the write received from 0")
 	}
 }
+
+// Lag counts, from a neighbour's acks, the writes it holds that this
+// node lacks and the writes this node holds that it has not acknowledged.
+func TestNode_Lag_FromAcks(t *testing.T) {
+	now := int64(1e9)
+	a := NewNode(NodeConfig{ID: 0, Resend: 20 * ms, Heartbeat: 200 * ms}, NewReplica(0, 10, nil, Meta{}))
+	b := NewNode(NodeConfig{ID: 1, Resend: 20 * ms, Heartbeat: 200 * ms}, NewReplica(1, 11, nil, Meta{}))
+	b.SetNeighbors([]uint32{0})
+	if peers, behind := b.Lag(); len(peers) != 0 || behind != 0 {
+		t.Fatalf("before any ack: Lag = %v, %d", peers, behind)
+	}
+	var writes []Entry
+	for i := range 3 {
+		writes = append(writes, a.Put([]byte{byte('a' + i)}, []byte("v"), Version{}, now))
+	}
+	own := b.Put([]byte("z"), []byte("v"), Version{}, now)
+	b.Step(0, Ack{Seen: a.R.Seen().Clone(), Src: a.R.Src()}, now)
+	peers, behind := b.Lag()
+	if want := []PeerLag{{Peer: 0, Linked: true, Missing: 3, Unacked: 1}}; !slices.Equal(peers, want) || behind != 3 {
+		t.Errorf("after a's ack: Lag = %+v, %d; want %+v, 3", peers, behind, want)
+	}
+	// Two of the writes arrive: one is still missing.
+	b.Step(0, Writes{Entries: writes[:2], Src: a.R.Src()}, now)
+	if peers, behind := b.Lag(); peers[0].Missing != 1 || behind != 1 {
+		t.Errorf("after two writes: Lag = %+v, %d; want 1 missing", peers, behind)
+	}
+	// a takes b's write and says so; the link is then cut.
+	a.R.Apply(own)
+	b.Step(0, Ack{Seen: a.R.Seen().Clone(), Src: a.R.Src()}, now)
+	b.SetNeighbors(nil)
+	if want := []PeerLag{{Peer: 0, Linked: false, Missing: 1, Unacked: 0}}; !slices.Equal(mustLag(b), want) {
+		t.Errorf("after the cut: Lag = %+v, want %+v", mustLag(b), want)
+	}
+}
+
+func mustLag(n *Node) []PeerLag {
+	p, _ := n.Lag()
+	return p
+}

@@ -27,6 +27,13 @@
 // one's config names the other's addresses. The label is not a secret;
 // against a stranger that means harm, only the secret key protects.
 //
+// Every way in meets in the same methods: the net/rpc handlers of the
+// master's script clients and the fronts for standard clients (packages
+// resp, httpapi and memcache) call Put, Delete, Get, PutIfAbsent, Keys,
+// Status and Lag, each handed to the owner goroutine; Put, Delete and Get
+// count and time every call (Stats, Latencies), so the figures cover them
+// all.
+//
 // Caveats: a failed append or checkpoint (a full disk) makes the server fail
 // the puts it held and reload its durable state (file plus log); without
 // Options.Reopen it stops.

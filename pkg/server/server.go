@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/metrics"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
 	"gossipkv/pkg/transport"
@@ -142,7 +143,10 @@ type Server struct {
 	// toCommit and committed carry commits to the committer and back.
 	toCommit, committed chan *commitJob
 
-	puts, deletes, gets, commits atomic.Uint64
+	puts, deletes, gets, commits, checkpoints atomic.Uint64
+	// latency times Put, Delete and Get from the call to the answer: the
+	// one place every way in (net/rpc and each front) goes through.
+	latency struct{ put, delete, get metrics.Histogram }
 
 	// mu guards missing, the peers the joiner should try (written by run).
 	mu      sync.Mutex
@@ -158,6 +162,9 @@ type request struct {
 	dep   model.Version
 	peer  uint32
 	limit int // reqKeys: most keys to list
+	// found (reqAddHeld): the key held a value, rather than the server
+	// being behind dep.
+	found bool
 	reply chan response
 }
 
@@ -172,6 +179,12 @@ const (
 	reqDump
 	reqCut
 	reqHeal
+	reqLag
+	// reqAdd is a put only if the key holds no value; handle turns it
+	// into a reqPut, or into reqAddHeld when the key holds a value or the
+	// server is behind dep (answered after the commit, like a get).
+	reqAdd
+	reqAddHeld
 )
 
 type response struct {
@@ -181,7 +194,12 @@ type response struct {
 	dump   api.DumpReply
 	keys   [][]byte
 	more   bool
-	err    error
+	lag    api.LagReply
+	// held: a PutIfAbsent found a value (put.Status OK, put.Version its
+	// version) or the server behind (put.Status ErrDep), and wrote
+	// nothing.
+	held bool
+	err  error
 }
 
 // New recovers the replica from its backend, joins the cluster and starts
@@ -373,6 +391,9 @@ func (s *Server) run() {
 			s.finishCommit(job)
 		case res := <-s.checkpointed:
 			s.checkpointing = false
+			if res.err == nil {
+				s.checkpoints.Add(1)
+			}
 			// A failure on a backend reloaded since has been dealt with.
 			if res.err != nil && res.backend == s.opts.Backend && s.broken == nil {
 				s.storeFailed("checkpoint", res.err, nil)
@@ -539,6 +560,15 @@ func (s *Server) tickEvery() time.Duration {
 // commit.
 func (s *Server) handle(r request, pending []request) []request {
 	switch r.kind {
+	case reqAdd:
+		// The check and the write are one step of the owner: no other
+		// write to this server comes between them.
+		if e, st := s.node.R.Get(r.key, r.dep); st != model.NoKey {
+			r.kind, r.found, r.dep = reqAddHeld, st == model.Found, e.Version
+			break
+		}
+		r.kind = reqPut
+		fallthrough
 	case reqPut, reqDelete:
 		if r.kind == reqDelete {
 			s.deletes.Add(1)
@@ -828,6 +858,14 @@ func (s *Server) answer(r request) response {
 	case reqKeys:
 		keys, more := s.node.R.Keys(r.key, r.limit)
 		return response{keys: keys, more: more}
+	case reqLag:
+		peers, behind := s.node.Lag()
+		return response{lag: api.LagReply{Peers: peers, Behind: behind}}
+	case reqAddHeld:
+		if r.found {
+			return response{put: api.PutReply{Status: api.OK, Version: r.dep}, held: true}
+		}
+		return response{put: api.PutReply{Status: api.ErrDep}, held: true}
 	case reqDump:
 		snap := s.node.R.Snapshot()
 		kv := make([]api.KV, len(snap))
@@ -998,19 +1036,45 @@ func (s *Server) Delete(key []byte, dep model.Version) api.PutReply {
 	return s.write(request{kind: reqDelete, key: key, dep: dep})
 }
 
+// PutIfAbsent writes key=value after dep, as Put, unless this server
+// holds a value for key (a deletion counts as none): the check and the
+// write are one step at this server, so of two calls here one at most
+// writes. Across servers it is not atomic: two servers that have not
+// seen each other's write may both write, and the later one in the
+// conflict order wins. stored says whether it wrote. When it did not,
+// the reply is OK with the version of the value held (the caller has read
+// it), or ErrDep: this server has not seen dep, so it cannot tell.
+func (s *Server) PutIfAbsent(key, value []byte, dep model.Version) (reply api.PutReply, stored bool) {
+	if s.opts.MaxValueBytes > 0 && len(value) > s.opts.MaxValueBytes {
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("value of %d bytes exceeds max_value_bytes %d", len(value), s.opts.MaxValueBytes)}, false
+	}
+	r, held := s.writeHeld(request{kind: reqAdd, key: key, value: value, dep: dep})
+	return r, r.Status == api.OK && !held
+}
+
 // write hands a put or delete to the owner and waits for it to be durable.
 func (s *Server) write(r request) api.PutReply {
+	reply, _ := s.writeHeld(r)
+	return reply
+}
+
+func (s *Server) writeHeld(r request) (reply api.PutReply, held bool) {
 	if len(r.key) == 0 {
-		return api.PutReply{Status: api.ErrFailed, Reason: "empty key"}
+		return api.PutReply{Status: api.ErrFailed, Reason: "empty key"}, false
 	}
 	if s.opts.MaxKeyBytes > 0 && len(r.key) > s.opts.MaxKeyBytes {
-		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("key of %d bytes exceeds max_key_bytes %d", len(r.key), s.opts.MaxKeyBytes)}
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("key of %d bytes exceeds max_key_bytes %d", len(r.key), s.opts.MaxKeyBytes)}, false
 	}
+	h := &s.latency.put
+	if r.kind == reqDelete {
+		h = &s.latency.delete
+	}
+	defer h.Since(time.Now())
 	resp := s.call(r)
 	if resp.err != nil {
-		return api.PutReply{Status: api.ErrFailed, Reason: resp.err.Error()}
+		return api.PutReply{Status: api.ErrFailed, Reason: resp.err.Error()}, false
 	}
-	return resp.put
+	return resp.put, resp.held
 }
 
 // Get reads key for a client that depends on dep.
@@ -1018,6 +1082,7 @@ func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
 	if s.opts.MaxKeyBytes > 0 && len(key) > s.opts.MaxKeyBytes {
 		return api.GetReply{}, fmt.Errorf("server %d: key of %d bytes exceeds max_key_bytes %d", s.opts.ID, len(key), s.opts.MaxKeyBytes)
 	}
+	defer s.latency.get.Since(time.Now())
 	resp := s.call(request{kind: reqGet, key: key, dep: dep})
 	return resp.get, resp.err
 }
@@ -1043,6 +1108,19 @@ func (s *Server) Keys(from []byte, limit int) (keys [][]byte, more bool, err err
 	return resp.keys, resp.more, resp.err
 }
 
+// Lag reports how far behind (and ahead of) its peers this server is, as
+// far as their acks tell. It takes the owner goroutine for a pass over the
+// held-write sets: cheap, but not for every request.
+func (s *Server) Lag() (api.LagReply, error) {
+	resp := s.call(request{kind: reqLag})
+	return resp.lag, resp.err
+}
+
+// Latencies reads the latency histograms (no call to the owner).
+func (s *Server) Latencies() api.Latencies {
+	return api.Latencies{Put: s.latency.put.Snapshot(), Delete: s.latency.delete.Snapshot(), Get: s.latency.get.Snapshot()}
+}
+
 // Dump returns the store sorted by key.
 func (s *Server) Dump() (api.DumpReply, error) {
 	resp := s.call(request{kind: reqDump})
@@ -1053,7 +1131,7 @@ func (s *Server) Dump() (api.DumpReply, error) {
 func (s *Server) Stats() api.StatsReply {
 	o := &s.out.stats
 	return api.StatsReply{
-		ID: s.opts.ID, Puts: s.puts.Load(), Deletes: s.deletes.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(),
+		ID: s.opts.ID, Puts: s.puts.Load(), Deletes: s.deletes.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(), Checkpoints: s.checkpoints.Load(),
 		Batches: o.batches.Load(), Bytes: o.bytes.Load(), Writes: o.writes.Load(), Relayed: o.relayed.Load(),
 		Acks: o.acks.Load(), Deltas: o.deltas.Load(), DeltaEntries: o.deltaEntries.Load(), SendFailures: o.failures.Load(),
 	}
