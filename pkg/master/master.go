@@ -93,6 +93,11 @@ type Options struct {
 // started and returns an exit code (ExitOK, ExitFailed, ExitStart). A
 // cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
 // stabilize while it polls.
+//
+// When a master that is up (Up) holds the config's data directory, Run
+// runs the script on that cluster instead, as Attach does, and says so on
+// stderr: the cluster is there already, and a second one could not start
+// on its ports and data directory anyway.
 func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	if opts.Run != "" {
 		if err := config.ValidName(opts.Run); err != nil {
@@ -100,12 +105,21 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 			return ExitStart
 		}
 	}
+	if c, err := dialControl(opts.Config.DataDir); err == nil {
+		return attach(ctx, opts, c, stdin)
+	}
 	m := newMaster(opts)
 	defer m.closeConns()
 	t0 := time.Now()
 	lock, err := lockDataDir(m.cfg.DataDir, Owner{Pid: os.Getpid(), Command: "run", Run: m.self.Run, Started: t0, Config: opts.ConfigPath})
 	if err != nil {
 		var inUse *InUseError
+		if errors.As(err, &inUse) && inUse.Owner.Command == "up" {
+			// It took the lock a moment ago and is opening its socket.
+			if c, err := waitForControl(ctx, m.cfg.DataDir, inUse.Owner, m.startTimeout); err == nil {
+				return attach(ctx, opts, c, stdin)
+			}
+		}
 		if errors.As(err, &inUse) {
 			base := m.freeBase()
 			err = fmt.Errorf("%w: wait for it to finish, or give this run a data directory and ports of its own: `bin/master config -servers %d -clients %d -port %d -data-dir data-%d > my.yaml`, then `bin/master -config my.yaml`",
