@@ -2,6 +2,11 @@
 // starts the local watchdogs and clients, runs each line, prints what get
 // and printStore return, and stops what it started. See pkg/master.
 //
+// `master up` starts the cluster and keeps it up until Ctrl-C, printing
+// every server's endpoints; a script run with the same config (or with
+// -attach) then runs on that cluster. At a terminal, the master prompts
+// for each line, with line editing and history.
+//
 // With -check it also judges the run (pkg/check) and exits 3 if the system
 // broke the model. Two subcommands help find such runs: `master gen` prints
 // a random script from a seed (pkg/gen), and `master shrink FILE` cuts a
@@ -13,68 +18,272 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/master"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:])) }
 
-func run() int {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "gen":
-			return genMain(os.Args[2:])
-		case "shrink":
-			return shrinkMain(os.Args[2:])
-		case "cleanup":
-			return cleanupMain(os.Args[2:])
-		case "config":
-			return configMain(os.Args[2:])
+// subcommands, in the order help lists them.
+var subcommands = []struct {
+	name, what string
+	main       func(args []string) int
+}{
+	{"up", "start the cluster, print its endpoints and keep it up until Ctrl-C", upMain},
+	{"gen", "print a random script from a seed", genMain},
+	{"shrink", "cut a script that fails -check down to a small one that still fails", shrinkMain},
+	{"cleanup", "kill what a master that died hard left running", cleanupMain},
+	{"config", "print a config.yaml for N servers and M clients on this machine", configMain},
+	{"help", "this text; `master help SUBCOMMAND` for the flags of one", nil}, // helpMain
+}
+
+func run(args []string) int {
+	if len(args) > 0 {
+		if args[0] == "help" {
+			return helpMain(args[1:])
+		}
+		for _, sc := range subcommands {
+			if args[0] == sc.name {
+				return sc.main(args[1:])
+			}
 		}
 	}
-	binDir := exeDir()
-	cfgPath := flag.String("config", defaultConfig(binDir), "cluster configuration `file`")
-	echo := flag.Bool("echo", false, "print each script line as \"> LINE\" before its output")
-	keep := flag.Bool("keep-data", false, "keep the servers' data from earlier runs")
-	flag.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
-	checkRun := flag.Bool("check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
-	statsPath := flag.String("stats", "", "write the run's metrics as JSON to `file`")
-	historyPath := flag.String("history", "", "with -check, write the recorded history to `file` (one event a line)")
-	flag.Parse()
-	if *historyPath != "" && !*checkRun {
+	return runMain(args)
+}
+
+// usage is the master's help: what it does, its subcommands and flags.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `usage: master [flags] < SCRIPT
+       master SUBCOMMAND [flags]
+
+Runs a script, one command a line (see README), on a gossipkv cluster: it
+starts the local watchdogs and clients of the config, runs each line, prints
+what get and printStore return on stdout, and stops what it started. When
+`+"`master up`"+` keeps a cluster up on the config's data directory, the script
+runs on that cluster instead. At a terminal it prompts for each line, with
+line editing and history; Ctrl-D ends the script, Ctrl-C interrupts it.
+
+Exit status: 0 every line ran, 1 a line failed, 2 the master could not
+start, 3 -check found the system breaking its promises.
+
+Subcommands:
+`)
+	for _, sc := range subcommands {
+		fmt.Fprintf(w, "  %-8s %s\n", sc.name, sc.what)
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// parseFlags parses args into fs; when ok is false the command exits with
+// code: 0 after -h, 2 after a bad flag (the flag package said what).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return master.ExitOK, false
+	case err != nil:
+		return master.ExitStart, false
+	}
+	return 0, true
+}
+
+// noArgs fails (exit 2) on words after the flags of a command that takes
+// none: a stray word must not start a cluster.
+func noArgs(fs *flag.FlagSet, name string) bool {
+	if fs.NArg() == 0 {
+		return true
+	}
+	fmt.Fprintf(os.Stderr, "%s: unexpected argument %q: `master help` lists the subcommands, which come first, and each one's flags\n", name, fs.Arg(0))
+	return false
+}
+
+// runFlags are the master's flags for a script.
+type runFlags struct {
+	cfgPath, binDir           string
+	echo, keep, check, attach bool
+	statsPath, historyPath    string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	f.binDir = exeDir()
+	fs.StringVar(&f.cfgPath, "config", defaultConfig(f.binDir), "cluster configuration `file`")
+	fs.BoolVar(&f.echo, "echo", false, "print each script line as \"> LINE\" before its output")
+	fs.BoolVar(&f.keep, "keep-data", false, "keep the servers' data from earlier runs")
+	fs.StringVar(&f.binDir, "bin", f.binDir, "`dir`ectory of the watchdog and client binaries")
+	fs.BoolVar(&f.check, "check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
+	fs.StringVar(&f.statsPath, "stats", "", "write the run's metrics as JSON to `file`")
+	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (one event a line)")
+	fs.BoolVar(&f.attach, "attach", false, "run the script on the cluster that \"master up\" keeps up on the config's data directory, and never start one (exit 2 if none is up)")
+}
+
+func runMain(args []string) int {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.Usage = func() { usage(os.Stderr, fs) }
+	var f runFlags
+	f.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master") {
+		return master.ExitStart
+	}
+	if f.historyPath != "" && !f.check {
 		fmt.Fprintln(os.Stderr, "master: -history records what -check judges: give -check too")
 		return master.ExitStart
 	}
-	if *checkRun && *keep {
+	if f.check && f.keep {
 		fmt.Fprintln(os.Stderr, "master: -check assumes every server starts empty: it cannot be used with -keep-data")
 		return master.ExitStart
 	}
-
-	// Started processes get the config by absolute path: their working
-	// directory need not be ours.
-	path, err := filepath.Abs(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "master: %v\n", err)
+	path, cfg, ok := loadConfig("master", f.cfgPath)
+	if !ok {
 		return master.ExitStart
+	}
+	ctx, cancel := signalContext(syscall.SIGINT, syscall.SIGTERM)
+	defer cancel(nil)
+	io := stdio(cfg, cancel)
+	opts := master.Options{
+		Config: cfg, ConfigPath: path, BinDir: f.binDir,
+		Echo: f.echo, KeepData: f.keep, Stdout: io.stdout, Stderr: io.stderr,
+		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath,
+	}
+	if f.attach {
+		return master.Attach(ctx, opts, io.stdin)
+	}
+	return master.Run(ctx, opts, io.stdin)
+}
+
+// upMain is `master up`: the cluster of the config, up until Ctrl-C.
+func upMain(args []string) int {
+	fs := flag.NewFlagSet("master up", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: master up [flags]
+
+Starts the cluster of the config (the local watchdogs and clients, then
+every server; client number i joins server number i mod the number of
+servers), waits until it has converged, prints every server's endpoints,
+and keeps it up until Ctrl-C or SIGTERM, when it stops everything it
+started and exits 0 (1 if a server could not be stopped, 2 if the cluster
+did not come up or another master holds the data directory).
+
+While it is up, `+"`master -config FILE < SCRIPT`"+` with the same config runs the
+script on this cluster (one script at a time) and prints its transcript
+as a run would. At a terminal, up also prompts for commands; Ctrl-D there
+stops the cluster as Ctrl-C does.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	binDir := exeDir()
+	cfgPath := fs.String("config", defaultConfig(binDir), "cluster configuration `file`")
+	keep := fs.Bool("keep-data", false, "keep the servers' data from earlier runs")
+	fs.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master up") {
+		return master.ExitStart
+	}
+	path, cfg, ok := loadConfig("master up", *cfgPath)
+	if !ok {
+		return master.ExitStart
+	}
+	// A closed terminal stops the cluster too, unless the master was
+	// started to outlive it (nohup).
+	sigs := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
+	if !signal.Ignored(syscall.SIGHUP) {
+		sigs = append(sigs, syscall.SIGHUP)
+	}
+	ctx, cancel := signalContext(sigs...)
+	defer cancel(nil)
+	io := stdio(cfg, cancel)
+	return master.Up(ctx, master.Options{
+		Config: cfg, ConfigPath: path, BinDir: binDir, KeepData: *keep,
+		Stdout: io.stdout, Stderr: io.stderr,
+	}, io.local)
+}
+
+// helpMain is `master help [SUBCOMMAND]`.
+func helpMain(args []string) int {
+	if len(args) > 0 {
+		for _, sc := range subcommands {
+			if args[0] == sc.name && sc.main != nil {
+				return sc.main([]string{"-h"})
+			}
+		}
+		fmt.Fprintf(os.Stderr, "master help: no subcommand %q\n", args[0])
+		return master.ExitStart
+	}
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	usage(os.Stdout, fs)
+	return master.ExitOK
+}
+
+// loadConfig reads the config; started processes get it by absolute
+// path, since their working directory need not be ours.
+func loadConfig(name, cfgPath string) (string, *config.Config, bool) {
+	path, err := filepath.Abs(cfgPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return "", nil, false
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "master: %v\n", err)
-		return master.ExitStart
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return "", nil, false
 	}
 	cfg.Runtime.Apply()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return master.Run(ctx, master.Options{
-		Config: cfg, ConfigPath: path, BinDir: binDir,
-		Echo: *echo, KeepData: *keep, Stdout: os.Stdout, Stderr: os.Stderr,
-		Check: *checkRun, StatsFile: *statsPath, HistoryFile: *historyPath,
-	}, os.Stdin)
+	return path, cfg, true
+}
+
+// signalContext is done when one of sigs arrives (its cause names the
+// signal) or cancel is called.
+func signalContext(sigs ...os.Signal) (context.Context, context.CancelCauseFunc) {
+	sctx, stop := signal.NotifyContext(context.Background(), sigs...)
+	ctx, cancel := context.WithCancelCause(sctx)
+	return ctx, func(cause error) {
+		cancel(cause)
+		stop()
+	}
+}
+
+// errCtrlC is the cause of an interrupt typed at the prompt.
+var errCtrlC = errors.New("Ctrl-C at the prompt")
+
+// streams are what the master reads and writes: the process's own, or a
+// console's at a terminal.
+type streams struct {
+	stdin          io.Reader
+	local          io.Reader // for up: the console, nil without one
+	stdout, stderr io.Writer
+}
+
+// stdio puts a console on the terminal when there is one: it reads the
+// script and writes stdout, and stderr too when that is the terminal.
+func stdio(cfg *config.Config, cancel context.CancelCauseFunc) streams {
+	s := streams{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	con := stdioConsole(cfg.Cluster+"> ", func() { cancel(errCtrlC) })
+	if con == nil {
+		return s
+	}
+	s.stdin, s.local, s.stdout = con, con, con
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		s.stderr = con
+	}
+	return s
 }
 
 // exeDir is the directory of the running binary, where the others are.
@@ -104,7 +313,10 @@ func defaultConfig(binDir string) string {
 func cleanupMain(args []string) int {
 	fs := flag.NewFlagSet("master cleanup", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig(exeDir()), "cluster configuration `file`")
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master cleanup") {
 		return master.ExitStart
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -137,7 +349,10 @@ func configMain(args []string) int {
 	port := fs.Int("port", 7000, "base `port`: server rpc port+id, gossip port+100+id, watchdog port+200+id, Redis protocol port+400+id; client rpc port+300+id")
 	dataDir := fs.String("data-dir", "data", "data `dir`ectory, relative to the file written")
 	cluster := fs.String("cluster", "gossipkv", "cluster `name`")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master config") {
 		return master.ExitStart
 	}
 	if *servers < 1 || *clients < 0 || *servers+*clients > 100 || *port < 1 || *port+config.LocalPortSpan-1 > 65535 {
