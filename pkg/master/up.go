@@ -93,7 +93,7 @@ func Up(ctx context.Context, opts Options, local io.Reader) int {
 	if !m.shutdown() {
 		return ExitFailed
 	}
-	m.errf("stopped after %s up; %d scripts attached", time.Since(t0).Round(time.Second), cs.sessions())
+	m.errf("stopped after %.1f s up (attached scripts run: %d)", time.Since(t0).Seconds(), cs.sessions())
 	return ExitOK
 }
 

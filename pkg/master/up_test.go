@@ -165,7 +165,7 @@ func TestUp_AttachedScripts_StopAtSignal(t *testing.T) {
 	if !reflect.DeepEqual(kills, []uint32{0, 1}) {
 		t.Errorf("kills %v, want [0 1]", kills)
 	}
-	checkStderr(t, u.stderr.String(), "master: ran the script of pid ", "exit 1", "stopping the cluster: ", "3 scripts attached")
+	checkStderr(t, u.stderr.String(), "master: ran the script of pid ", "exit 1", "stopping the cluster: ", "(attached scripts run: 3)")
 	for _, name := range []string{controlName, ownerName} {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, name)); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after up stopped (%v)", name, err)
