@@ -89,14 +89,15 @@ type answer struct {
 // errNotUp means no master that is up answers on the control socket.
 var errNotUp = errors.New("no master is up there")
 
+// writeFrame writes a frame in one write: a second, empty one for an empty
+// body would fail on a connection the other end has just closed, after
+// the frame has gone through.
 func writeFrame(w io.Writer, kind byte, body []byte) error {
-	var head [5]byte
-	head[0] = kind
-	binary.BigEndian.PutUint32(head[1:], uint32(len(body)))
-	if _, err := w.Write(head[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(body)
+	b := make([]byte, 5+len(body))
+	b[0] = kind
+	binary.BigEndian.PutUint32(b[1:5], uint32(len(body)))
+	copy(b[5:], body)
+	_, err := w.Write(b)
 	return err
 }
 
