@@ -36,6 +36,11 @@ type console struct {
 	// ended is set once the Terminal has returned its last line: it then
 	// still thinks a prompt is on screen, so writes bypass it.
 	ended atomic.Bool
+
+	// mu guards restore: what puts the terminal back while a line is
+	// being read, for close.
+	mu      sync.Mutex
+	restore func()
 }
 
 // newConsole runs a console on rw, a terminal (or a fake one in tests).
@@ -96,7 +101,10 @@ func (c *console) readLine() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		defer restore()
+		c.mu.Lock()
+		c.restore = restore
+		c.mu.Unlock()
+		defer c.cooked()
 	}
 	if c.size != nil {
 		// A terminal that does not know its size says 0.
@@ -122,6 +130,30 @@ func (c *console) readLine() (string, error) {
 		c.w.Write([]byte("\r\n"))
 	}
 	return line, err
+}
+
+// cooked takes the terminal out of raw mode, if it is in it.
+func (c *console) cooked() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.restore != nil {
+		c.restore()
+		c.restore = nil
+	}
+}
+
+// close puts the terminal back as it was, for a master that ends while a
+// line is being read (a signal, or the master that is up going away): the
+// shell must not get a terminal in raw mode back. The prompt on screen is
+// left on a line of its own.
+func (c *console) close() {
+	c.mu.Lock()
+	reading := c.restore != nil
+	c.mu.Unlock()
+	if reading && c.ended.CompareAndSwap(false, true) {
+		c.w.Write([]byte("\r\n"))
+	}
+	c.cooked()
 }
 
 // Write writes p to the terminal, around a prompt on screen.

@@ -192,3 +192,30 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A master that ends while a line is being read (a signal) gives the
+// terminal back out of raw mode.
+func TestConsole_CloseWhileReading(t *testing.T) {
+	ft := newFakeTerminal()
+	c := newConsole(ft, "> ", nil)
+	var mu sync.Mutex
+	raw, restored := 0, 0
+	c.raw = func() (func(), error) {
+		mu.Lock()
+		defer mu.Unlock()
+		raw++
+		return func() { mu.Lock(); restored++; mu.Unlock() }, nil
+	}
+	defer close(ft.keys)
+	go readLine(t, c)
+	waitUntil(t, func() bool { return strings.HasSuffix(ft.shown(), "> ") })
+	c.close()
+	mu.Lock()
+	defer mu.Unlock()
+	if raw != 1 || restored != 1 {
+		t.Errorf("raw %d times, restored %d times; want once each", raw, restored)
+	}
+	if !strings.HasSuffix(ft.shown(), "> \r\n") {
+		t.Errorf("screen %q: the prompt is not left on its own line", ft.shown())
+	}
+}

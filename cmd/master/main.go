@@ -151,16 +151,17 @@ func runMain(args []string) int {
 	}
 	ctx, cancel := signalContext(syscall.SIGINT, syscall.SIGTERM)
 	defer cancel(nil)
-	io := stdio(cfg, cancel)
+	std := stdio(ctx, cfg, cancel)
+	defer std.close()
 	opts := master.Options{
 		Config: cfg, ConfigPath: path, BinDir: f.binDir,
-		Echo: f.echo, KeepData: f.keep, Stdout: io.stdout, Stderr: io.stderr,
+		Echo: f.echo, KeepData: f.keep, Stdout: std.stdout, Stderr: std.stderr,
 		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath,
 	}
 	if f.attach {
-		return master.Attach(ctx, opts, io.stdin)
+		return master.Attach(ctx, opts, std.stdin)
 	}
-	return master.Run(ctx, opts, io.stdin)
+	return master.Run(ctx, opts, std.stdin)
 }
 
 // upMain is `master up`: the cluster of the config, up until Ctrl-C.
@@ -207,11 +208,12 @@ Flags:
 	}
 	ctx, cancel := signalContext(sigs...)
 	defer cancel(nil)
-	io := stdio(cfg, cancel)
+	std := stdio(ctx, cfg, cancel)
+	defer std.close()
 	return master.Up(ctx, master.Options{
 		Config: cfg, ConfigPath: path, BinDir: binDir, KeepData: *keep,
-		Stdout: io.stdout, Stderr: io.stderr,
-	}, io.local)
+		Stdout: std.stdout, Stderr: std.stderr,
+	}, std.local)
 }
 
 // helpMain is `master help [SUBCOMMAND]`.
@@ -269,17 +271,28 @@ type streams struct {
 	stdin          io.Reader
 	local          io.Reader // for up: the console, nil without one
 	stdout, stderr io.Writer
+	con            *console
+}
+
+// close gives the terminal back as it found it.
+func (s streams) close() {
+	if s.con != nil {
+		s.con.close()
+	}
 }
 
 // stdio puts a console on the terminal when there is one: it reads the
-// script and writes stdout, and stderr too when that is the terminal.
-func stdio(cfg *config.Config, cancel context.CancelCauseFunc) streams {
+// script and writes stdout, and stderr too when that is the terminal. Once
+// ctx is done the console gives the terminal back, so that the master's
+// last words do not come with a prompt.
+func stdio(ctx context.Context, cfg *config.Config, cancel context.CancelCauseFunc) streams {
 	s := streams{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	con := stdioConsole(cfg.Cluster+"> ", func() { cancel(errCtrlC) })
 	if con == nil {
 		return s
 	}
-	s.stdin, s.local, s.stdout = con, con, con
+	context.AfterFunc(ctx, con.close)
+	s.stdin, s.local, s.stdout, s.con = con, con, con, con
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		s.stderr = con
 	}
