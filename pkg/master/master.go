@@ -75,8 +75,8 @@ type Options struct {
 	// end, one event a line, each stabilize with the stores it dumped:
 	// what the checker judged, for reading a failed check.
 	HistoryFile string
-	// Stdout gets only what get and printStore print (and the echo);
-	// Stderr gets errors, progress and timings.
+	// Stdout gets only what get and printStore print (and the echo; for
+	// Up, its endpoints first); Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
 	// Run is the run id (config.ValidName); empty draws a random one.
 	// The processes this run starts belong to it and refuse every other
