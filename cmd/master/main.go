@@ -180,7 +180,8 @@ did not come up or another master holds the data directory).
 While it is up, `+"`master -config FILE < SCRIPT`"+` with the same config runs the
 script on this cluster (one script at a time) and prints its transcript
 as a run would. At a terminal, up also prompts for commands; Ctrl-D there
-stops the cluster as Ctrl-C does.
+stops the cluster as Ctrl-C does. A stdin that is not a terminal is not
+read.
 
 Flags:
 `)
