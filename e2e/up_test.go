@@ -142,8 +142,8 @@ func respPing(addr string) (string, error) {
 	return bufio.NewReader(c).ReadString('\n')
 }
 
-// `master up` starts the cluster and prints every server's endpoints; the
-// Redis ports answer; scripts sent by other masters run on it with their
+// `master up` starts the cluster and prints every server's endpoints (rpc,
+// Redis, HTTP, memcache); the Redis ports answer; scripts sent by other masters run on it with their
 // transcript and exit code; SIGINT stops everything it started, exit 0.
 func TestUp_EndpointsAttachedScriptsSIGINT(t *testing.T) {
 	bin := buildBinaries(t, moduleRoot(t))
@@ -154,7 +154,7 @@ func TestUp_EndpointsAttachedScriptsSIGINT(t *testing.T) {
 	text := strings.Join(table, "\n")
 	for _, id := range cfg.ServerIDs() {
 		s, _ := cfg.Server(id)
-		row := strconv.Itoa(int(id)) + "       " + s.RPCAddr() + "  " + s.RESPAddr()
+		row := strconv.Itoa(int(id)) + "       " + strings.Join([]string{s.RPCAddr(), s.RESPAddr(), s.HTTPAddr(), s.MemcacheAddr()}, "  ")
 		if !strings.Contains(text, row) {
 			t.Errorf("the table lacks server %d's row %q:\n%s", id, row, text)
 		}

@@ -126,6 +126,8 @@ var serverColumns = []struct {
 }{
 	{"rpc", func(s config.Server) int { return s.RPCPort }},
 	{"redis", func(s config.Server) int { return s.RESPPort }},
+	{"http", func(s config.Server) int { return s.HTTPPort }},
+	{"memcache", func(s config.Server) int { return s.MemcachePort }},
 }
 
 // printEndpoints writes what a user of the cluster needs: who runs it,

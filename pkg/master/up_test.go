@@ -88,17 +88,20 @@ func attachScript(t *testing.T, cfg *config.Config, script string, opt func(*Opt
 // exit code sent back, and stops everything it started when cancelled,
 // with exit 0.
 func TestUp_AttachedScripts_StopAtSignal(t *testing.T) {
-	cfg := testConfig(t, 2, 3) // servers 0-1, clients 2-4
+	cfg := testConfig(t, 2, 3)      // servers 0-1, clients 2-4
+	cfg.Servers[1].MemcachePort = 0 // off
 	c := startFakeCluster(t, cfg)
 	u := startUp(t, cfg, nil)
 	u.waitUp()
 	s0, _ := cfg.Server(0)
+	s1, _ := cfg.Server(1)
 	c3, _ := cfg.Client(3)
 	out := u.stdout.String()
 	for _, want := range []string{
 		"cluster \"gossipkv\" is up: run ",
-		"server  rpc",
-		"0       " + s0.RPCAddr() + "  " + s0.RESPAddr(),
+		"server  rpc              redis            http             memcache\n",
+		"0       " + strings.Join([]string{s0.RPCAddr(), s0.RESPAddr(), s0.HTTPAddr(), s0.MemcacheAddr()}, "  ") + "\n",
+		"1       " + strings.Join([]string{s1.RPCAddr(), s1.RESPAddr(), s1.HTTPAddr(), "-"}, "  ") + "\n",
 		"client  rpc",
 		"3       " + c3.RPCAddr() + "  1\n",
 		"stop:          Ctrl-C here, or kill -INT ",
