@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/term"
+
+	"gossipkv/pkg/config"
 )
 
 // errInterrupted is what a console's Read returns after Ctrl-C at its
@@ -218,4 +221,41 @@ func (h *history) At(idx int) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.lines[len(h.lines)-1-idx]
+}
+
+// errCtrlC is the cause of an interrupt typed at the prompt.
+var errCtrlC = errors.New("Ctrl-C at the prompt")
+
+// streams are what the master reads and writes: the process's own, or a
+// console's at a terminal.
+type streams struct {
+	stdin          io.Reader
+	local          io.Reader // for up: the console, nil without one
+	stdout, stderr io.Writer
+	con            *console
+}
+
+// close gives the terminal back as it found it.
+func (s streams) close() {
+	if s.con != nil {
+		s.con.close()
+	}
+}
+
+// stdio puts a console on the terminal when there is one: it reads the
+// script and writes stdout, and stderr too when that is the terminal. Once
+// ctx is done the console gives the terminal back, so that the master's
+// last words do not come with a prompt.
+func stdio(ctx context.Context, cfg *config.Config, cancel context.CancelCauseFunc) streams {
+	s := streams{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	con := stdioConsole(cfg.Cluster+"> ", func() { cancel(errCtrlC) })
+	if con == nil {
+		return s
+	}
+	context.AfterFunc(ctx, con.close)
+	s.stdin, s.local, s.stdout, s.con = con, con, con, con
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		s.stderr = con
+	}
+	return s
 }

@@ -18,13 +18,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
-
-	"golang.org/x/term"
 
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/master"
@@ -57,54 +54,6 @@ func run(args []string) int {
 		}
 	}
 	return runMain(args)
-}
-
-// usage is the master's help: what it does, its subcommands and flags.
-func usage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprint(w, `usage: master [flags] < SCRIPT
-       master SUBCOMMAND [flags]
-
-Runs a script, one command a line (see README), on a gossipkv cluster: it
-starts the local watchdogs and clients of the config, runs each line, prints
-what get and printStore return on stdout, and stops what it started. When
-`+"`master up`"+` keeps a cluster up on the config's data directory, the script
-runs on that cluster instead. At a terminal it prompts for each line, with
-line editing and history; Ctrl-D ends the script, Ctrl-C interrupts it.
-
-Exit status: 0 every line ran, 1 a line failed, 2 the master could not
-start, 3 -check found the system breaking its promises.
-
-Subcommands:
-`)
-	for _, sc := range subcommands {
-		fmt.Fprintf(w, "  %-8s %s\n", sc.name, sc.what)
-	}
-	fmt.Fprintln(w, "\nFlags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-}
-
-// parseFlags parses args into fs; when ok is false the command exits with
-// code: 0 after -h, 2 after a bad flag (the flag package said what).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return master.ExitOK, false
-	case err != nil:
-		return master.ExitStart, false
-	}
-	return 0, true
-}
-
-// noArgs fails (exit 2) on words after the flags of a command that takes
-// none: a stray word must not start a cluster.
-func noArgs(fs *flag.FlagSet, name string) bool {
-	if fs.NArg() == 0 {
-		return true
-	}
-	fmt.Fprintf(os.Stderr, "%s: unexpected argument %q: `master help` lists the subcommands, which come first, and each one's flags\n", name, fs.Arg(0))
-	return false
 }
 
 // runFlags are the master's flags for a script.
@@ -164,77 +113,6 @@ func runMain(args []string) int {
 	return master.Run(ctx, opts, std.stdin)
 }
 
-// upMain is `master up`: the cluster of the config, up until Ctrl-C.
-func upMain(args []string) int {
-	fs := flag.NewFlagSet("master up", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: master up [flags]
-
-Starts the cluster of the config (the local watchdogs and clients, then
-every server; client number i joins server number i mod the number of
-servers), waits until it has converged, prints every server's endpoints,
-and keeps it up until Ctrl-C or SIGTERM, when it stops everything it
-started and exits 0 (1 if a server could not be stopped, 2 if the cluster
-did not come up or another master holds the data directory).
-
-While it is up, `+"`master -config FILE < SCRIPT`"+` with the same config runs the
-script on this cluster (one script at a time) and prints its transcript
-as a run would. At a terminal, up also prompts for commands; Ctrl-D there
-stops the cluster as Ctrl-C does. A stdin that is not a terminal is not
-read.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	binDir := exeDir()
-	cfgPath := fs.String("config", defaultConfig(binDir), "cluster configuration `file`")
-	keep := fs.Bool("keep-data", false, "keep the servers' data from earlier runs")
-	fs.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if !noArgs(fs, "master up") {
-		return master.ExitStart
-	}
-	path, cfg, ok := loadConfig("master up", *cfgPath)
-	if !ok {
-		return master.ExitStart
-	}
-	// A closed terminal stops the cluster too, unless the master was
-	// started to outlive it (nohup).
-	sigs := []os.Signal{syscall.SIGINT, syscall.SIGTERM}
-	if !signal.Ignored(syscall.SIGHUP) {
-		sigs = append(sigs, syscall.SIGHUP)
-	}
-	ctx, cancel := signalContext(sigs...)
-	defer cancel(nil)
-	std := stdio(ctx, cfg, cancel)
-	defer std.close()
-	return master.Up(ctx, master.Options{
-		Config: cfg, ConfigPath: path, BinDir: binDir, KeepData: *keep,
-		Stdout: std.stdout, Stderr: std.stderr,
-	}, std.local)
-}
-
-// helpMain is `master help [SUBCOMMAND]`.
-func helpMain(args []string) int {
-	if len(args) > 0 {
-		for _, sc := range subcommands {
-			if args[0] == sc.name && sc.main != nil {
-				return sc.main([]string{"-h"})
-			}
-		}
-		fmt.Fprintf(os.Stderr, "master help: no subcommand %q\n", args[0])
-		return master.ExitStart
-	}
-	fs := flag.NewFlagSet("master", flag.ContinueOnError)
-	var f runFlags
-	f.register(fs)
-	usage(os.Stdout, fs)
-	return master.ExitOK
-}
-
 // loadConfig reads the config; started processes get it by absolute
 // path, since their working directory need not be ours.
 func loadConfig(name, cfgPath string) (string, *config.Config, bool) {
@@ -261,43 +139,6 @@ func signalContext(sigs ...os.Signal) (context.Context, context.CancelCauseFunc)
 		cancel(cause)
 		stop()
 	}
-}
-
-// errCtrlC is the cause of an interrupt typed at the prompt.
-var errCtrlC = errors.New("Ctrl-C at the prompt")
-
-// streams are what the master reads and writes: the process's own, or a
-// console's at a terminal.
-type streams struct {
-	stdin          io.Reader
-	local          io.Reader // for up: the console, nil without one
-	stdout, stderr io.Writer
-	con            *console
-}
-
-// close gives the terminal back as it found it.
-func (s streams) close() {
-	if s.con != nil {
-		s.con.close()
-	}
-}
-
-// stdio puts a console on the terminal when there is one: it reads the
-// script and writes stdout, and stderr too when that is the terminal. Once
-// ctx is done the console gives the terminal back, so that the master's
-// last words do not come with a prompt.
-func stdio(ctx context.Context, cfg *config.Config, cancel context.CancelCauseFunc) streams {
-	s := streams{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
-	con := stdioConsole(cfg.Cluster+"> ", func() { cancel(errCtrlC) })
-	if con == nil {
-		return s
-	}
-	context.AfterFunc(ctx, con.close)
-	s.stdin, s.local, s.stdout, s.con = con, con, con, con
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		s.stderr = con
-	}
-	return s
 }
 
 // exeDir is the directory of the running binary, where the others are.
