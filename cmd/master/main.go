@@ -2,6 +2,11 @@
 // starts the local watchdogs and clients, runs each line, prints what get
 // and printStore return, and stops what it started. See pkg/master.
 //
+// `master up` starts the cluster and keeps it up until Ctrl-C, printing
+// every server's endpoints; a script run with the same config (or with
+// -attach) then runs on that cluster. At a terminal, the master prompts
+// for each line, with line editing and history.
+//
 // With -check it also judges the run (pkg/check) and exits 3 if the system
 // broke the model. Two subcommands help find such runs: `master gen` prints
 // a random script from a seed (pkg/gen), and `master shrink FILE` cuts a
@@ -22,59 +27,118 @@ import (
 	"gossipkv/pkg/master"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:])) }
 
-func run() int {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "gen":
-			return genMain(os.Args[2:])
-		case "shrink":
-			return shrinkMain(os.Args[2:])
-		case "cleanup":
-			return cleanupMain(os.Args[2:])
-		case "config":
-			return configMain(os.Args[2:])
+// subcommands, in the order help lists them.
+var subcommands = []struct {
+	name, what string
+	main       func(args []string) int
+}{
+	{"up", "start the cluster, print its endpoints and keep it up until Ctrl-C", upMain},
+	{"gen", "print a random script from a seed", genMain},
+	{"shrink", "cut a script that fails -check down to a small one that still fails", shrinkMain},
+	{"cleanup", "kill what a master that died hard left running", cleanupMain},
+	{"config", "print a config.yaml for N servers and M clients on this machine", configMain},
+	{"help", "this text; `master help SUBCOMMAND` for the flags of one", nil}, // helpMain
+}
+
+func run(args []string) int {
+	if len(args) > 0 {
+		if args[0] == "help" {
+			return helpMain(args[1:])
+		}
+		for _, sc := range subcommands {
+			if args[0] == sc.name {
+				return sc.main(args[1:])
+			}
 		}
 	}
-	binDir := exeDir()
-	cfgPath := flag.String("config", defaultConfig(binDir), "cluster configuration `file`")
-	echo := flag.Bool("echo", false, "print each script line as \"> LINE\" before its output")
-	keep := flag.Bool("keep-data", false, "keep the servers' data from earlier runs")
-	flag.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
-	checkRun := flag.Bool("check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
-	statsPath := flag.String("stats", "", "write the run's metrics as JSON to `file`")
-	historyPath := flag.String("history", "", "with -check, write the recorded history to `file` (one event a line)")
-	flag.Parse()
-	if *historyPath != "" && !*checkRun {
+	return runMain(args)
+}
+
+// runFlags are the master's flags for a script.
+type runFlags struct {
+	cfgPath, binDir           string
+	echo, keep, check, attach bool
+	statsPath, historyPath    string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	f.binDir = exeDir()
+	fs.StringVar(&f.cfgPath, "config", defaultConfig(f.binDir), "cluster configuration `file`")
+	fs.BoolVar(&f.echo, "echo", false, "print each script line as \"> LINE\" before its output")
+	fs.BoolVar(&f.keep, "keep-data", false, "keep the servers' data from earlier runs")
+	fs.StringVar(&f.binDir, "bin", f.binDir, "`dir`ectory of the watchdog and client binaries")
+	fs.BoolVar(&f.check, "check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
+	fs.StringVar(&f.statsPath, "stats", "", "write the run's metrics as JSON to `file`")
+	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (one event a line)")
+	fs.BoolVar(&f.attach, "attach", false, "run the script on the cluster that \"master up\" keeps up on the config's data directory, and never start one (exit 2 if none is up)")
+}
+
+func runMain(args []string) int {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	fs.Usage = func() { usage(os.Stderr, fs) }
+	var f runFlags
+	f.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master") {
+		return master.ExitStart
+	}
+	if f.historyPath != "" && !f.check {
 		fmt.Fprintln(os.Stderr, "master: -history records what -check judges: give -check too")
 		return master.ExitStart
 	}
-	if *checkRun && *keep {
+	if f.check && f.keep {
 		fmt.Fprintln(os.Stderr, "master: -check assumes every server starts empty: it cannot be used with -keep-data")
 		return master.ExitStart
 	}
-
-	// Started processes get the config by absolute path: their working
-	// directory need not be ours.
-	path, err := filepath.Abs(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "master: %v\n", err)
+	path, cfg, ok := loadConfig("master", f.cfgPath)
+	if !ok {
 		return master.ExitStart
+	}
+	ctx, cancel := signalContext(syscall.SIGINT, syscall.SIGTERM)
+	defer cancel(nil)
+	std := stdio(ctx, cfg, cancel)
+	defer std.close()
+	opts := master.Options{
+		Config: cfg, ConfigPath: path, BinDir: f.binDir,
+		Echo: f.echo, KeepData: f.keep, Stdout: std.stdout, Stderr: std.stderr,
+		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath,
+	}
+	if f.attach {
+		return master.Attach(ctx, opts, std.stdin)
+	}
+	return master.Run(ctx, opts, std.stdin)
+}
+
+// loadConfig reads the config; started processes get it by absolute
+// path, since their working directory need not be ours.
+func loadConfig(name, cfgPath string) (string, *config.Config, bool) {
+	path, err := filepath.Abs(cfgPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return "", nil, false
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "master: %v\n", err)
-		return master.ExitStart
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return "", nil, false
 	}
 	cfg.Runtime.Apply()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return master.Run(ctx, master.Options{
-		Config: cfg, ConfigPath: path, BinDir: binDir,
-		Echo: *echo, KeepData: *keep, Stdout: os.Stdout, Stderr: os.Stderr,
-		Check: *checkRun, StatsFile: *statsPath, HistoryFile: *historyPath,
-	}, os.Stdin)
+	return path, cfg, true
+}
+
+// signalContext is done when one of sigs arrives (its cause names the
+// signal) or cancel is called.
+func signalContext(sigs ...os.Signal) (context.Context, context.CancelCauseFunc) {
+	sctx, stop := signal.NotifyContext(context.Background(), sigs...)
+	ctx, cancel := context.WithCancelCause(sctx)
+	return ctx, func(cause error) {
+		cancel(cause)
+		stop()
+	}
 }
 
 // exeDir is the directory of the running binary, where the others are.
@@ -104,7 +168,10 @@ func defaultConfig(binDir string) string {
 func cleanupMain(args []string) int {
 	fs := flag.NewFlagSet("master cleanup", flag.ContinueOnError)
 	cfgPath := fs.String("config", defaultConfig(exeDir()), "cluster configuration `file`")
-	if err := fs.Parse(args); err != nil {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master cleanup") {
 		return master.ExitStart
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -137,7 +204,10 @@ func configMain(args []string) int {
 	port := fs.Int("port", 7000, "base `port`: server rpc port+id, gossip port+100+id, watchdog port+200+id, Redis protocol port+400+id; client rpc port+300+id")
 	dataDir := fs.String("data-dir", "data", "data `dir`ectory, relative to the file written")
 	cluster := fs.String("cluster", "gossipkv", "cluster `name`")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if !noArgs(fs, "master config") {
 		return master.ExitStart
 	}
 	if *servers < 1 || *clients < 0 || *servers+*clients > 100 || *port < 1 || *port+config.LocalPortSpan-1 > 65535 {

@@ -34,11 +34,10 @@ func genMain(args []string) int {
 	fs.IntVar(&o.Keys, "keys", d.Keys, "distinct keys")
 	fs.IntVar(&o.ValueSize, "value-size", d.ValueSize, "bytes per value")
 	fs.IntVar(&o.Faults, "faults", d.Faults, "fault episodes (partitions, kills, restarts)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "master gen: unexpected argument %q\n", fs.Arg(0))
+	if !noArgs(fs, "master gen") {
 		return 2
 	}
 	lines, err := gen.Generate(o)
@@ -74,8 +73,8 @@ func shrinkMain(args []string) int {
 	stabTimeout := fs.Duration("stabilize-timeout", 5*time.Second,
 		"stabilize gives up after this in each trial (a cut can make a script that never converges)")
 	runs := fs.Int("runs", 2, "a smaller script counts as failing only if it fails this many runs in a row")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -23,6 +23,17 @@
 // whole run, and Cleanup through CleanupDataDir refuses while a live master
 // holds it.
 //
+// Up keeps a cluster up instead: it starts and joins every server and
+// client of the config, prints the endpoints, and runs scripts that other
+// masters send it (Attach; Run does the same when it finds a master that is
+// up on its data directory) over a unix socket in the data directory,
+// DATA_DIR/master.sock, until it is cancelled. The scripts run one at a
+// time, each in full, in the up master's own state, their output and exit
+// code sent back; the conversation is in control.go. A script's lines are
+// read one at a time, each once the last has run and its output is out, so
+// a terminal's prompt (the attacher's or the master's own) appears when the
+// master is ready for the next line.
+//
 // Caveats:
 //   - stabilize compares what servers report (their Seen sets and store
 //     digests) within each connected group; it cannot see writes held only
@@ -31,6 +42,10 @@
 //     servers it started through them are killed at exit. Such processes
 //     (started by hand, without -run) serve any run of their cluster, one
 //     master at a time being the user's business.
+//   - A master that is up does not watch its servers: one that dies on its
+//     own stays "running" in its link view until a script's killServer
+//     finds it gone. -check, -stats and -history are for runs a master
+//     starts itself, and attached scripts may not ask for them.
 //   - Started processes get SIGKILL from the kernel if the master dies
 //     (Linux), so a crashed master leaves no watchdog or client behind;
 //     the watchdogs do the same for their servers.

@@ -30,7 +30,7 @@ var ErrDataDirInUse = errors.New("master: data directory in use")
 // Owner is who holds a data directory, as written in master.owner.
 type Owner struct {
 	Pid     int
-	Command string // "run" or "cleanup"
+	Command string // "run", "up" or "cleanup"
 	Run     string // the run id of a "run"
 	Started time.Time
 	Config  string
@@ -43,8 +43,11 @@ func (o Owner) String() string {
 		return "another master (it has not written " + ownerName + " yet)"
 	}
 	who := fmt.Sprintf("master pid %d", o.Pid)
-	if o.Command == "cleanup" {
+	switch o.Command {
+	case "cleanup":
 		who = fmt.Sprintf("`master cleanup` pid %d", o.Pid)
+	case "up":
+		who = fmt.Sprintf("`master up` pid %d", o.Pid)
 	}
 	var details []string
 	if o.Run != "" {

@@ -75,8 +75,8 @@ type Options struct {
 	// end, one event a line, each stabilize with the stores it dumped:
 	// what the checker judged, for reading a failed check.
 	HistoryFile string
-	// Stdout gets only what get and printStore print (and the echo);
-	// Stderr gets errors, progress and timings.
+	// Stdout gets only what get and printStore print (and the echo; for
+	// Up, its endpoints first); Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
 	// Run is the run id (config.ValidName); empty draws a random one.
 	// The processes this run starts belong to it and refuse every other
@@ -93,6 +93,11 @@ type Options struct {
 // started and returns an exit code (ExitOK, ExitFailed, ExitStart). A
 // cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
 // stabilize while it polls.
+//
+// When a master that is up (Up) holds the config's data directory, Run
+// runs the script on that cluster instead, as Attach does, and says so on
+// stderr: the cluster is there already, and a second one could not start
+// on its ports and data directory anyway.
 func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	if opts.Run != "" {
 		if err := config.ValidName(opts.Run); err != nil {
@@ -100,12 +105,21 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 			return ExitStart
 		}
 	}
+	if c, err := dialControl(opts.Config.DataDir); err == nil {
+		return attach(ctx, opts, c, stdin)
+	}
 	m := newMaster(opts)
 	defer m.closeConns()
 	t0 := time.Now()
 	lock, err := lockDataDir(m.cfg.DataDir, Owner{Pid: os.Getpid(), Command: "run", Run: m.self.Run, Started: t0, Config: opts.ConfigPath})
 	if err != nil {
 		var inUse *InUseError
+		if errors.As(err, &inUse) && inUse.Owner.Command == "up" {
+			// It took the lock a moment ago and is opening its socket.
+			if c, err := waitForControl(ctx, m.cfg.DataDir, inUse.Owner, m.startTimeout); err == nil {
+				return attach(ctx, opts, c, stdin)
+			}
+		}
 		if errors.As(err, &inUse) {
 			base := m.freeBase()
 			err = fmt.Errorf("%w: wait for it to finish, or give this run a data directory and ports of its own: `bin/master config -servers %d -clients %d -port %d -data-dir data-%d > my.yaml`, then `bin/master -config my.yaml`",
@@ -165,8 +179,7 @@ type master struct {
 	joined    map[uint32]uint32
 	connected map[uint32]bool
 
-	commands, failures int
-	stabilizes         []time.Duration
+	tally
 
 	// line is the script line being run; polls counts the Status rounds
 	// of the current stabilize.
@@ -386,8 +399,9 @@ func (m *master) ensure(ctx context.Context, ep endpoint) error {
 }
 
 // shutdown kills the servers this run started, through their watchdogs,
-// then stops the watchdogs and clients it started.
-func (m *master) shutdown() {
+// then stops the watchdogs and clients it started. It reports whether
+// every server was killed (each one that was not has an error line).
+func (m *master) shutdown() bool {
 	live := m.view.LiveIDs()
 	errs := make([]error, len(live))
 	var wg sync.WaitGroup
@@ -399,8 +413,10 @@ func (m *master) shutdown() {
 		}()
 	}
 	wg.Wait()
+	ok := true
 	for i, err := range errs {
 		if err != nil {
+			ok = false
 			m.errf("at exit: kill server %d: %v", live[i], err)
 		} else {
 			m.view.Kill(live[i])
@@ -408,6 +424,7 @@ func (m *master) shutdown() {
 		}
 	}
 	m.launch.stopAll(stopGrace)
+	return ok
 }
 
 func (m *master) closeConns() {
@@ -418,26 +435,43 @@ func (m *master) closeConns() {
 	}
 }
 
+// tally counts the lines of one script, for its summary.
+type tally struct {
+	commands, failures int
+	stabilizes         []time.Duration
+}
+
 // item is what the script reader hands the run loop.
 type item struct {
 	cmd script.Command
 	err error
 }
 
-// runScript runs every line of stdin and returns ExitOK or ExitFailed.
-func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
-	items := make(chan item)
-	stop := make(chan struct{})
-	defer close(stop)
-	// Reading stdin may block forever (a terminal); a goroutine lets a
-	// signal end the run between lines all the same.
+// lineReader reads a script in a goroutine, one command when asked: the
+// next line is read only once the last has run, so that a terminal's
+// prompt (or an attached master's) appears when the master is ready for
+// it. Reading stdin may block forever (a terminal); the goroutine lets a
+// signal end the run between lines all the same.
+type lineReader struct {
+	items chan item
+	want  chan struct{}
+	stop  chan struct{}
+}
+
+func readLines(r io.Reader) *lineReader {
+	lr := &lineReader{items: make(chan item), want: make(chan struct{}, 1), stop: make(chan struct{})}
 	go func() {
-		r := script.NewReader(stdin)
+		sr := script.NewReader(r)
 		for {
-			c, err := r.Next()
 			select {
-			case items <- item{c, err}:
-			case <-stop:
+			case <-lr.want:
+			case <-lr.stop:
+				return
+			}
+			c, err := sr.Next()
+			select {
+			case lr.items <- item{c, err}:
+			case <-lr.stop:
 				return
 			}
 			var se *script.Error
@@ -446,50 +480,87 @@ func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
 			}
 		}
 	}()
+	return lr
+}
+
+// next asks for one more command; it is a no-op while one is asked for.
+func (lr *lineReader) next() {
+	select {
+	case lr.want <- struct{}{}:
+	default:
+	}
+}
+
+// close lets the goroutine go, unless it is blocked in a read.
+func (lr *lineReader) close() { close(lr.stop) }
+
+// runScript runs every line of stdin and returns ExitOK or ExitFailed.
+func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
+	lr := readLines(stdin)
+	defer lr.close()
 	code := ExitOK
 	for {
+		lr.next()
 		var it item
 		select {
 		case <-ctx.Done():
 			m.errf("interrupted: %v", ctx.Err())
 			return ExitFailed
-		case it = <-items:
+		case it = <-lr.items:
 		}
-		if it.err == io.EOF {
+		failed, end := m.step(ctx, it)
+		if failed {
+			code = ExitFailed
+		}
+		if end {
 			return code
 		}
-		var se *script.Error
-		switch {
-		case errors.As(it.err, &se):
-			m.commands++
-			m.failures++
-			code = ExitFailed
-			if m.opts.Echo {
-				m.echo(se.Text)
-			}
-			m.errf("%v", se)
-		case it.err != nil:
-			m.errf("reading the script: %v", it.err)
-			return ExitFailed
-		default:
-			m.commands++
-			if m.opts.Echo {
-				m.echo(it.cmd.Text)
-			}
-			if err := m.exec(ctx, it.cmd); err != nil {
-				m.failures++
-				code = ExitFailed
-				// script.Error's format clips a line carrying a huge value.
-				m.errf("%v", &script.Error{Line: it.cmd.Line, Text: it.cmd.Text, Msg: err.Error()})
-			}
+	}
+}
+
+// step runs one item of a script: it reports whether the line failed and
+// whether the script ends here (its end, or a read or write error).
+func (m *master) step(ctx context.Context, it item) (failed, end bool) {
+	if it.err == io.EOF {
+		return false, true
+	}
+	var se *script.Error
+	switch {
+	case errors.As(it.err, &se):
+		m.commands++
+		m.failures++
+		failed = true
+		if m.opts.Echo {
+			m.echo(se.Text)
 		}
-		// Flushing per line keeps the transcript whole up to the last line
-		// run even if the master is killed.
-		if err := m.out.Flush(); err != nil {
-			m.errf("writing stdout: %v", err)
-			return ExitFailed
+		m.errf("%v", se)
+	case it.err != nil && ctx.Err() != nil:
+		// The read was cut short by the interrupt itself (Ctrl-C at a
+		// prompt).
+		m.errf("interrupted: %v", ctx.Err())
+		return true, true
+	case it.err != nil:
+		m.errf("reading the script: %v", it.err)
+		return true, true
+	default:
+		m.commands++
+		if m.opts.Echo {
+			m.echo(it.cmd.Text)
+		}
+		if err := m.exec(ctx, it.cmd); err != nil {
+			m.failures++
+			failed = true
+			// script.Error's format clips a line carrying a huge value.
+			m.errf("%v", &script.Error{Line: it.cmd.Line, Text: it.cmd.Text, Msg: err.Error()})
 		}
 	}
+	// Flushing per line keeps the transcript whole up to the last line
+	// run even if the master is killed.
+	if err := m.out.Flush(); err != nil {
+		m.errf("writing stdout: %v", err)
+		return true, true
+	}
+	return failed, false
 }
 
 func (m *master) echo(text string) {

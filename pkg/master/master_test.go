@@ -459,3 +459,39 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// lineAtATime hands out one line per Read and records, at each Read, what
+// the master had written on stdout by then.
+type lineAtATime struct {
+	lines []string
+	out   *syncBuffer
+	seen  []string
+}
+
+func (r *lineAtATime) Read(p []byte) (int, error) {
+	r.seen = append(r.seen, r.out.String())
+	if len(r.lines) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.lines[0]+"\n")
+	r.lines = r.lines[1:]
+	return n, nil
+}
+
+// The master reads a line only once the line before has run and its output
+// is out: a prompt (a terminal's, an attached master's) then appears after
+// the output, not before.
+func TestRun_ReadsALineOnlyOnceTheLastHasRun(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	startFakeCluster(t, cfg)
+	var out syncBuffer
+	in := &lineAtATime{lines: []string{"joinServer 0", "joinClient 1 0", "put 1 a 1", "get 1 a", "get 1 b"}, out: &out}
+	code := Run(context.Background(), Options{Config: cfg, ConfigPath: "c.yaml", BinDir: t.TempDir(), Stdout: &out, Stderr: io.Discard}, in)
+	if code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	want := []string{"", "", "", "", "a:1\n", "a:1\nb:ERR_KEY\n"}
+	if !reflect.DeepEqual(in.seen, want) {
+		t.Errorf("stdout at each read: %q, want %q", in.seen, want)
+	}
+}
