@@ -2,7 +2,7 @@
 GO ?= go
 BINARIES := master server client watchdog bench
 
-.PHONY: all build test clean cleanup single multiple partition scaling floor
+.PHONY: all build test clean cleanup single multiple partition scaling floor redis
 
 all: build
 
@@ -49,3 +49,8 @@ scaling: build
 
 floor: build
 	bin/bench floor -size $(SIZE) -runs $(RUNS)
+
+# redis-benchmark against the Redis front of a 5-server cluster that is up,
+# in turn with a durable redis-server (Debian's redis-server and redis-tools).
+redis: build
+	bin/bench redis -servers $(SERVERS) -size $(SIZE) -runs $(RUNS)

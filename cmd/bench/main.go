@@ -11,6 +11,8 @@
 //	bench scaling   [flags]  single at 5, 10, 20 servers x 100 B, 1 KB, 10 KB values;
 //	                         writes a plot
 //	bench floor     [flags]  only the floor
+//	bench redis     [flags]  redis-benchmark against the Redis front of a cluster
+//	                         that is up, and in turn against a durable redis-server
 //
 // The report goes to stdout, progress to stderr. Exit codes: 0 done, 1 a
 // run failed, 2 bad usage.
@@ -50,9 +52,13 @@ type options struct {
 	// scaling
 	serverList, sizeList []int
 	plotPath             string
+
+	// redis
+	requests int
+	connList []int
 }
 
-const usage = `usage: bench single|multiple|partition|scaling|floor [flags]
+const usage = `usage: bench single|multiple|partition|scaling|floor|redis [flags]
 run "bench MODE -h" for the flags of a mode`
 
 func run(args []string) int {
@@ -93,6 +99,9 @@ func run(args []string) int {
 		fs.Func("servers-list", "comma-separated server counts (default 5,10,20)", intList(&o.serverList))
 		fs.Func("sizes", "comma-separated value sizes in bytes (default 100,1024,10240)", intList(&o.sizeList))
 		fs.StringVar(&o.plotPath, "plot", "bench/scaling.png", "write the plot to this PNG `file` (empty: none)")
+	case "redis":
+		fs.IntVar(&o.requests, "requests", 20000, "requests of each redis-benchmark test")
+		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
 	case "single", "floor":
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n%s\n", mode, usage)
@@ -116,6 +125,9 @@ func run(args []string) int {
 	}
 	if len(o.sizeList) == 0 {
 		o.sizeList = []int{100, 1024, 10240}
+	}
+	if len(o.connList) == 0 {
+		o.connList = []int{1, 50}
 	}
 	if o.runs < 1 || o.servers < 1 || o.clients < 1 || o.puts < 1 || o.size < 1 || o.floorPuts < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs, -servers, -clients, -puts, -size and -floor-puts must be at least 1")
@@ -161,6 +173,8 @@ func dispatch(ctx context.Context, mode string, o options) error {
 	switch mode {
 	case "floor":
 		return runFloor(e, o)
+	case "redis":
+		return runRedis(ctx, e, o)
 	case "single":
 		runs, err = e.repeat(ctx, o.runs, specJob(o, o.servers, o.clients, o.size))
 	case "partition":

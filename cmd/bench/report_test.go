@@ -212,3 +212,20 @@ func TestWritePlot_WritesPNG(t *testing.T) {
 		t.Fatalf("not a PNG: % x", b[:min(8, len(b))])
 	}
 }
+
+func TestParseBenchmarkCSV(t *testing.T) {
+	out := []byte(`"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+"SET","2645.50","0.370","0.160","0.327","0.543","0.871","9.231"
+"GET","20534.66","0.045","0.016","0.039","0.071","0.111","1.039"
+`)
+	got, err := parseBenchmarkCSV(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["SET"] != [2]float64{2645.50, 0.327} || got["GET"] != [2]float64{20534.66, 0.039} {
+		t.Fatalf("parsed %v", got)
+	}
+	if _, err := parseBenchmarkCSV([]byte("\"test\",\"rps\"\n\"SET\",\"x\"\n")); err == nil {
+		t.Fatal("a header without p50 parsed")
+	}
+}
