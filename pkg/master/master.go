@@ -257,6 +257,14 @@ func (m *master) errf(format string, args ...any) {
 	fmt.Fprintf(m.opts.Stderr, "master: "+format+"\n", args...)
 }
 
+// lineError reports a script line that failed, after whatever the line
+// printed (its `> LINE` echo above all), so that on a terminal showing both
+// streams the error follows the line it belongs to.
+func (m *master) lineError(err error) {
+	_ = m.out.Flush() // a failed flush is reported at the end of the line
+	m.errf("%v", err)
+}
+
 // endpoint is a port of the config that the master checks before the
 // script starts: a helper process (watchdog, client) it needs answering,
 // or a server's rpc port, which must not be held by another run.
@@ -533,7 +541,7 @@ func (m *master) step(ctx context.Context, it item) (failed, end bool) {
 		if m.opts.Echo {
 			m.echo(se.Text)
 		}
-		m.errf("%v", se)
+		m.lineError(se)
 	case it.err != nil && ctx.Err() != nil:
 		// The read was cut short by the interrupt itself (Ctrl-C at a
 		// prompt).
@@ -551,7 +559,7 @@ func (m *master) step(ctx context.Context, it item) (failed, end bool) {
 			m.failures++
 			failed = true
 			// script.Error's format clips a line carrying a huge value.
-			m.errf("%v", &script.Error{Line: it.cmd.Line, Text: it.cmd.Text, Msg: err.Error()})
+			m.lineError(&script.Error{Line: it.cmd.Line, Text: it.cmd.Text, Msg: err.Error()})
 		}
 	}
 	// Flushing per line keeps the transcript whole up to the last line

@@ -495,3 +495,30 @@ func TestRun_ReadsALineOnlyOnceTheLastHasRun(t *testing.T) {
 		t.Errorf("stdout at each read: %q, want %q", in.seen, want)
 	}
 }
+
+// With stdout and stderr on one terminal, the error of a failed line comes
+// after the line's echo, not before it.
+func TestRun_ErrorFollowsItsEcho(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	startFakeCluster(t, cfg)
+	var both bytes.Buffer
+	script := lines("joinServer 0", "stablize", "killServer 7", "joinServer 0")
+	code := Run(context.Background(), Options{Config: cfg, ConfigPath: filepath.Join(t.TempDir(), "config.yaml"),
+		BinDir: t.TempDir(), Echo: true, Stdout: &both, Stderr: &both}, strings.NewReader(script))
+	if code != ExitFailed {
+		t.Fatalf("exit %d, want %d:\n%s", code, ExitFailed, both.String())
+	}
+	out := both.String()
+	for _, pair := range [][2]string{
+		{"> stablize\n", "line 2"},
+		{"> killServer 7\n", "line 3"},
+	} {
+		echo, err := strings.Index(out, pair[0]), strings.Index(out, pair[1])
+		if echo < 0 || err < 0 || err < echo {
+			t.Errorf("%q (at %d) should come after %q (at %d):\n%s", pair[1], err, pair[0], echo, out)
+		}
+		if next := strings.Index(out[echo+len(pair[0]):], "> "); next >= 0 && echo+len(pair[0])+next < err {
+			t.Errorf("the error of %q comes after the next line's echo:\n%s", pair[0], out)
+		}
+	}
+}
