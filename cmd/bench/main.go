@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/floor"
 )
 
@@ -62,6 +63,10 @@ const usage = `usage: bench single|multiple|partition|scaling|floor|redis [flags
 run "bench MODE -h" for the flags of a mode`
 
 func run(args []string) int {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		fmt.Println("gossipkv bench", buildinfo.Version())
+		return 0
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2

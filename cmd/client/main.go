@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/client"
 	"gossipkv/pkg/config"
 )
@@ -22,7 +23,12 @@ func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file")
 	id := flag.Int("id", -1, "this client's id (required)")
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
+	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("gossipkv client", buildinfo.Version())
+		return 0
+	}
 	if *id < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/master"
 )
@@ -44,8 +45,12 @@ var subcommands = []struct {
 
 func run(args []string) int {
 	if len(args) > 0 {
-		if args[0] == "help" {
+		switch args[0] {
+		case "help":
 			return helpMain(args[1:])
+		case "-version", "--version", "version":
+			fmt.Println("gossipkv master", buildinfo.Version())
+			return 0
 		}
 		for _, sc := range subcommands {
 			if args[0] == sc.name {

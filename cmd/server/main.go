@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/server"
 	"gossipkv/pkg/storage"
@@ -32,7 +33,12 @@ func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file")
 	id := flag.Int("id", -1, "this server's id (required)")
 	run := flag.String("run", "", "the master run this server belongs to (its watchdog passes it): it refuses every other run and gossips only with that run's servers")
+	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("gossipkv server", buildinfo.Version())
+		return 0
+	}
 	if *id < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/watchdog"
 )
@@ -25,7 +26,12 @@ func run() int {
 	id := flag.Int("id", -1, "the id of the server this watchdog runs (required)")
 	serverBin := flag.String("server-bin", "", `server executable (default "server" next to this one)`)
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
+	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("gossipkv watchdog", buildinfo.Version())
+		return 0
+	}
 	if *id < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		return 2
