@@ -14,8 +14,6 @@ import (
 	"gossipkv/pkg/transport/memnet"
 )
 
-var _ Store = (*server.Server)(nil)
-
 // cluster is n servers in this process over an in-memory network, each
 // with its HTTP front on a loopback port.
 type cluster struct {

@@ -12,8 +12,6 @@ import (
 	"gossipkv/pkg/transport/memnet"
 )
 
-var _ Store = (*server.Server)(nil)
-
 // cluster is n servers in this process over an in-memory network, each
 // with its memcache front on a loopback port.
 type cluster struct {

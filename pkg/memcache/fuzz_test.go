@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"gossipkv/pkg/front/fronttest"
 )
 
 // FuzzServe feeds a connection's worth of arbitrary bytes to the protocol
@@ -23,7 +25,7 @@ func FuzzServe(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		s := &Server{store: newFakeStore(), cfg: Config{ID: 1, MaxKeyBytes: 64, MaxValueBytes: 1024, MaxClients: 1},
+		s := &Server{store: fronttest.NewStore(), cfg: Config{ID: 1, MaxKeyBytes: 64, MaxValueBytes: 1024, MaxClients: 1},
 			log: slog.New(slog.DiscardHandler), started: time.Now()}
 		var out bytes.Buffer
 		// A small buffer, so that long lines are refused often.

@@ -17,8 +17,6 @@ import (
 	"gossipkv/pkg/transport/memnet"
 )
 
-var _ Store = (*server.Server)(nil)
-
 // cluster is n servers in this process over an in-memory network, each
 // with its Redis front on a loopback port and a go-redis client to it.
 type cluster struct {

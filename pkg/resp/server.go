@@ -11,30 +11,9 @@ import (
 
 	"github.com/tidwall/redcon"
 
-	"gossipkv/pkg/api"
+	"gossipkv/pkg/front"
 	"gossipkv/pkg/model"
 )
-
-// Store is what the Redis front needs of a server: the session-aware
-// reads and writes of the script clients, a walk of its keys and its
-// status. *server.Server is one; tests use fakes. Calls come from one
-// goroutine per connection, concurrently.
-type Store interface {
-	// Put writes key=value after dep and returns once it is durable,
-	// with the write's version (Status OK) or why it failed.
-	Put(key, value []byte, dep model.Version) api.PutReply
-	// Delete writes a tombstone for key after dep, like Put.
-	Delete(key []byte, dep model.Version) api.PutReply
-	// Get reads key for a session that depends on dep: OK with the
-	// value, ErrKey (no value; the version of a tombstone, if any), or
-	// ErrDep when the store has not seen dep.
-	Get(key []byte, dep model.Version) (api.GetReply, error)
-	// Keys lists up to limit live keys in byte order from from on (from
-	// itself included; nil: the first), and whether more follow.
-	Keys(from []byte, limit int) (keys [][]byte, more bool, err error)
-	// Status reports the figures INFO and DBSIZE show.
-	Status() (api.StatusReply, error)
-}
 
 // Config describes the server behind the front, for INFO and for errors.
 type Config struct {
@@ -58,7 +37,7 @@ type Config struct {
 // Server is the Redis front of one store: a listener and one goroutine
 // per connection (redcon's), each a client session.
 type Server struct {
-	store   Store
+	store   front.Store
 	cfg     Config
 	log     *slog.Logger
 	ln      net.Listener
@@ -99,7 +78,7 @@ func (ss *session) observe(key []byte, v model.Version) {
 
 // Listen binds addr and serves the Redis protocol on it for store until
 // Close.
-func Listen(addr string, store Store, cfg Config) (*Server, error) {
+func Listen(addr string, store front.Store, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

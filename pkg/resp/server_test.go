@@ -6,10 +6,12 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"gossipkv/pkg/front/fronttest"
 )
 
 func TestServer_MaxClients(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{MaxClients: 1})
+	s := listen(t, fronttest.NewStore(), Config{MaxClients: 1})
 	a := dial(t, s)
 	want(t, "first: PING", a.do("PING"), simple("PONG"))
 	b := dial(t, s)
@@ -37,8 +39,8 @@ func TestServer_MaxClients(t *testing.T) {
 // Close ends every connection and returns only after each connection's
 // goroutine is done, including one waiting on the store.
 func TestServer_Close_WaitsForConnections(t *testing.T) {
-	f := newFakeStore()
-	f.block = make(chan struct{})
+	f := fronttest.NewStore()
+	release := f.Hold()
 	s, err := Listen("127.0.0.1:0", f, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +52,7 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(f.deps("k")) == 0 { // the SET has reached the store, where it waits
+	for len(f.Deps("k")) == 0 { // the SET has reached the store, where it waits
 		if time.Now().After(deadline) {
 			t.Fatal("the SET never reached the store")
 		}
@@ -58,14 +60,11 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	close(f.block)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	returned := f.returned
-	f.mu.Unlock()
-	if !returned {
+	if !f.Returned() {
 		t.Error("Close returned while a connection was still in the store")
 	}
 	if s.clients.Load() != 0 {
