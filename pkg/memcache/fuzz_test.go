@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/front/fronttest"
+	"gossipkv/pkg/session"
 )
 
 // FuzzServe feeds a connection's worth of arbitrary bytes to the protocol
@@ -31,7 +32,7 @@ func FuzzServe(f *testing.F) {
 		// A small buffer, so that long lines are refused often.
 		r := bufio.NewReaderSize(bytes.NewReader(in), 512)
 		w := bufio.NewWriter(&out)
-		s.serve(newSession(), r, w)
+		s.serve(&session.Deps{}, r, w)
 		w.Flush()
 		if out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\r\n")) {
 			t.Errorf("output %q does not end a line", out.Bytes())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/front"
+	"gossipkv/pkg/session"
 )
 
 // Config describes the server behind the front.
@@ -153,7 +154,7 @@ func (s *Server) serveConn(c net.Conn) {
 	s.stats.total.Add(1)
 	r := bufio.NewReaderSize(countReader{c, &s.stats.bytesRead}, maxLine)
 	w := bufio.NewWriter(countWriter{c, &s.stats.bytesWritten})
-	if err := s.serve(newSession(), r, w); err != nil {
+	if err := s.serve(&session.Deps{}, r, w); err != nil {
 		s.log.Debug("connection closed", "remote", c.RemoteAddr(), "err", err)
 	}
 }

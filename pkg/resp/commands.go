@@ -26,7 +26,7 @@ type command struct {
 	// refused commands are answered (with an error saying why) but not
 	// listed by COMMAND.
 	refused bool
-	run     func(s *Server, c redcon.Conn, ss *session, args [][]byte)
+	run     func(s *Server, c redcon.Conn, ss *client, args [][]byte)
 }
 
 // argDoc documents one argument for COMMAND DOCS (redis-cli shows them as
@@ -181,20 +181,20 @@ func (s *Server) tryAgain(key []byte) string {
 // read gets key for the session: its value and found, or an error line.
 // A value or a deletion read becomes a dependency of the session; a
 // server behind the session answers TRYAGAIN, never an older value.
-func (s *Server) read(ss *session, key []byte) (value []byte, found bool, errLine string) {
+func (s *Server) read(ss *client, key []byte) (value []byte, found bool, errLine string) {
 	if e := s.keyError(key, false); e != "" {
 		return nil, false, e
 	}
-	r, err := s.store.Get(key, ss.deps[string(key)])
+	r, err := s.store.Get(key, ss.deps.Of(key))
 	if err != nil {
 		return nil, false, "ERR " + clean(err.Error())
 	}
 	switch r.Status {
 	case api.OK:
-		ss.observe(key, r.Version)
+		ss.deps.Observe(key, r.Version)
 		return r.Value, true, ""
 	case api.ErrKey:
-		ss.observe(key, r.Version) // a tombstone's version, or none
+		ss.deps.Observe(key, r.Version) // a tombstone's version, or none
 		return nil, false, ""
 	case api.ErrDep:
 		return nil, false, s.tryAgain(key)
@@ -205,8 +205,8 @@ func (s *Server) read(ss *session, key []byte) (value []byte, found bool, errLin
 // write puts value at key (or deletes key) after the session's dependency
 // on it, and makes the session depend on the write. It returns an error
 // line or "".
-func (s *Server) write(ss *session, key, value []byte, del bool) string {
-	dep := ss.deps[string(key)]
+func (s *Server) write(ss *client, key, value []byte, del bool) string {
+	dep := ss.deps.Of(key)
 	var r api.PutReply
 	if del {
 		r = s.store.Delete(key, dep)
@@ -220,13 +220,13 @@ func (s *Server) write(ss *session, key, value []byte, del bool) string {
 		}
 		return "ERR " + clean(why)
 	}
-	ss.observe(key, r.Version)
+	ss.deps.Observe(key, r.Version)
 	return ""
 }
 
 // ---- keys and values
 
-func getCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func getCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	v, found, e := s.read(ss, args[1])
 	switch {
 	case e != "":
@@ -241,7 +241,7 @@ func getCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // setOptions are SET's options in Redis; gossipkv honours none of them.
 var setOptions = map[string]bool{"ex": true, "px": true, "exat": true, "pxat": true, "nx": true, "xx": true, "keepttl": true, "get": true}
 
-func setCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func setCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	if len(args) > 3 {
 		opt := string(args[3])
 		if !setOptions[strings.ToLower(opt)] {
@@ -271,7 +271,7 @@ func setCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // behind the session answers TRYAGAIN before deleting anything). A key
 // without a value gets a tombstone too: the delete then also wins over a
 // write of it that has not reached this server yet, as the caller meant.
-func delCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func delCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	var keys [][]byte // each key once: DEL k k deletes one key
 	seen := map[string]bool{}
 	for _, k := range args[1:] {
@@ -304,7 +304,7 @@ func delCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	c.WriteInt(n)
 }
 
-func existsCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func existsCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	n := 0
 	for _, k := range args[1:] {
 		_, found, e := s.read(ss, k)
@@ -319,7 +319,7 @@ func existsCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	c.WriteInt(n)
 }
 
-func mgetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func mgetCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	vals := make([][]byte, len(args)-1)
 	for i, k := range args[1:] {
 		v, found, e := s.read(ss, k)
@@ -344,7 +344,7 @@ func mgetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 
 // msetCmd writes each pair in order, one write each: unlike Redis's MSET
 // it is not atomic, and a failure leaves the pairs before it written.
-func msetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func msetCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	if len(args)%2 != 1 {
 		c.WriteError(arityError("mset"))
 		return
@@ -368,7 +368,7 @@ func msetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	c.WriteString("OK")
 }
 
-func typeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func typeCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	_, found, e := s.read(ss, args[1])
 	switch {
 	case e != "":
@@ -387,7 +387,7 @@ func typeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // for the whole scan is returned exactly once, whatever else is written or
 // deleted meanwhile. COUNT bounds the keys examined (at most maxPage);
 // MATCH filters them, so a page may be empty while the cursor goes on.
-func scanCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func scanCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
 		c.WriteError("ERR invalid cursor")
@@ -472,7 +472,7 @@ func writeScan(c redcon.Conn, next uint64, keys [][]byte) {
 // keysCmd walks every key of this server in pages (the store holds its
 // owner for one page at a time, not for the whole walk) and returns those
 // that match, in byte order.
-func keysCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func keysCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	g := compileGlob(args[1])
 	from := g.prefix
 	var out [][]byte
@@ -502,7 +502,7 @@ func keysCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 }
 
-func dbsizeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func dbsizeCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	st, err := s.store.Status()
 	if err != nil {
 		c.WriteError("ERR " + clean(err.Error()))
@@ -515,14 +515,14 @@ func dbsizeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // holds would be one write per key, not atomic, and would miss the keys
 // other servers hold that have not arrived here: it would not do what the
 // caller expects of it.
-func flushCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func flushCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	c.WriteError(fmt.Sprintf("ERR %s is not supported by gossipkv: a server can only delete the keys it has received so far, one write each; delete keys with DEL",
 		strings.ToUpper(string(args[0]))))
 }
 
 // ---- the connection
 
-func pingCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func pingCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	switch len(args) {
 	case 1:
 		c.WriteString("PONG")
@@ -533,9 +533,9 @@ func pingCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 }
 
-func echoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) { c.WriteBulk(args[1]) }
+func echoCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) { c.WriteBulk(args[1]) }
 
-func selectCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func selectCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	n, err := strconv.Atoi(string(args[1]))
 	switch {
 	case err != nil:
@@ -547,14 +547,14 @@ func selectCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 }
 
-func quitCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func quitCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	c.WriteString("OK")
 	c.Close() // flushes the reply first
 }
 
 // authCmd refuses: the front has no passwords, and a client that sends
 // one believes it is protected.
-func authCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func authCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	c.WriteError("ERR gossipkv's Redis port has no authentication: it takes no password (keep it on a host and network only trusted users reach)")
 }
 
@@ -568,7 +568,7 @@ func validName(b []byte) bool {
 	return true
 }
 
-func clientCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func clientCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	want := map[string]int{"id": 2, "getname": 2, "setname": 3, "setinfo": 4}
 	n, ok := want[sub]
@@ -603,7 +603,7 @@ func clientCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 
 // helloCmd answers the handshake of RESP3-aware clients: protocol 2 only
 // (they then go on in RESP2, as with an older Redis).
-func helloCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func helloCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	if len(args) > 1 {
 		v, err := strconv.Atoi(string(args[1]))
 		if err != nil {

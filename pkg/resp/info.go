@@ -52,7 +52,7 @@ var infoSections = []string{"server", "clients", "replication", "keyspace"}
 // infoCmd answers INFO [section ...]: this server's figures, as
 // "field:value" lines under "# Section" headers. Fields Redis defines
 // keep their names and meaning; gossipkv's own start with gossipkv_.
-func infoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func infoCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	want := infoSections
 	if len(args) > 1 {
 		want = nil
@@ -128,7 +128,7 @@ func infoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // commandCmd answers COMMAND and its subcommands enough for redis-cli
 // (COMMAND DOCS for its help and hints) and for client libraries that
 // read key positions from COMMAND INFO.
-func commandCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func commandCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	listed := listedCommands()
 	if len(args) == 1 {
 		c.WriteArray(len(listed))
@@ -281,7 +281,7 @@ func writeArgDocs(c redcon.Conn, args []argDoc) {
 // configCmd answers CONFIG GET with a few read-only figures that tools
 // ask for (redis-benchmark asks for save and appendonly), and refuses to
 // change anything: the settings are config.yaml's.
-func configCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func configCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "get":
 		if len(args) < 3 {

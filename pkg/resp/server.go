@@ -12,7 +12,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"gossipkv/pkg/front"
-	"gossipkv/pkg/model"
+	"gossipkv/pkg/session"
 )
 
 // Config describes the server behind the front, for INFO and for errors.
@@ -56,24 +56,12 @@ type Server struct {
 	closeErr  error
 }
 
-// session is one connection's state. Its goroutine alone touches it.
-type session struct {
+// client is one connection's state. Its goroutine alone touches it.
+type client struct {
 	id   int64
 	name string
-	// deps holds, per key, the newest version this connection wrote or
-	// read (a value or a deletion): what every later call on the key
-	// depends on, as a script client's session does.
-	deps map[string]model.Version
-}
-
-// observe makes the session depend on version v of key.
-func (ss *session) observe(key []byte, v model.Version) {
-	if v.IsZero() {
-		return // a key never written: nothing to depend on
-	}
-	if cur, ok := ss.deps[string(key)]; !ok || cur.Less(v) {
-		ss.deps[string(key)] = v
-	}
+	// deps is the connection's session, as a script client's.
+	deps session.Deps
 }
 
 // Listen binds addr and serves the Redis protocol on it for store until
@@ -139,7 +127,7 @@ func (s *Server) accept(c redcon.Conn) bool {
 	}
 	s.clients.Add(1)
 	s.conns.Add(1)
-	c.SetContext(&session{id: s.clientID.Add(1), deps: map[string]model.Version{}})
+	c.SetContext(&client{id: s.clientID.Add(1)})
 	return true
 }
 
@@ -154,7 +142,7 @@ func (s *Server) closed(c redcon.Conn, err error) {
 
 // serve runs one command of a connection, on its goroutine.
 func (s *Server) serve(c redcon.Conn, cmd redcon.Command) {
-	ss := c.Context().(*session)
+	ss := c.Context().(*client)
 	name := cmd.Args[0]
 	var buf [24]byte
 	var def *command
