@@ -137,6 +137,34 @@ func TestKV_IfNoneMatch(t *testing.T) {
 	}
 }
 
+// A store that fails (a server that cannot reach its disk) answers 500
+// saying why, and the session goes on once it is back.
+func TestKV_StoreFails(t *testing.T) {
+	f := fronttest.NewStore()
+	s := listen(t, f, Config{})
+	tok := do(t, s, "PUT", "/v1/kv/k", "v").token
+	f.Fail(errors.New("disk gone"))
+	for _, tt := range []struct{ method, path, body, want string }{
+		{"PUT", "/v1/kv/k", "v2", "server 3: put failed: disk gone\n"},
+		{"GET", "/v1/kv/k", "", "server 3: get failed: disk gone\n"},
+		{"DELETE", "/v1/kv/k", "", "server 3: delete failed: disk gone\n"},
+		{"GET", "/v1/kv/", "", "server 3: listing failed: disk gone\n"},
+		{"GET", "/v1/status", "", "server 3: status: disk gone\n"},
+		{"GET", "/metrics", "", "server 3: status: disk gone\n"},
+	} {
+		if r := do(t, s, tt.method, tt.path, tt.body, SessionHeader+": "+tok); r.code != 500 || r.body != tt.want {
+			t.Errorf("%s %s = %d %q, want 500 %q", tt.method, tt.path, r.code, r.body, tt.want)
+		}
+	}
+	if r := do(t, s, "PUT", "/v1/kv/n", "x", "If-None-Match: *"); r.code != 500 || r.body != "server 3: put failed: disk gone\n" {
+		t.Errorf("PUT If-None-Match: * = %d %q", r.code, r.body)
+	}
+	f.Fail(nil)
+	if r := do(t, s, "GET", "/v1/kv/k", "", SessionHeader+": "+tok); r.code != 200 || r.body != "v" {
+		t.Errorf("GET once the store is back = %d %q", r.code, r.body)
+	}
+}
+
 // A server behind the session answers 503 with Retry-After, never an
 // older value, and gives the session back unchanged.
 func TestSession_Behind(t *testing.T) {

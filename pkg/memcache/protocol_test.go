@@ -151,6 +151,24 @@ func TestSession_Behind(t *testing.T) {
 	}
 }
 
+// A store that fails (a server that cannot reach its disk) answers
+// SERVER_ERROR saying why, and the connection goes on once it is back.
+func TestProtocol_StoreFails(t *testing.T) {
+	f := fronttest.NewStore()
+	c := dial(t, listen(t, f, Config{}))
+	c.do("set k 0 0 1\r\nv\r\n", 1)
+	f.Fail(errors.New("disk\r\ngone"))
+	for _, cmd := range []string{"set k 0 0 2\r\nv2\r\n", "add n 0 0 1\r\nx\r\n", "get k\r\n", "gets k\r\n", "delete k\r\n", "stats\r\n"} {
+		if got := c.do(cmd, 1); got != "SERVER_ERROR disk  gone" {
+			t.Errorf("%q = %q", cmd, got)
+		}
+	}
+	f.Fail(nil)
+	if got := c.do("get k\r\n", 3); got != "VALUE k 0 1|v|END" {
+		t.Errorf("get once the store is back = %q", got)
+	}
+}
+
 // A line longer than the reader's buffer closes the connection after
 // saying why; a value's data is read whole whatever its length.
 func TestProtocol_LongLines(t *testing.T) {

@@ -173,3 +173,18 @@ func TestSession_DependencyGrows_TryAgainWhenBehind(t *testing.T) {
 		t.Errorf("SET after TRYAGAIN sent dependency %v, want the deletion's %v", d[0], del)
 	}
 }
+
+// A store that fails (a server that cannot reach its disk) answers an
+// error saying why, and the connection goes on once the store is back.
+func TestCommands_StoreFails(t *testing.T) {
+	f := fronttest.NewStore()
+	c := dial(t, listen(t, f, Config{}))
+	want(t, "SET k v", c.do("SET", "k", "v"), simple("OK"))
+	f.Fail(errors.New("disk\r\ngone"))
+	for _, args := range [][]string{{"SET", "k", "v2"}, {"GET", "k"}, {"MGET", "k"}, {"DEL", "k"}, {"EXISTS", "k"},
+		{"MSET", "a", "1"}, {"DBSIZE"}, {"KEYS", "*"}, {"SCAN", "0"}, {"INFO"}} {
+		want(t, fmt.Sprintf("%q", args), c.do(args...), rerr("ERR disk  gone"))
+	}
+	f.Fail(nil)
+	want(t, "GET k", c.do("GET", "k"), bulk("v"))
+}
