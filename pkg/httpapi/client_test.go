@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/front"
+	"gossipkv/pkg/front/fronttest"
 )
 
 // listen starts a front for store on a free loopback port until the test
@@ -15,7 +16,7 @@ import (
 func listen(t *testing.T, store front.Store, cfg Config) *Server {
 	t.Helper()
 	if cfg.ID == 0 {
-		cfg.ID = 3
+		cfg.ID = fronttest.ID
 	}
 	if cfg.Cluster == "" {
 		cfg.Cluster = "test"
@@ -23,16 +24,7 @@ func listen(t *testing.T, store front.Store, cfg Config) *Server {
 	if cfg.Servers == nil {
 		cfg.Servers = []uint32{1, 3, 4}
 	}
-	s, err := Listen("127.0.0.1:0", store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return fronttest.Listen(t, func(addr string) (*Server, error) { return Listen(addr, store, cfg) })
 }
 
 // reply is an answer as a test looks at it.

@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/metrics"
@@ -139,13 +137,7 @@ func TestServer_Close_WaitsForRequests(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.Deps("k")) == 0 { // the PUT has reached the store, where it waits
-		if time.Now().After(deadline) {
-			t.Fatal("the PUT never reached the store")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.WaitHeld(t) // the PUT has reached the store, where it waits
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	release()
@@ -155,11 +147,5 @@ func TestServer_Close_WaitsForRequests(t *testing.T) {
 	if code := <-done; code != 204 {
 		t.Errorf("the PUT in flight = %d", code)
 	}
-	if c, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
-		c.Close()
-		t.Error("the listener still accepts after Close")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	fronttest.CheckClosed(t, s.Addr(), s.Close)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -233,13 +232,7 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	idle.do("version\r\n", 1)
 	busy := dial(t, s)
 	busy.send("set k 0 0 1\r\nv\r\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.Deps("k")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the set never reached the store")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.WaitHeld(t)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	release()
@@ -253,11 +246,5 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	if _, err := idle.r.ReadByte(); err == nil {
 		t.Error("an idle connection is still open after Close")
 	}
-	if c, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
-		c.Close()
-		t.Error("the listener still accepts after Close")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	fronttest.CheckClosed(t, s.Addr(), s.Close)
 }

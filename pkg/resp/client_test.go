@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/front"
+	"gossipkv/pkg/front/fronttest"
 )
 
 // listen starts a front for store on a free loopback port until the test
@@ -18,18 +19,9 @@ import (
 func listen(t *testing.T, store front.Store, cfg Config) *Server {
 	t.Helper()
 	if cfg.ID == 0 {
-		cfg.ID = 3
+		cfg.ID = fronttest.ID
 	}
-	s, err := Listen("127.0.0.1:0", store, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return fronttest.Listen(t, func(addr string) (*Server, error) { return Listen(addr, store, cfg) })
 }
 
 // Replies as the raw client reads them, so that tests see exactly what
@@ -50,11 +42,7 @@ type raw struct {
 
 func dial(t *testing.T, s *Server) *raw {
 	t.Helper()
-	c, err := net.Dial("tcp", s.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := fronttest.Dial(t, s.Addr())
 	return &raw{t: t, c: c, r: bufio.NewReader(c)}
 }
 

@@ -3,7 +3,6 @@ package resp
 import (
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -51,13 +50,7 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	if _, err := io.WriteString(busy.c, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.Deps("k")) == 0 { // the SET has reached the store, where it waits
-		if time.Now().After(deadline) {
-			t.Fatal("the SET never reached the store")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.WaitHeld(t) // the SET has reached the store, where it waits
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	release()
@@ -74,10 +67,5 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	if _, err := idle.read(); err == nil {
 		t.Error("an idle connection is still open after Close")
 	}
-	if _, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
-		t.Error("the listener still accepts after Close")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	fronttest.CheckClosed(t, s.Addr(), s.Close)
 }

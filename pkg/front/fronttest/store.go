@@ -3,6 +3,7 @@ package fronttest
 import (
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"gossipkv/pkg/api"
@@ -28,6 +29,7 @@ type Store struct {
 	calls []call
 	// hold, when set, holds every Put until it is closed.
 	hold     chan struct{}
+	held     bool // a Put has been held
 	returned bool // a held Put has returned
 	fail     error
 }
@@ -67,15 +69,19 @@ func (f *Store) issue(key []byte, e entry, dep model.Version) api.PutReply {
 	return api.PutReply{Status: api.OK, Version: e.version}
 }
 
-func (f *Store) record(key []byte, dep model.Version) chan struct{} {
+func (f *Store) record(key []byte, dep model.Version) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call{string(key), dep})
-	return f.hold
 }
 
 func (f *Store) Put(key, value []byte, dep model.Version) api.PutReply {
-	if h := f.record(key, dep); h != nil {
+	f.record(key, dep)
+	f.mu.Lock()
+	h := f.hold
+	f.held = f.held || h != nil
+	f.mu.Unlock()
+	if h != nil {
 		<-h
 		defer func() { f.mu.Lock(); f.returned = true; f.mu.Unlock() }()
 	}
@@ -191,6 +197,25 @@ func (f *Store) Hold() (release func()) {
 	f.hold = h
 	f.mu.Unlock()
 	return func() { close(h) }
+}
+
+// WaitHeld returns once Hold holds a Put. Its deadline only guards
+// against a hang.
+func (f *Store) WaitHeld(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		held := f.held
+		f.mu.Unlock()
+		if held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no Put reached the store")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Returned says whether a Put that Hold held has returned.
