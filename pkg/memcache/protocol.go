@@ -11,10 +11,10 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/front"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/session"
 )
@@ -94,16 +94,6 @@ func (rp reply) line(format string, args ...any) {
 	rp.w.WriteString("\r\n")
 }
 
-// clean makes s fit on a reply line.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 const badFormat = "CLIENT_ERROR bad command line format"
 
 // command runs one command line. An error ends the connection.
@@ -177,7 +167,7 @@ func (s *Server) keyError(key []byte) string {
 func (s *Server) behind(key []byte) string {
 	s.stats.behind.Add(1)
 	return fmt.Sprintf("SERVER_ERROR behind: server %d has not yet seen a write this connection depends on for key %s; retry later or at another server",
-		s.cfg.ID, clean(string(key)))
+		s.cfg.ID, front.OneLine(string(key)))
 }
 
 // casUnique derives a gets "cas unique" from a version: it changes
@@ -219,7 +209,7 @@ func (s *Server) get(ss *session.Deps, rp reply, keys [][]byte, cas bool) {
 		s.stats.gets.Add(1)
 		r, err := s.store.Get(k, ss.Of(k))
 		if err != nil {
-			rp.line("SERVER_ERROR %s", clean(err.Error()))
+			rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 			return
 		}
 		switch r.Status {
@@ -356,7 +346,7 @@ func (s *Server) set(ss *session.Deps, r *bufio.Reader, rp reply, name string, a
 		case put.Status == api.ErrDep:
 			rp.line("%s", s.behind(a.key))
 		case put.Status != api.OK:
-			rp.line("SERVER_ERROR %s", clean(put.Reason))
+			rp.line("SERVER_ERROR %s", front.OneLine(put.Reason))
 		case !stored:
 			ss.Observe(a.key, put.Version) // it read the value it found
 			rp.line("NOT_STORED")
@@ -368,7 +358,7 @@ func (s *Server) set(ss *session.Deps, r *bufio.Reader, rp reply, name string, a
 	}
 	put := s.store.Put(a.key, value, dep)
 	if put.Status != api.OK {
-		rp.line("SERVER_ERROR %s", clean(put.Reason))
+		rp.line("SERVER_ERROR %s", front.OneLine(put.Reason))
 		return nil
 	}
 	ss.Observe(a.key, put.Version)
@@ -398,7 +388,7 @@ func (s *Server) expired(ss *session.Deps, rp reply, name string, key []byte) {
 	if name == "set" {
 		d := s.store.Delete(key, dep)
 		if d.Status != api.OK {
-			rp.line("SERVER_ERROR %s", clean(d.Reason))
+			rp.line("SERVER_ERROR %s", front.OneLine(d.Reason))
 			return
 		}
 		ss.Observe(key, d.Version)
@@ -408,7 +398,7 @@ func (s *Server) expired(ss *session.Deps, rp reply, name string, key []byte) {
 	g, err := s.store.Get(key, dep)
 	switch {
 	case err != nil:
-		rp.line("SERVER_ERROR %s", clean(err.Error()))
+		rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 	case g.Status == api.ErrDep:
 		rp.line("%s", s.behind(key))
 	case g.Status == api.OK:
@@ -461,7 +451,7 @@ func (s *Server) delete(ss *session.Deps, rp reply, args [][]byte) {
 	dep := ss.Of(key)
 	g, err := s.store.Get(key, dep)
 	if err != nil {
-		rp.line("SERVER_ERROR %s", clean(err.Error()))
+		rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 		return
 	}
 	if g.Status == api.ErrDep {
@@ -471,7 +461,7 @@ func (s *Server) delete(ss *session.Deps, rp reply, args [][]byte) {
 	ss.Observe(key, g.Version)
 	d := s.store.Delete(key, ss.Of(key))
 	if d.Status != api.OK {
-		rp.line("SERVER_ERROR %s", clean(d.Reason))
+		rp.line("SERVER_ERROR %s", front.OneLine(d.Reason))
 		return
 	}
 	ss.Observe(key, d.Version)
@@ -490,12 +480,12 @@ func (s *Server) delete(ss *session.Deps, rp reply, args [][]byte) {
 // unknown ones are refused.
 func (s *Server) statsCmd(rp reply, args [][]byte) {
 	if len(args) > 0 {
-		rp.line("CLIENT_ERROR stats %s is not supported by gossipkv: only the general stats", clean(string(args[0])))
+		rp.line("CLIENT_ERROR stats %s is not supported by gossipkv: only the general stats", front.OneLine(string(args[0])))
 		return
 	}
 	st, err := s.store.Status()
 	if err != nil {
-		rp.line("SERVER_ERROR %s", clean(err.Error()))
+		rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 		return
 	}
 	now := time.Now()

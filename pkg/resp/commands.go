@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/front"
 )
 
 // command is one Redis command the front answers: how it is called, what
@@ -115,16 +116,6 @@ func commandList() []*command {
 
 // ---- helpers
 
-// clean makes s fit in an error line: RESP ends a line at CR LF.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 // quoteKey writes a key in an error: Go-quoted (any bytes), cut at 64.
 func quoteKey(key []byte) string {
 	if len(key) > 64 {
@@ -143,7 +134,7 @@ func unknownCommand(args [][]byte) string {
 		fmt.Fprintf(&b, "'%s' ", a)
 	}
 	name := args[0][:min(len(args[0]), 128)]
-	return clean(fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String()))
+	return front.OneLine(fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String()))
 }
 
 func arityError(name string) string {
@@ -187,7 +178,7 @@ func (s *Server) read(ss *client, key []byte) (value []byte, found bool, errLine
 	}
 	r, err := s.store.Get(key, ss.deps.Of(key))
 	if err != nil {
-		return nil, false, "ERR " + clean(err.Error())
+		return nil, false, "ERR " + front.OneLine(err.Error())
 	}
 	switch r.Status {
 	case api.OK:
@@ -218,7 +209,7 @@ func (s *Server) write(ss *client, key, value []byte, del bool) string {
 		if why == "" {
 			why = r.Status.String()
 		}
-		return "ERR " + clean(why)
+		return "ERR " + front.OneLine(why)
 	}
 	ss.deps.Observe(key, r.Version)
 	return ""
@@ -248,7 +239,7 @@ func setCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 			c.WriteError(errSyntax)
 			return
 		}
-		c.WriteError(clean(fmt.Sprintf("ERR SET option '%s' is not supported by gossipkv: only SET key value (no expiry, no conditional writes, no GET)", opt)))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR SET option '%s' is not supported by gossipkv: only SET key value (no expiry, no conditional writes, no GET)", opt)))
 		return
 	}
 	if e := s.keyError(args[1], true); e != "" {
@@ -439,7 +430,7 @@ func scanCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	}
 	keys, more, err := s.store.Keys(from, min(count, maxPage))
 	if err != nil {
-		c.WriteError("ERR " + clean(err.Error()))
+		c.WriteError("ERR " + front.OneLine(err.Error()))
 		return
 	}
 	var out [][]byte
@@ -479,7 +470,7 @@ func keysCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	for {
 		keys, more, err := s.store.Keys(from, maxPage)
 		if err != nil {
-			c.WriteError("ERR " + clean(err.Error()))
+			c.WriteError("ERR " + front.OneLine(err.Error()))
 			return
 		}
 		for _, k := range keys {
@@ -505,7 +496,7 @@ func keysCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 func dbsizeCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	st, err := s.store.Status()
 	if err != nil {
-		c.WriteError("ERR " + clean(err.Error()))
+		c.WriteError("ERR " + front.OneLine(err.Error()))
 		return
 	}
 	c.WriteInt(st.Live)
@@ -573,7 +564,7 @@ func clientCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	want := map[string]int{"id": 2, "getname": 2, "setname": 3, "setinfo": 4}
 	n, ok := want[sub]
 	if !ok {
-		c.WriteError(clean(fmt.Sprintf("ERR unknown subcommand '%s'. Try CLIENT HELP.", args[1])))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR unknown subcommand '%s'. Try CLIENT HELP.", args[1])))
 		return
 	}
 	if len(args) != n {
@@ -627,7 +618,7 @@ func helloCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 				ss.name = string(args[i+1])
 				i++
 			default:
-				c.WriteError(clean(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i])))
+				c.WriteError(front.OneLine(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i])))
 				return
 			}
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"gossipkv/pkg/front"
 )
 
 // redisVersion is the Redis version whose commands and replies the front
@@ -67,7 +69,7 @@ func infoCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	}
 	st, err := s.store.Status()
 	if err != nil {
-		c.WriteError("ERR " + clean(err.Error()))
+		c.WriteError("ERR " + front.OneLine(err.Error()))
 		return
 	}
 	var b strings.Builder
@@ -178,7 +180,7 @@ func commandCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 			writeCommandDocs(c, def)
 		}
 	default:
-		c.WriteError(clean(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", args[1])))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", args[1])))
 	}
 }
 
@@ -305,7 +307,7 @@ func configCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	case "set", "rewrite", "resetstat":
 		c.WriteError(fmt.Sprintf("ERR CONFIG %s is not supported by gossipkv: its settings come from config.yaml", strings.ToUpper(sub)))
 	default:
-		c.WriteError(clean(fmt.Sprintf("ERR unknown subcommand '%s'. Try CONFIG HELP.", args[1])))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR unknown subcommand '%s'. Try CONFIG HELP.", args[1])))
 	}
 }
 
