@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,39 +14,6 @@ import (
 
 	"gossipkv/pkg/config"
 )
-
-// tool finds a command-line client the fronts' end-to-end tests drive,
-// under any of names (Debian renames some). A missing one fails the test
-// rather than skipping it: CI installs it, and a silent skip would hide a
-// broken front.
-func tool(t *testing.T, pkg string, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if path, err := exec.LookPath(n); err == nil {
-			return path
-		}
-	}
-	t.Fatalf("%s is not installed: install Debian's %s (apt-get install %s), as .ci/run does", names[0], pkg, pkg)
-	return ""
-}
-
-// checkClosedAfter registers, before the master starts, a check that runs
-// after it has stopped its cluster (cleanups run last in, first out):
-// every server's port that addr names no longer accepts.
-func checkClosedAfter(t *testing.T, cfg **config.Config, what string, addr func(config.Server) string) {
-	t.Cleanup(func() {
-		if *cfg == nil {
-			return // the cluster never started
-		}
-		for _, id := range (*cfg).ServerIDs() {
-			srv, _ := (*cfg).Server(id)
-			if c, err := net.DialTimeout("tcp", addr(srv), time.Second); err == nil {
-				c.Close()
-				t.Errorf("server %d's %s port %s still accepts after the master exited", id, what, addr(srv))
-			}
-		}
-	})
-}
 
 // curlReply is what curl saw of one request.
 type curlReply struct {
@@ -65,10 +31,7 @@ type curlReply struct {
 // the links heal.
 func TestCurl_SessionAcrossServers(t *testing.T) {
 	curlPath := tool(t, "curl", "curl")
-	var cfg *config.Config
-	checkClosedAfter(t, &cfg, "HTTP", config.Server.HTTPAddr)
-	s, c := startSession(t, 3, 1) // servers 0-2, client 3
-	cfg = c
+	s, cfg := startFronts(t, "HTTP", config.Server.HTTPAddr)
 	dir := t.TempDir()
 	jar := filepath.Join(dir, "cookies.txt")
 	body := filepath.Join(dir, "body")
@@ -100,20 +63,6 @@ func TestCurl_SessionAcrossServers(t *testing.T) {
 			t.Errorf("%s = %d %q, want %d %q", what, got.code, got.body, code, body)
 		}
 	}
-	// sync waits until the master has run every line sent so far: it runs
-	// them in order, and this one prints.
-	sync := func(key, value string) {
-		t.Helper()
-		s.send("get 3 %s", key)
-		s.expect(key + ":" + value)
-	}
-
-	for id := range 3 {
-		s.send("joinServer %d", id)
-	}
-	s.send("joinClient 3 0")
-	s.send("put 3 fromscript yes")
-	sync("fromscript", "yes")
 
 	want("GET fromscript at 0", curl(0, "/v1/kv/fromscript"), 200, "yes")
 	want("PUT greeting at 0", curl(0, "-b", jar, "-c", jar, "-X", "PUT", "--data-binary", "hello world", "/v1/kv/greeting"), 204, "")
@@ -122,7 +71,7 @@ func TestCurl_SessionAcrossServers(t *testing.T) {
 	want("PUT a binary key at 0", curl(0, "-X", "PUT", "--data-binary", "bin", "/v1/kv/user%2F%00%FF"), 204, "")
 	want("GET greeting at 0", curl(0, "-b", jar, "-c", jar, "/v1/kv/greeting"), 200, "hello world")
 	s.send("stabilize")
-	sync("greeting", "hello world")
+	s.sync("greeting", "hello world")
 
 	want("GET greeting at 1", curl(1, "/v1/kv/greeting"), 200, "hello world")
 	want("GET a missing key at 2", curl(2, "/v1/kv/nope"), 404, "no key \"nope\" at server 2\n")
@@ -135,7 +84,7 @@ func TestCurl_SessionAcrossServers(t *testing.T) {
 	// Cut server 1 off; the session writes through 0, then reads at 1.
 	s.send("breakConnection 0 1")
 	s.send("breakConnection 1 2")
-	sync("greeting", "hello world")
+	s.sync("greeting", "hello world")
 	put := curl(0, "-b", jar, "-c", jar, "-X", "PUT", "--data-binary", "hello again", "/v1/kv/greeting")
 	want("PUT greeting at 0, 1 cut off", put, 204, "")
 	got := curl(1, "-b", jar, "-c", jar, "/v1/kv/greeting")
@@ -159,12 +108,12 @@ func TestCurl_SessionAcrossServers(t *testing.T) {
 	s.send("createConnection 0 1")
 	s.send("createConnection 1 2")
 	s.send("stabilize")
-	sync("greeting", "hello again")
+	s.sync("greeting", "hello again")
 	want("GET greeting at 1 with the cookie jar, healed", curl(1, "-b", jar, "-c", jar, "/v1/kv/greeting"), 200, "hello again")
 
 	want("DELETE greeting at 1", curl(1, "-b", jar, "-c", jar, "-X", "DELETE", "/v1/kv/greeting"), 204, "")
 	s.send("stabilize")
-	sync("greeting", "ERR_KEY")
+	s.sync("greeting", "ERR_KEY")
 	want("GET the deleted key at 2", curl(2, "-b", jar, "-c", jar, "/v1/kv/greeting"), 404, "key \"greeting\" is deleted at server 2\n")
 
 	st := curl(2, "/v1/status")

@@ -22,10 +22,7 @@ func TestMemcacheTools_WriteHereReadThere(t *testing.T) {
 	const pkg = "libmemcached-tools"
 	cp, cat := tool(t, pkg, "memccp", "memcp"), tool(t, pkg, "memccat", "memcat")
 	rm, exist := tool(t, pkg, "memcrm", "memrm"), tool(t, pkg, "memcexist", "memexist")
-	var cfg *config.Config
-	checkClosedAfter(t, &cfg, "memcache", config.Server.MemcacheAddr)
-	s, c := startSession(t, 3, 1) // servers 0-2, client 3
-	cfg = c
+	s, cfg := startFronts(t, "memcache", config.Server.MemcacheAddr)
 	dir := t.TempDir()
 	// run runs a tool against server id; it returns the tool's stdout and
 	// exit status, and its stderr.
@@ -47,11 +44,6 @@ func TestMemcacheTools_WriteHereReadThere(t *testing.T) {
 		}
 		return string(b), code, errb.String()
 	}
-	sync := func(key, value string) {
-		t.Helper()
-		s.send("get 3 %s", key)
-		s.expect(key + ":" + value)
-	}
 	file := func(name, content string) string {
 		t.Helper()
 		p := filepath.Join(dir, name)
@@ -60,13 +52,6 @@ func TestMemcacheTools_WriteHereReadThere(t *testing.T) {
 		}
 		return p
 	}
-
-	for id := range 3 {
-		s.send("joinServer %d", id)
-	}
-	s.send("joinClient 3 0")
-	s.send("put 3 fromscript yes")
-	sync("fromscript", "yes")
 
 	// memccat ends each value with a newline of its own.
 	if out, code, errs := run(0, cat, "fromscript"); out != "yes\n" || code != 0 {
@@ -80,7 +65,7 @@ func TestMemcacheTools_WriteHereReadThere(t *testing.T) {
 		t.Errorf("memccat greeting at 0 = %q, exit %d, %s", out, code, errs)
 	}
 	s.send("stabilize")
-	sync("fromscript", "yes") // the master prints values raw: this one reads as one line
+	s.sync("fromscript", "yes") // the master prints values raw: this one reads as one line
 	for _, id := range []uint32{1, 2} {
 		if out, code, errs := run(id, cat, "greeting"); out != "hello\r\nworld\x00\n" || code != 0 {
 			t.Errorf("memccat greeting at %d = %q, exit %d, %s", id, out, code, errs)
@@ -99,7 +84,7 @@ func TestMemcacheTools_WriteHereReadThere(t *testing.T) {
 		t.Errorf("memcrm greeting at 1: exit %d, %s", code, errs)
 	}
 	s.send("stabilize")
-	sync("greeting", "ERR_KEY")
+	s.sync("greeting", "ERR_KEY")
 	if out, code, _ := run(2, cat, "greeting"); code == 0 || out != "" {
 		t.Errorf("memccat of the deleted key at 2 = %q, exit %d; want a failure", out, code)
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -13,41 +12,13 @@ import (
 	"gossipkv/pkg/config"
 )
 
-// redisCLI finds the real redis-cli. A missing one fails the test rather
-// than skipping it: CI installs it, and a silent skip would hide a broken
-// Redis front.
-func redisCLI(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Fatalf("redis-cli is not installed: install Debian's redis-tools (apt-get install redis-tools), as .ci/run does: %v", err)
-	}
-	return path
-}
-
 // The real redis-cli writes, reads, deletes and scans through the Redis
 // ports of a cluster the master runs, and what it writes through one
 // server reads back through another after a stabilize; script clients and
 // Redis clients see the same store.
 func TestRedisCLI_WriteHereReadThere(t *testing.T) {
-	cli := redisCLI(t)
-	var cfg *config.Config
-	// Registered first, so it runs after the master has stopped its
-	// cluster (cleanups run last in, first out).
-	t.Cleanup(func() {
-		if cfg == nil {
-			return // the cluster never started
-		}
-		for _, id := range cfg.ServerIDs() {
-			srv, _ := cfg.Server(id)
-			if c, err := net.DialTimeout("tcp", srv.RESPAddr(), time.Second); err == nil {
-				c.Close()
-				t.Errorf("server %d's Redis port %s still accepts after the master exited", id, srv.RESPAddr())
-			}
-		}
-	})
-	s, c := startSession(t, 3, 1) // servers 0-2, client 3
-	cfg = c
+	cli := tool(t, "redis-tools", "redis-cli")
+	s, cfg := startFronts(t, "Redis", config.Server.RESPAddr)
 	redis := func(id uint32, args ...string) string {
 		t.Helper()
 		srv, _ := cfg.Server(id)
@@ -70,27 +41,13 @@ func TestRedisCLI_WriteHereReadThere(t *testing.T) {
 		t.Helper()
 		check(id, redis(id, args...), want, args...)
 	}
-	// sync waits until the master has run every line sent so far: it
-	// runs them in order, and this one prints.
-	sync := func(key, value string) {
-		t.Helper()
-		s.send("get 3 %s", key)
-		s.expect(key + ":" + value)
-	}
-
-	for id := range 3 {
-		s.send("joinServer %d", id)
-	}
-	s.send("joinClient 3 0")
-	s.send("put 3 fromscript yes")
-	sync("fromscript", "yes")
 
 	run(0, "yes", "GET", "fromscript")
 	run(0, "OK", "SET", "greeting", "hello world")
 	run(0, "OK", "MSET", "user:1", "ann", "user:2", "bob", "order:1", "x")
 	run(0, "hello world", "GET", "greeting")
 	s.send("stabilize")
-	sync("greeting", "hello world")
+	s.sync("greeting", "hello world")
 
 	run(1, "hello world", "GET", "greeting")
 	run(2, "ann\nbob\n", "MGET", "user:1", "user:2", "nope")
@@ -103,7 +60,7 @@ func TestRedisCLI_WriteHereReadThere(t *testing.T) {
 	run(0, "1", "DEL", "greeting", "nope")
 	run(0, "", "GET", "greeting")
 	s.send("stabilize")
-	sync("greeting", "ERR_KEY")
+	s.sync("greeting", "ERR_KEY")
 	run(2, "", "GET", "greeting")
 	run(1, "0", "EXISTS", "greeting")
 	run(2, "fromscript\norder:1\nuser:1\nuser:2", "KEYS", "*")

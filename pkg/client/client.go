@@ -12,6 +12,7 @@ import (
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/rpcconn"
+	"gossipkv/pkg/session"
 )
 
 // ErrUnknownID means the id is not a client of the config.
@@ -43,7 +44,7 @@ type Client struct {
 	mu       sync.Mutex
 	serverID uint32
 	conn     *rpcconn.Conn
-	deps     map[string]model.Version
+	deps     session.Deps
 }
 
 // Listen serves client id of cfg on its configured rpc address until Close.
@@ -55,11 +56,10 @@ func Listen(cfg *config.Config, id uint32, run string, logger *slog.Logger) (*Cl
 		return nil, fmt.Errorf("%w: %d", ErrUnknownID, id)
 	}
 	c := &Client{
-		id:   id,
-		cfg:  cfg,
-		run:  run,
-		log:  logger.With("client", id),
-		deps: map[string]model.Version{},
+		id:  id,
+		cfg: cfg,
+		run: run,
+		log: logger.With("client", id),
 	}
 	srv, err := rpcconn.Listen(c.identity(), cc.RPCAddr(), "Client", c)
 	if err != nil {
@@ -150,13 +150,13 @@ func (c *Client) session(key []byte) (id uint32, conn *rpcconn.Conn, dep model.V
 	if c.conn == nil {
 		return 0, nil, model.Version{}, false
 	}
-	return c.serverID, c.conn, c.deps[string(key)], true
+	return c.serverID, c.conn, c.deps.Of(key), true
 }
 
 // observe merges a version the client wrote or read into its session.
 func (c *Client) observe(key []byte, v model.Version) {
 	c.mu.Lock()
-	c.deps[string(key)] = model.Max(c.deps[string(key)], v)
+	c.deps.Observe(key, v)
 	c.mu.Unlock()
 }
 

@@ -2,104 +2,24 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/metrics"
-	"gossipkv/pkg/server"
-	"gossipkv/pkg/storage"
-	"gossipkv/pkg/transport/memnet"
 )
 
-var _ Store = (*server.Server)(nil)
-
-// cluster is n servers in this process over an in-memory network, each
-// with its HTTP front on a loopback port.
-type cluster struct {
-	t       *testing.T
-	servers []*server.Server
-	fronts  []*Server
-}
-
-func newCluster(t *testing.T, n int) *cluster {
+// newCluster puts an HTTP front on each of n servers.
+func newCluster(t *testing.T, n int) (*fronttest.Cluster, []*Server) {
 	t.Helper()
-	net := memnet.New()
-	peers := map[uint32]string{}
-	var ids []uint32
-	for i := range n {
-		peers[uint32(i)] = fmt.Sprintf("127.0.0.1:%d", i+1) // memnet hands addresses out in order
-		ids = append(ids, uint32(i))
+	c := fronttest.NewCluster(t, n)
+	var fronts []*Server
+	for i, s := range c.Servers {
+		fronts = append(fronts, listen(t, s, Config{ID: uint32(i), Cluster: "test", Servers: c.IDs(),
+			MaxKeyBytes: fronttest.MaxKeyBytes, MaxValueBytes: fronttest.MaxValueBytes}))
 	}
-	c := &cluster{t: t}
-	for i := range n {
-		id := uint32(i)
-		s, err := server.New(server.Options{
-			ID: id, Cluster: "test", Peers: peers, Backend: storage.NewMemory(),
-			Transport: net.NewTransport(strconv.Itoa(i)),
-			Timing: server.Timing{
-				Gossip: 20 * time.Millisecond, Probe: 50 * time.Millisecond, ProbeTimeout: 25 * time.Millisecond,
-				PushPull: 500 * time.Millisecond, SuspicionMult: 2, Flush: time.Millisecond,
-				Resend: 20 * time.Millisecond, Heartbeat: 200 * time.Millisecond, Rejoin: 100 * time.Millisecond,
-			},
-			MaxKeyBytes: 4096, MaxValueBytes: 1 << 20,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown() })
-		c.servers = append(c.servers, s)
-		c.fronts = append(c.fronts, listen(t, s, Config{ID: id, Cluster: "test", Servers: ids, MaxKeyBytes: 4096, MaxValueBytes: 1 << 20}))
-	}
-	return c
-}
-
-func (c *cluster) cut(a, b uint32) {
-	c.t.Helper()
-	for _, p := range [][2]uint32{{a, b}, {b, a}} {
-		if err := c.servers[p[0]].Cut(p[1]); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-}
-
-func (c *cluster) heal(a, b uint32) {
-	c.t.Helper()
-	for _, p := range [][2]uint32{{a, b}, {b, a}} {
-		if err := c.servers[p[0]].Heal(p[1]); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-}
-
-// waitConverged polls until every server holds the same writes and store
-// (what stabilize waits for).
-func (c *cluster) waitConverged() {
-	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		first, err := c.servers[0].Status()
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		same := true
-		for _, s := range c.servers[1:] {
-			st, err := s.Status()
-			if err != nil {
-				c.t.Fatal(err)
-			}
-			same = same && st.Seen.Equal(first.Seen) && st.StoreDigest == first.StoreDigest
-		}
-		if same {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatal("the servers did not converge")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return c, fronts
 }
 
 // A write through one server's HTTP front reads back through another's;
@@ -107,17 +27,17 @@ func (c *cluster) waitConverged() {
 // while it lacks the write (the link between them cut), and the value
 // once it has it: never the older value it held.
 func TestCluster_HTTP_SessionAcrossServers(t *testing.T) {
-	c := newCluster(t, 2)
-	s0, s1 := c.fronts[0], c.fronts[1]
+	c, fronts := newCluster(t, 2)
+	s0, s1 := fronts[0], fronts[1]
 	if r := do(t, s0, "PUT", "/v1/kv/greeting", "hello"); r.code != 204 {
 		t.Fatalf("PUT at 0 = %d %q", r.code, r.body)
 	}
-	c.waitConverged()
+	c.WaitConverged()
 	if r := do(t, s1, "GET", "/v1/kv/greeting", ""); r.code != 200 || r.body != "hello" {
 		t.Fatalf("GET at 1 after convergence = %d %q", r.code, r.body)
 	}
 
-	c.cut(0, 1)
+	c.Cut(0, 1)
 	r := do(t, s0, "PUT", "/v1/kv/greeting", "hello again")
 	if r.code != 204 {
 		t.Fatalf("PUT at 0 = %d %q", r.code, r.body)
@@ -140,7 +60,7 @@ func TestCluster_HTTP_SessionAcrossServers(t *testing.T) {
 		t.Errorf("status of 0 while cut: %+v", st)
 	}
 
-	c.heal(0, 1)
+	c.Heal(0, 1)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r = do(t, s1, "GET", "/v1/kv/greeting", "", SessionHeader+": "+tok)
@@ -158,7 +78,7 @@ func TestCluster_HTTP_SessionAcrossServers(t *testing.T) {
 
 	// A delete through 1 with that session; 0 then answers 404 with it.
 	r = do(t, s1, "DELETE", "/v1/kv/greeting", "", SessionHeader+": "+r.token)
-	c.waitConverged()
+	c.WaitConverged()
 	if r := do(t, s0, "GET", "/v1/kv/greeting", "", SessionHeader+": "+r.token); r.code != 404 {
 		t.Errorf("GET at 0 of the deleted key = %d %q", r.code, r.body)
 	}

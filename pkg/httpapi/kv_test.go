@@ -13,17 +13,18 @@ import (
 	"testing"
 	"time"
 
+	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/model"
 )
 
 func TestKV_PutGetDelete(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	if r := do(t, s, "GET", "/v1/kv/k", ""); r.code != 404 || r.body != "no key \"k\" at server 3\n" || r.token == "" {
 		t.Errorf("GET of a missing key = %d %q, token %q", r.code, r.body, r.token)
 	}
 	r := do(t, s, "PUT", "/v1/kv/k", "hello\x00world")
-	if r.code != 204 || r.body != "" || r.h.Get(VersionHeader) != f.version("k").String() {
+	if r.code != 204 || r.body != "" || r.h.Get(VersionHeader) != f.Version("k").String() {
 		t.Fatalf("PUT = %d %q, version %q", r.code, r.body, r.h.Get(VersionHeader))
 	}
 	tok := r.token
@@ -34,16 +35,16 @@ func TestKV_PutGetDelete(t *testing.T) {
 	if r := do(t, s, "HEAD", "/v1/kv/k", ""); r.code != 200 || r.body != "" || r.h.Get("Content-Length") != "11" {
 		t.Errorf("HEAD = %d %q %v", r.code, r.body, r.h)
 	}
-	put := f.version("k")
+	put := f.Version("k")
 	r = do(t, s, "DELETE", "/v1/kv/k", "", SessionHeader+": "+r.token)
 	if r.code != 204 {
 		t.Fatalf("DELETE = %d %q", r.code, r.body)
 	}
-	if deps := f.deps("k"); deps[len(deps)-1] != put {
+	if deps := f.Deps("k"); deps[len(deps)-1] != put {
 		t.Errorf("DELETE sent dependency %v, want the put's %v", deps[len(deps)-1], put)
 	}
 	r = do(t, s, "GET", "/v1/kv/k", "", SessionHeader+": "+r.token)
-	if r.code != 404 || r.body != "key \"k\" is deleted at server 3\n" || r.h.Get(VersionHeader) != f.version("k").String() {
+	if r.code != 404 || r.body != "key \"k\" is deleted at server 3\n" || r.h.Get(VersionHeader) != f.Version("k").String() {
 		t.Errorf("GET of a deleted key = %d %q %v", r.code, r.body, r.h)
 	}
 	// Deleting a key that holds nothing is a write all the same.
@@ -61,7 +62,7 @@ func TestKV_PutGetDelete(t *testing.T) {
 // Keys are the path after /v1/kv/, percent-decoded and never cleaned: any
 // byte string is a key.
 func TestKV_Keys_AnyBytes(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	for path, key := range map[string]string{
 		"/v1/kv/a/b":           "a/b",
@@ -77,7 +78,7 @@ func TestKV_Keys_AnyBytes(t *testing.T) {
 			t.Errorf("PUT %s = %d %q", path, r.code, r.body)
 			continue
 		}
-		if got := string(f.data[key].value); got != "v:"+key {
+		if got, _ := f.Value(key); string(got) != "v:"+key {
 			t.Errorf("PUT %s stored %q under %q", path, got, key)
 		}
 		if r := do(t, s, "GET", "/v1/kv/"+url.PathEscape(key), ""); r.code != 200 || r.body != "v:"+key {
@@ -87,7 +88,7 @@ func TestKV_Keys_AnyBytes(t *testing.T) {
 }
 
 func TestKV_Limits(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{MaxKeyBytes: 8, MaxValueBytes: 16})
+	s := listen(t, fronttest.NewStore(), Config{MaxKeyBytes: 8, MaxValueBytes: 16})
 	if r := do(t, s, "PUT", "/v1/kv/123456789", "v"); r.code != 400 || r.body != "key of 9 bytes exceeds max_key_bytes 8\n" {
 		t.Errorf("long key = %d %q", r.code, r.body)
 	}
@@ -117,17 +118,17 @@ func TestKV_Limits(t *testing.T) {
 }
 
 func TestKV_IfNoneMatch(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	if r := do(t, s, "PUT", "/v1/kv/lock", "me", "If-None-Match: *"); r.code != 204 {
 		t.Fatalf("first conditional PUT = %d %q", r.code, r.body)
 	}
 	r := do(t, s, "PUT", "/v1/kv/lock", "you", "If-None-Match: *")
-	if r.code != 412 || r.body != "key \"lock\" holds a value at server 3 (If-None-Match: *)\n" || r.h.Get(VersionHeader) != f.version("lock").String() {
+	if r.code != 412 || r.body != "key \"lock\" holds a value at server 3 (If-None-Match: *)\n" || r.h.Get(VersionHeader) != f.Version("lock").String() {
 		t.Errorf("second conditional PUT = %d %q %v", r.code, r.body, r.h)
 	}
-	if string(f.data["lock"].value) != "me" {
-		t.Errorf("value = %q, want me", f.data["lock"].value)
+	if v, _ := f.Value("lock"); string(v) != "me" {
+		t.Errorf("value = %q, want me", v)
 	}
 	for _, h := range []string{`If-Match: "x"`, `If-None-Match: "abc"`, "If-Unmodified-Since: Mon, 01 Jan 2024 00:00:00 GMT"} {
 		if r := do(t, s, "PUT", "/v1/kv/lock", "x", h); r.code != 400 || !strings.Contains(r.body, "no compare-and-set") {
@@ -136,17 +137,43 @@ func TestKV_IfNoneMatch(t *testing.T) {
 	}
 }
 
+// A store that fails (a server that cannot reach its disk) answers 500
+// saying why, and the session goes on once it is back.
+func TestKV_StoreFails(t *testing.T) {
+	f := fronttest.NewStore()
+	s := listen(t, f, Config{})
+	tok := do(t, s, "PUT", "/v1/kv/k", "v").token
+	f.Fail(errors.New("disk gone"))
+	for _, tt := range []struct{ method, path, body, want string }{
+		{"PUT", "/v1/kv/k", "v2", "server 3: put failed: disk gone\n"},
+		{"GET", "/v1/kv/k", "", "server 3: get failed: disk gone\n"},
+		{"DELETE", "/v1/kv/k", "", "server 3: delete failed: disk gone\n"},
+		{"GET", "/v1/kv/", "", "server 3: listing failed: disk gone\n"},
+		{"GET", "/v1/status", "", "server 3: status: disk gone\n"},
+		{"GET", "/metrics", "", "server 3: status: disk gone\n"},
+	} {
+		if r := do(t, s, tt.method, tt.path, tt.body, SessionHeader+": "+tok); r.code != 500 || r.body != tt.want {
+			t.Errorf("%s %s = %d %q, want 500 %q", tt.method, tt.path, r.code, r.body, tt.want)
+		}
+	}
+	if r := do(t, s, "PUT", "/v1/kv/n", "x", "If-None-Match: *"); r.code != 500 || r.body != "server 3: put failed: disk gone\n" {
+		t.Errorf("PUT If-None-Match: * = %d %q", r.code, r.body)
+	}
+	f.Fail(nil)
+	if r := do(t, s, "GET", "/v1/kv/k", "", SessionHeader+": "+tok); r.code != 200 || r.body != "v" {
+		t.Errorf("GET once the store is back = %d %q", r.code, r.body)
+	}
+}
+
 // A server behind the session answers 503 with Retry-After, never an
 // older value, and gives the session back unchanged.
 func TestSession_Behind(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	r := do(t, s, "PUT", "/v1/kv/k", "v1")
 	tok := r.token
-	f.forget("k") // as a server that reloaded a disk that lost the write
-	f.mu.Lock()
-	f.data["k"] = fakeEntry{value: []byte("older"), version: model.Version{Wall: 1, Origin: 3}}
-	f.mu.Unlock()
+	f.Forget("k") // as a server that reloaded a disk that lost the write
+	f.Plant("k", "older", model.Version{Wall: 1, Origin: 3})
 	r = do(t, s, "GET", "/v1/kv/k", "", SessionHeader+": "+tok)
 	if r.code != 503 || r.h.Get("Retry-After") != "1" || r.token != tok ||
 		r.body != "server 3 has not yet seen a write this session depends on for key \"k\": retry later, or at another server\n" {
@@ -164,27 +191,26 @@ func TestSession_Behind(t *testing.T) {
 // A token carries the session from one server to another: the second
 // passes the first's versions to its store.
 func TestSession_TokenAcrossServers(t *testing.T) {
-	f0, f1 := newFakeStore(), newFakeStore()
+	f0, f1 := fronttest.NewStore(), fronttest.NewStore()
 	s0, s1 := listen(t, f0, Config{}), listen(t, f1, Config{ID: 4})
 	r := do(t, s0, "PUT", "/v1/kv/a", "1")
 	r = do(t, s0, "PUT", "/v1/kv/b", "2", SessionHeader+": "+r.token)
-	va, vb := f0.version("a"), f0.version("b")
+	va, vb := f0.Version("a"), f0.Version("b")
 	r = do(t, s1, "GET", "/v1/kv/a", "", SessionHeader+": "+r.token)
 	if r.code != 503 {
 		t.Fatalf("GET a at the server without it = %d %q", r.code, r.body)
 	}
 	do(t, s1, "GET", "/v1/kv/b", "", SessionHeader+": "+r.token)
 	do(t, s1, "GET", "/v1/kv/c", "", SessionHeader+": "+r.token)
-	if got := f1.deps("a"); len(got) != 1 || got[0] != va {
+	if got := f1.Deps("a"); len(got) != 1 || got[0] != va {
 		t.Errorf("dependency sent for a = %v, want [%v]", got, va)
 	}
-	f1.calls = nil
 	do(t, s1, "GET", "/v1/kv/b", "", SessionHeader+": "+r.token)
-	if got := f1.deps("b"); len(got) != 1 || got[0] != vb {
+	if got := f1.Deps("b"); len(got) != 1 || got[0] != vb {
 		t.Errorf("dependency sent for b = %v, want [%v]", got, vb)
 	}
 	do(t, s1, "GET", "/v1/kv/c", "", SessionHeader+": "+r.token)
-	if got := f1.deps("c"); len(got) != 1 || !got[0].IsZero() {
+	if got := f1.Deps("c"); len(got) != 1 || !got[0].IsZero() {
 		t.Errorf("dependency sent for c = %v, want none", got)
 	}
 }
@@ -192,7 +218,7 @@ func TestSession_TokenAcrossServers(t *testing.T) {
 // The session cookie does the same for clients with a cookie jar: a jar
 // ignores ports, so it carries the session between servers of one host.
 func TestSession_CookieJar(t *testing.T) {
-	f0, f1 := newFakeStore(), newFakeStore()
+	f0, f1 := fronttest.NewStore(), fronttest.NewStore()
 	s0, s1 := listen(t, f0, Config{}), listen(t, f1, Config{ID: 4})
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
@@ -211,8 +237,8 @@ func TestSession_CookieJar(t *testing.T) {
 	if code := send(s1, "GET", "k", ""); code != 503 {
 		t.Errorf("GET at the server without the write, with the jar = %d, want 503", code)
 	}
-	if got := f1.deps("k"); len(got) != 1 || got[0] != f0.version("k") {
-		t.Errorf("dependency from the cookie = %v, want [%v]", got, f0.version("k"))
+	if got := f1.Deps("k"); len(got) != 1 || got[0] != f0.Version("k") {
+		t.Errorf("dependency from the cookie = %v, want [%v]", got, f0.Version("k"))
 	}
 	// A header wins over the cookie.
 	req, _ := http.NewRequest("GET", "http://"+s1.Addr().String()+"/v1/kv/k", nil)
@@ -228,7 +254,7 @@ func TestSession_CookieJar(t *testing.T) {
 }
 
 func TestSession_BadToken(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{})
+	s := listen(t, fronttest.NewStore(), Config{})
 	good := do(t, s, "PUT", "/v1/kv/k", "v").token
 	altered := []byte(good)
 	altered[5] ^= 1
@@ -355,7 +381,7 @@ func FuzzTokens_Decode(f *testing.F) {
 }
 
 func TestList(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	for _, k := range []string{"user:1", "user:2", "user:10", "order:1", "user:3", "user/x y", "\xff"} {
 		do(t, s, "PUT", "/v1/kv/"+url.PathEscape(k), "v")

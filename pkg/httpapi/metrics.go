@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -14,14 +13,8 @@ import (
 // the gauges of the store and of the lag take it twice, which a scrape
 // every few seconds does not feel.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	st, err := s.store.Status()
-	if err != nil {
-		plain(w, http.StatusInternalServerError, fmt.Sprintf("server %d: status: %v", s.cfg.ID, err))
-		return
-	}
-	lag, err := s.store.Lag()
-	if err != nil {
-		plain(w, http.StatusInternalServerError, fmt.Sprintf("server %d: lag: %v", s.cfg.ID, err))
+	st, lag, ok := s.statusAndLag(w)
+	if !ok {
 		return
 	}
 	stats, lat := s.store.Stats(), s.store.Latencies()

@@ -11,37 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"gossipkv/pkg/api"
-	"gossipkv/pkg/model"
+	"gossipkv/pkg/front"
 )
-
-// Store is what the HTTP front needs of a server: the session-aware
-// reads and writes of the script clients, a walk of its keys, and its
-// status, lag and counters. *server.Server is one; tests use fakes. Calls
-// come from one goroutine per request, concurrently.
-type Store interface {
-	// Put writes key=value after dep and returns once it is durable,
-	// with the write's version (Status OK) or why it failed.
-	Put(key, value []byte, dep model.Version) api.PutReply
-	// PutIfAbsent is Put unless the store holds a value for key; stored
-	// says whether it wrote (see server.Server.PutIfAbsent).
-	PutIfAbsent(key, value []byte, dep model.Version) (reply api.PutReply, stored bool)
-	// Delete writes a tombstone for key after dep, like Put.
-	Delete(key []byte, dep model.Version) api.PutReply
-	// Get reads key for a session that depends on dep: OK with the
-	// value, ErrKey (no value; the version of a tombstone, if any), or
-	// ErrDep when the store has not seen dep.
-	Get(key []byte, dep model.Version) (api.GetReply, error)
-	// Keys lists up to limit live keys in byte order from from on (from
-	// itself included; nil: the first), and whether more follow.
-	Keys(from []byte, limit int) (keys [][]byte, more bool, err error)
-	// Status, Lag, Stats and Latencies are what /v1/status and /metrics
-	// show.
-	Status() (api.StatusReply, error)
-	Lag() (api.LagReply, error)
-	Stats() api.StatsReply
-	Latencies() api.Latencies
-}
 
 // Config describes the server behind the front.
 type Config struct {
@@ -66,7 +37,7 @@ type Config struct {
 
 // Server is the HTTP front of one store.
 type Server struct {
-	store   Store
+	store   front.Store
 	cfg     Config
 	log     *slog.Logger
 	tokens  *tokens
@@ -95,7 +66,7 @@ const (
 )
 
 // Listen binds addr and serves HTTP on it for store until Close.
-func Listen(addr string, store Store, cfg Config) (*Server, error) {
+func Listen(addr string, store front.Store, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"gossipkv/pkg/api"
 	"gossipkv/pkg/model"
 )
 
@@ -59,15 +60,25 @@ type peerLagDoc struct {
 	Unacked uint64 `json:"unacked"`
 }
 
-func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
+// statusAndLag is what /v1/status and /metrics show of the store; on a
+// failure it answers 500 and ok is false.
+func (s *Server) statusAndLag(w http.ResponseWriter) (st api.StatusReply, lag api.LagReply, ok bool) {
 	st, err := s.store.Status()
 	if err != nil {
 		plain(w, http.StatusInternalServerError, fmt.Sprintf("server %d: status: %v", s.cfg.ID, err))
-		return
+		return st, lag, false
 	}
-	lag, err := s.store.Lag()
+	lag, err = s.store.Lag()
 	if err != nil {
 		plain(w, http.StatusInternalServerError, fmt.Sprintf("server %d: lag: %v", s.cfg.ID, err))
+		return st, lag, false
+	}
+	return st, lag, true
+}
+
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
+	st, lag, ok := s.statusAndLag(w)
+	if !ok {
 		return
 	}
 	doc := statusDoc{

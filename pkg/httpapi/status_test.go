@@ -2,17 +2,16 @@ package httpapi
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
+	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/metrics"
 )
 
 func TestStatus(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{Run: "r1"})
 	do(t, s, "PUT", "/v1/kv/a", "1")
 	do(t, s, "PUT", "/v1/kv/b", "2")
@@ -49,7 +48,7 @@ func TestStatus(t *testing.T) {
 // /metrics is valid Prometheus text (checked by metrics.Parse, strictly)
 // and has the figures the server gives.
 func TestMetrics_Format(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{Cluster: `odd"name`})
+	s := listen(t, fronttest.NewStore(), Config{Cluster: `odd"name`})
 	do(t, s, "PUT", "/v1/kv/a", "1")
 	r := do(t, s, "GET", "/metrics", "")
 	if r.code != 200 || r.h.Get("Content-Type") != metrics.ContentType {
@@ -121,8 +120,8 @@ func TestMetrics_Format(t *testing.T) {
 
 // Close lets a request in flight finish, then the port is closed.
 func TestServer_Close_WaitsForRequests(t *testing.T) {
-	f := newFakeStore()
-	f.block = make(chan struct{})
+	f := fronttest.NewStore()
+	release := f.Hold()
 	s, err := Listen("127.0.0.1:0", f, Config{ID: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -138,27 +137,15 @@ func TestServer_Close_WaitsForRequests(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.deps("k")) == 0 { // the PUT has reached the store, where it waits
-		if time.Now().After(deadline) {
-			t.Fatal("the PUT never reached the store")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.WaitHeld(t) // the PUT has reached the store, where it waits
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	close(f.block)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
 	if code := <-done; code != 204 {
 		t.Errorf("the PUT in flight = %d", code)
 	}
-	if c, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
-		c.Close()
-		t.Error("the listener still accepts after Close")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	fronttest.CheckClosed(t, s.Addr(), s.Close)
 }

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"gossipkv/pkg/front/fronttest"
+	"gossipkv/pkg/session"
 )
 
 // FuzzServe feeds a connection's worth of arbitrary bytes to the protocol
@@ -23,13 +26,13 @@ func FuzzServe(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		s := &Server{store: newFakeStore(), cfg: Config{ID: 1, MaxKeyBytes: 64, MaxValueBytes: 1024, MaxClients: 1},
+		s := &Server{store: fronttest.NewStore(), cfg: Config{ID: 1, MaxKeyBytes: 64, MaxValueBytes: 1024, MaxClients: 1},
 			log: slog.New(slog.DiscardHandler), started: time.Now()}
 		var out bytes.Buffer
 		// A small buffer, so that long lines are refused often.
 		r := bufio.NewReaderSize(bytes.NewReader(in), 512)
 		w := bufio.NewWriter(&out)
-		s.serve(newSession(), r, w)
+		s.serve(&session.Deps{}, r, w)
 		w.Flush()
 		if out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\r\n")) {
 			t.Errorf("output %q does not end a line", out.Bytes())

@@ -11,11 +11,12 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/front"
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/session"
 )
 
 const (
@@ -30,32 +31,14 @@ const (
 	version = "1.6.0-gossipkv"
 )
 
-// session is one connection's state. Its goroutine alone touches it.
-type session struct {
-	// deps holds, per key, the newest version this connection wrote or
-	// read (a value or a deletion): what every later call on the key
-	// depends on, as a script client's session does.
-	deps map[string]model.Version
-}
-
-func newSession() *session { return &session{deps: map[string]model.Version{}} }
-
-func (ss *session) observe(key []byte, v model.Version) {
-	if v.IsZero() {
-		return
-	}
-	if cur, ok := ss.deps[string(key)]; !ok || cur.Less(v) {
-		ss.deps[string(key)] = v
-	}
-}
-
 // errQuit ends a connection at the client's request.
 var errQuit = errors.New("quit")
 
 // serve reads commands from r and answers on w until the input ends, the
 // client quits, or a line is too long to follow. Replies are flushed
 // whenever no more input is waiting, so pipelined commands share writes.
-func (s *Server) serve(ss *session, r *bufio.Reader, w *bufio.Writer) error {
+// ss is the connection's session, which its goroutine alone touches.
+func (s *Server) serve(ss *session.Deps, r *bufio.Reader, w *bufio.Writer) error {
 	for {
 		line, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -111,20 +94,10 @@ func (rp reply) line(format string, args ...any) {
 	rp.w.WriteString("\r\n")
 }
 
-// clean makes s fit on a reply line.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 const badFormat = "CLIENT_ERROR bad command line format"
 
 // command runs one command line. An error ends the connection.
-func (s *Server) command(ss *session, r *bufio.Reader, w *bufio.Writer, line []byte) error {
+func (s *Server) command(ss *session.Deps, r *bufio.Reader, w *bufio.Writer, line []byte) error {
 	f := fields(line)
 	rp := reply{w: w}
 	if len(f) == 0 {
@@ -194,7 +167,7 @@ func (s *Server) keyError(key []byte) string {
 func (s *Server) behind(key []byte) string {
 	s.stats.behind.Add(1)
 	return fmt.Sprintf("SERVER_ERROR behind: server %d has not yet seen a write this connection depends on for key %s; retry later or at another server",
-		s.cfg.ID, clean(string(key)))
+		s.cfg.ID, front.OneLine(string(key)))
 }
 
 // casUnique derives a gets "cas unique" from a version: it changes
@@ -216,7 +189,7 @@ func casUnique(v model.Version) uint64 {
 // get answers get and gets: a VALUE block per key that holds a value,
 // then END. A key this server is behind on fails the whole command, so
 // that no reply mixes old and new.
-func (s *Server) get(ss *session, rp reply, keys [][]byte, cas bool) {
+func (s *Server) get(ss *session.Deps, rp reply, keys [][]byte, cas bool) {
 	if len(keys) == 0 {
 		rp.line("ERROR")
 		return
@@ -234,9 +207,9 @@ func (s *Server) get(ss *session, rp reply, keys [][]byte, cas bool) {
 	var hits []hit
 	for _, k := range keys {
 		s.stats.gets.Add(1)
-		r, err := s.store.Get(k, ss.deps[string(k)])
+		r, err := s.store.Get(k, ss.Of(k))
 		if err != nil {
-			rp.line("SERVER_ERROR %s", clean(err.Error()))
+			rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 			return
 		}
 		switch r.Status {
@@ -252,7 +225,7 @@ func (s *Server) get(ss *session, rp reply, keys [][]byte, cas bool) {
 			rp.line("SERVER_ERROR get: %v", r.Status)
 			return
 		}
-		ss.observe(k, r.Version) // a deletion read is a read too
+		ss.Observe(k, r.Version) // a deletion read is a read too
 	}
 	for _, h := range hits {
 		if cas {
@@ -328,7 +301,7 @@ func readData(r *bufio.Reader, n int64) (data []byte, ok bool, err error) {
 
 // set answers set and add. The data block is read (or, when the command
 // is refused once its length is known, read and dropped) before the reply.
-func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [][]byte) error {
+func (s *Server) set(ss *session.Deps, r *bufio.Reader, rp reply, name string, args [][]byte) error {
 	a, ok := parseStorage(args, false)
 	if !ok {
 		rp.line(badFormat)
@@ -362,7 +335,7 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 		return nil
 	}
 	s.stats.sets.Add(1)
-	dep := ss.deps[string(a.key)]
+	dep := ss.Of(a.key)
 	if a.exptime != 0 {
 		s.expired(ss, rp, name, a.key)
 		return nil
@@ -373,22 +346,22 @@ func (s *Server) set(ss *session, r *bufio.Reader, rp reply, name string, args [
 		case put.Status == api.ErrDep:
 			rp.line("%s", s.behind(a.key))
 		case put.Status != api.OK:
-			rp.line("SERVER_ERROR %s", clean(put.Reason))
+			rp.line("SERVER_ERROR %s", front.OneLine(put.Reason))
 		case !stored:
-			ss.observe(a.key, put.Version) // it read the value it found
+			ss.Observe(a.key, put.Version) // it read the value it found
 			rp.line("NOT_STORED")
 		default:
-			ss.observe(a.key, put.Version)
+			ss.Observe(a.key, put.Version)
 			rp.line("STORED")
 		}
 		return nil
 	}
 	put := s.store.Put(a.key, value, dep)
 	if put.Status != api.OK {
-		rp.line("SERVER_ERROR %s", clean(put.Reason))
+		rp.line("SERVER_ERROR %s", front.OneLine(put.Reason))
 		return nil
 	}
-	ss.observe(a.key, put.Version)
+	ss.Observe(a.key, put.Version)
 	rp.line("STORED")
 	return nil
 }
@@ -410,29 +383,29 @@ func expiredAlready(exptime int64, now time.Time) bool {
 // not (STORED, and nothing written): libmemcached's memcached_exist (and
 // so memcexist) asks that way, with a Unix time long past. A set of one
 // deletes the key.
-func (s *Server) expired(ss *session, rp reply, name string, key []byte) {
-	dep := ss.deps[string(key)]
+func (s *Server) expired(ss *session.Deps, rp reply, name string, key []byte) {
+	dep := ss.Of(key)
 	if name == "set" {
 		d := s.store.Delete(key, dep)
 		if d.Status != api.OK {
-			rp.line("SERVER_ERROR %s", clean(d.Reason))
+			rp.line("SERVER_ERROR %s", front.OneLine(d.Reason))
 			return
 		}
-		ss.observe(key, d.Version)
+		ss.Observe(key, d.Version)
 		rp.line("STORED")
 		return
 	}
 	g, err := s.store.Get(key, dep)
 	switch {
 	case err != nil:
-		rp.line("SERVER_ERROR %s", clean(err.Error()))
+		rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 	case g.Status == api.ErrDep:
 		rp.line("%s", s.behind(key))
 	case g.Status == api.OK:
-		ss.observe(key, g.Version)
+		ss.Observe(key, g.Version)
 		rp.line("NOT_STORED")
 	default:
-		ss.observe(key, g.Version)
+		ss.Observe(key, g.Version)
 		rp.line("STORED")
 	}
 }
@@ -458,7 +431,7 @@ func (s *Server) refuseStorage(r *bufio.Reader, rp reply, name string, args [][]
 // that the delete also wins over a write of the key that has not reached
 // this server yet, as the caller meant. It reads first, with the
 // session's dependency: a server behind the session deletes nothing.
-func (s *Server) delete(ss *session, rp reply, args [][]byte) {
+func (s *Server) delete(ss *session.Deps, rp reply, args [][]byte) {
 	if n := len(args); n > 0 && string(args[n-1]) == "noreply" {
 		rp.noreply = true
 		args = args[:n-1]
@@ -475,23 +448,23 @@ func (s *Server) delete(ss *session, rp reply, args [][]byte) {
 		rp.line("%s", e)
 		return
 	}
-	dep := ss.deps[string(key)]
+	dep := ss.Of(key)
 	g, err := s.store.Get(key, dep)
 	if err != nil {
-		rp.line("SERVER_ERROR %s", clean(err.Error()))
+		rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 		return
 	}
 	if g.Status == api.ErrDep {
 		rp.line("%s", s.behind(key))
 		return
 	}
-	ss.observe(key, g.Version)
-	d := s.store.Delete(key, ss.deps[string(key)])
+	ss.Observe(key, g.Version)
+	d := s.store.Delete(key, ss.Of(key))
 	if d.Status != api.OK {
-		rp.line("SERVER_ERROR %s", clean(d.Reason))
+		rp.line("SERVER_ERROR %s", front.OneLine(d.Reason))
 		return
 	}
-	ss.observe(key, d.Version)
+	ss.Observe(key, d.Version)
 	s.stats.deletes.Add(1)
 	if g.Status == api.OK {
 		s.stats.deleteHits.Add(1)
@@ -507,12 +480,12 @@ func (s *Server) delete(ss *session, rp reply, args [][]byte) {
 // unknown ones are refused.
 func (s *Server) statsCmd(rp reply, args [][]byte) {
 	if len(args) > 0 {
-		rp.line("CLIENT_ERROR stats %s is not supported by gossipkv: only the general stats", clean(string(args[0])))
+		rp.line("CLIENT_ERROR stats %s is not supported by gossipkv: only the general stats", front.OneLine(string(args[0])))
 		return
 	}
 	st, err := s.store.Status()
 	if err != nil {
-		rp.line("SERVER_ERROR %s", clean(err.Error()))
+		rp.line("SERVER_ERROR %s", front.OneLine(err.Error()))
 		return
 	}
 	now := time.Now()

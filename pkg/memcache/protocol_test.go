@@ -4,16 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/model"
 )
 
 func TestProtocol_Basics(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{MaxKeyBytes: 8, MaxValueBytes: 16})
 	c := dial(t, s)
 	for _, tt := range []struct {
@@ -80,7 +80,7 @@ func TestProtocol_Basics(t *testing.T) {
 	if want := fmt.Sprintf("VALUE k 0 2 %d|ok|END", casUnique(model.Version{})); !strings.HasPrefix(g1, "VALUE k 0 2 ") || g1 == want || g1 == g2 {
 		t.Errorf("gets = %q then %q", g1, g2)
 	}
-	if want := fmt.Sprintf("VALUE k 0 2 %d|no|END", casUnique(f.version("k"))); g2 != want {
+	if want := fmt.Sprintf("VALUE k 0 2 %d|no|END", casUnique(f.Version("k"))); g2 != want {
 		t.Errorf("gets = %q, want %q", g2, want)
 	}
 	// stats: memcached's general figures.
@@ -107,14 +107,14 @@ func TestProtocol_Basics(t *testing.T) {
 
 // noreply drops the replies, errors too; the writes happen.
 func TestProtocol_Noreply(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	c := dial(t, s)
 	c.send("set a 0 0 1 noreply\r\n1\r\nadd a 0 0 1 noreply\r\n2\r\nset b 1 0 1 noreply\r\nx\r\nadd c 0 0 1 noreply\r\n3\r\ndelete c noreply\r\nverbosity 1 noreply\r\n")
 	if got := c.do("get a b c\r\n", 3); got != "VALUE a 0 1|1|END" {
 		t.Errorf("after noreply writes: %q", got)
 	}
-	if !f.data["c"].deleted {
+	if _, deleted := f.Value("c"); !deleted {
 		t.Error("delete noreply did not delete")
 	}
 }
@@ -122,14 +122,12 @@ func TestProtocol_Noreply(t *testing.T) {
 // A server behind the connection's session answers SERVER_ERROR behind,
 // never an older value, and a get of several keys fails whole.
 func TestSession_Behind(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	c := dial(t, s)
 	c.do("set k 0 0 2\r\nv1\r\nset other 0 0 1\r\no\r\n", 2)
-	f.forget("k") // as a server that reloaded a disk that lost the write
-	f.mu.Lock()
-	f.data["k"] = fakeEntry{value: []byte("old"), version: model.Version{Wall: 0, Logical: 1, Origin: 7}}
-	f.mu.Unlock()
+	f.Forget("k") // as a server that reloaded a disk that lost the write
+	f.Plant("k", "old", model.Version{Wall: 0, Logical: 1, Origin: 7})
 	behind := "SERVER_ERROR behind: server 3 has not yet seen a write this connection depends on for key k; retry later or at another server"
 	for _, cmd := range []string{"get k\r\n", "gets other k\r\n", "delete k\r\n", "add k 0 0 1\r\nx\r\n"} {
 		if got := c.do(cmd, 1); got != behind {
@@ -142,20 +140,38 @@ func TestSession_Behind(t *testing.T) {
 	}
 	// A set is ordered after the session's dependency, and the session
 	// reads it back.
-	want := f.deps("k")
+	want := f.Deps("k")
 	if got := c.do("set k 0 0 2\r\nv2\r\nget k\r\n", 4); got != "STORED|VALUE k 0 2|v2|END" {
 		t.Errorf("set then get = %q", got)
 	}
 	_ = want
-	if deps := f.deps("k"); len(deps) != 2 || deps[0].IsZero() || deps[1] != f.version("k") {
+	if deps := f.Deps("k"); len(deps) != 2 || deps[0].IsZero() || deps[1] != f.Version("k") {
 		t.Errorf("dependencies sent = %v", deps)
+	}
+}
+
+// A store that fails (a server that cannot reach its disk) answers
+// SERVER_ERROR saying why, and the connection goes on once it is back.
+func TestProtocol_StoreFails(t *testing.T) {
+	f := fronttest.NewStore()
+	c := dial(t, listen(t, f, Config{}))
+	c.do("set k 0 0 1\r\nv\r\n", 1)
+	f.Fail(errors.New("disk\r\ngone"))
+	for _, cmd := range []string{"set k 0 0 2\r\nv2\r\n", "add n 0 0 1\r\nx\r\n", "get k\r\n", "gets k\r\n", "delete k\r\n", "stats\r\n"} {
+		if got := c.do(cmd, 1); got != "SERVER_ERROR disk  gone" {
+			t.Errorf("%q = %q", cmd, got)
+		}
+	}
+	f.Fail(nil)
+	if got := c.do("get k\r\n", 3); got != "VALUE k 0 1|v|END" {
+		t.Errorf("get once the store is back = %q", got)
 	}
 }
 
 // A line longer than the reader's buffer closes the connection after
 // saying why; a value's data is read whole whatever its length.
 func TestProtocol_LongLines(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{})
+	s := listen(t, fronttest.NewStore(), Config{})
 	c := dial(t, s)
 	if got := c.do("set k 0 0 100000\r\n"+strings.Repeat("x", 100000)+"\r\n", 1); got != "STORED" {
 		t.Fatalf("set of 100000 bytes = %q", got)
@@ -180,7 +196,7 @@ func TestProtocol_LongLines(t *testing.T) {
 }
 
 func TestServer_MaxClients(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{MaxClients: 1})
+	s := listen(t, fronttest.NewStore(), Config{MaxClients: 1})
 	a := dial(t, s)
 	if got := a.do("version\r\n", 1); got != "VERSION "+version {
 		t.Fatal(got)
@@ -206,8 +222,8 @@ func TestServer_MaxClients(t *testing.T) {
 // Close ends every connection and returns only after each connection's
 // goroutine is done, including one waiting on the store.
 func TestServer_Close_WaitsForConnections(t *testing.T) {
-	f := newFakeStore()
-	f.block = make(chan struct{})
+	f := fronttest.NewStore()
+	release := f.Hold()
 	s, err := Listen("127.0.0.1:0", f, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -216,16 +232,10 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	idle.do("version\r\n", 1)
 	busy := dial(t, s)
 	busy.send("set k 0 0 1\r\nv\r\n")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.deps("k")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the set never reached the store")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.WaitHeld(t)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	close(f.block)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
@@ -236,11 +246,5 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	if _, err := idle.r.ReadByte(); err == nil {
 		t.Error("an idle connection is still open after Close")
 	}
-	if c, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
-		c.Close()
-		t.Error("the listener still accepts after Close")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	fronttest.CheckClosed(t, s.Addr(), s.Close)
 }

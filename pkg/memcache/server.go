@@ -10,30 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gossipkv/pkg/api"
-	"gossipkv/pkg/model"
+	"gossipkv/pkg/front"
+	"gossipkv/pkg/session"
 )
-
-// Store is what the memcache front needs of a server: the session-aware
-// reads and writes of the script clients and its status. *server.Server
-// is one; tests use fakes. Calls come from one goroutine per connection,
-// concurrently.
-type Store interface {
-	// Put writes key=value after dep and returns once it is durable,
-	// with the write's version (Status OK) or why it failed.
-	Put(key, value []byte, dep model.Version) api.PutReply
-	// PutIfAbsent is Put unless the store holds a value for key; stored
-	// says whether it wrote (see server.Server.PutIfAbsent).
-	PutIfAbsent(key, value []byte, dep model.Version) (reply api.PutReply, stored bool)
-	// Delete writes a tombstone for key after dep, like Put.
-	Delete(key []byte, dep model.Version) api.PutReply
-	// Get reads key for a session that depends on dep: OK with the
-	// value, ErrKey (no value; the version of a tombstone, if any), or
-	// ErrDep when the store has not seen dep.
-	Get(key []byte, dep model.Version) (api.GetReply, error)
-	// Status reports the figures "stats" shows.
-	Status() (api.StatusReply, error)
-}
 
 // Config describes the server behind the front.
 type Config struct {
@@ -52,7 +31,7 @@ type Config struct {
 // Server is the memcache front of one store: a listener and one goroutine
 // per connection, each a client session.
 type Server struct {
-	store   Store
+	store   front.Store
 	cfg     Config
 	log     *slog.Logger
 	ln      net.Listener
@@ -84,7 +63,7 @@ type counters struct {
 
 // Listen binds addr and serves the memcache text protocol on it for
 // store until Close.
-func Listen(addr string, store Store, cfg Config) (*Server, error) {
+func Listen(addr string, store front.Store, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -175,7 +154,7 @@ func (s *Server) serveConn(c net.Conn) {
 	s.stats.total.Add(1)
 	r := bufio.NewReaderSize(countReader{c, &s.stats.bytesRead}, maxLine)
 	w := bufio.NewWriter(countWriter{c, &s.stats.bytesWritten})
-	if err := s.serve(newSession(), r, w); err != nil {
+	if err := s.serve(&session.Deps{}, r, w); err != nil {
 		s.log.Debug("connection closed", "remote", c.RemoteAddr(), "err", err)
 	}
 }

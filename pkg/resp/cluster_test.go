@@ -12,88 +12,31 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"gossipkv/pkg/server"
-	"gossipkv/pkg/storage"
-	"gossipkv/pkg/transport/memnet"
+	"gossipkv/pkg/front/fronttest"
 )
 
-var _ Store = (*server.Server)(nil)
-
-// cluster is n servers in this process over an in-memory network, each
-// with its Redis front on a loopback port and a go-redis client to it.
-type cluster struct {
-	t       *testing.T
-	servers []*server.Server
-	clients []*redis.Client
-}
-
-func newCluster(t *testing.T, n int) *cluster {
+// newCluster puts a Redis front on each of n servers, with a go-redis
+// client to each.
+func newCluster(t *testing.T, n int) (*fronttest.Cluster, []*redis.Client) {
 	t.Helper()
-	net := memnet.New()
-	peers := map[uint32]string{}
-	for i := range n {
-		peers[uint32(i)] = fmt.Sprintf("127.0.0.1:%d", i+1) // memnet hands addresses out in order
-	}
-	c := &cluster{t: t}
-	for i := range n {
-		id := uint32(i)
-		s, err := server.New(server.Options{
-			ID: id, Cluster: "test", Peers: peers, Backend: storage.NewMemory(),
-			Transport: net.NewTransport(strconv.Itoa(i)),
-			Timing: server.Timing{
-				Gossip: 20 * time.Millisecond, Probe: 50 * time.Millisecond, ProbeTimeout: 25 * time.Millisecond,
-				PushPull: 500 * time.Millisecond, SuspicionMult: 2, Flush: time.Millisecond,
-				Resend: 20 * time.Millisecond, Heartbeat: 200 * time.Millisecond, Rejoin: 100 * time.Millisecond,
-			},
-			MaxKeyBytes: 4096, MaxValueBytes: 1 << 20,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Shutdown() })
-		front := listen(t, s, Config{ID: id, Cluster: "test", Peers: n - 1, MaxKeyBytes: 4096, MaxValueBytes: 1 << 20})
+	c := fronttest.NewCluster(t, n)
+	var clients []*redis.Client
+	for i, s := range c.Servers {
+		front := listen(t, s, Config{ID: uint32(i), Cluster: "test", Peers: n - 1,
+			MaxKeyBytes: fronttest.MaxKeyBytes, MaxValueBytes: fronttest.MaxValueBytes})
 		// Defaults on purpose: go-redis first asks for RESP3 (HELLO 3)
 		// and must fall back to RESP2.
 		rc := redis.NewClient(&redis.Options{Addr: front.Addr().String()})
 		t.Cleanup(func() { rc.Close() })
-		c.servers = append(c.servers, s)
-		c.clients = append(c.clients, rc)
+		clients = append(clients, rc)
 	}
-	return c
-}
-
-// waitConverged polls until every server holds the same writes and store
-// (what stabilize waits for).
-func (c *cluster) waitConverged() {
-	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		first, err := c.servers[0].Status()
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		same := true
-		for _, s := range c.servers[1:] {
-			st, err := s.Status()
-			if err != nil {
-				c.t.Fatal(err)
-			}
-			same = same && st.Seen.Equal(first.Seen) && st.StoreDigest == first.StoreDigest
-		}
-		if same {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatal("the servers did not converge")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return c, clients
 }
 
 func TestCluster_GoRedis_WriteHereReadThere(t *testing.T) {
-	c := newCluster(t, 3)
+	c, clients := newCluster(t, 3)
 	ctx := context.Background()
-	r0, r1, r2 := c.clients[0], c.clients[1], c.clients[2]
+	r0, r1, r2 := clients[0], clients[1], clients[2]
 
 	if err := r0.Set(ctx, "greeting", "hello \x00 world", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -101,7 +44,7 @@ func TestCluster_GoRedis_WriteHereReadThere(t *testing.T) {
 	if err := r0.MSet(ctx, "user:1", "ann", "user:2", "bob", "user:10", "cy", "order:1", "x").Err(); err != nil {
 		t.Fatal(err)
 	}
-	c.waitConverged()
+	c.WaitConverged()
 	if v, err := r1.Get(ctx, "greeting").Result(); err != nil || v != "hello \x00 world" {
 		t.Fatalf("GET greeting at server 1 = %q, %v", v, err)
 	}
@@ -131,7 +74,7 @@ func TestCluster_GoRedis_WriteHereReadThere(t *testing.T) {
 	if n, err := r0.Del(ctx, "greeting", "never").Result(); err != nil || n != 1 {
 		t.Fatalf("DEL = %d, %v; want 1", n, err)
 	}
-	c.waitConverged()
+	c.WaitConverged()
 	if v, err := r1.Get(ctx, "greeting").Result(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET of the deleted key at server 1 = %q, %v; want nil", v, err)
 	}
@@ -156,9 +99,9 @@ func TestCluster_GoRedis_WriteHereReadThere(t *testing.T) {
 // A go-redis connection is a session too: a write through one server,
 // read back at once through the same connection, is never older.
 func TestCluster_GoRedis_ReadYourWrites(t *testing.T) {
-	c := newCluster(t, 2)
+	_, clients := newCluster(t, 2)
 	ctx := context.Background()
-	conn := c.clients[0].Conn()
+	conn := clients[0].Conn()
 	defer conn.Close()
 	for i := range 50 {
 		v := strconv.Itoa(i)

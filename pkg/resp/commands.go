@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/redcon"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/front"
 )
 
 // command is one Redis command the front answers: how it is called, what
@@ -26,7 +27,7 @@ type command struct {
 	// refused commands are answered (with an error saying why) but not
 	// listed by COMMAND.
 	refused bool
-	run     func(s *Server, c redcon.Conn, ss *session, args [][]byte)
+	run     func(s *Server, c redcon.Conn, ss *client, args [][]byte)
 }
 
 // argDoc documents one argument for COMMAND DOCS (redis-cli shows them as
@@ -115,16 +116,6 @@ func commandList() []*command {
 
 // ---- helpers
 
-// clean makes s fit in an error line: RESP ends a line at CR LF.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
 // quoteKey writes a key in an error: Go-quoted (any bytes), cut at 64.
 func quoteKey(key []byte) string {
 	if len(key) > 64 {
@@ -143,7 +134,7 @@ func unknownCommand(args [][]byte) string {
 		fmt.Fprintf(&b, "'%s' ", a)
 	}
 	name := args[0][:min(len(args[0]), 128)]
-	return clean(fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String()))
+	return front.OneLine(fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String()))
 }
 
 func arityError(name string) string {
@@ -181,20 +172,20 @@ func (s *Server) tryAgain(key []byte) string {
 // read gets key for the session: its value and found, or an error line.
 // A value or a deletion read becomes a dependency of the session; a
 // server behind the session answers TRYAGAIN, never an older value.
-func (s *Server) read(ss *session, key []byte) (value []byte, found bool, errLine string) {
+func (s *Server) read(ss *client, key []byte) (value []byte, found bool, errLine string) {
 	if e := s.keyError(key, false); e != "" {
 		return nil, false, e
 	}
-	r, err := s.store.Get(key, ss.deps[string(key)])
+	r, err := s.store.Get(key, ss.deps.Of(key))
 	if err != nil {
-		return nil, false, "ERR " + clean(err.Error())
+		return nil, false, "ERR " + front.OneLine(err.Error())
 	}
 	switch r.Status {
 	case api.OK:
-		ss.observe(key, r.Version)
+		ss.deps.Observe(key, r.Version)
 		return r.Value, true, ""
 	case api.ErrKey:
-		ss.observe(key, r.Version) // a tombstone's version, or none
+		ss.deps.Observe(key, r.Version) // a tombstone's version, or none
 		return nil, false, ""
 	case api.ErrDep:
 		return nil, false, s.tryAgain(key)
@@ -205,8 +196,8 @@ func (s *Server) read(ss *session, key []byte) (value []byte, found bool, errLin
 // write puts value at key (or deletes key) after the session's dependency
 // on it, and makes the session depend on the write. It returns an error
 // line or "".
-func (s *Server) write(ss *session, key, value []byte, del bool) string {
-	dep := ss.deps[string(key)]
+func (s *Server) write(ss *client, key, value []byte, del bool) string {
+	dep := ss.deps.Of(key)
 	var r api.PutReply
 	if del {
 		r = s.store.Delete(key, dep)
@@ -218,15 +209,15 @@ func (s *Server) write(ss *session, key, value []byte, del bool) string {
 		if why == "" {
 			why = r.Status.String()
 		}
-		return "ERR " + clean(why)
+		return "ERR " + front.OneLine(why)
 	}
-	ss.observe(key, r.Version)
+	ss.deps.Observe(key, r.Version)
 	return ""
 }
 
 // ---- keys and values
 
-func getCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func getCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	v, found, e := s.read(ss, args[1])
 	switch {
 	case e != "":
@@ -241,14 +232,14 @@ func getCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // setOptions are SET's options in Redis; gossipkv honours none of them.
 var setOptions = map[string]bool{"ex": true, "px": true, "exat": true, "pxat": true, "nx": true, "xx": true, "keepttl": true, "get": true}
 
-func setCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func setCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	if len(args) > 3 {
 		opt := string(args[3])
 		if !setOptions[strings.ToLower(opt)] {
 			c.WriteError(errSyntax)
 			return
 		}
-		c.WriteError(clean(fmt.Sprintf("ERR SET option '%s' is not supported by gossipkv: only SET key value (no expiry, no conditional writes, no GET)", opt)))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR SET option '%s' is not supported by gossipkv: only SET key value (no expiry, no conditional writes, no GET)", opt)))
 		return
 	}
 	if e := s.keyError(args[1], true); e != "" {
@@ -271,7 +262,7 @@ func setCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // behind the session answers TRYAGAIN before deleting anything). A key
 // without a value gets a tombstone too: the delete then also wins over a
 // write of it that has not reached this server yet, as the caller meant.
-func delCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func delCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	var keys [][]byte // each key once: DEL k k deletes one key
 	seen := map[string]bool{}
 	for _, k := range args[1:] {
@@ -304,7 +295,7 @@ func delCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	c.WriteInt(n)
 }
 
-func existsCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func existsCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	n := 0
 	for _, k := range args[1:] {
 		_, found, e := s.read(ss, k)
@@ -319,7 +310,7 @@ func existsCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	c.WriteInt(n)
 }
 
-func mgetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func mgetCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	vals := make([][]byte, len(args)-1)
 	for i, k := range args[1:] {
 		v, found, e := s.read(ss, k)
@@ -344,7 +335,7 @@ func mgetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 
 // msetCmd writes each pair in order, one write each: unlike Redis's MSET
 // it is not atomic, and a failure leaves the pairs before it written.
-func msetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func msetCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	if len(args)%2 != 1 {
 		c.WriteError(arityError("mset"))
 		return
@@ -368,7 +359,7 @@ func msetCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	c.WriteString("OK")
 }
 
-func typeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func typeCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	_, found, e := s.read(ss, args[1])
 	switch {
 	case e != "":
@@ -387,7 +378,7 @@ func typeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // for the whole scan is returned exactly once, whatever else is written or
 // deleted meanwhile. COUNT bounds the keys examined (at most maxPage);
 // MATCH filters them, so a page may be empty while the cursor goes on.
-func scanCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func scanCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
 		c.WriteError("ERR invalid cursor")
@@ -439,7 +430,7 @@ func scanCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 	keys, more, err := s.store.Keys(from, min(count, maxPage))
 	if err != nil {
-		c.WriteError("ERR " + clean(err.Error()))
+		c.WriteError("ERR " + front.OneLine(err.Error()))
 		return
 	}
 	var out [][]byte
@@ -472,14 +463,14 @@ func writeScan(c redcon.Conn, next uint64, keys [][]byte) {
 // keysCmd walks every key of this server in pages (the store holds its
 // owner for one page at a time, not for the whole walk) and returns those
 // that match, in byte order.
-func keysCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func keysCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	g := compileGlob(args[1])
 	from := g.prefix
 	var out [][]byte
 	for {
 		keys, more, err := s.store.Keys(from, maxPage)
 		if err != nil {
-			c.WriteError("ERR " + clean(err.Error()))
+			c.WriteError("ERR " + front.OneLine(err.Error()))
 			return
 		}
 		for _, k := range keys {
@@ -502,10 +493,10 @@ func keysCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 }
 
-func dbsizeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func dbsizeCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	st, err := s.store.Status()
 	if err != nil {
-		c.WriteError("ERR " + clean(err.Error()))
+		c.WriteError("ERR " + front.OneLine(err.Error()))
 		return
 	}
 	c.WriteInt(st.Live)
@@ -515,14 +506,14 @@ func dbsizeCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // holds would be one write per key, not atomic, and would miss the keys
 // other servers hold that have not arrived here: it would not do what the
 // caller expects of it.
-func flushCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func flushCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	c.WriteError(fmt.Sprintf("ERR %s is not supported by gossipkv: a server can only delete the keys it has received so far, one write each; delete keys with DEL",
 		strings.ToUpper(string(args[0]))))
 }
 
 // ---- the connection
 
-func pingCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func pingCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	switch len(args) {
 	case 1:
 		c.WriteString("PONG")
@@ -533,9 +524,9 @@ func pingCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 }
 
-func echoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) { c.WriteBulk(args[1]) }
+func echoCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) { c.WriteBulk(args[1]) }
 
-func selectCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func selectCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	n, err := strconv.Atoi(string(args[1]))
 	switch {
 	case err != nil:
@@ -547,14 +538,14 @@ func selectCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 }
 
-func quitCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func quitCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	c.WriteString("OK")
 	c.Close() // flushes the reply first
 }
 
 // authCmd refuses: the front has no passwords, and a client that sends
 // one believes it is protected.
-func authCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func authCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	c.WriteError("ERR gossipkv's Redis port has no authentication: it takes no password (keep it on a host and network only trusted users reach)")
 }
 
@@ -568,12 +559,12 @@ func validName(b []byte) bool {
 	return true
 }
 
-func clientCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func clientCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	want := map[string]int{"id": 2, "getname": 2, "setname": 3, "setinfo": 4}
 	n, ok := want[sub]
 	if !ok {
-		c.WriteError(clean(fmt.Sprintf("ERR unknown subcommand '%s'. Try CLIENT HELP.", args[1])))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR unknown subcommand '%s'. Try CLIENT HELP.", args[1])))
 		return
 	}
 	if len(args) != n {
@@ -603,7 +594,7 @@ func clientCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 
 // helloCmd answers the handshake of RESP3-aware clients: protocol 2 only
 // (they then go on in RESP2, as with an older Redis).
-func helloCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func helloCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	if len(args) > 1 {
 		v, err := strconv.Atoi(string(args[1]))
 		if err != nil {
@@ -627,7 +618,7 @@ func helloCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 				ss.name = string(args[i+1])
 				i++
 			default:
-				c.WriteError(clean(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i])))
+				c.WriteError(front.OneLine(fmt.Sprintf("ERR Syntax error in HELLO option '%s'", args[i])))
 				return
 			}
 		}

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/model"
 )
 
 func TestCommands_Basics(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{MaxKeyBytes: 8, MaxValueBytes: 16, Fsync: true})
 	c := dial(t, s)
 	for _, tt := range []struct {
@@ -99,7 +100,7 @@ func TestCommands_Basics(t *testing.T) {
 // Every SET option Redis has is refused by name, nothing is written, and
 // an option Redis does not have is a syntax error as in Redis.
 func TestSet_OptionsRefused(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	c := dial(t, listen(t, f, Config{}))
 	for _, opts := range [][]string{{"EX", "10"}, {"px", "100"}, {"EXAT", "1"}, {"PXAT", "1"}, {"NX"}, {"XX"}, {"KEEPTTL"}, {"GET"}, {"NX", "GET"}} {
 		args := append([]string{"SET", "k", "v"}, opts...)
@@ -108,7 +109,7 @@ func TestSet_OptionsRefused(t *testing.T) {
 	}
 	want(t, "SET k v BOGUS", c.do("SET", "k", "v", "BOGUS"), rerr("ERR syntax error"))
 	want(t, "GET k", c.do("GET", "k"), nil)
-	if d := f.deps("k"); len(d) != 1 {
+	if d := f.Deps("k"); len(d) != 1 {
 		t.Errorf("the store saw %d calls on k, want only the GET's", len(d))
 	}
 }
@@ -117,38 +118,38 @@ func TestSet_OptionsRefused(t *testing.T) {
 // deletion) is the dependency of its next call on that key, and a server
 // that has lost the write answers TRYAGAIN, never an older value or nil.
 func TestSession_DependencyGrows_TryAgainWhenBehind(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	a, b := dial(t, s), dial(t, s)
 	zero := model.Version{}
 
 	want(t, "a: SET k v1", a.do("SET", "k", "v1"), simple("OK"))
-	v1 := f.version("k")
+	v1 := f.Version("k")
 	want(t, "a: GET k", a.do("GET", "k"), bulk("v1"))
-	want(t, "deps of a on k", f.deps("k"), []model.Version{zero, v1})
+	want(t, "deps of a on k", f.Deps("k"), []model.Version{zero, v1})
 
 	// b has no dependency on k; its write is newer, and a reads it next.
 	want(t, "b: SET k v2", b.do("SET", "k", "v2"), simple("OK"))
-	v2 := f.version("k")
+	v2 := f.Version("k")
 	want(t, "a: GET k", a.do("GET", "k"), bulk("v2"))
 	want(t, "a: SET k v3", a.do("SET", "k", "v3"), simple("OK"))
-	v3 := f.version("k")
-	want(t, "deps on k", f.deps("k"), []model.Version{zero, v1, v2})
+	v3 := f.Version("k")
+	want(t, "deps on k", f.Deps("k"), []model.Version{zero, v1, v2})
 
 	// Reading a deletion is a read: b deletes, a reads nil, and a's next
 	// call depends on the tombstone.
 	want(t, "b: DEL k", b.do("DEL", "k"), int64(1))
-	del := f.version("k")
+	del := f.Version("k")
 	want(t, "a: GET k", a.do("GET", "k"), nil)
 	want(t, "a: EXISTS k", a.do("EXISTS", "k"), int64(0))
-	if d := f.deps("k"); len(d) != 4 || d[2] != v3 || d[3] != del {
+	if d := f.Deps("k"); len(d) != 4 || d[2] != v3 || d[3] != del {
 		t.Errorf("deps on k = %v; want a's reads of the deletion to depend on %v, then on the tombstone %v", d, v3, del)
 	}
 
 	// The server reloads a disk that lost k: every read of k through a
 	// answers TRYAGAIN; b, which depends on the deletion too, as well;
 	// a fresh connection sees no k.
-	f.forget("k")
+	f.Forget("k")
 	try := rerr(`TRYAGAIN server 3 has not yet seen a write this connection depends on for key "k"`)
 	want(t, "a: GET k", a.do("GET", "k"), try)
 	want(t, "a: MGET x k", a.do("MGET", "x", "k"), try)
@@ -157,18 +158,33 @@ func TestSession_DependencyGrows_TryAgainWhenBehind(t *testing.T) {
 	want(t, "a: DEL k", a.do("DEL", "k"), try)
 	want(t, "b: GET k", b.do("GET", "k"), try)
 	want(t, "new: GET k", dial(t, s).do("GET", "k"), nil)
-	if d := f.deps("k"); slices.Contains(d[:len(d)-1], zero) || d[len(d)-1] != zero {
+	if d := f.Deps("k"); slices.Contains(d[:len(d)-1], zero) || d[len(d)-1] != zero {
 		t.Errorf("deps on k = %v; want the deletion's version from a and b, none from the new connection", d)
 	}
 
 	// A write is ordered after the dependency even at a server behind
 	// it, and then satisfies the session again.
 	want(t, "a: SET k v4", a.do("SET", "k", "v4"), simple("OK"))
-	if v4 := f.version("k"); !del.Less(v4) {
+	if v4 := f.Version("k"); !del.Less(v4) {
 		t.Errorf("write after the deletion %v got version %v", del, v4)
 	}
 	want(t, "a: GET k", a.do("GET", "k"), bulk("v4"))
-	if d := f.deps("k"); d[0] != del {
+	if d := f.Deps("k"); d[0] != del {
 		t.Errorf("SET after TRYAGAIN sent dependency %v, want the deletion's %v", d[0], del)
 	}
+}
+
+// A store that fails (a server that cannot reach its disk) answers an
+// error saying why, and the connection goes on once the store is back.
+func TestCommands_StoreFails(t *testing.T) {
+	f := fronttest.NewStore()
+	c := dial(t, listen(t, f, Config{}))
+	want(t, "SET k v", c.do("SET", "k", "v"), simple("OK"))
+	f.Fail(errors.New("disk\r\ngone"))
+	for _, args := range [][]string{{"SET", "k", "v2"}, {"GET", "k"}, {"MGET", "k"}, {"DEL", "k"}, {"EXISTS", "k"},
+		{"MSET", "a", "1"}, {"DBSIZE"}, {"KEYS", "*"}, {"SCAN", "0"}, {"INFO"}} {
+		want(t, fmt.Sprintf("%q", args), c.do(args...), rerr("ERR disk  gone"))
+	}
+	f.Fail(nil)
+	want(t, "GET k", c.do("GET", "k"), bulk("v"))
 }

@@ -1,9 +1,9 @@
 // Package resp is a server's Redis front: it speaks the Redis protocol
 // (RESP2, through github.com/tidwall/redcon) on the server's resp_port, so
 // that redis-cli, redis-benchmark and Redis client libraries can use
-// gossipkv as a store. It reaches the server only through Store: the
-// session-aware Put, Delete and Get of the script clients, a walk of the
-// keys in byte order, and the status figures.
+// gossipkv as a store. It reaches the server only through front.Store, of
+// which it uses the session-aware Put, Delete and Get of the script
+// clients, a walk of the keys in byte order, and the status figures.
 //
 // Each connection is a client session with the guarantees of a script
 // client, per key: Read Your Writes and Monotonic Reads. The connection

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/tidwall/redcon"
+
+	"gossipkv/pkg/front"
 )
 
 // redisVersion is the Redis version whose commands and replies the front
@@ -52,7 +54,7 @@ var infoSections = []string{"server", "clients", "replication", "keyspace"}
 // infoCmd answers INFO [section ...]: this server's figures, as
 // "field:value" lines under "# Section" headers. Fields Redis defines
 // keep their names and meaning; gossipkv's own start with gossipkv_.
-func infoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func infoCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	want := infoSections
 	if len(args) > 1 {
 		want = nil
@@ -67,7 +69,7 @@ func infoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	}
 	st, err := s.store.Status()
 	if err != nil {
-		c.WriteError("ERR " + clean(err.Error()))
+		c.WriteError("ERR " + front.OneLine(err.Error()))
 		return
 	}
 	var b strings.Builder
@@ -128,7 +130,7 @@ func infoCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 // commandCmd answers COMMAND and its subcommands enough for redis-cli
 // (COMMAND DOCS for its help and hints) and for client libraries that
 // read key positions from COMMAND INFO.
-func commandCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func commandCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	listed := listedCommands()
 	if len(args) == 1 {
 		c.WriteArray(len(listed))
@@ -178,7 +180,7 @@ func commandCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 			writeCommandDocs(c, def)
 		}
 	default:
-		c.WriteError(clean(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", args[1])))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR unknown subcommand '%s'. Try COMMAND HELP.", args[1])))
 	}
 }
 
@@ -281,7 +283,7 @@ func writeArgDocs(c redcon.Conn, args []argDoc) {
 // configCmd answers CONFIG GET with a few read-only figures that tools
 // ask for (redis-benchmark asks for save and appendonly), and refuses to
 // change anything: the settings are config.yaml's.
-func configCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
+func configCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 	switch sub := strings.ToLower(string(args[1])); sub {
 	case "get":
 		if len(args) < 3 {
@@ -305,7 +307,7 @@ func configCmd(s *Server, c redcon.Conn, ss *session, args [][]byte) {
 	case "set", "rewrite", "resetstat":
 		c.WriteError(fmt.Sprintf("ERR CONFIG %s is not supported by gossipkv: its settings come from config.yaml", strings.ToUpper(sub)))
 	default:
-		c.WriteError(clean(fmt.Sprintf("ERR unknown subcommand '%s'. Try CONFIG HELP.", args[1])))
+		c.WriteError(front.OneLine(fmt.Sprintf("ERR unknown subcommand '%s'. Try CONFIG HELP.", args[1])))
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gossipkv/pkg/front/fronttest"
 )
 
 // scanPage runs one SCAN and returns the next cursor and the keys.
@@ -28,7 +30,7 @@ func scanPage(t *testing.T, c *raw, args ...string) (string, []string) {
 // key twice, and may go on from any connection to the server.
 func TestScan_ChangingKeyspace_StableKeysExactlyOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	w := dial(t, s)
 	scanners := []*raw{dial(t, s), dial(t, s), dial(t, s)}
@@ -95,7 +97,7 @@ func TestScan_ChangingKeyspace_StableKeysExactlyOnce(t *testing.T) {
 }
 
 func TestScan_MatchCountTypeAndCursors(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{})
 	c := dial(t, s)
 	for _, k := range []string{"user:1", "user:2", "user:3", "user:10", "order:1", "a", "zz"} {
@@ -147,7 +149,7 @@ func TestScan_MatchCountTypeAndCursors(t *testing.T) {
 
 // KEYS walks the store in pages of maxPage and still lists every match.
 func TestKeys_ManyPages(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	c := dial(t, listen(t, f, Config{}))
 	n := 2*maxPage + 10
 	args := []string{"MSET"}
@@ -189,7 +191,7 @@ func TestCursors_KeepTheNewest(t *testing.T) {
 }
 
 func TestInfo_Sections(t *testing.T) {
-	f := newFakeStore()
+	f := fronttest.NewStore()
 	s := listen(t, f, Config{ID: 3, Cluster: "lab", Run: "r1", Peers: 4})
 	c := dial(t, s)
 	c.do("MSET", "a", "1", "b", "2")

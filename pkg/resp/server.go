@@ -11,30 +11,9 @@ import (
 
 	"github.com/tidwall/redcon"
 
-	"gossipkv/pkg/api"
-	"gossipkv/pkg/model"
+	"gossipkv/pkg/front"
+	"gossipkv/pkg/session"
 )
-
-// Store is what the Redis front needs of a server: the session-aware
-// reads and writes of the script clients, a walk of its keys and its
-// status. *server.Server is one; tests use fakes. Calls come from one
-// goroutine per connection, concurrently.
-type Store interface {
-	// Put writes key=value after dep and returns once it is durable,
-	// with the write's version (Status OK) or why it failed.
-	Put(key, value []byte, dep model.Version) api.PutReply
-	// Delete writes a tombstone for key after dep, like Put.
-	Delete(key []byte, dep model.Version) api.PutReply
-	// Get reads key for a session that depends on dep: OK with the
-	// value, ErrKey (no value; the version of a tombstone, if any), or
-	// ErrDep when the store has not seen dep.
-	Get(key []byte, dep model.Version) (api.GetReply, error)
-	// Keys lists up to limit live keys in byte order from from on (from
-	// itself included; nil: the first), and whether more follow.
-	Keys(from []byte, limit int) (keys [][]byte, more bool, err error)
-	// Status reports the figures INFO and DBSIZE show.
-	Status() (api.StatusReply, error)
-}
 
 // Config describes the server behind the front, for INFO and for errors.
 type Config struct {
@@ -58,7 +37,7 @@ type Config struct {
 // Server is the Redis front of one store: a listener and one goroutine
 // per connection (redcon's), each a client session.
 type Server struct {
-	store   Store
+	store   front.Store
 	cfg     Config
 	log     *slog.Logger
 	ln      net.Listener
@@ -77,29 +56,17 @@ type Server struct {
 	closeErr  error
 }
 
-// session is one connection's state. Its goroutine alone touches it.
-type session struct {
+// client is one connection's state. Its goroutine alone touches it.
+type client struct {
 	id   int64
 	name string
-	// deps holds, per key, the newest version this connection wrote or
-	// read (a value or a deletion): what every later call on the key
-	// depends on, as a script client's session does.
-	deps map[string]model.Version
-}
-
-// observe makes the session depend on version v of key.
-func (ss *session) observe(key []byte, v model.Version) {
-	if v.IsZero() {
-		return // a key never written: nothing to depend on
-	}
-	if cur, ok := ss.deps[string(key)]; !ok || cur.Less(v) {
-		ss.deps[string(key)] = v
-	}
+	// deps is the connection's session, as a script client's.
+	deps session.Deps
 }
 
 // Listen binds addr and serves the Redis protocol on it for store until
 // Close.
-func Listen(addr string, store Store, cfg Config) (*Server, error) {
+func Listen(addr string, store front.Store, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -160,7 +127,7 @@ func (s *Server) accept(c redcon.Conn) bool {
 	}
 	s.clients.Add(1)
 	s.conns.Add(1)
-	c.SetContext(&session{id: s.clientID.Add(1), deps: map[string]model.Version{}})
+	c.SetContext(&client{id: s.clientID.Add(1)})
 	return true
 }
 
@@ -175,7 +142,7 @@ func (s *Server) closed(c redcon.Conn, err error) {
 
 // serve runs one command of a connection, on its goroutine.
 func (s *Server) serve(c redcon.Conn, cmd redcon.Command) {
-	ss := c.Context().(*session)
+	ss := c.Context().(*client)
 	name := cmd.Args[0]
 	var buf [24]byte
 	var def *command

@@ -3,13 +3,14 @@ package resp
 import (
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
+
+	"gossipkv/pkg/front/fronttest"
 )
 
 func TestServer_MaxClients(t *testing.T) {
-	s := listen(t, newFakeStore(), Config{MaxClients: 1})
+	s := listen(t, fronttest.NewStore(), Config{MaxClients: 1})
 	a := dial(t, s)
 	want(t, "first: PING", a.do("PING"), simple("PONG"))
 	b := dial(t, s)
@@ -37,8 +38,8 @@ func TestServer_MaxClients(t *testing.T) {
 // Close ends every connection and returns only after each connection's
 // goroutine is done, including one waiting on the store.
 func TestServer_Close_WaitsForConnections(t *testing.T) {
-	f := newFakeStore()
-	f.block = make(chan struct{})
+	f := fronttest.NewStore()
+	release := f.Hold()
 	s, err := Listen("127.0.0.1:0", f, Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -49,23 +50,14 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	if _, err := io.WriteString(busy.c, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(f.deps("k")) == 0 { // the SET has reached the store, where it waits
-		if time.Now().After(deadline) {
-			t.Fatal("the SET never reached the store")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	f.WaitHeld(t) // the SET has reached the store, where it waits
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
-	close(f.block)
+	release()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	returned := f.returned
-	f.mu.Unlock()
-	if !returned {
+	if !f.Returned() {
 		t.Error("Close returned while a connection was still in the store")
 	}
 	if s.clients.Load() != 0 {
@@ -75,10 +67,5 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 	if _, err := idle.read(); err == nil {
 		t.Error("an idle connection is still open after Close")
 	}
-	if _, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
-		t.Error("the listener still accepts after Close")
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	fronttest.CheckClosed(t, s.Addr(), s.Close)
 }
