@@ -5,15 +5,14 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tidwall/redcon"
 
+	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/front"
 )
 
@@ -21,32 +20,6 @@ import (
 // follows, for clients that look at INFO's redis_version or HELLO's
 // version to decide what to send.
 const redisVersion = "7.0.0"
-
-// version is gossipkv's build: the module version and, when built from a
-// checkout, the commit.
-var version = sync.OnceValue(func() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value[:min(len(s.Value), 12)]
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev != "" {
-		v += " " + rev
-		if dirty {
-			v += "-dirty"
-		}
-	}
-	return v
-})
 
 // infoSections are INFO's sections in the order of a plain INFO.
 var infoSections = []string{"server", "clients", "replication", "keyspace"}
@@ -96,7 +69,7 @@ func infoCmd(s *Server, c redcon.Conn, ss *client, args [][]byte) {
 			line("tcp_port", port)
 			line("uptime_in_seconds", int64(up.Seconds()))
 			line("uptime_in_days", int64(up.Hours()/24))
-			line("gossipkv_version", version())
+			line("gossipkv_version", buildinfo.Version())
 			line("gossipkv_server_id", s.cfg.ID)
 			line("gossipkv_cluster", s.cfg.Cluster)
 			line("gossipkv_run", s.cfg.Run)
