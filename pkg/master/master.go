@@ -129,15 +129,8 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 		return ExitStart
 	}
 	defer lock.release()
-	if err := m.startup(ctx); err != nil {
-		m.errf("%v", err)
-		m.shutdown()
+	if !m.start(ctx, t0) {
 		return ExitStart
-	}
-	if n := m.launch.count(); n > 0 {
-		// The run id names this master in other masters' errors.
-		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
-			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
 	}
 	t1 := time.Now()
 	code := m.runScript(ctx, stdin)
@@ -146,6 +139,23 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	m.shutdown()
 	m.summary(elapsed)
 	return m.finish(ctx, code, elapsed)
+}
+
+// start makes every helper process of the config answer (see startup)
+// and says how many it started, since t0; on failure it says why, stops
+// what it started and returns false.
+func (m *master) start(ctx context.Context, t0 time.Time) bool {
+	if err := m.startup(ctx); err != nil {
+		m.errf("%v", err)
+		m.shutdown()
+		return false
+	}
+	if n := m.launch.count(); n > 0 {
+		// The run id names this master in other masters' errors.
+		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
+			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
+	}
+	return true
 }
 
 // master is the state of one run. Only Run's goroutine touches it; the

@@ -67,14 +67,8 @@ func Up(ctx context.Context, opts Options, local io.Reader) int {
 		return ExitStart
 	}
 	defer cs.close()
-	if err := m.startup(ctx); err != nil {
-		m.errf("%v", err)
-		m.shutdown()
+	if !m.start(ctx, t0) {
 		return ExitStart
-	}
-	if n := m.launch.count(); n > 0 {
-		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
-			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
 	}
 	if err := m.bringUp(ctx); err != nil {
 		m.errf("the cluster did not come up: %v", err)

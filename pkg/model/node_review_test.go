@@ -91,26 +91,17 @@ func deltas(out []Outgoing) []Delta {
 // says it lacks nothing, so it is never repaired either: the two never
 // converge, and stabilize (which compares Seen and digest) times out.
 func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
-	cfg := func(id uint32) NodeConfig {
-		return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
-	}
 	now := int64(1e9)
-	a := NewNode(cfg(0), NewReplica(0, 0, nil, Meta{}))
-	b := NewNode(cfg(1), NewReplica(1, 1, nil, Meta{}))
-	link := func(a, b *Node) {
-		a.SetNeighbors([]uint32{1})
-		a.SetLinks(1, 1, []uint32{0})
-		b.SetNeighbors([]uint32{0})
-		b.SetLinks(0, 1, []uint32{1})
-	}
-	link(a, b)
+	a := NewNode(pairConfig(0), NewReplica(0, 0, nil, Meta{}))
+	b := NewNode(pairConfig(1), NewReplica(1, 1, nil, Meta{}))
+	linkPair(a, b)
 	a.Put([]byte("old"), []byte("1"), Version{}, now)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})
 
 	// Fresh disk, same id: the server gives every new data directory a new
 	// replica id (pkg/server, NewSrc), which is what names its dots.
-	a = NewNode(cfg(0), NewReplica(0, NewSrc(12345), nil, Meta{}))
-	link(a, b)
+	a = NewNode(pairConfig(0), NewReplica(0, NewSrc(12345), nil, Meta{}))
+	linkPair(a, b)
 	a.Put([]byte("new"), []byte("2"), Version{}, now)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})
 
@@ -123,27 +114,18 @@ func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
 // first ack, say nothing of what the new life holds: the new life, whose
 // disk lost the write, still gets it back.
 func TestNode_StaleWritesOfAnEarlierLife_NotCredited(t *testing.T) {
-	cfg := func(id uint32) NodeConfig {
-		return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
-	}
-	link := func(a, b *Node) {
-		a.SetNeighbors([]uint32{b.cfg.ID})
-		a.SetLinks(b.cfg.ID, 1, []uint32{a.cfg.ID})
-		b.SetNeighbors([]uint32{a.cfg.ID})
-		b.SetLinks(a.cfg.ID, 1, []uint32{b.cfg.ID})
-	}
 	now := int64(1e9)
-	a := NewNode(cfg(0), NewReplica(0, NewSrc(1), nil, Meta{}))
-	b := NewNode(cfg(1), NewReplica(1, NewSrc(2), nil, Meta{}))
-	link(a, b)
+	a := NewNode(pairConfig(0), NewReplica(0, NewSrc(1), nil, Meta{}))
+	b := NewNode(pairConfig(1), NewReplica(1, NewSrc(2), nil, Meta{}))
+	linkPair(a, b)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})
 
 	// b issues w, logs it, sends it (ReadyOwn): the message is in flight.
 	w := b.Put([]byte("k"), []byte("w"), Version{}, now)
 	stale := b.ReadyOwn()
 	// b dies; its disk comes back without w (restored copy / lost tail).
-	b = NewNode(cfg(1), NewReplica(1, NewSrc(3), nil, Meta{}))
-	link(a, b)
+	b = NewNode(pairConfig(1), NewReplica(1, NewSrc(3), nil, Meta{}))
+	linkPair(a, b)
 	b.R.TakeDirty()
 	for _, o := range b.Ready() { // new life's first ack
 		a.Step(1, o.Msg, now)
@@ -160,26 +142,17 @@ func TestNode_StaleWritesOfAnEarlierLife_NotCredited(t *testing.T) {
 // Nor may a Delta computed from such a credit make the new life claim the
 // write (merging the Delta's set) without holding it.
 func TestNode_StaleWritesOfAnEarlierLife_NoClaimThroughDelta(t *testing.T) {
-	cfg := func(id uint32) NodeConfig {
-		return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
-	}
-	link := func(a, b *Node) {
-		a.SetNeighbors([]uint32{b.cfg.ID})
-		a.SetLinks(b.cfg.ID, 1, []uint32{a.cfg.ID})
-		b.SetNeighbors([]uint32{a.cfg.ID})
-		b.SetLinks(a.cfg.ID, 1, []uint32{b.cfg.ID})
-	}
 	now := int64(1e9)
-	a := NewNode(cfg(0), NewReplica(0, NewSrc(1), nil, Meta{}))
-	b := NewNode(cfg(1), NewReplica(1, NewSrc(2), nil, Meta{}))
-	link(a, b)
+	a := NewNode(pairConfig(0), NewReplica(0, NewSrc(1), nil, Meta{}))
+	b := NewNode(pairConfig(1), NewReplica(1, NewSrc(2), nil, Meta{}))
+	linkPair(a, b)
 	a.Put([]byte("x"), []byte("from-a"), Version{}, now)
 	pump(t, &now, map[uint32]*Node{0: a, 1: b})
 
 	w := b.Put([]byte("k"), []byte("w"), Version{}, now)
 	stale := b.ReadyOwn()
-	b = NewNode(cfg(1), NewReplica(1, NewSrc(3), nil, Meta{})) // wiped disk
-	link(a, b)
+	b = NewNode(pairConfig(1), NewReplica(1, NewSrc(3), nil, Meta{})) // wiped disk
+	linkPair(a, b)
 	b.R.TakeDirty()
 	for _, o := range b.Ready() {
 		a.Step(1, o.Msg, now)
@@ -192,4 +165,17 @@ func TestNode_StaleWritesOfAnEarlierLife_NoClaimThroughDelta(t *testing.T) {
 	if b.R.Seen().Contains(w.Dot()) && st != Found {
 		t.Errorf("b claims w %v (seen %v) but does not hold it (status %v)", w.Dot(), b.R.Seen(), st)
 	}
+}
+
+// pairConfig is the config of one node of a two-node test.
+func pairConfig(id uint32) NodeConfig {
+	return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
+}
+
+// linkPair makes a and b each other's only neighbour, in both views.
+func linkPair(a, b *Node) {
+	a.SetNeighbors([]uint32{b.cfg.ID})
+	a.SetLinks(b.cfg.ID, 1, []uint32{a.cfg.ID})
+	b.SetNeighbors([]uint32{a.cfg.ID})
+	b.SetLinks(a.cfg.ID, 1, []uint32{b.cfg.ID})
 }
