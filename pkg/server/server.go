@@ -128,6 +128,9 @@ type Server struct {
 	// commit need not log again.
 	own       []model.Entry
 	ownLogged map[model.Dot]bool
+	// metaMembers is how many members the last full Commit wrote: more
+	// call for another.
+	metaMembers int
 	// checkpointing says a checkpoint is running, lastCheckpoint when the
 	// last one started, and logged how many bytes of entries were logged
 	// since; toCheckpoint and checkpointed carry them to the checkpointer
@@ -455,6 +458,11 @@ func (s *Server) run() {
 			s.expireHeard()
 			s.node.Tick(now)
 		}
+		if p, outdated := s.node.Outdated(); outdated && s.broken == nil && s.inflight == nil {
+			if err := s.rebase(p); err != nil {
+				s.storeFailed("rebase", err, nil)
+			}
+		}
 		pending = s.logOwn(pending)
 		// While a commit is in flight, the rest waits for the next one:
 		// messages too, since acks promise durability.
@@ -673,6 +681,11 @@ type commitJob struct {
 	backend storage.Backend
 	entries []model.Entry
 	seen    model.Seen
+	// meta, when set, makes the job a full Commit rather than a log
+	// append: the stable point or the members changed, which only the
+	// store's meta record keeps (and a new stable point drops the
+	// collected tombstones from the file).
+	meta    *model.Meta
 	out     []model.Outgoing
 	waiting []request
 	// answers are the waiting requests' answers, taken at the snapshot:
@@ -702,6 +715,13 @@ func (s *Server) commit(pending []request) []request {
 	if s.fault.holdCommit(len(pending)) { // FAULT (tests only): lazy commits behind early acks
 		return pending
 	}
+	// A full Commit rather than a log append when tombstones are to leave
+	// the disk, or the members changed: only the store's meta record
+	// keeps the stable point and the members. (A stable point that drops
+	// nothing waits: until it is durable, a restart only answers ERR_DEP
+	// a little longer for keys it would drop.)
+	members := len(s.node.R.Members())
+	full := s.node.R.Collecting() || members != s.metaMembers
 	entries, changed := s.node.R.TakeDirty()
 	if !changed {
 		// Everything applied is durable already: no commit is in flight.
@@ -720,6 +740,11 @@ func (s *Server) commit(pending []request) []request {
 		out:     s.node.Ready(),
 		waiting: slices.Clone(pending),
 	}
+	if full {
+		meta := s.node.R.Meta()
+		job.meta = &meta
+		s.metaMembers = members
+	}
 	for _, r := range job.waiting {
 		job.answers = append(job.answers, s.answer(r))
 	}
@@ -736,7 +761,11 @@ func (s *Server) committer() {
 		case <-s.stop:
 			return
 		case job := <-s.toCommit:
-			job.err = job.backend.Log(job.entries, job.seen)
+			if job.meta != nil {
+				job.err = job.backend.Commit(job.entries, *job.meta)
+			} else {
+				job.err = job.backend.Log(job.entries, job.seen)
+			}
 			s.committed <- job
 		}
 	}
@@ -810,6 +839,27 @@ func (s *Server) reload() error {
 	}
 	s.node.Recover(r)
 	clear(s.ownLogged)
+	return nil
+}
+
+// rebase cuts the replica back to what lies above the stable point p and
+// makes that durable, when its disk went back in time past a point where
+// the cluster may have collected tombstones (see model.Replica.Outdated):
+// it may hold a value whose delete is gone everywhere else. Its peers hold
+// everything at or below p and send back what is live, to a new replica
+// id, since what they knew this one to hold is void.
+func (s *Server) rebase(p model.Stable) error {
+	kept, meta := s.node.R.Rebase(p)
+	dropped := s.node.R.Len() - len(kept)
+	if err := s.opts.Backend.Reset(kept, meta); err != nil {
+		return err
+	}
+	r := model.NewReplica(s.opts.ID, model.NewSrc(rand.Uint64()), kept, meta)
+	r.SetRebased(p.Version)
+	s.node.Recover(r)
+	clear(s.ownLogged)
+	s.metaMembers = len(meta.Members)
+	s.log.Warn(fmt.Sprintf("data older than the cluster's stable point (%v): its directory went back in time, or it was away while tombstones were collected; dropped the %d keys at or below that point, which its peers hold, and took a new replica id; the peers send back what is live", p.Version, dropped))
 	return nil
 }
 

@@ -456,7 +456,7 @@ func readFile(path string, tx *bolt.Tx) fileState {
 			fs.damage = append(fs.damage, fmt.Sprintf("%s: meta record: %v", path, err))
 		} else {
 			metaOK = true
-			fs.meta = model.Meta{Seen: mr.Seen, Clock: mr.Clock}
+			fs.meta = model.Meta{Seen: mr.Seen, Clock: mr.Clock, Stable: mr.Stable, Members: mr.Members}
 		}
 	}
 	var keys, digest uint64
@@ -563,7 +563,7 @@ func (b *Bolt) Load() (State, error) {
 func recoverState(fs fileState, logged []logRecord, opened []string) State {
 	st := State{Damage: slices.Concat(opened, fs.damage)}
 	fileOK, logOK := len(fs.damage) == 0, len(opened) == 0
-	st.Meta = model.Meta{Clock: fs.meta.Clock}
+	st.Meta = model.Meta{Clock: fs.meta.Clock, Members: slices.Clone(fs.meta.Members)}
 	if fileOK {
 		st.Meta.Seen = fs.meta.Seen.Clone()
 	} else {
@@ -580,6 +580,14 @@ func recoverState(fs fileState, logged []logRecord, opened []string) State {
 		logged = bare
 	}
 	st.Entries = foldInto(&st.Meta, fs.entries, logged)
+	// The stable point holds only where everything held was vouched for:
+	// a replica that takes it answers for every key up to it (see
+	// model.Replica.Get), so a damaged one starts without, and takes it
+	// again once its peers have filled it in. Its tombstones go either way.
+	st.Entries = dropCollected(st.Entries, fs.meta.Stable)
+	if fileOK && logOK {
+		st.Meta.Stable = fs.meta.Stable.Clone()
+	}
 	return st
 }
 
@@ -641,8 +649,8 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 			if err != nil {
 				return err
 			}
-			stored := model.Meta{Seen: mr.Seen, Clock: mr.Clock}
-			next := commitState(stored, meta, entries, logged, w.get, w.put)
+			stored := model.Meta{Seen: mr.Seen, Clock: mr.Clock, Stable: mr.Stable, Members: mr.Members}
+			next := commitState(stored, meta, entries, logged, w.get, w.put, w.del)
 			if w.err != nil {
 				return w.err
 			}
@@ -738,10 +746,25 @@ func (w *storeWriter) put(e model.Entry) {
 	}
 }
 
+// del removes key's record.
+func (w *storeWriter) del(key []byte) {
+	if w.err != nil {
+		return
+	}
+	sk := storeKey(key)
+	old := w.store.Get(sk)
+	if old == nil {
+		return
+	}
+	w.digest ^= recordHash(sk, old)
+	w.keys--
+	w.err = w.store.Delete(sk)
+}
+
 // finish writes the meta record, with the store's count and digest and the
 // sequence number of the last log record the file holds.
 func (w *storeWriter) finish(meta model.Meta, lsn uint64) error {
-	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Keys: w.keys, Digest: w.digest, LSN: lsn})
+	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Stable: meta.Stable, Members: meta.Members, Keys: w.keys, Digest: w.digest, LSN: lsn})
 	if err != nil {
 		return fmt.Errorf("encode meta: %w", err)
 	}

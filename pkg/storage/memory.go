@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 
 	"gossipkv/pkg/model"
@@ -39,7 +40,7 @@ func (m *Memory) Load() (State, error) {
 	for _, e := range m.store {
 		entries = append(entries, cloneEntry(e))
 	}
-	return State{Entries: entries, Meta: cloneMeta(m.meta)}, nil
+	return State{Entries: dropCollected(entries, m.meta.Stable), Meta: cloneMeta(m.meta)}, nil
 }
 
 // Reset replaces what m holds with copies of entries and meta.
@@ -71,7 +72,7 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	if m.closed {
 		return ErrClosed
 	}
-	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.get, m.put))
+	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.get, m.put, m.del))
 	m.logged = nil
 	return nil
 }
@@ -111,6 +112,8 @@ func (m *Memory) get(key []byte) (model.Entry, bool) {
 }
 
 func (m *Memory) put(e model.Entry) { m.store[string(e.Key)] = cloneEntry(e) }
+
+func (m *Memory) del(key []byte) { delete(m.store, string(key)) }
 
 // Close makes later Load and Commit calls fail with ErrClosed.
 func (m *Memory) Close() error {
@@ -156,5 +159,5 @@ func cloneEntry(e model.Entry) model.Entry {
 }
 
 func cloneMeta(m model.Meta) model.Meta {
-	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock}
+	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock, Stable: m.Stable.Clone(), Members: slices.Clone(m.Members)}
 }

@@ -23,7 +23,10 @@ type Backend interface {
 	// Commit atomically and durably merges entries and meta into what is
 	// stored: an entry replaces its key's record when its version is
 	// newer, meta.Seen joins the stored set, the clock moves up to
-	// meta.Clock, and meta.Src is taken. Nothing stored goes back, so a
+	// meta.Clock, meta.Stable is taken where newer, and then a tombstone
+	// at or below the stable point is dropped from the store rather than
+	// kept (the entries passed may be collected tombstones, which is how
+	// they leave the disk). Nothing stored goes back, so a
 	// caller whose snapshot predates writes it logged (and an earlier
 	// Commit folded in) loses none of them. After it returns nil, the whole
 	// batch survives a crash (SIGKILL, power loss with fsync on); if it
@@ -110,6 +113,9 @@ func validate(entries []model.Entry, meta model.Meta) error {
 	}
 	if !meta.Seen.Valid() {
 		return fmt.Errorf("storage: meta seen set %v is not canonical", meta.Seen)
+	}
+	if !meta.Stable.Cover.Valid() {
+		return fmt.Errorf("storage: stable point's set %v is not canonical", meta.Stable.Cover)
 	}
 	return nil
 }
