@@ -156,7 +156,7 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 		bin:     opts.ServerBin,
 		args:    args,
 		logPath: filepath.Join(cfg.LogDir(), fmt.Sprintf("server-%d.stderr", id)),
-		log:     logger.With("watchdog", id),
+		log:     logger,
 	}
 	srv, err := rpcconn.Listen(w.identity(), s.WatchdogAddr(), "Watchdog", w)
 	if err != nil {
