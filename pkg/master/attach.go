@@ -15,8 +15,9 @@ import (
 // is up on the config's data directory (Up), and prints its transcript as
 // Run would: stdout gets what get and printStore print (and the echo),
 // stderr the errors and the summary. It returns the script's exit code
-// (ExitOK, ExitFailed), or ExitStart when no master is up there or it
-// refused the script. stdin is read only when the master that is up asks
+// (ExitOK, ExitFailed), ExitStart when no master is up there or it
+// refused the script, or ExitInterrupted when ctx ended first (the script
+// then stops there). stdin is read only when the master that is up asks
 // for more, so a terminal's prompt appears once the last line has run.
 //
 // Options that shape a run the master starts itself (Check, StatsFile,
@@ -177,7 +178,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		select {
 		case <-ctx.Done():
 			errf("interrupted: %v", context.Cause(ctx))
-			return ExitFailed
+			return ExitInterrupted
 		case f := <-frames:
 			if f.err != nil {
 				errf("lost the master that is up (pid %d): %v", ans.Pid, f.err)
@@ -213,7 +214,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 				// The read was cut short by the interrupt itself (Ctrl-C
 				// at a prompt).
 				errf("interrupted: %v", context.Cause(ctx))
-				return ExitFailed
+				return ExitInterrupted
 			}
 			var err error
 			if len(ch.data) > 0 {

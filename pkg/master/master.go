@@ -23,14 +23,18 @@ import (
 const (
 	// ExitOK: every line ran.
 	ExitOK = 0
-	// ExitFailed: at least one line failed (bad line or failed command), or
-	// the run was interrupted.
+	// ExitFailed: at least one line failed (bad line or failed command).
 	ExitFailed = 1
 	// ExitStart: the master could not start: a watchdog or client neither
 	// answered nor could be started, a port of the config is held by
 	// another cluster's or run's process (or not by gossipkv at all), or
 	// another master holds the data directory.
 	ExitStart = 2
+	// ExitInterrupted: the run was interrupted (its context was cancelled:
+	// SIGINT, SIGTERM, Ctrl-C at a prompt) before its script ended; the
+	// master has stopped what it started. 128 + SIGINT's number, as a shell
+	// reports a command that Ctrl-C ended.
+	ExitInterrupted = 130
 )
 
 // Fallbacks for timing knobs left at zero, so a hand-built Config still
@@ -92,7 +96,8 @@ type Options struct {
 // answering, runs the script read from stdin line by line, stops what it
 // started and returns an exit code (ExitOK, ExitFailed, ExitStart). A
 // cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
-// stabilize while it polls.
+// stabilize while it polls: the run then stops what it started and returns
+// ExitInterrupted.
 //
 // When a master that is up (Up) holds the config's data directory, Run
 // runs the script on that cluster instead, as Attach does, and says so on
@@ -130,6 +135,10 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	}
 	defer lock.release()
 	if !m.start(ctx, t0) {
+		if ctx.Err() != nil {
+			m.interrupted(ctx)
+			return ExitInterrupted
+		}
 		return ExitStart
 	}
 	t1 := time.Now()
@@ -518,12 +527,17 @@ func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
 	defer lr.close()
 	code := ExitOK
 	for {
+		// A line that an interrupt cut short is the last.
+		if ctx.Err() != nil {
+			m.interrupted(ctx)
+			return ExitInterrupted
+		}
 		lr.next()
 		var it item
 		select {
 		case <-ctx.Done():
-			m.errf("interrupted: %v", ctx.Err())
-			return ExitFailed
+			m.interrupted(ctx)
+			return ExitInterrupted
 		case it = <-lr.items:
 		}
 		failed, end := m.step(ctx, it)
@@ -531,9 +545,17 @@ func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
 			code = ExitFailed
 		}
 		if end {
+			if it.err != io.EOF && ctx.Err() != nil {
+				return ExitInterrupted // the read was cut short, and step said so
+			}
 			return code
 		}
 	}
+}
+
+// interrupted says that ctx ended the script, and why.
+func (m *master) interrupted(ctx context.Context) {
+	m.errf("interrupted: %v", context.Cause(ctx))
 }
 
 // step runs one item of a script: it reports whether the line failed and
@@ -555,7 +577,7 @@ func (m *master) step(ctx context.Context, it item) (failed, end bool) {
 	case it.err != nil && ctx.Err() != nil:
 		// The read was cut short by the interrupt itself (Ctrl-C at a
 		// prompt).
-		m.errf("interrupted: %v", ctx.Err())
+		m.interrupted(ctx)
 		return true, true
 	case it.err != nil:
 		m.errf("reading the script: %v", it.err)

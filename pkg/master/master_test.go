@@ -420,8 +420,8 @@ func TestRun_Interrupted(t *testing.T) {
 	// stdin stays open: only the cancel can end the run.
 	cancel()
 	code := <-done
-	if code != ExitFailed {
-		t.Errorf("exit %d, want %d", code, ExitFailed)
+	if code != ExitInterrupted {
+		t.Errorf("exit %d, want %d", code, ExitInterrupted)
 	}
 	checkStderr(t, stderr.String(), "master: interrupted")
 	if c.running(0) {

@@ -212,6 +212,11 @@ func (m *master) runAttached(upCtx context.Context, s *attachSession) {
 	if upCtx.Err() != nil {
 		m.errf("the master that is up is stopping the cluster")
 	}
+	if code == ExitInterrupted {
+		// Neither the attacher's signal (it exits on its own) nor the
+		// cluster's end: a script cut short failed.
+		code = ExitFailed
+	}
 	elapsed := time.Since(t0)
 	m.summary(elapsed)
 	m.out.Flush()

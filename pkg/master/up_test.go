@@ -245,8 +245,8 @@ func TestUp_AttacherGoesAway_ItsScriptStops(t *testing.T) {
 	before := c.statusCount()
 	waitFor(t, func() bool { return c.statusCount() > before+2 })
 	cancel() // as Ctrl-C does
-	if code := <-done; code != ExitFailed {
-		t.Errorf("interrupted attacher: exit %d, want %d", code, ExitFailed)
+	if code := <-done; code != ExitInterrupted {
+		t.Errorf("interrupted attacher: exit %d, want %d", code, ExitInterrupted)
 	}
 	checkStderr(t, stderr.String(), "master: interrupted")
 	c.setFrozen(false)
