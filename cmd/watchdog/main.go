@@ -22,11 +22,17 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	configPath := flag.String("config", "config.yaml", "cluster config file")
+	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
 	id := flag.Int("id", -1, "the id of the server this watchdog runs (required)")
 	serverBin := flag.String("server-bin", "", `server executable (default "server" next to this one)`)
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
+	logFormat := config.LogFormat("text")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
+	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
+		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+		return 2
+	}
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("gossipkv watchdog", buildinfo.Version())
@@ -56,7 +62,7 @@ func run() int {
 		return 2
 	}
 	cfg.Runtime.Apply()
-	logger, logFile, err := cfg.OpenLog("watchdog", uint32(*id))
+	logger, logFile, err := cfg.OpenLog("watchdog", uint32(*id), logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "watchdog:", err)
 		return 1
@@ -67,6 +73,7 @@ func run() int {
 		ServerBin:  *serverBin,
 		ConfigPath: *configPath,
 		Run:        *run,
+		LogFormat:  logFormat,
 		Logger:     logger,
 	})
 	if err != nil {

@@ -238,11 +238,13 @@ const (
 // (the first start of a run without -keep-data); otherwise the server
 // reopens its durable state. Run is the run of the master that asks: the
 // server belongs to it (-run), refuses every other and gossips only with
-// that run's servers.
+// that run's servers. LogFormat, when set, is the format of the server's
+// log ("text" or "json"); empty leaves it to the watchdog.
 type StartArgs struct {
-	ServerID uint32
-	Fresh    bool
-	Run      string
+	ServerID  uint32
+	Fresh     bool
+	Run       string
+	LogFormat string
 }
 
 // StartReply gives the pid of the started server process.

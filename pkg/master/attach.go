@@ -111,7 +111,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		errf("%v", err)
 		return ExitStart
 	}
-	h := hello{Version: controlVersion, Cluster: opts.Config.Cluster, Pid: os.Getpid(), Echo: opts.Echo, Config: opts.ConfigPath}
+	h := hello{Version: controlVersion, Cluster: opts.Config.Cluster, Pid: os.Getpid(), Echo: opts.Echo, Config: opts.ConfigPath, Quiet: opts.Quiet}
 	c.SetDeadline(time.Now().Add(controlHelloTimeout))
 	var ans answer
 	err := writeJSONFrame(c, frameHello, h)
@@ -135,7 +135,9 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		return ExitStart
 	}
 	c.SetDeadline(time.Time{})
-	errf("running the script on the cluster that is up: master pid %d, run %s, config %s", ans.Pid, ans.Run, ans.Config)
+	if !opts.Quiet {
+		errf("running the script on the cluster that is up: master pid %d, run %s, config %s", ans.Pid, ans.Run, ans.Config)
+	}
 
 	stop := make(chan struct{})
 	defer close(stop)

@@ -68,7 +68,9 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		}
 		fmt.Fprintf(m.opts.Stderr, "check: %v\n", v)
 	}
-	fmt.Fprintln(m.opts.Stderr, verdict.Summary())
+	if !verdict.OK() || !m.opts.Quiet {
+		fmt.Fprintln(m.opts.Stderr, verdict.Summary())
+	}
 	if m.opts.OnVerdict != nil {
 		m.opts.OnVerdict(*verdict)
 	}

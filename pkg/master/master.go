@@ -82,6 +82,15 @@ type Options struct {
 	// Stdout gets only what get and printStore print (and the echo; for
 	// Up, its endpoints first); Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
+	// Quiet leaves only errors on Stderr: no note of the processes started
+	// or of the cluster that is up, no summary, no metrics, and the check's
+	// verdict only when it fails.
+	Quiet bool
+	// LogFormat is the format of the logs of the processes the master
+	// starts (config.LogFormats): given to the watchdogs and clients it
+	// starts and, in each start call, to the servers. Empty leaves it to
+	// each process (text, unless its GOSSIPKV_LOG_FORMAT says otherwise).
+	LogFormat config.LogFormat
 	// Run is the run id (config.ValidName); empty draws a random one.
 	// The processes this run starts belong to it and refuse every other
 	// run, so two masters never drive each other's processes.
@@ -161,7 +170,7 @@ func (m *master) start(ctx context.Context, t0 time.Time) bool {
 	}
 	if n := m.launch.count(); n > 0 {
 		// The run id names this master in other masters' errors.
-		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
+		m.notef("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
 			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
 	}
 	return true
@@ -222,7 +231,7 @@ func newMaster(opts Options) *master {
 		cfg:       cfg,
 		cfgName:   name,
 		out:       bufio.NewWriter(opts.Stdout),
-		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, run: run, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
+		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, run: run, logFormat: opts.LogFormat, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
 		isLocal:   opts.isLocal,
 		self:      rpcconn.Identity{Cluster: cfg.Cluster, Run: run, Role: rpcconn.RoleMaster},
 		watchdogs: map[uint32]*rpcconn.Conn{},
@@ -274,6 +283,14 @@ func orDefault(d, def time.Duration) time.Duration {
 // errf writes one "master: ..." line on stderr.
 func (m *master) errf(format string, args ...any) {
 	fmt.Fprintf(m.opts.Stderr, "master: "+format+"\n", args...)
+}
+
+// notef writes a line that is not an error (progress, a summary, a
+// figure), which Quiet leaves out.
+func (m *master) notef(format string, args ...any) {
+	if !m.opts.Quiet {
+		m.errf(format, args...)
+	}
 }
 
 // lineError reports a script line that failed, after whatever the line
@@ -616,7 +633,7 @@ func (m *master) summary(elapsed time.Duration) {
 	if secs > 0 {
 		rate = float64(m.commands) / secs
 	}
-	m.errf("%d commands, %d errors, %.3f s, %.1f commands/s", m.commands, m.failures, secs, rate)
+	m.notef("%d commands, %d errors, %.3f s, %.1f commands/s", m.commands, m.failures, secs, rate)
 	if n := len(m.stabilizes); n > 0 {
 		ds := append([]time.Duration(nil), m.stabilizes...)
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
@@ -624,7 +641,7 @@ func (m *master) summary(elapsed time.Duration) {
 		for _, d := range ds {
 			total += d
 		}
-		m.errf("%d stabilize: total %.3f s, median %.3f s, max %.3f s",
+		m.notef("%d stabilize: total %.3f s, median %.3f s, max %.3f s",
 			n, total.Seconds(), ds[n/2].Seconds(), ds[n-1].Seconds())
 	}
 }

@@ -218,7 +218,9 @@ func (m *master) runAttached(upCtx context.Context, s *attachSession) {
 		code = ExitFailed
 	}
 	elapsed := time.Since(t0)
-	m.summary(elapsed)
+	if !s.hello.Quiet {
+		m.summary(elapsed)
+	}
 	m.out.Flush()
 	ran := m.tally
 	m.tally = outer
@@ -357,7 +359,9 @@ func (cs *controlServer) handle(c net.Conn) {
 	select {
 	case cs.queue <- s:
 	default:
-		_, _ = stream{s.fw, frameStderr}.Write([]byte("master: " + cs.waitingFor() + "\n"))
+		if !h.Quiet {
+			_, _ = stream{s.fw, frameStderr}.Write([]byte("master: " + cs.waitingFor() + "\n"))
+		}
 		select {
 		case cs.queue <- s:
 		case <-s.gone:
