@@ -24,7 +24,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
 	id := flag.Int("id", -1, "the id of the server this watchdog runs (required)")
-	serverBin := flag.String("server-bin", "", `server executable (default "server" next to this one)`)
+	serverBin := flag.String("server-bin", "", `server executable (default: gossipkv-server or server next to this one, else gossipkv-server on PATH)`)
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
 	logFormat := config.LogFormat("text")
 	flag.Var(&logFormat, "log-format", "format of the log file: text or json")
@@ -50,11 +50,16 @@ func run() int {
 	}
 	if *serverBin == "" {
 		self, err := os.Executable()
+		if err == nil {
+			self, err = filepath.EvalSymlinks(self)
+		}
+		if err == nil {
+			*serverBin, err = config.FindBinary(filepath.Dir(self), "server")
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "watchdog: cannot find the server binary:", err)
 			return 2
 		}
-		*serverBin = filepath.Join(filepath.Dir(self), "server")
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {

@@ -50,11 +50,15 @@ func (p *proc) exited() bool {
 	}
 }
 
-// start runs `<binDir>/<binary> -config <cfg> -id <id> -run <run>` with its
-// stderr in <logDir>/<binary>-<id>.stderr.
+// start runs `<binary> -config <cfg> -id <id> -run <run>`, the binary
+// found by config.FindBinary in binDir, with its stderr in
+// <logDir>/<binary>-<id>.stderr.
 func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	name := fmt.Sprintf("%s-%d", binary, id)
-	path := filepath.Join(l.binDir, binary)
+	path, err := config.FindBinary(l.binDir, binary)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
 	if err := os.MkdirAll(l.logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

@@ -155,7 +155,11 @@ func (m *master) printEndpoints() {
 		}
 		tw.Flush()
 	}
-	run := fmt.Sprintf("%s -config %s", filepath.Join(m.opts.BinDir, "master"), m.opts.ConfigPath)
+	self, err := os.Executable()
+	if err != nil {
+		self = filepath.Join(m.opts.BinDir, "master")
+	}
+	run := fmt.Sprintf("%s -config %s", self, m.opts.ConfigPath)
 	fmt.Fprintf(m.out, "\nrun a script:  %s < SCRIPT\n", run)
 	fmt.Fprintf(m.out, "or type one:   %s (at a terminal)\n", run)
 	fmt.Fprintf(m.out, "stop:          Ctrl-C here, or kill -INT %d\n", os.Getpid())
