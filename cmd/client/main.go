@@ -24,7 +24,7 @@ func run() int {
 	id := flag.Int("id", -1, "this client's id (required)")
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
 	logFormat := config.LogFormat("text")
-	flag.Var(&logFormat, "log-format", "format of the log file: text or json")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
 		fmt.Fprintf(os.Stderr, "client: %v\n", err)

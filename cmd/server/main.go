@@ -34,7 +34,7 @@ func run() int {
 	id := flag.Int("id", -1, "this server's id (required)")
 	run := flag.String("run", "", "the master run this server belongs to (its watchdog passes it): it refuses every other run and gossips only with that run's servers")
 	logFormat := config.LogFormat("text")
-	flag.Var(&logFormat, "log-format", "format of the log file: text or json")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)

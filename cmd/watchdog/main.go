@@ -27,7 +27,7 @@ func run() int {
 	serverBin := flag.String("server-bin", "", `server executable (default: gossipkv-server or server next to this one, else gossipkv-server on PATH)`)
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
 	logFormat := config.LogFormat("text")
-	flag.Var(&logFormat, "log-format", "format of the log file: text or json")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
 		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
