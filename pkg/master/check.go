@@ -38,6 +38,9 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		stale = verdict.Counts.StaleReads
 	}
 	st := m.stats(elapsed, stale)
+	if m.hist != nil {
+		st.Check = checkStats(verdict)
+	}
 	m.metricsSummary(st)
 	if m.opts.StatsFile != "" {
 		if err := runstats.Write(m.opts.StatsFile, st); err != nil {
@@ -65,7 +68,9 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		}
 		fmt.Fprintf(m.opts.Stderr, "check: %v\n", v)
 	}
-	fmt.Fprintln(m.opts.Stderr, verdict.Summary())
+	if !verdict.OK() || !m.opts.Quiet {
+		fmt.Fprintln(m.opts.Stderr, verdict.Summary())
+	}
 	if m.opts.OnVerdict != nil {
 		m.opts.OnVerdict(*verdict)
 	}
@@ -73,6 +78,28 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		return ExitCheck
 	}
 	return code
+}
+
+// checkStats is the -stats record of a verdict; nil: the check was
+// skipped.
+func checkStats(v *check.Verdict) *runstats.Check {
+	if v == nil {
+		return &runstats.Check{Skipped: "the run was interrupted", Classes: []runstats.ClassCount{}}
+	}
+	c := v.Counts
+	st := &runstats.Check{
+		OK: v.OK(), Violations: v.Total(), Classes: []runstats.ClassCount{},
+		Counts: runstats.CheckCounts{
+			Puts: c.Puts, PutsFailed: c.PutsFailed, Deletes: c.Deletes, DeletesFailed: c.DeletesFailed,
+			Gets: c.Gets, ErrConn: c.ErrConn, Stabilizes: c.Stabilizes, Groups: c.Groups,
+			ErrDep: c.ErrDep, ErrDepNecessary: c.ErrDepNecessary, ErrDepSpurious: c.ErrDepSpurious,
+			ErrDepUndetermined: c.ErrDepUndetermined, StaleReads: c.StaleReads,
+		},
+	}
+	for _, cl := range v.Classes() {
+		st.Classes = append(st.Classes, runstats.ClassCount{Class: cl.String(), Violations: v.ByClass[cl]})
+	}
+	return st
 }
 
 // writeHistory writes events one a line; after a stabilize, each server's

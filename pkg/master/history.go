@@ -3,11 +3,12 @@ package master
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"os"
 	"time"
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
+	"gossipkv/pkg/config"
 )
 
 // history is what a -check run records for check.Check: every command that
@@ -28,7 +29,12 @@ func (m *master) record(e check.Event) {
 // noteStart records that server id runs a new process, pid.
 func (m *master) noteStart(id uint32, fresh bool, pid int) {
 	if srv, _ := m.cfg.Server(id); m.isLocal(srv.Host) {
-		m.launch.pids.write(fmt.Sprintf("server-%d", id), pid, filepath.Join(m.launch.binDir, "server"))
+		// The watchdog chose the binary: the process says which.
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			exe, _ = config.FindBinary(m.launch.binDir, "server")
+		}
+		m.launch.pids.write(fmt.Sprintf("server-%d", id), pid, exe)
 	}
 	m.met.started(id, pid)
 	m.record(check.Event{Op: check.Start, Server: id, Fresh: fresh})

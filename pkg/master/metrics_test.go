@@ -169,3 +169,23 @@ func TestWriteHistory_OneEventALine_StoresUnderStabilize(t *testing.T) {
 		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The -stats record of a failed check counts every violation, by class,
+// under the names stderr gives them; a skipped check is not ok.
+func TestCheckStats(t *testing.T) {
+	var v check.Verdict
+	v.ByClass[check.Lost] = 3
+	v.ByClass[check.ReadYourWrites] = 1
+	v.Counts.Puts, v.Counts.ErrDepSpurious = 7, 2
+	st := checkStats(&v)
+	want := []runstats.ClassCount{{Class: "lost-write", Violations: 3}, {Class: "read-your-writes", Violations: 1}}
+	if st.OK || st.Violations != 4 || !slices.Equal(st.Classes, want) || st.Counts.Puts != 7 || st.Counts.ErrDepSpurious != 2 || st.Skipped != "" {
+		t.Errorf("failed check: %+v", st)
+	}
+	if st := checkStats(&check.Verdict{}); !st.OK || st.Violations != 0 || len(st.Classes) != 0 {
+		t.Errorf("passed check: %+v", st)
+	}
+	if st := checkStats(nil); st.OK || st.Skipped == "" {
+		t.Errorf("skipped check: %+v", st)
+	}
+}

@@ -33,6 +33,46 @@ type Stats struct {
 	ErrDep          int               `json:"err_dep"`
 	ErrConn         int               `json:"err_conn"`
 	StaleReads      int               `json:"stale_reads"`
+	// Check is the verdict of -check; absent without it.
+	Check *Check `json:"check,omitempty"`
+}
+
+// Check is the verdict of the history checker (package check) on the run.
+type Check struct {
+	// OK: the run did nothing the model forbids. False when the check was
+	// skipped.
+	OK bool `json:"ok"`
+	// Skipped says why the check did not judge the run (it was
+	// interrupted); empty when it did.
+	Skipped string `json:"skipped,omitempty"`
+	// Violations counts them all; Classes splits them by class, in the
+	// checker's order, naming each as stderr does ("lost-write").
+	Violations int          `json:"violations"`
+	Classes    []ClassCount `json:"classes"`
+	Counts     CheckCounts  `json:"counts"`
+}
+
+// ClassCount is how many violations of one class the run had.
+type ClassCount struct {
+	Class      string `json:"class"`
+	Violations int    `json:"violations"`
+}
+
+// CheckCounts are the checker's figures of the run (check.Counts).
+type CheckCounts struct {
+	Puts               int `json:"puts"`
+	PutsFailed         int `json:"puts_failed"`
+	Deletes            int `json:"deletes"`
+	DeletesFailed      int `json:"deletes_failed"`
+	Gets               int `json:"gets"`
+	ErrConn            int `json:"err_conn"`
+	Stabilizes         int `json:"stabilizes"`
+	Groups             int `json:"groups"`
+	ErrDep             int `json:"err_dep"`
+	ErrDepNecessary    int `json:"err_dep_necessary"`
+	ErrDepSpurious     int `json:"err_dep_spurious"`
+	ErrDepUndetermined int `json:"err_dep_undetermined"`
+	StaleReads         int `json:"stale_reads"`
 }
 
 // Latency is a distribution in milliseconds.
