@@ -58,7 +58,7 @@ func TestLinearizability_Reported(t *testing.T) {
 			}
 			gets := 0
 			for i, e := range h {
-				if e.Return < e.Call || i > 0 && e.Call < h[i-1].Return {
+				if e.Return <= e.Call || i > 0 && e.Call < h[i-1].Return {
 					t.Errorf("event %d (%v) runs %v to %v, after one that returned at %v", i, e, e.Call, e.Return, h[max(i-1, 0)].Return)
 				}
 				if e.Op == check.Get {
