@@ -149,8 +149,8 @@ type Verdict struct {
 	Result Result
 	// Ops and Keys count the operations judged and their keys.
 	Ops, Keys int
-	// Failures has one entry per key that is not linearizable, the one
-	// whose stuck operation was called first first.
+	// Failures has one entry per key that is not linearizable, in the
+	// order their stuck operations were called.
 	Failures []Failure
 	// Timeout is the bound the search ran out of (Undetermined).
 	Timeout time.Duration
