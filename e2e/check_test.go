@@ -247,7 +247,7 @@ func testStatsFile(t *testing.T, bin string) {
 	}
 	want := []string{"commands", "errors", "elapsed_s", "commands_per_s", "puts", "puts_per_s", "gets", "gets_per_s",
 		"deletes", "put_latency_ms", "get_latency_ms", "delete_latency_ms", "stabilize", "servers", "msgs_per_put", "bytes_per_put",
-		"err_dep", "err_conn", "stale_reads", "check"}
+		"err_dep", "err_conn", "stale_reads", "check", "linearizability"}
 	var got []string
 	for k := range fields {
 		got = append(got, k)

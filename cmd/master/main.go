@@ -66,6 +66,7 @@ type runFlags struct {
 	cfgPath, binDir                  string
 	echo, keep, check, attach, quiet bool
 	statsPath, historyPath           string
+	historyHTMLPath                  string
 	logFormat                        config.LogFormat
 }
 
@@ -80,7 +81,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	logFormatFlag(fs, &f.logFormat)
 	fs.BoolVar(&f.check, "check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
 	fs.StringVar(&f.statsPath, "stats", "", "write the run's metrics as JSON to `file`")
-	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (one event a line)")
+	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (JSON Lines: one operation or cluster event a line)")
+	fs.StringVar(&f.historyHTMLPath, "history-html", "", "with -check, write the linearizability check's visualization (porcupine's HTML page) to `file`")
 	fs.BoolVar(&f.attach, "attach", false, "run the script on the cluster that \"master up\" keeps up on the config's data directory, and never start one (exit 2 if none is up)")
 }
 
@@ -99,6 +101,10 @@ func runMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "master: -history records what -check judges: give -check too")
 		return master.ExitStart
 	}
+	if f.historyHTMLPath != "" && !f.check {
+		fmt.Fprintln(os.Stderr, "master: -history-html draws what -check judges: give -check too")
+		return master.ExitStart
+	}
 	if f.check && f.keep {
 		fmt.Fprintln(os.Stderr, "master: -check assumes every server starts empty: it cannot be used with -keep-data")
 		return master.ExitStart
@@ -114,7 +120,7 @@ func runMain(args []string) int {
 	opts := master.Options{
 		Config: cfg, ConfigPath: path, BinDir: f.binDir,
 		Echo: f.echo, KeepData: f.keep, Stdout: std.stdout, Stderr: std.stderr,
-		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath,
+		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath, HistoryHTMLFile: f.historyHTMLPath,
 		Quiet: f.quiet, LogFormat: f.logFormat,
 	}
 	var code int

@@ -21,7 +21,7 @@ import (
 // for more, so a terminal's prompt appears once the last line has run.
 //
 // Options that shape a run the master starts itself (Check, StatsFile,
-// HistoryFile, KeepData) are refused: the master that is up owns the
+// HistoryFile, HistoryHTMLFile, KeepData) are refused: the master that is up owns the
 // cluster and its history.
 func Attach(ctx context.Context, opts Options, stdin io.Reader) int {
 	dir := opts.Config.DataDir
@@ -53,6 +53,9 @@ func attachable(opts Options) error {
 	}
 	if opts.HistoryFile != "" {
 		flags = append(flags, "-history")
+	}
+	if opts.HistoryHTMLFile != "" {
+		flags = append(flags, "-history-html")
 	}
 	if opts.KeepData {
 		flags = append(flags, "-keep-data")

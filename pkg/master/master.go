@@ -76,9 +76,17 @@ type Options struct {
 	// StatsFile, if set, gets the run's metrics as JSON at the end.
 	StatsFile string
 	// HistoryFile, if set (with Check), gets the recorded history at the
-	// end, one event a line, each stabilize with the stores it dumped:
-	// what the checker judged, for reading a failed check.
+	// end as JSON Lines (package histfile), each stabilize with the stores
+	// it dumped: what the checker judged, for reading a failed check and
+	// for other checkers.
 	HistoryFile string
+	// HistoryHTMLFile, if set (with Check), gets porcupine's
+	// visualization of the linearizability check (package linz).
+	HistoryHTMLFile string
+	// RequireLinearizable makes a Check run that is not linearizable fail
+	// (ExitCheck). Without it the linearizability verdict is only
+	// reported: an eventually consistent store does not promise it.
+	RequireLinearizable bool
 	// Stdout gets only what get and printStore print (and the echo; for
 	// Up, its endpoints first); Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
@@ -209,9 +217,10 @@ type master struct {
 
 	tally
 
-	// line is the script line being run; polls counts the Status rounds
-	// of the current stabilize.
+	// line is the script line being run, since lineStart; polls counts
+	// the Status rounds of the current stabilize.
 	line, polls int
+	lineStart   time.Time
 	met         *metrics
 	hist        *history // nil without Options.Check
 }
@@ -244,7 +253,7 @@ func newMaster(opts Options) *master {
 		met:       newMetrics(),
 	}
 	if opts.Check {
-		m.hist = &history{}
+		m.hist = &history{start: time.Now()}
 	}
 	if m.isLocal == nil {
 		m.isLocal = isLocalHost

@@ -11,7 +11,6 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
-	"gossipkv/pkg/model"
 	"gossipkv/pkg/runstats"
 )
 
@@ -139,35 +138,6 @@ func TestRun_Check_PassingRun(t *testing.T) {
 		t.Fatalf("verdict %+v", got)
 	}
 	checkStderr(t, r.stderr, "check: ok: ")
-}
-
-func TestWriteHistory_OneEventALine_StoresUnderStabilize(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "history.txt")
-	v := model.Version{Wall: 7, Origin: 1}
-	events := check.History{
-		{Op: check.Put, Line: 3, Client: 5, Server: 1, Key: []byte("k"), Value: []byte("a b"), Status: check.OK, Version: v},
-		{Op: check.Stabilize, Line: 4, Converged: true, Stores: map[uint32][]check.Item{
-			2: {{Key: []byte("k"), Value: []byte("a b"), Version: v}},
-			0: {{Key: []byte("k"), Value: []byte("a b"), Version: v}},
-		}},
-	}
-	if err := writeHistory(path, events); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	want := []string{
-		`line 3: put client 5 server 1 "k"="a b": OK v7.0@1 dep v0`,
-		`line 4: stabilize converged=true 2 stores `,
-		`  server 0: "k"="a b"@v7.0@1`,
-		`  server 2: "k"="a b"@v7.0@1`,
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
-	}
 }
 
 // The -stats record of a failed check counts every violation, by class,

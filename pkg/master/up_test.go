@@ -276,6 +276,7 @@ func TestUp_Refusals(t *testing.T) {
 	for _, opt := range []func(*Options){
 		func(o *Options) { o.Check = true },
 		func(o *Options) { o.StatsFile = "x.json" },
+		func(o *Options) { o.HistoryHTMLFile = "x.html" },
 		func(o *Options) { o.KeepData = true },
 	} {
 		var stdout, stderr bytes.Buffer

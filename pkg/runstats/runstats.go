@@ -35,6 +35,8 @@ type Stats struct {
 	StaleReads      int               `json:"stale_reads"`
 	// Check is the verdict of -check; absent without it.
 	Check *Check `json:"check,omitempty"`
+	// Linearizability is the linearizability verdict of a -check run.
+	Linearizability *Linearizability `json:"linearizability,omitempty"`
 }
 
 // Check is the verdict of the history checker (package check) on the run.
@@ -73,6 +75,22 @@ type CheckCounts struct {
 	ErrDepSpurious     int `json:"err_dep_spurious"`
 	ErrDepUndetermined int `json:"err_dep_undetermined"`
 	StaleReads         int `json:"stale_reads"`
+}
+
+// Linearizability is what package linz found of a checked run.
+type Linearizability struct {
+	// Result: "linearizable", "not linearizable" or "undetermined".
+	Result string `json:"result"`
+	// Required: a run that is not linearizable fails the check.
+	Required bool `json:"required"`
+	Ops      int  `json:"ops"`
+	Keys     int  `json:"keys"`
+	// FailedKeys counts the keys that are not linearizable; Key, Line and
+	// Op name the first operation that no order could place.
+	FailedKeys int    `json:"failed_keys,omitempty"`
+	Key        string `json:"key,omitempty"`
+	Line       int    `json:"line,omitempty"`
+	Op         string `json:"op,omitempty"`
 }
 
 // Latency is a distribution in milliseconds.
