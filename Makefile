@@ -2,12 +2,21 @@
 GO ?= go
 BINARIES := master server client watchdog bench
 
-.PHONY: all build test clean cleanup single multiple partition scaling floor redis
+.PHONY: all build install test clean cleanup single multiple partition scaling floor redis
 
 all: build
 
 build:
 	$(GO) build -o bin/ $(addprefix ./cmd/,$(BINARIES))
+
+# install puts the binaries in INSTALL_DIR (GOBIN, else GOPATH/bin) under
+# their installed names, gossipkv-master, gossipkv-server, ...: the master
+# and the watchdog find the others by those names (see config.FindBinary).
+INSTALL_DIR ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
+
+install:
+	mkdir -p $(INSTALL_DIR)
+	for b in $(BINARIES); do $(GO) build -o $(INSTALL_DIR)/gossipkv-$$b ./cmd/$$b || exit 1; done
 
 test: build
 	$(GO) vet ./...

@@ -3,6 +3,7 @@ module gossipkv
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/google/btree v1.1.3
 	github.com/hashicorp/memberlist v0.7.0
 	github.com/pmezard/go-difflib v1.0.0

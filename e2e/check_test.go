@@ -247,7 +247,7 @@ func testStatsFile(t *testing.T, bin string) {
 	}
 	want := []string{"commands", "errors", "elapsed_s", "commands_per_s", "puts", "puts_per_s", "gets", "gets_per_s",
 		"deletes", "put_latency_ms", "get_latency_ms", "delete_latency_ms", "stabilize", "servers", "msgs_per_put", "bytes_per_put",
-		"err_dep", "err_conn", "stale_reads"}
+		"err_dep", "err_conn", "stale_reads", "check", "linearizability"}
 	var got []string
 	for k := range fields {
 		got = append(got, k)
@@ -272,7 +272,10 @@ func testStatsFile(t *testing.T, bin string) {
 		Servers map[string]struct {
 			Pid       int
 			PeakRSSKB int64 `json:"peak_rss_kb"`
-			Stats     struct{ ID, Puts uint64 }
+			Stats     struct {
+				ID   uint64 `json:"id"`
+				Puts uint64 `json:"puts"`
+			}
 		}
 		MsgsPerPut struct {
 			Total, Writes, Acks float64
@@ -280,6 +283,15 @@ func testStatsFile(t *testing.T, bin string) {
 		BytesPerPut float64 `json:"bytes_per_put"`
 		ErrDep      int     `json:"err_dep"`
 		ErrConn     int     `json:"err_conn"`
+		Check       *struct {
+			OK         bool `json:"ok"`
+			Violations int  `json:"violations"`
+			Counts     struct {
+				Puts       int `json:"puts"`
+				Gets       int `json:"gets"`
+				Stabilizes int `json:"stabilizes"`
+			} `json:"counts"`
+		} `json:"check"`
 	}
 	if err := json.Unmarshal(raw, &st); err != nil {
 		t.Fatal(err)
@@ -305,6 +317,9 @@ func testStatsFile(t *testing.T, bin string) {
 		if !ok || s.Pid <= 0 || s.PeakRSSKB <= 0 || fmt.Sprint(s.Stats.ID) != id {
 			t.Errorf("server %s: %+v (present %v)", id, s, ok)
 		}
+	}
+	if c := st.Check; c == nil || !c.OK || c.Violations != 0 || c.Counts.Puts != 21 || c.Counts.Gets != 2 || c.Counts.Stabilizes != 2 {
+		t.Errorf("check: %+v, want ok, no violations, 21 puts, 2 gets and 2 stabilizes judged", c)
 	}
 	if st.MsgsPerPut.Total <= 0 || st.MsgsPerPut.Writes <= 0 || st.MsgsPerPut.Acks <= 0 || st.BytesPerPut <= 0 {
 		t.Errorf("per put: %+v, %v bytes", st.MsgsPerPut, st.BytesPerPut)

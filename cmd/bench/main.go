@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/buildinfo"
+	"gossipkv/pkg/config"
 	"gossipkv/pkg/floor"
 )
 
@@ -110,6 +111,10 @@ func run(args []string) int {
 	case "single", "floor":
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n%s\n", mode, usage)
+		return 2
+	}
+	if err := config.FlagsFromEnv(fs); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		return 2
 	}
 	if err := fs.Parse(args[1:]); err != nil {

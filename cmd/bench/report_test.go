@@ -79,10 +79,11 @@ const schemaExample = `{
   "put_latency_ms": {"p50": 1.2, "p99": 3.4, "max": 9.9},
   "get_latency_ms": {"p50": 0, "p99": 0, "max": 0},
   "stabilize": [{"line": 4011, "seconds": 0.006, "polls": 3}],
-  "servers": {"0": {"pid": 1234, "peak_rss_kb": 23000, "stats": {"ID": 0, "Puts": 800, "Batches": 99}}},
+  "servers": {"0": {"pid": 1234, "peak_rss_kb": 23000, "stats": {"id": 0, "puts": 800, "batches": 99}}},
   "msgs_per_put": {"total": 3.1, "writes": 1.0, "relays": 0.0, "acks": 2.0, "deltas": 0.0, "membership": 0.0},
   "bytes_per_put": 1300.0,
-  "err_dep": 0, "err_conn": 0, "stale_reads": 0
+  "err_dep": 0, "err_conn": 0, "stale_reads": 0,
+  "check": {"ok": true, "violations": 0, "classes": [], "counts": {"puts": 4000, "stabilizes": 1, "groups": 1}}
 }`
 
 func TestReadStats_SchemaExample(t *testing.T) {

@@ -20,10 +20,16 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	configPath := flag.String("config", "config.yaml", "cluster config file")
+	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
 	id := flag.Int("id", -1, "this client's id (required)")
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
+	logFormat := config.LogFormat("text")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
+	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
+		fmt.Fprintf(os.Stderr, "client: %v\n", err)
+		return 2
+	}
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("gossipkv client", buildinfo.Version())
@@ -45,7 +51,7 @@ func run() int {
 		return 2
 	}
 	cfg.Runtime.Apply()
-	logger, logFile, err := cfg.OpenLog("client", uint32(*id))
+	logger, logFile, err := cfg.OpenLog("client", uint32(*id), logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		return 1

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"gossipkv/pkg/config"
 	"gossipkv/pkg/master"
 )
 
@@ -23,7 +24,8 @@ runs on that cluster instead. At a terminal it prompts for each line, with
 line editing and history; Ctrl-D ends the script, Ctrl-C interrupts it.
 
 Exit status: 0 every line ran, 1 a line failed, 2 the master could not
-start, 3 -check found the system breaking its promises.
+start, 3 -check found the system breaking its promises, 130 interrupted
+(SIGINT or Ctrl-C; 143 for SIGTERM), once it has stopped what it started.
 
 Subcommands:
 `)
@@ -33,11 +35,26 @@ Subcommands:
 	fmt.Fprintln(w, "\nFlags:")
 	fs.SetOutput(w)
 	fs.PrintDefaults()
+	envHelp(w)
 }
 
-// parseFlags parses args into fs; when ok is false the command exits with
-// code: 0 after -h, 2 after a bad flag (the flag package said what).
+// envHelp lists the environment variables that set flags.
+func envHelp(w io.Writer) {
+	fmt.Fprintln(w, "\nEnvironment (for every subcommand that has the flag; a flag given wins):")
+	for _, name := range config.EnvFlags {
+		fmt.Fprintf(w, "  %-22s -%s\n", config.EnvName(name), name)
+	}
+}
+
+// parseFlags sets fs's flags from the environment (config.FlagsFromEnv),
+// then parses args into it, so that a flag given wins over its variable;
+// when ok is false the command exits with code: 0 after -h, 2 after a bad
+// flag or variable (the flag package, or the error, said what).
 func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := config.FlagsFromEnv(fs); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", fs.Name(), err)
+		return master.ExitStart, false
+	}
 	err := fs.Parse(args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):

@@ -63,9 +63,11 @@ func run(args []string) int {
 
 // runFlags are the master's flags for a script.
 type runFlags struct {
-	cfgPath, binDir           string
-	echo, keep, check, attach bool
-	statsPath, historyPath    string
+	cfgPath, binDir                  string
+	echo, keep, check, attach, quiet bool
+	statsPath, historyPath           string
+	historyHTMLPath                  string
+	logFormat                        config.LogFormat
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -74,9 +76,13 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.echo, "echo", false, "print each script line as \"> LINE\" before its output")
 	fs.BoolVar(&f.keep, "keep-data", false, "keep the servers' data from earlier runs")
 	fs.StringVar(&f.binDir, "bin", f.binDir, "`dir`ectory of the watchdog and client binaries")
+	fs.BoolVar(&f.quiet, "q", false, "print only errors on stderr: no summary, metrics or progress notes, and the check's verdict only when it fails")
+	fs.BoolVar(&f.quiet, "quiet", false, "the same as -q")
+	logFormatFlag(fs, &f.logFormat)
 	fs.BoolVar(&f.check, "check", false, "record the run's history and judge it at the end; exit 3 if it broke the model")
 	fs.StringVar(&f.statsPath, "stats", "", "write the run's metrics as JSON to `file`")
-	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (one event a line)")
+	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (JSON Lines: one operation or cluster event a line)")
+	fs.StringVar(&f.historyHTMLPath, "history-html", "", "with -check, write the linearizability check's visualization (porcupine's HTML page) to `file`")
 	fs.BoolVar(&f.attach, "attach", false, "run the script on the cluster that \"master up\" keeps up on the config's data directory, and never start one (exit 2 if none is up)")
 }
 
@@ -95,6 +101,10 @@ func runMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "master: -history records what -check judges: give -check too")
 		return master.ExitStart
 	}
+	if f.historyHTMLPath != "" && !f.check {
+		fmt.Fprintln(os.Stderr, "master: -history-html draws what -check judges: give -check too")
+		return master.ExitStart
+	}
 	if f.check && f.keep {
 		fmt.Fprintln(os.Stderr, "master: -check assumes every server starts empty: it cannot be used with -keep-data")
 		return master.ExitStart
@@ -110,12 +120,34 @@ func runMain(args []string) int {
 	opts := master.Options{
 		Config: cfg, ConfigPath: path, BinDir: f.binDir,
 		Echo: f.echo, KeepData: f.keep, Stdout: std.stdout, Stderr: std.stderr,
-		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath,
+		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath, HistoryHTMLFile: f.historyHTMLPath,
+		Quiet: f.quiet, LogFormat: f.logFormat,
 	}
+	var code int
 	if f.attach {
-		return master.Attach(ctx, opts, std.stdin)
+		code = master.Attach(ctx, opts, std.stdin)
+	} else {
+		code = master.Run(ctx, opts, std.stdin)
 	}
-	return master.Run(ctx, opts, std.stdin)
+	return exitCode(ctx, code)
+}
+
+// exitCode is 128 + the signal's number for a run that a signal
+// interrupted, as a shell reports a command a signal ended: 130 for SIGINT
+// (and Ctrl-C at the prompt), 143 for SIGTERM.
+func exitCode(ctx context.Context, code int) int {
+	var sc signalCause
+	if code == master.ExitInterrupted && errors.As(context.Cause(ctx), &sc) {
+		if n, ok := sc.sig.(syscall.Signal); ok {
+			return 128 + int(n)
+		}
+	}
+	return code
+}
+
+// logFormatFlag registers -log-format, for the processes a command starts.
+func logFormatFlag(fs *flag.FlagSet, f *config.LogFormat) {
+	fs.Var(f, "log-format", "`format` of the logs of the processes it starts: text or json (default: each process's own, text unless its GOSSIPKV_LOG_FORMAT says json)")
 }
 
 // loadConfig reads the config; started processes get it by absolute
@@ -127,6 +159,11 @@ func loadConfig(name, cfgPath string) (string, *config.Config, bool) {
 		return "", nil, false
 	}
 	cfg, err := config.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(os.Stderr, "%s: %v: give the config with -config FILE or %s=FILE, or run where a config.yaml is (`%s config > config.yaml` writes one for this machine)\n",
+			name, err, config.EnvName("config"), filepath.Base(os.Args[0]))
+		return "", nil, false
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return "", nil, false
@@ -135,16 +172,29 @@ func loadConfig(name, cfgPath string) (string, *config.Config, bool) {
 	return path, cfg, true
 }
 
-// signalContext is done when one of sigs arrives (its cause names the
-// signal) or cancel is called.
+// signalContext is done when one of sigs arrives (its cause is a
+// signalCause) or cancel is called.
 func signalContext(sigs ...os.Signal) (context.Context, context.CancelCauseFunc) {
-	sctx, stop := signal.NotifyContext(context.Background(), sigs...)
-	ctx, cancel := context.WithCancelCause(sctx)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(signalCause{s})
+		case <-ctx.Done():
+		}
+	}()
 	return ctx, func(cause error) {
 		cancel(cause)
-		stop()
+		signal.Stop(ch)
 	}
 }
+
+// signalCause is the cause of a context that a signal ended.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return c.sig.String() + " signal received" }
 
 // exeDir is the directory of the running binary, where the others are.
 func exeDir() string {
@@ -179,12 +229,11 @@ func cleanupMain(args []string) int {
 	if !noArgs(fs, "master cleanup") {
 		return master.ExitStart
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "master cleanup: %v\n", err)
+	path, cfg, ok := loadConfig("master cleanup", *cfgPath)
+	if !ok {
 		return master.ExitStart
 	}
-	n, err := master.CleanupDataDir(cfg.DataDir, *cfgPath, os.Stderr)
+	n, err := master.CleanupDataDir(cfg.DataDir, path, os.Stderr)
 	var inUse *master.InUseError
 	if errors.As(err, &inUse) {
 		fmt.Fprintf(os.Stderr, "master cleanup: %v: it would kill that master's processes; stop it instead (SIGTERM or Ctrl-C stops it and everything it started)\n", err)

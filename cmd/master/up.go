@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"gossipkv/pkg/config"
 	"gossipkv/pkg/master"
 )
 
@@ -37,6 +38,8 @@ Flags:
 	cfgPath := fs.String("config", defaultConfig(binDir), "cluster configuration `file`")
 	keep := fs.Bool("keep-data", false, "keep the servers' data from earlier runs")
 	fs.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
+	var logFormat config.LogFormat
+	logFormatFlag(fs, &logFormat)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -58,7 +61,7 @@ Flags:
 	std := stdio(ctx, cfg, cancel)
 	defer std.close()
 	return master.Up(ctx, master.Options{
-		Config: cfg, ConfigPath: path, BinDir: binDir, KeepData: *keep,
+		Config: cfg, ConfigPath: path, BinDir: binDir, KeepData: *keep, LogFormat: logFormat,
 		Stdout: std.stdout, Stderr: std.stderr,
 	}, std.local)
 }

@@ -30,10 +30,16 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	configPath := flag.String("config", "config.yaml", "cluster config file")
+	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
 	id := flag.Int("id", -1, "this server's id (required)")
 	run := flag.String("run", "", "the master run this server belongs to (its watchdog passes it): it refuses every other run and gossips only with that run's servers")
+	logFormat := config.LogFormat("text")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
+	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
+		fmt.Fprintf(os.Stderr, "server: %v\n", err)
+		return 2
+	}
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("gossipkv server", buildinfo.Version())
@@ -74,7 +80,7 @@ func run() int {
 	if opts.Fault != server.NoFault {
 		fmt.Fprintf(os.Stderr, "server %d: running with the deliberate fault %v (GOSSIPKV_FAULT)\n", *id, opts.Fault)
 	}
-	logger, logFile, err := cfg.OpenLog("server", uint32(*id))
+	logger, logFile, err := cfg.OpenLog("server", uint32(*id), logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1

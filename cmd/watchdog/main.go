@@ -22,11 +22,17 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	configPath := flag.String("config", "config.yaml", "cluster config file")
+	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
 	id := flag.Int("id", -1, "the id of the server this watchdog runs (required)")
-	serverBin := flag.String("server-bin", "", `server executable (default "server" next to this one)`)
+	serverBin := flag.String("server-bin", "", `server executable (default: gossipkv-server or server next to this one, else gossipkv-server on PATH)`)
 	run := flag.String("run", "", "the master run this process belongs to (the master passes it); it refuses every other run. Empty: any run of the config's cluster")
+	logFormat := config.LogFormat("text")
+	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
+	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
+		fmt.Fprintf(os.Stderr, "watchdog: %v\n", err)
+		return 2
+	}
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("gossipkv watchdog", buildinfo.Version())
@@ -44,11 +50,16 @@ func run() int {
 	}
 	if *serverBin == "" {
 		self, err := os.Executable()
+		if err == nil {
+			self, err = filepath.EvalSymlinks(self)
+		}
+		if err == nil {
+			*serverBin, err = config.FindBinary(filepath.Dir(self), "server")
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "watchdog: cannot find the server binary:", err)
 			return 2
 		}
-		*serverBin = filepath.Join(filepath.Dir(self), "server")
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {
@@ -56,7 +67,7 @@ func run() int {
 		return 2
 	}
 	cfg.Runtime.Apply()
-	logger, logFile, err := cfg.OpenLog("watchdog", uint32(*id))
+	logger, logFile, err := cfg.OpenLog("watchdog", uint32(*id), logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "watchdog:", err)
 		return 1
@@ -67,6 +78,7 @@ func run() int {
 		ServerBin:  *serverBin,
 		ConfigPath: *configPath,
 		Run:        *run,
+		LogFormat:  logFormat,
 		Logger:     logger,
 	})
 	if err != nil {

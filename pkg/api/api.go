@@ -128,20 +128,24 @@ type StatusReply struct {
 
 // StatsReply counts what a server has done since it started: the cost of
 // replication per put is (messages sent by every server) / (puts).
+//
+// The JSON names are those of the master's -stats record (package runstats),
+// which carries a StatsReply per server.
 type StatsReply struct {
-	ID           uint32
-	Puts, Gets   uint64
-	Deletes      uint64
-	Commits      uint64 // group commits (log appends by the committer)
-	Checkpoints  uint64 // foldings of the log into the bbolt file
-	Batches      uint64 // memberlist messages sent (each a batch)
-	Bytes        uint64 // bytes of those messages
-	Writes       uint64 // entries sent on the fast path
-	Relayed      uint64 // of those, entries of another origin
-	Acks         uint64
-	Deltas       uint64 // repair messages
-	DeltaEntries uint64
-	SendFailures uint64
+	ID           uint32 `json:"id"`
+	Puts         uint64 `json:"puts"`
+	Gets         uint64 `json:"gets"`
+	Deletes      uint64 `json:"deletes"`
+	Commits      uint64 `json:"commits"`     // group commits (log appends by the committer)
+	Checkpoints  uint64 `json:"checkpoints"` // foldings of the log into the bbolt file
+	Batches      uint64 `json:"batches"`     // memberlist messages sent (each a batch)
+	Bytes        uint64 `json:"bytes"`       // bytes of those messages
+	Writes       uint64 `json:"writes"`      // entries sent on the fast path
+	Relayed      uint64 `json:"relayed"`     // of those, entries of another origin
+	Acks         uint64 `json:"acks"`
+	Deltas       uint64 `json:"deltas"` // repair messages
+	DeltaEntries uint64 `json:"delta_entries"`
+	SendFailures uint64 `json:"send_failures"`
 }
 
 // LagReply is how far a server stands from the servers it has had acks
@@ -234,11 +238,13 @@ const (
 // (the first start of a run without -keep-data); otherwise the server
 // reopens its durable state. Run is the run of the master that asks: the
 // server belongs to it (-run), refuses every other and gossips only with
-// that run's servers.
+// that run's servers. LogFormat, when set, is the format of the server's
+// log ("text" or "json"); empty leaves it to the watchdog.
 type StartArgs struct {
-	ServerID uint32
-	Fresh    bool
-	Run      string
+	ServerID  uint32
+	Fresh     bool
+	Run       string
+	LogFormat string
 }
 
 // StartReply gives the pid of the started server process.

@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"gossipkv/pkg/model"
 )
@@ -111,12 +112,26 @@ type Event struct {
 	// Dep is the dependency the client sent with the call.
 	Dep model.Version
 
+	// Call and Return bracket the event on the master's monotonic clock,
+	// as durations since the run began: for a put, get or delete, the
+	// client call itself; for the other events, their script command.
+	// Check ignores them; real-time order matters only to a
+	// linearizability check.
+	Call, Return time.Duration
+
 	// Converged: stabilize returned without error; Err says why not.
 	Converged bool
 	Err       string
 	// Stores holds the dump of every live server that answered, sorted by
 	// key.
 	Stores map[uint32][]Item
+}
+
+// OutcomeUnknown reports whether e is a put or delete that got no
+// acknowledgement (ERR_CONN, ERR_FAILED, or no answer from the client): it
+// may or may not have taken effect, now or later.
+func (e Event) OutcomeUnknown() bool {
+	return (e.Op == Put || e.Op == Delete) && e.Status != OK
 }
 
 // Item is one key of a dumped store. Deleted: the key's winning write is a

@@ -49,7 +49,8 @@ type Client struct {
 
 // Listen serves client id of cfg on its configured rpc address until Close.
 // With a run (the master that started it passes -run) the client refuses
-// every other run; without one it serves any run of its cluster.
+// every other run; without one it serves any run of its cluster. logger
+// carries the client's identity already (config.OpenLog's role and id).
 func Listen(cfg *config.Config, id uint32, run string, logger *slog.Logger) (*Client, error) {
 	cc, ok := cfg.Client(id)
 	if !ok {
@@ -59,7 +60,7 @@ func Listen(cfg *config.Config, id uint32, run string, logger *slog.Logger) (*Cl
 		id:  id,
 		cfg: cfg,
 		run: run,
-		log: logger.With("client", id),
+		log: logger,
 	}
 	srv, err := rpcconn.Listen(c.identity(), cc.RPCAddr(), "Client", c)
 	if err != nil {

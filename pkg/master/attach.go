@@ -15,12 +15,13 @@ import (
 // is up on the config's data directory (Up), and prints its transcript as
 // Run would: stdout gets what get and printStore print (and the echo),
 // stderr the errors and the summary. It returns the script's exit code
-// (ExitOK, ExitFailed), or ExitStart when no master is up there or it
-// refused the script. stdin is read only when the master that is up asks
+// (ExitOK, ExitFailed), ExitStart when no master is up there or it
+// refused the script, or ExitInterrupted when ctx ended first (the script
+// then stops there). stdin is read only when the master that is up asks
 // for more, so a terminal's prompt appears once the last line has run.
 //
 // Options that shape a run the master starts itself (Check, StatsFile,
-// HistoryFile, KeepData) are refused: the master that is up owns the
+// HistoryFile, HistoryHTMLFile, KeepData) are refused: the master that is up owns the
 // cluster and its history.
 func Attach(ctx context.Context, opts Options, stdin io.Reader) int {
 	dir := opts.Config.DataDir
@@ -52,6 +53,9 @@ func attachable(opts Options) error {
 	}
 	if opts.HistoryFile != "" {
 		flags = append(flags, "-history")
+	}
+	if opts.HistoryHTMLFile != "" {
+		flags = append(flags, "-history-html")
 	}
 	if opts.KeepData {
 		flags = append(flags, "-keep-data")
@@ -110,7 +114,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		errf("%v", err)
 		return ExitStart
 	}
-	h := hello{Version: controlVersion, Cluster: opts.Config.Cluster, Pid: os.Getpid(), Echo: opts.Echo, Config: opts.ConfigPath}
+	h := hello{Version: controlVersion, Cluster: opts.Config.Cluster, Pid: os.Getpid(), Echo: opts.Echo, Config: opts.ConfigPath, Quiet: opts.Quiet}
 	c.SetDeadline(time.Now().Add(controlHelloTimeout))
 	var ans answer
 	err := writeJSONFrame(c, frameHello, h)
@@ -134,7 +138,9 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		return ExitStart
 	}
 	c.SetDeadline(time.Time{})
-	errf("running the script on the cluster that is up: master pid %d, run %s, config %s", ans.Pid, ans.Run, ans.Config)
+	if !opts.Quiet {
+		errf("running the script on the cluster that is up: master pid %d, run %s, config %s", ans.Pid, ans.Run, ans.Config)
+	}
 
 	stop := make(chan struct{})
 	defer close(stop)
@@ -177,7 +183,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		select {
 		case <-ctx.Done():
 			errf("interrupted: %v", context.Cause(ctx))
-			return ExitFailed
+			return ExitInterrupted
 		case f := <-frames:
 			if f.err != nil {
 				errf("lost the master that is up (pid %d): %v", ans.Pid, f.err)
@@ -213,7 +219,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 				// The read was cut short by the interrupt itself (Ctrl-C
 				// at a prompt).
 				errf("interrupted: %v", context.Cause(ctx))
-				return ExitFailed
+				return ExitInterrupted
 			}
 			var err error
 			if len(ch.data) > 0 {

@@ -1,15 +1,15 @@
 package master
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"slices"
+	"strings"
 	"time"
 
 	"gossipkv/pkg/check"
+	"gossipkv/pkg/histfile"
+	"gossipkv/pkg/linz"
 	"gossipkv/pkg/runstats"
 )
 
@@ -21,16 +21,25 @@ const ExitCheck = 3
 // them all.
 const maxShown = 50
 
+// linzTimeout bounds the linearizability search. A script runs one command
+// at a time, so its operations overlap only through unacknowledged writes
+// and the search is short; the bound keeps a pathological history from
+// holding up the verdict.
+const linzTimeout = 20 * time.Second
+
 // finish prints the run's metrics, writes the -stats file, judges the
 // history with -check and returns the exit code.
 func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) int {
 	var verdict *check.Verdict
+	var lin *linz.Verdict
 	if m.hist != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(m.opts.Stderr, "check: skipped: the run was interrupted")
 		} else {
 			v := check.Check(m.hist.events)
 			verdict = &v
+			l := linz.CheckHistory(m.hist.events, linz.Options{Timeout: linzTimeout})
+			lin = &l
 		}
 	}
 	stale := 0
@@ -38,21 +47,32 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		stale = verdict.Counts.StaleReads
 	}
 	st := m.stats(elapsed, stale)
+	if m.hist != nil {
+		st.Check = checkStats(verdict)
+	}
+	if lin != nil {
+		st.Linearizability = linzStats(lin, m.opts.RequireLinearizable)
+	}
 	m.metricsSummary(st)
+	failed := func(what string, err error) {
+		m.errf("writing %s: %v", what, err)
+		if code == ExitOK {
+			code = ExitFailed
+		}
+	}
 	if m.opts.StatsFile != "" {
 		if err := runstats.Write(m.opts.StatsFile, st); err != nil {
-			m.errf("writing -stats: %v", err)
-			if code == ExitOK {
-				code = ExitFailed
-			}
+			failed("-stats", err)
 		}
 	}
 	if m.opts.HistoryFile != "" && m.hist != nil {
-		if err := writeHistory(m.opts.HistoryFile, m.hist.events); err != nil {
-			m.errf("writing -history: %v", err)
-			if code == ExitOK {
-				code = ExitFailed
-			}
+		if err := histfile.WriteFile(m.opts.HistoryFile, m.hist.events); err != nil {
+			failed("-history", err)
+		}
+	}
+	if m.opts.HistoryHTMLFile != "" && lin != nil {
+		if err := writeHTML(m.opts.HistoryHTMLFile, lin); err != nil {
+			failed("-history-html", err)
 		}
 	}
 	if verdict == nil {
@@ -65,38 +85,79 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 		}
 		fmt.Fprintf(m.opts.Stderr, "check: %v\n", v)
 	}
-	fmt.Fprintln(m.opts.Stderr, verdict.Summary())
+	linzFails := m.opts.RequireLinearizable && lin.Result == linz.NotLinearizable
+	if !m.opts.Quiet || linzFails {
+		if m.opts.RequireLinearizable {
+			fmt.Fprintf(m.opts.Stderr, "check: linearizability: %s\n", lin.Summary())
+		} else {
+			fmt.Fprintf(m.opts.Stderr, "check: linearizability, reported only: %s\n", lin.Summary())
+		}
+	}
+	summary := verdict.Summary()
+	if linzFails {
+		summary = failLinearizability(summary)
+	}
+	if !verdict.OK() || linzFails || !m.opts.Quiet {
+		fmt.Fprintln(m.opts.Stderr, summary)
+	}
 	if m.opts.OnVerdict != nil {
 		m.opts.OnVerdict(*verdict)
 	}
-	if !verdict.OK() {
+	if !verdict.OK() || linzFails {
 		return ExitCheck
 	}
 	return code
 }
 
-// writeHistory writes events one a line; after a stabilize, each server's
-// store as the checker saw it.
-func writeHistory(path string, events check.History) error {
+// checkStats is the -stats record of a verdict; nil: the check was
+// skipped.
+func checkStats(v *check.Verdict) *runstats.Check {
+	if v == nil {
+		return &runstats.Check{Skipped: "the run was interrupted", Classes: []runstats.ClassCount{}}
+	}
+	c := v.Counts
+	st := &runstats.Check{
+		OK: v.OK(), Violations: v.Total(), Classes: []runstats.ClassCount{},
+		Counts: runstats.CheckCounts{
+			Puts: c.Puts, PutsFailed: c.PutsFailed, Deletes: c.Deletes, DeletesFailed: c.DeletesFailed,
+			Gets: c.Gets, ErrConn: c.ErrConn, Stabilizes: c.Stabilizes, Groups: c.Groups,
+			ErrDep: c.ErrDep, ErrDepNecessary: c.ErrDepNecessary, ErrDepSpurious: c.ErrDepSpurious,
+			ErrDepUndetermined: c.ErrDepUndetermined, StaleReads: c.StaleReads,
+		},
+	}
+	for _, cl := range v.Classes() {
+		st.Classes = append(st.Classes, runstats.ClassCount{Class: cl.String(), Violations: v.ByClass[cl]})
+	}
+	return st
+}
+
+// failLinearizability turns the checker's verdict line into a failure
+// that names linearizability first.
+func failLinearizability(summary string) string {
+	if rest, ok := strings.CutPrefix(summary, "check: ok: "); ok {
+		return "check: FAIL: not linearizable; " + rest
+	}
+	return "check: FAIL: not linearizable, " + strings.TrimPrefix(summary, "check: FAIL: ")
+}
+
+func linzStats(v *linz.Verdict, required bool) *runstats.Linearizability {
+	l := &runstats.Linearizability{Result: v.Result.String(), Required: required, Ops: v.Ops, Keys: v.Keys,
+		FailedKeys: len(v.Failures)}
+	if len(v.Failures) > 0 {
+		f := v.Failures[0]
+		l.Key, l.Line, l.Op = f.Key, f.Stuck.Line, f.Stuck.String()
+	}
+	return l
+}
+
+func writeHTML(path string, v *linz.Verdict) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriter(f)
-	for _, e := range events {
-		fmt.Fprintln(w, e)
-		ids := make([]uint32, 0, len(e.Stores))
-		for id := range e.Stores {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			fmt.Fprintf(w, "  server %d:", id)
-			for _, it := range e.Stores[id] {
-				fmt.Fprintf(w, " %q=%q@%v", it.Key, it.Value, it.Version)
-			}
-			fmt.Fprintln(w)
-		}
+	if err := v.WriteHTML(f); err != nil {
+		f.Close()
+		return err
 	}
-	return errors.Join(w.Flush(), f.Close())
+	return f.Close()
 }

@@ -73,6 +73,8 @@ type hello struct {
 	Pid     int    `json:"pid"`
 	Echo    bool   `json:"echo"`
 	Config  string `json:"config,omitempty"`
+	// Quiet: send back only errors on stderr (Options.Quiet).
+	Quiet bool `json:"quiet,omitempty"`
 }
 
 // answer is the up master's reply to a hello: Error is empty when it takes

@@ -44,8 +44,9 @@
 //     master at a time being the user's business.
 //   - A master that is up does not watch its servers: one that dies on its
 //     own stays "running" in its link view until a script's killServer
-//     finds it gone. -check, -stats and -history are for runs a master
-//     starts itself, and attached scripts may not ask for them.
+//     finds it gone. -check, -stats, -history and -history-html are for
+//     runs a master starts itself, and attached scripts may not ask for
+//     them.
 //   - Started processes get SIGKILL from the kernel if the master dies
 //     (Linux), so a crashed master leaves no watchdog or client behind;
 //     the watchdogs do the same for their servers.

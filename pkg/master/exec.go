@@ -16,7 +16,7 @@ import (
 // exec runs one parsed command. Its error, if any, is what is wrong with
 // the line; the run goes on.
 func (m *master) exec(ctx context.Context, c script.Command) error {
-	m.line = c.Line
+	m.line, m.lineStart = c.Line, time.Now()
 	switch c.Kind {
 	case script.JoinServer:
 		return m.joinServer(c.IDs[0])
@@ -111,7 +111,7 @@ func (m *master) joinServer(id uint32) error {
 	if m.view.Live(id) {
 		return fmt.Errorf("server %d is already running", id)
 	}
-	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run}
+	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run, LogFormat: string(m.opts.LogFormat)}
 	var reply api.StartReply
 	if err := m.watchdogs[id].CallTimeout(api.WatchdogStart, args, &reply, m.startTimeout); err != nil {
 		return fmt.Errorf("start server %d: %w", id, err)
@@ -294,7 +294,8 @@ func (m *master) put(cid uint32, key, value []byte) error {
 	var reply api.ClientReply
 	t0 := time.Now()
 	err := m.clients[cid].Call(api.ClientPut, api.ClientPutArgs{Key: key, Value: value}, &reply)
-	m.notePut(cid, key, value, reply, err, t0)
+	t1 := time.Now()
+	m.notePut(cid, key, value, reply, err, t0, t1)
 	if err != nil {
 		return fmt.Errorf("client %d: %w", cid, err)
 	}
@@ -311,7 +312,8 @@ func (m *master) del(cid uint32, key []byte) error {
 	var reply api.ClientReply
 	t0 := time.Now()
 	err := m.clients[cid].Call(api.ClientDelete, api.ClientDeleteArgs{Key: key}, &reply)
-	m.noteDelete(cid, key, reply, err, t0)
+	t1 := time.Now()
+	m.noteDelete(cid, key, reply, err, t0, t1)
 	if err != nil {
 		return fmt.Errorf("client %d: %w", cid, err)
 	}
@@ -328,7 +330,8 @@ func (m *master) get(cid uint32, key []byte) error {
 	var reply api.ClientReply
 	t0 := time.Now()
 	err := m.clients[cid].Call(api.ClientGet, api.ClientGetArgs{Key: key}, &reply)
-	m.noteGet(cid, key, reply, err, t0)
+	t1 := time.Now()
+	m.noteGet(cid, key, reply, err, t0, t1)
 	if err != nil {
 		return fmt.Errorf("client %d: %w", cid, err)
 	}

@@ -412,20 +412,21 @@ func (f *fakeClientRPC) Disconnect(_ api.Empty, _ *api.Empty) error {
 	return nil
 }
 
-// server returns the client's connection, or nil if it has none; the call
-// itself is made without c.mu, which the server's handler takes.
-func (f *fakeClientRPC) server() *rpcconn.Conn {
+// server returns the client's connection and the server's id, or nil if
+// it has none; the call itself is made without c.mu, which the server's
+// handler takes.
+func (f *fakeClientRPC) server() (*rpcconn.Conn, uint32) {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
 	cl := f.c.clients[f.id]
 	if !cl.connected {
-		return nil
+		return nil, 0
 	}
-	return cl.conn
+	return cl.conn, cl.serverID
 }
 
 func (f *fakeClientRPC) Put(a api.ClientPutArgs, r *api.ClientReply) error {
-	conn := f.server()
+	conn, id := f.server()
 	if conn == nil {
 		*r = api.ClientReply{Status: api.ErrConn, Reason: "disconnected"}
 		return nil
@@ -435,12 +436,12 @@ func (f *fakeClientRPC) Put(a api.ClientPutArgs, r *api.ClientReply) error {
 		*r = api.ClientReply{Status: api.ErrConn, Reason: err.Error()}
 		return nil
 	}
-	*r = api.ClientReply{Status: pr.Status, Reason: pr.Reason}
+	*r = api.ClientReply{Status: pr.Status, Reason: pr.Reason, Server: id}
 	return nil
 }
 
 func (f *fakeClientRPC) Get(a api.ClientGetArgs, r *api.ClientReply) error {
-	conn := f.server()
+	conn, id := f.server()
 	if conn == nil {
 		*r = api.ClientReply{Status: api.ErrConn}
 		return nil
@@ -450,7 +451,7 @@ func (f *fakeClientRPC) Get(a api.ClientGetArgs, r *api.ClientReply) error {
 		*r = api.ClientReply{Status: api.ErrConn, Reason: err.Error()}
 		return nil
 	}
-	*r = api.ClientReply{Status: gr.Status, Value: gr.Value}
+	*r = api.ClientReply{Status: gr.Status, Value: gr.Value, Server: id}
 	return nil
 }
 

@@ -3,11 +3,12 @@ package master
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"os"
 	"time"
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
+	"gossipkv/pkg/config"
 )
 
 // history is what a -check run records for check.Check: every command that
@@ -16,11 +17,22 @@ import (
 // dumps after stabilize).
 type history struct {
 	events check.History
+	// start is when the run began: events carry their times since then,
+	// on the monotonic clock.
+	start time.Time
 }
 
+// record records a cluster event, timed from the start of its script
+// command until now.
 func (m *master) record(e check.Event) {
+	m.recordCall(e, m.lineStart, time.Now())
+}
+
+// recordCall records an event that ran from t0 to t1.
+func (m *master) recordCall(e check.Event, t0, t1 time.Time) {
 	if m.hist != nil {
 		e.Line = m.line
+		e.Call, e.Return = t0.Sub(m.hist.start), t1.Sub(m.hist.start)
 		m.hist.events = append(m.hist.events, e)
 	}
 }
@@ -28,7 +40,12 @@ func (m *master) record(e check.Event) {
 // noteStart records that server id runs a new process, pid.
 func (m *master) noteStart(id uint32, fresh bool, pid int) {
 	if srv, _ := m.cfg.Server(id); m.isLocal(srv.Host) {
-		m.launch.pids.write(fmt.Sprintf("server-%d", id), pid, filepath.Join(m.launch.binDir, "server"))
+		// The watchdog chose the binary: the process says which.
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			exe, _ = config.FindBinary(m.launch.binDir, "server")
+		}
+		m.launch.pids.write(fmt.Sprintf("server-%d", id), pid, exe)
 	}
 	m.met.started(id, pid)
 	m.record(check.Event{Op: check.Start, Server: id, Fresh: fresh})
@@ -47,41 +64,42 @@ func (m *master) noteLink(a, b uint32, up bool) {
 	m.record(check.Event{Op: op, Server: a, Peer: b})
 }
 
-// notePut records a put that started at t0; err is the call's own failure.
-func (m *master) notePut(cid uint32, key, value []byte, r api.ClientReply, err error, t0 time.Time) {
+// notePut records a put whose call to the client ran from t0 to t1; err
+// is the call's own failure.
+func (m *master) notePut(cid uint32, key, value []byte, r api.ClientReply, err error, t0, t1 time.Time) {
 	st := statusOf(r.Status, err)
-	m.met.puts.observe(t0, time.Now(), st == check.OK)
+	m.met.puts.observe(t0, t1, st == check.OK)
 	if st == check.Unreachable {
 		m.met.errCon++
 	}
-	m.record(check.Event{Op: check.Put, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: value,
-		Status: st, Version: r.Version, Dep: r.Dep})
+	m.recordCall(check.Event{Op: check.Put, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: value,
+		Status: st, Version: r.Version, Dep: r.Dep}, t0, t1)
 }
 
-// noteDelete records a delete that started at t0.
-func (m *master) noteDelete(cid uint32, key []byte, r api.ClientReply, err error, t0 time.Time) {
+// noteDelete records a delete whose call ran from t0 to t1.
+func (m *master) noteDelete(cid uint32, key []byte, r api.ClientReply, err error, t0, t1 time.Time) {
 	st := statusOf(r.Status, err)
-	m.met.deletes.observe(t0, time.Now(), st == check.OK)
+	m.met.deletes.observe(t0, t1, st == check.OK)
 	if st == check.Unreachable {
 		m.met.errCon++
 	}
-	m.record(check.Event{Op: check.Delete, Client: cid, Server: m.answeredBy(cid, r, st), Key: key,
-		Status: st, Version: r.Version, Dep: r.Dep})
+	m.recordCall(check.Event{Op: check.Delete, Client: cid, Server: m.answeredBy(cid, r, st), Key: key,
+		Status: st, Version: r.Version, Dep: r.Dep}, t0, t1)
 }
 
-// noteGet records a get that started at t0.
-func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t0 time.Time) {
+// noteGet records a get whose call ran from t0 to t1.
+func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t0, t1 time.Time) {
 	st := statusOf(r.Status, err)
 	answered := st == check.OK || st == check.NoKey || st == check.Behind
-	m.met.gets.observe(t0, time.Now(), answered)
+	m.met.gets.observe(t0, t1, answered)
 	switch st {
 	case check.Behind:
 		m.met.errDep++
 	case check.Unreachable:
 		m.met.errCon++
 	}
-	m.record(check.Event{Op: check.Get, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: r.Value,
-		Status: st, Version: r.Version, Dep: r.Dep})
+	m.recordCall(check.Event{Op: check.Get, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: r.Value,
+		Status: st, Version: r.Version, Dep: r.Dep}, t0, t1)
 }
 
 // answeredBy is the server of a put or get: the one that answered, or for

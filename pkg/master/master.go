@@ -23,14 +23,18 @@ import (
 const (
 	// ExitOK: every line ran.
 	ExitOK = 0
-	// ExitFailed: at least one line failed (bad line or failed command), or
-	// the run was interrupted.
+	// ExitFailed: at least one line failed (bad line or failed command).
 	ExitFailed = 1
 	// ExitStart: the master could not start: a watchdog or client neither
 	// answered nor could be started, a port of the config is held by
 	// another cluster's or run's process (or not by gossipkv at all), or
 	// another master holds the data directory.
 	ExitStart = 2
+	// ExitInterrupted: the run was interrupted (its context was cancelled:
+	// SIGINT, SIGTERM, Ctrl-C at a prompt) before its script ended; the
+	// master has stopped what it started. 128 + SIGINT's number, as a shell
+	// reports a command that Ctrl-C ended.
+	ExitInterrupted = 130
 )
 
 // Fallbacks for timing knobs left at zero, so a hand-built Config still
@@ -72,12 +76,29 @@ type Options struct {
 	// StatsFile, if set, gets the run's metrics as JSON at the end.
 	StatsFile string
 	// HistoryFile, if set (with Check), gets the recorded history at the
-	// end, one event a line, each stabilize with the stores it dumped:
-	// what the checker judged, for reading a failed check.
+	// end as JSON Lines (package histfile), each stabilize with the stores
+	// it dumped: what the checker judged, for reading a failed check and
+	// for other checkers.
 	HistoryFile string
+	// HistoryHTMLFile, if set (with Check), gets porcupine's
+	// visualization of the linearizability check (package linz).
+	HistoryHTMLFile string
+	// RequireLinearizable makes a Check run that is not linearizable fail
+	// (ExitCheck). Without it the linearizability verdict is only
+	// reported: an eventually consistent store does not promise it.
+	RequireLinearizable bool
 	// Stdout gets only what get and printStore print (and the echo; for
 	// Up, its endpoints first); Stderr gets errors, progress and timings.
 	Stdout, Stderr io.Writer
+	// Quiet leaves only errors on Stderr: no note of the processes started
+	// or of the cluster that is up, no summary, no metrics, and the check's
+	// verdict only when it fails.
+	Quiet bool
+	// LogFormat is the format of the logs of the processes the master
+	// starts (config.LogFormats): given to the watchdogs and clients it
+	// starts and, in each start call, to the servers. Empty leaves it to
+	// each process (text, unless its GOSSIPKV_LOG_FORMAT says otherwise).
+	LogFormat config.LogFormat
 	// Run is the run id (config.ValidName); empty draws a random one.
 	// The processes this run starts belong to it and refuse every other
 	// run, so two masters never drive each other's processes.
@@ -92,7 +113,8 @@ type Options struct {
 // answering, runs the script read from stdin line by line, stops what it
 // started and returns an exit code (ExitOK, ExitFailed, ExitStart). A
 // cancelled ctx (SIGINT, SIGTERM) stops the script between lines, and
-// stabilize while it polls.
+// stabilize while it polls: the run then stops what it started and returns
+// ExitInterrupted.
 //
 // When a master that is up (Up) holds the config's data directory, Run
 // runs the script on that cluster instead, as Attach does, and says so on
@@ -130,6 +152,10 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	}
 	defer lock.release()
 	if !m.start(ctx, t0) {
+		if ctx.Err() != nil {
+			m.interrupted(ctx)
+			return ExitInterrupted
+		}
 		return ExitStart
 	}
 	t1 := time.Now()
@@ -152,7 +178,7 @@ func (m *master) start(ctx context.Context, t0 time.Time) bool {
 	}
 	if n := m.launch.count(); n > 0 {
 		// The run id names this master in other masters' errors.
-		m.errf("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
+		m.notef("started %d processes in %.3f s (run %s of cluster %s, master pid %d)",
 			n, time.Since(t0).Seconds(), m.self.Run, m.cfg.Cluster, os.Getpid())
 	}
 	return true
@@ -191,9 +217,10 @@ type master struct {
 
 	tally
 
-	// line is the script line being run; polls counts the Status rounds
-	// of the current stabilize.
+	// line is the script line being run, since lineStart; polls counts
+	// the Status rounds of the current stabilize.
 	line, polls int
+	lineStart   time.Time
 	met         *metrics
 	hist        *history // nil without Options.Check
 }
@@ -213,7 +240,7 @@ func newMaster(opts Options) *master {
 		cfg:       cfg,
 		cfgName:   name,
 		out:       bufio.NewWriter(opts.Stdout),
-		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, run: run, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
+		launch:    &launcher{binDir: opts.BinDir, cfgPath: opts.ConfigPath, run: run, logFormat: opts.LogFormat, logDir: cfg.LogDir(), pids: pidFiles{PidDir(cfg.DataDir)}},
 		isLocal:   opts.isLocal,
 		self:      rpcconn.Identity{Cluster: cfg.Cluster, Run: run, Role: rpcconn.RoleMaster},
 		watchdogs: map[uint32]*rpcconn.Conn{},
@@ -226,7 +253,7 @@ func newMaster(opts Options) *master {
 		met:       newMetrics(),
 	}
 	if opts.Check {
-		m.hist = &history{}
+		m.hist = &history{start: time.Now()}
 	}
 	if m.isLocal == nil {
 		m.isLocal = isLocalHost
@@ -265,6 +292,14 @@ func orDefault(d, def time.Duration) time.Duration {
 // errf writes one "master: ..." line on stderr.
 func (m *master) errf(format string, args ...any) {
 	fmt.Fprintf(m.opts.Stderr, "master: "+format+"\n", args...)
+}
+
+// notef writes a line that is not an error (progress, a summary, a
+// figure), which Quiet leaves out.
+func (m *master) notef(format string, args ...any) {
+	if !m.opts.Quiet {
+		m.errf(format, args...)
+	}
 }
 
 // lineError reports a script line that failed, after whatever the line
@@ -518,12 +553,17 @@ func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
 	defer lr.close()
 	code := ExitOK
 	for {
+		// A line that an interrupt cut short is the last.
+		if ctx.Err() != nil {
+			m.interrupted(ctx)
+			return ExitInterrupted
+		}
 		lr.next()
 		var it item
 		select {
 		case <-ctx.Done():
-			m.errf("interrupted: %v", ctx.Err())
-			return ExitFailed
+			m.interrupted(ctx)
+			return ExitInterrupted
 		case it = <-lr.items:
 		}
 		failed, end := m.step(ctx, it)
@@ -531,9 +571,17 @@ func (m *master) runScript(ctx context.Context, stdin io.Reader) int {
 			code = ExitFailed
 		}
 		if end {
+			if it.err != io.EOF && ctx.Err() != nil {
+				return ExitInterrupted // the read was cut short, and step said so
+			}
 			return code
 		}
 	}
+}
+
+// interrupted says that ctx ended the script, and why.
+func (m *master) interrupted(ctx context.Context) {
+	m.errf("interrupted: %v", context.Cause(ctx))
 }
 
 // step runs one item of a script: it reports whether the line failed and
@@ -555,7 +603,7 @@ func (m *master) step(ctx context.Context, it item) (failed, end bool) {
 	case it.err != nil && ctx.Err() != nil:
 		// The read was cut short by the interrupt itself (Ctrl-C at a
 		// prompt).
-		m.errf("interrupted: %v", ctx.Err())
+		m.interrupted(ctx)
 		return true, true
 	case it.err != nil:
 		m.errf("reading the script: %v", it.err)
@@ -594,7 +642,7 @@ func (m *master) summary(elapsed time.Duration) {
 	if secs > 0 {
 		rate = float64(m.commands) / secs
 	}
-	m.errf("%d commands, %d errors, %.3f s, %.1f commands/s", m.commands, m.failures, secs, rate)
+	m.notef("%d commands, %d errors, %.3f s, %.1f commands/s", m.commands, m.failures, secs, rate)
 	if n := len(m.stabilizes); n > 0 {
 		ds := append([]time.Duration(nil), m.stabilizes...)
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
@@ -602,7 +650,7 @@ func (m *master) summary(elapsed time.Duration) {
 		for _, d := range ds {
 			total += d
 		}
-		m.errf("%d stabilize: total %.3f s, median %.3f s, max %.3f s",
+		m.notef("%d stabilize: total %.3f s, median %.3f s, max %.3f s",
 			n, total.Seconds(), ds[n/2].Seconds(), ds[n-1].Seconds())
 	}
 }

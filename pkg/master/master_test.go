@@ -420,8 +420,8 @@ func TestRun_Interrupted(t *testing.T) {
 	// stdin stays open: only the cancel can end the run.
 	cancel()
 	code := <-done
-	if code != ExitFailed {
-		t.Errorf("exit %d, want %d", code, ExitFailed)
+	if code != ExitInterrupted {
+		t.Errorf("exit %d, want %d", code, ExitInterrupted)
 	}
 	checkStderr(t, stderr.String(), "master: interrupted")
 	if c.running(0) {
@@ -520,5 +520,43 @@ func TestRun_ErrorFollowsItsEcho(t *testing.T) {
 		if next := strings.Index(out[echo+len(pair[0]):], "> "); next >= 0 && echo+len(pair[0])+next < err {
 			t.Errorf("the error of %q comes after the next line's echo:\n%s", pair[0], out)
 		}
+	}
+}
+
+// Quiet leaves only the errors on stderr: a bad line's error, and a failed
+// check's verdict, but no summary, figures or passing verdict.
+func TestRun_Quiet(t *testing.T) {
+	script := lines("joinServer 0", "joinClient 1 0", "put 1 k v", "get 1 k", "bogus")
+	for _, quiet := range []bool{false, true} {
+		cfg := testConfig(t, 1, 1)
+		startFakeCluster(t, cfg)
+		r := runScript(t, cfg, script, func(o *Options) { o.Quiet, o.Echo = quiet, false })
+		checkStdout(t, r.stdout, "k:v\n")
+		if r.code != ExitFailed {
+			t.Errorf("quiet=%v: exit %d, want %d", quiet, r.code, ExitFailed)
+		}
+		checkStderr(t, r.stderr, `master: line 5: unknown command "bogus"`)
+		for _, note := range []string{"5 commands, 1 errors", "1 puts, ", "1 gets, ", "ERR_DEP, "} {
+			if got := strings.Contains(r.stderr, note); got == quiet {
+				t.Errorf("quiet=%v: stderr has %q: %v", quiet, note, got)
+			}
+		}
+		if quiet && strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("quiet: stderr is not the one error line:\n%s", r.stderr)
+		}
+	}
+}
+
+// The log format asked of the master reaches every server it starts.
+func TestRun_LogFormat_InEveryStart(t *testing.T) {
+	cfg := testConfig(t, 2, 0)
+	c := startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines("joinServer 0", "joinServer 1"), func(o *Options) { o.LogFormat = "json"; o.Run = "run1" })
+	if r.code != ExitOK {
+		t.Fatalf("exit %d", r.code)
+	}
+	want := []api.StartArgs{{ServerID: 0, Fresh: true, Run: "run1", LogFormat: "json"}, {ServerID: 1, Fresh: true, Run: "run1", LogFormat: "json"}}
+	if got := c.startCalls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("starts %v, want %v", got, want)
 	}
 }

@@ -198,26 +198,26 @@ func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 func (m *master) metricsSummary(st runstats.Stats) {
 	if st.Puts > 0 {
 		l := st.PutLatencyMs
-		m.errf("%d puts, %.1f puts/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Puts, st.PutsPerS, l.P50, l.P99, l.Max)
+		m.notef("%d puts, %.1f puts/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Puts, st.PutsPerS, l.P50, l.P99, l.Max)
 	}
 	if st.Deletes > 0 {
 		l := st.DeleteLatencyMs
-		m.errf("%d deletes, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Deletes, l.P50, l.P99, l.Max)
+		m.notef("%d deletes, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Deletes, l.P50, l.P99, l.Max)
 	}
 	if st.Gets > 0 {
 		l := st.GetLatencyMs
-		m.errf("%d gets, %.1f gets/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Gets, st.GetsPerS, l.P50, l.P99, l.Max)
+		m.notef("%d gets, %.1f gets/s, latency p50 %.3f ms, p99 %.3f ms, max %.3f ms", st.Gets, st.GetsPerS, l.P50, l.P99, l.Max)
 	}
 	if n := len(st.Stabilize); n > 0 {
 		polls := 0
 		for _, s := range st.Stabilize {
 			polls += s.Polls
 		}
-		m.errf("stabilize polls: %d in all, %.1f per stabilize", polls, float64(polls)/float64(n))
+		m.notef("stabilize polls: %d in all, %.1f per stabilize", polls, float64(polls)/float64(n))
 	}
 	if st.Puts > 0 && len(st.Servers) > 0 {
 		p := st.MsgsPerPut
-		m.errf("per put: %.2f messages between servers (%.2f writes, %.2f relays, %.2f acks, %.2f deltas), %.0f bytes",
+		m.notef("per put: %.2f messages between servers (%.2f writes, %.2f relays, %.2f acks, %.2f deltas), %.0f bytes",
 			p.Total, p.Writes, p.Relays, p.Acks, p.Deltas, st.BytesPerPut)
 	}
 	var rss []string
@@ -227,11 +227,11 @@ func (m *master) metricsSummary(st runstats.Stats) {
 		}
 	}
 	if len(rss) > 0 {
-		m.errf("peak RSS (MB) of servers %s", strings.Join(rss, ", "))
+		m.notef("peak RSS (MB) of servers %s", strings.Join(rss, ", "))
 	}
 	stale := "stale reads: counted with -check"
 	if m.hist != nil {
 		stale = fmt.Sprintf("%d stale reads", st.StaleReads)
 	}
-	m.errf("%d ERR_DEP, %d ERR_CONN, %s", st.ErrDep, st.ErrConn, stale)
+	m.notef("%d ERR_DEP, %d ERR_CONN, %s", st.ErrDep, st.ErrConn, stale)
 }

@@ -11,7 +11,6 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
-	"gossipkv/pkg/model"
 	"gossipkv/pkg/runstats"
 )
 
@@ -141,31 +140,22 @@ func TestRun_Check_PassingRun(t *testing.T) {
 	checkStderr(t, r.stderr, "check: ok: ")
 }
 
-func TestWriteHistory_OneEventALine_StoresUnderStabilize(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "history.txt")
-	v := model.Version{Wall: 7, Origin: 1}
-	events := check.History{
-		{Op: check.Put, Line: 3, Client: 5, Server: 1, Key: []byte("k"), Value: []byte("a b"), Status: check.OK, Version: v},
-		{Op: check.Stabilize, Line: 4, Converged: true, Stores: map[uint32][]check.Item{
-			2: {{Key: []byte("k"), Value: []byte("a b"), Version: v}},
-			0: {{Key: []byte("k"), Value: []byte("a b"), Version: v}},
-		}},
+// The -stats record of a failed check counts every violation, by class,
+// under the names stderr gives them; a skipped check is not ok.
+func TestCheckStats(t *testing.T) {
+	var v check.Verdict
+	v.ByClass[check.Lost] = 3
+	v.ByClass[check.ReadYourWrites] = 1
+	v.Counts.Puts, v.Counts.ErrDepSpurious = 7, 2
+	st := checkStats(&v)
+	want := []runstats.ClassCount{{Class: "lost-write", Violations: 3}, {Class: "read-your-writes", Violations: 1}}
+	if st.OK || st.Violations != 4 || !slices.Equal(st.Classes, want) || st.Counts.Puts != 7 || st.Counts.ErrDepSpurious != 2 || st.Skipped != "" {
+		t.Errorf("failed check: %+v", st)
 	}
-	if err := writeHistory(path, events); err != nil {
-		t.Fatal(err)
+	if st := checkStats(&check.Verdict{}); !st.OK || st.Violations != 0 || len(st.Classes) != 0 {
+		t.Errorf("passed check: %+v", st)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	want := []string{
-		`line 3: put client 5 server 1 "k"="a b": OK v7.0@1 dep v0`,
-		`line 4: stabilize converged=true 2 stores `,
-		`  server 0: "k"="a b"@v7.0@1`,
-		`  server 2: "k"="a b"@v7.0@1`,
-	}
-	if !slices.Equal(lines, want) {
-		t.Fatalf("history:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	if st := checkStats(nil); st.OK || st.Skipped == "" {
+		t.Errorf("skipped check: %+v", st)
 	}
 }

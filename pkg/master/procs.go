@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"gossipkv/pkg/config"
 )
 
 // launcher starts the local helper processes (watchdogs, clients) that were
@@ -20,8 +22,10 @@ type launcher struct {
 	binDir  string
 	cfgPath string
 	run     string // given to every started process: it belongs to this run
-	logDir  string
-	pids    pidFiles
+	// logFormat, when set, is given to every started process (-log-format).
+	logFormat config.LogFormat
+	logDir    string
+	pids      pidFiles
 
 	// mu guards procs, appended to by concurrent starts.
 	mu    sync.Mutex
@@ -46,11 +50,15 @@ func (p *proc) exited() bool {
 	}
 }
 
-// start runs `<binDir>/<binary> -config <cfg> -id <id> -run <run>` with its
-// stderr in <logDir>/<binary>-<id>.stderr.
+// start runs `<binary> -config <cfg> -id <id> -run <run>`, the binary
+// found by config.FindBinary in binDir, with its stderr in
+// <logDir>/<binary>-<id>.stderr.
 func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	name := fmt.Sprintf("%s-%d", binary, id)
-	path := filepath.Join(l.binDir, binary)
+	path, err := config.FindBinary(l.binDir, binary)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
 	if err := os.MkdirAll(l.logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -58,7 +66,11 @@ func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	cmd := exec.Command(path, "-config", l.cfgPath, "-id", strconv.FormatUint(uint64(id), 10), "-run", l.run)
+	args := []string{"-config", l.cfgPath, "-id", strconv.FormatUint(uint64(id), 10), "-run", l.run}
+	if l.logFormat != "" {
+		args = append(args, "-log-format", string(l.logFormat))
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = childAttr()

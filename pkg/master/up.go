@@ -155,7 +155,11 @@ func (m *master) printEndpoints() {
 		}
 		tw.Flush()
 	}
-	run := fmt.Sprintf("%s -config %s", filepath.Join(m.opts.BinDir, "master"), m.opts.ConfigPath)
+	self, err := os.Executable()
+	if err != nil {
+		self = filepath.Join(m.opts.BinDir, "master")
+	}
+	run := fmt.Sprintf("%s -config %s", self, m.opts.ConfigPath)
 	fmt.Fprintf(m.out, "\nrun a script:  %s < SCRIPT\n", run)
 	fmt.Fprintf(m.out, "or type one:   %s (at a terminal)\n", run)
 	fmt.Fprintf(m.out, "stop:          Ctrl-C here, or kill -INT %d\n", os.Getpid())
@@ -212,8 +216,15 @@ func (m *master) runAttached(upCtx context.Context, s *attachSession) {
 	if upCtx.Err() != nil {
 		m.errf("the master that is up is stopping the cluster")
 	}
+	if code == ExitInterrupted {
+		// Neither the attacher's signal (it exits on its own) nor the
+		// cluster's end: a script cut short failed.
+		code = ExitFailed
+	}
 	elapsed := time.Since(t0)
-	m.summary(elapsed)
+	if !s.hello.Quiet {
+		m.summary(elapsed)
+	}
 	m.out.Flush()
 	ran := m.tally
 	m.tally = outer
@@ -352,7 +363,9 @@ func (cs *controlServer) handle(c net.Conn) {
 	select {
 	case cs.queue <- s:
 	default:
-		_, _ = stream{s.fw, frameStderr}.Write([]byte("master: " + cs.waitingFor() + "\n"))
+		if !h.Quiet {
+			_, _ = stream{s.fw, frameStderr}.Write([]byte("master: " + cs.waitingFor() + "\n"))
+		}
 		select {
 		case cs.queue <- s:
 		case <-s.gone:

@@ -245,8 +245,8 @@ func TestUp_AttacherGoesAway_ItsScriptStops(t *testing.T) {
 	before := c.statusCount()
 	waitFor(t, func() bool { return c.statusCount() > before+2 })
 	cancel() // as Ctrl-C does
-	if code := <-done; code != ExitFailed {
-		t.Errorf("interrupted attacher: exit %d, want %d", code, ExitFailed)
+	if code := <-done; code != ExitInterrupted {
+		t.Errorf("interrupted attacher: exit %d, want %d", code, ExitInterrupted)
 	}
 	checkStderr(t, stderr.String(), "master: interrupted")
 	c.setFrozen(false)
@@ -276,6 +276,7 @@ func TestUp_Refusals(t *testing.T) {
 	for _, opt := range []func(*Options){
 		func(o *Options) { o.Check = true },
 		func(o *Options) { o.StatsFile = "x.json" },
+		func(o *Options) { o.HistoryHTMLFile = "x.html" },
 		func(o *Options) { o.KeepData = true },
 	} {
 		var stdout, stderr bytes.Buffer
@@ -381,5 +382,26 @@ func TestUp_LocalLines(t *testing.T) {
 	checkStderr(t, u.stderr.String(), "stopping the cluster: end of input")
 	if c.running(0) {
 		t.Error("server 0 still running")
+	}
+}
+
+// A quiet attached script gets back only its errors on stderr: neither
+// the note of where it ran nor the summary.
+func TestUp_AttachedQuiet(t *testing.T) {
+	cfg := testConfig(t, 1, 1)
+	startFakeCluster(t, cfg)
+	u := startUp(t, cfg, nil)
+	u.waitUp()
+	for _, quiet := range []bool{false, true} {
+		r := attachScript(t, cfg, "put 1 k v\nbogus\n", func(o *Options) { o.Quiet, o.Echo = quiet, false })
+		if r.code != ExitFailed {
+			t.Errorf("quiet=%v: exit %d, want %d", quiet, r.code, ExitFailed)
+		}
+		checkStderr(t, r.stderr, `line 2: unknown command "bogus"`)
+		for _, note := range []string{"running the script on the cluster that is up", "2 commands, 1 errors"} {
+			if got := strings.Contains(r.stderr, note); got == quiet {
+				t.Errorf("quiet=%v: stderr has %q: %v", quiet, note, got)
+			}
+		}
 	}
 }

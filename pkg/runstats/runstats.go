@@ -33,6 +33,64 @@ type Stats struct {
 	ErrDep          int               `json:"err_dep"`
 	ErrConn         int               `json:"err_conn"`
 	StaleReads      int               `json:"stale_reads"`
+	// Check is the verdict of -check; absent without it.
+	Check *Check `json:"check,omitempty"`
+	// Linearizability is the linearizability verdict of a -check run.
+	Linearizability *Linearizability `json:"linearizability,omitempty"`
+}
+
+// Check is the verdict of the history checker (package check) on the run.
+type Check struct {
+	// OK: the run did nothing the model forbids. False when the check was
+	// skipped.
+	OK bool `json:"ok"`
+	// Skipped says why the check did not judge the run (it was
+	// interrupted); empty when it did.
+	Skipped string `json:"skipped,omitempty"`
+	// Violations counts them all; Classes splits them by class, in the
+	// checker's order, naming each as stderr does ("lost-write").
+	Violations int          `json:"violations"`
+	Classes    []ClassCount `json:"classes"`
+	Counts     CheckCounts  `json:"counts"`
+}
+
+// ClassCount is how many violations of one class the run had.
+type ClassCount struct {
+	Class      string `json:"class"`
+	Violations int    `json:"violations"`
+}
+
+// CheckCounts are the checker's figures of the run (check.Counts).
+type CheckCounts struct {
+	Puts               int `json:"puts"`
+	PutsFailed         int `json:"puts_failed"`
+	Deletes            int `json:"deletes"`
+	DeletesFailed      int `json:"deletes_failed"`
+	Gets               int `json:"gets"`
+	ErrConn            int `json:"err_conn"`
+	Stabilizes         int `json:"stabilizes"`
+	Groups             int `json:"groups"`
+	ErrDep             int `json:"err_dep"`
+	ErrDepNecessary    int `json:"err_dep_necessary"`
+	ErrDepSpurious     int `json:"err_dep_spurious"`
+	ErrDepUndetermined int `json:"err_dep_undetermined"`
+	StaleReads         int `json:"stale_reads"`
+}
+
+// Linearizability is what package linz found of a checked run.
+type Linearizability struct {
+	// Result: "linearizable", "not linearizable" or "undetermined".
+	Result string `json:"result"`
+	// Required: a run that is not linearizable fails the check.
+	Required bool `json:"required"`
+	Ops      int  `json:"ops"`
+	Keys     int  `json:"keys"`
+	// FailedKeys counts the keys that are not linearizable; Key, Line and
+	// Op name the first operation that no order could place.
+	FailedKeys int    `json:"failed_keys,omitempty"`
+	Key        string `json:"key,omitempty"`
+	Line       int    `json:"line,omitempty"`
+	Op         string `json:"op,omitempty"`
 }
 
 // Latency is a distribution in milliseconds.

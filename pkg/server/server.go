@@ -283,7 +283,7 @@ func (s *Server) startMemberlist() error {
 		return fmt.Errorf("server: gossip address %q: %w", o.Peers[o.ID], err)
 	}
 	port, _ := strconv.Atoi(portStr)
-	mlLog := slog.NewLogLogger(s.log.With("component", "memberlist").Handler(), slog.LevelDebug)
+	mlLog := log.New(memberlistLog{s.log.With("component", "memberlist")}, "", 0)
 	inner := o.Transport
 	if inner == nil {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
@@ -321,7 +321,7 @@ func (s *Server) startMemberlist() error {
 	mc.Transport = s.data.demux
 	mc.Delegate = s.del
 	mc.Events = s.del
-	mc.Logger = log.New(mlLog.Writer(), "", 0)
+	mc.Logger = mlLog
 	mc.EnableCompression = false // compression costs a third of SendReliable's rate
 	mc.SecretKey = o.SecretKey
 	// memberlist prefixes every packet and stream with the label (and

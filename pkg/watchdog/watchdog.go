@@ -48,11 +48,16 @@ type Options struct {
 	// Without it (a watchdog started by hand) it serves any run of its
 	// cluster, and each server it starts belongs to the run that asked.
 	Run string
+	// LogFormat is the format of the logs of the servers it starts (-log-format),
+	// unless the master asks for another in its start call; empty leaves
+	// it to the server (text, or its GOSSIPKV_LOG_FORMAT).
+	LogFormat config.LogFormat
 	// ServerArgs, when set, replaces the server's arguments (by default
-	// "-config ConfigPath -id ID -run RUN"); tests use it to run a fake
-	// server.
+	// "-config ConfigPath -id ID -run RUN -log-format FORMAT"); tests use
+	// it to run a fake server.
 	ServerArgs func(id uint32, run string) []string
-	// Logger receives the watchdog's own log; nil discards it.
+	// Logger receives the watchdog's own log; nil discards it. It carries
+	// the watchdog's identity already (config.OpenLog's role and id).
 	Logger *slog.Logger
 }
 
@@ -68,7 +73,7 @@ type Watchdog struct {
 	run     string // "": any run of the cluster
 	addr    string // the server's rpc address
 	bin     string
-	args    func(run string) []string
+	args    func(run string, format config.LogFormat) []string
 	logPath string
 	log     *slog.Logger
 	srv     *rpcconn.Server
@@ -131,7 +136,7 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	args := func(run string) []string { return opts.ServerArgs(id, run) }
+	args := func(run string, _ config.LogFormat) []string { return opts.ServerArgs(id, run) }
 	if opts.ServerArgs == nil {
 		if opts.ConfigPath == "" {
 			return nil, errors.New("watchdog: no config path to give the server")
@@ -140,10 +145,16 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 		if err != nil {
 			return nil, fmt.Errorf("watchdog: %w", err)
 		}
-		args = func(run string) []string {
+		args = func(run string, format config.LogFormat) []string {
 			a := []string{"-config", path, "-id", strconv.FormatUint(uint64(id), 10)}
 			if run != "" {
 				a = append(a, "-run", run)
+			}
+			if format == "" {
+				format = opts.LogFormat
+			}
+			if format != "" {
+				a = append(a, "-log-format", string(format))
 			}
 			return a
 		}
@@ -156,7 +167,7 @@ func Listen(cfg *config.Config, id uint32, opts Options) (*Watchdog, error) {
 		bin:     opts.ServerBin,
 		args:    args,
 		logPath: filepath.Join(cfg.LogDir(), fmt.Sprintf("server-%d.stderr", id)),
-		log:     logger.With("watchdog", id),
+		log:     logger,
 	}
 	srv, err := rpcconn.Listen(w.identity(), s.WatchdogAddr(), "Watchdog", w)
 	if err != nil {
@@ -231,6 +242,11 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 	if err != nil {
 		return err
 	}
+	if args.LogFormat != "" {
+		if err := config.CheckLogFormat(args.LogFormat); err != nil {
+			return fmt.Errorf("server %d: %w", w.id, err)
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -244,7 +260,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 			return fmt.Errorf("server %d: wipe data: %w", w.id, err)
 		}
 	}
-	p, offset, err := w.spawn(args.Fresh, run)
+	p, offset, err := w.spawn(args.Fresh, run, config.LogFormat(args.LogFormat))
 	if err != nil {
 		return err
 	}
@@ -263,7 +279,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 
 // spawn execs the server with its output appended to the stderr log, and
 // returns the log's offset where this run's output begins.
-func (w *Watchdog) spawn(fresh bool, run string) (*process, int64, error) {
+func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat) (*process, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(w.logPath), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
@@ -277,7 +293,7 @@ func (w *Watchdog) spawn(fresh bool, run string) (*process, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
-	cmd := exec.Command(w.bin, w.args(run)...)
+	cmd := exec.Command(w.bin, w.args(run, format)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
