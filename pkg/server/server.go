@@ -128,9 +128,11 @@ type Server struct {
 	// commit need not log again.
 	own       []model.Entry
 	ownLogged map[model.Dot]bool
-	// metaMembers is how many members the last full Commit wrote: more
-	// call for another.
-	metaMembers int
+	// loggedStable and loggedMembers are the stable point's version and
+	// the number of members that the last log append carried: a commit
+	// carries them again only when they changed.
+	loggedStable  model.Version
+	loggedMembers int
 	// checkpointing says a checkpoint is running, lastCheckpoint when the
 	// last one started, and logged how many bytes of entries were logged
 	// since; toCheckpoint and checkpointed carry them to the checkpointer
@@ -627,7 +629,7 @@ func (s *Server) logOwn(pending []request) []request {
 	if len(s.own) == 0 || s.broken != nil {
 		return pending
 	}
-	err := s.opts.Backend.Log(s.own, model.Seen{})
+	err := s.opts.Backend.Log(s.own, model.Meta{})
 	s.logged += entryBytes(s.own)
 	if err == nil {
 		for _, e := range s.own {
@@ -680,12 +682,7 @@ func (s *Server) storeFailed(what string, err error, pending []request) {
 type commitJob struct {
 	backend storage.Backend
 	entries []model.Entry
-	seen    model.Seen
-	// meta, when set, makes the job a full Commit rather than a log
-	// append: the stable point or the members changed, which only the
-	// store's meta record keeps (and a new stable point drops the
-	// collected tombstones from the file).
-	meta    *model.Meta
+	meta    model.Meta
 	out     []model.Outgoing
 	waiting []request
 	// answers are the waiting requests' answers, taken at the snapshot:
@@ -715,13 +712,6 @@ func (s *Server) commit(pending []request) []request {
 	if s.fault.holdCommit(len(pending)) { // FAULT (tests only): lazy commits behind early acks
 		return pending
 	}
-	// A full Commit rather than a log append when tombstones are to leave
-	// the disk, or the members changed: only the store's meta record
-	// keeps the stable point and the members. (A stable point that drops
-	// nothing waits: until it is durable, a restart only answers ERR_DEP
-	// a little longer for keys it would drop.)
-	members := len(s.node.R.Members())
-	full := s.node.R.Collecting() || members != s.metaMembers
 	entries, changed := s.node.R.TakeDirty()
 	if !changed {
 		// Everything applied is durable already: no commit is in flight.
@@ -736,14 +726,9 @@ func (s *Server) commit(pending []request) []request {
 	job := &commitJob{
 		backend: s.opts.Backend,
 		entries: entries,
-		seen:    s.node.R.Seen().Clone(),
+		meta:    s.logMeta(),
 		out:     s.node.Ready(),
 		waiting: slices.Clone(pending),
-	}
-	if full {
-		meta := s.node.R.Meta()
-		job.meta = &meta
-		s.metaMembers = members
 	}
 	for _, r := range job.waiting {
 		job.answers = append(job.answers, s.answer(r))
@@ -751,6 +736,21 @@ func (s *Server) commit(pending []request) []request {
 	s.inflight = job
 	s.toCommit <- s.inflight
 	return pending[:0]
+}
+
+// logMeta is what a commit logs besides its entries: the set of writes
+// held, and the stable point (with it, the tombstones the commit's entries
+// carry out of the store) and the members where they changed.
+func (s *Server) logMeta() model.Meta {
+	r := s.node.R
+	meta := model.Meta{Seen: r.Seen().Clone()}
+	if st := r.Stable(); st.Version != s.loggedStable {
+		meta.Stable, s.loggedStable = st.Clone(), st.Version
+	}
+	if m := r.Members(); len(m) != s.loggedMembers {
+		meta.Members, s.loggedMembers = slices.Clone(m), len(m)
+	}
+	return meta
 }
 
 // committer writes commits off the owner goroutine, one at a time.
@@ -761,11 +761,7 @@ func (s *Server) committer() {
 		case <-s.stop:
 			return
 		case job := <-s.toCommit:
-			if job.meta != nil {
-				job.err = job.backend.Commit(job.entries, *job.meta)
-			} else {
-				job.err = job.backend.Log(job.entries, job.seen)
-			}
+			job.err = job.backend.Log(job.entries, job.meta)
 			s.committed <- job
 		}
 	}
@@ -858,7 +854,7 @@ func (s *Server) rebase(p model.Stable) error {
 	r.SetRebased(p.Version)
 	s.node.Recover(r)
 	clear(s.ownLogged)
-	s.metaMembers = len(meta.Members)
+	s.loggedStable, s.loggedMembers = meta.Stable.Version, len(meta.Members)
 	s.log.Warn(fmt.Sprintf("data older than the cluster's stable point (%v): its directory went back in time, or it was away while tombstones were collected; dropped the %d keys at or below that point, which its peers hold, and took a new replica id; the peers send back what is live", p.Version, dropped))
 	return nil
 }
@@ -883,7 +879,9 @@ func (s *Server) recover(b storage.Backend) (*model.Replica, error) {
 	}
 	src := model.NewSrc(rand.Uint64())
 	s.log.Info("recovered", "keys", len(st.Entries), "seen", st.Meta.Seen.String(), "replica", fmt.Sprintf("%x", src))
-	return model.NewReplica(s.opts.ID, src, st.Entries, st.Meta), nil
+	r := model.NewReplica(s.opts.ID, src, st.Entries, st.Meta)
+	s.loggedStable, s.loggedMembers = st.Meta.Stable.Version, len(st.Meta.Members)
+	return r, nil
 }
 
 func (s *Server) answer(r request) response {
@@ -897,7 +895,11 @@ func (s *Server) answer(r request) response {
 		case model.Found:
 			return response{get: api.GetReply{Status: api.OK, Value: e.Value, Version: e.Version}}
 		case model.NoKey:
-			return response{get: api.GetReply{Status: api.ErrKey, Version: e.Version}}
+			reply := api.GetReply{Status: api.ErrKey, Version: e.Version}
+			if e.Version.IsZero() {
+				reply.Stable = s.node.R.Stable().Version
+			}
+			return response{get: reply}
 		}
 		return response{get: api.GetReply{Status: api.ErrDep}}
 	case reqStatus:
@@ -922,7 +924,7 @@ func (s *Server) answer(r request) response {
 		for i, e := range snap {
 			kv[i] = api.KV{Key: e.Key, Value: e.Value, Version: e.Version, Deleted: e.Deleted}
 		}
-		return response{dump: api.DumpReply{Entries: kv}}
+		return response{dump: api.DumpReply{Entries: kv, Stable: s.node.R.Stable().Version}}
 	}
 	return response{}
 }

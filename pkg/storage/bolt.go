@@ -575,18 +575,21 @@ func recoverState(fs fileState, logged []logRecord, opened []string) State {
 	if !logOK || !fileOK {
 		bare := make([]logRecord, len(logged))
 		for i, rec := range logged {
-			bare[i] = logRecord{entries: rec.entries}
+			bare[i] = logRecord{entries: rec.entries, members: rec.members}
 		}
 		logged = bare
+	}
+	if fileOK {
+		st.Meta.Stable = fs.meta.Stable.Clone()
 	}
 	st.Entries = foldInto(&st.Meta, fs.entries, logged)
 	// The stable point holds only where everything held was vouched for:
 	// a replica that takes it answers for every key up to it (see
 	// model.Replica.Get), so a damaged one starts without, and takes it
 	// again once its peers have filled it in. Its tombstones go either way.
-	st.Entries = dropCollected(st.Entries, fs.meta.Stable)
-	if fileOK && logOK {
-		st.Meta.Stable = fs.meta.Stable.Clone()
+	st.Entries = dropCollected(st.Entries, st.Meta.Stable)
+	if len(st.Damage) > 0 {
+		st.Meta.Stable = model.Stable{}
 	}
 	return st
 }
@@ -860,10 +863,10 @@ func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
 	})
 }
 
-// Log makes entries and seen durable with one append to the write-ahead log
+// Log makes entries and meta durable with one append to the write-ahead log
 // (see Backend.Log). It does not wait for a Commit in progress.
-func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
-	if err := validate(entries, model.Meta{Seen: seen}); err != nil {
+func (b *Bolt) Log(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
 		return err
 	}
 	b.logMu.Lock()
@@ -874,7 +877,7 @@ func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
-	rec := newRecord(entries, seen)
+	rec := newRecord(entries, meta)
 	rec.lsn = b.nextLSN
 	if err := b.logs[b.cur].appendRecord(rec); err != nil {
 		b.failed = err

@@ -81,6 +81,10 @@ func dropCollected(entries []model.Entry, s model.Stable) []model.Entry {
 func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) {
 	for _, rec := range logged {
 		meta.Seen.Union(rec.seen)
+		if meta.Stable.Version.Less(rec.stable.Version) {
+			meta.Stable = rec.stable.Clone()
+		}
+		meta.Members = unionSorted(meta.Members, rec.members)
 		for _, e := range rec.entries {
 			meta.Seen.Add(e.Dot())
 			putIfNewer(e, cur, put)
@@ -125,8 +129,8 @@ func foldInto(meta *model.Meta, entries []model.Entry, logged []logRecord) []mod
 }
 
 // newRecord copies what a Log call is given.
-func newRecord(entries []model.Entry, seen model.Seen) logRecord {
-	rec := logRecord{seen: seen.Clone(), entries: make([]model.Entry, len(entries))}
+func newRecord(entries []model.Entry, meta model.Meta) logRecord {
+	rec := logRecord{seen: meta.Seen.Clone(), stable: meta.Stable.Clone(), members: slices.Clone(meta.Members), entries: make([]model.Entry, len(entries))}
 	for i, e := range entries {
 		rec.entries[i] = cloneEntry(e)
 	}

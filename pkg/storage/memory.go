@@ -77,10 +77,10 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	return nil
 }
 
-// Log folds copies of entries and seen into the committed state at once:
+// Log folds copies of entries and meta into the committed state at once:
 // for a Memory, durable and committed are the same.
-func (m *Memory) Log(entries []model.Entry, seen model.Seen) error {
-	if err := validate(entries, model.Meta{Seen: seen}); err != nil {
+func (m *Memory) Log(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -88,8 +88,8 @@ func (m *Memory) Log(entries []model.Entry, seen model.Seen) error {
 	if m.closed {
 		return ErrClosed
 	}
-	rec := newRecord(entries, seen)
-	fold(&m.meta, []logRecord{rec}, m.get, m.put)
+	rec := newRecord(entries, meta)
+	m.meta = commitState(m.meta, nil, nil, []logRecord{rec}, m.get, m.put, m.del)
 	m.logged = append(m.logged, rec)
 	return nil
 }

@@ -34,16 +34,19 @@ type Backend interface {
 	// be empty (meta-only commit). The backend keeps no reference to the
 	// caller's slices.
 	Commit(entries []model.Entry, meta model.Meta) error
-	// Log makes entries and seen durable with one append to a log, more
-	// cheaply than a Commit. After it returns nil they survive a crash, and
-	// Load returns them folded in: seen and each entry's dot join
-	// meta.Seen, and each entry is in the store unless the key holds a
-	// newer one. seen is for writes held without their entries (superseded
-	// ones learned from a peer's set); it may be empty. Log may run while
-	// a Commit or Checkpoint does; on error nothing of the batch survives a
-	// restart, and the backend may refuse further calls like a failed
-	// Commit.
-	Log(entries []model.Entry, seen model.Seen) error
+	// Log makes entries and meta durable with one append to a log, more
+	// cheaply than a Commit. After it returns nil they survive a crash,
+	// and Load returns them folded in: meta.Seen and each entry's dot join
+	// the set of writes held, meta.Stable is taken where newer (and the
+	// tombstones at or below it are dropped, the entries passed among
+	// them: how collected tombstones leave the disk), meta.Members joins
+	// the members, and each entry is in the store unless the key holds a
+	// newer one. meta.Seen is for writes held without their entries
+	// (superseded ones learned from a peer's set); it may be empty, and
+	// meta.Clock is not logged. Log may run while a Commit or Checkpoint
+	// does; on error nothing of the batch survives a restart, and the
+	// backend may refuse further calls like a failed Commit.
+	Log(entries []model.Entry, meta model.Meta) error
 	// Checkpoint folds everything logged before the call into the main
 	// store and frees that part of the log; what Load returns does not
 	// change.
