@@ -98,10 +98,17 @@ type GetArgs struct {
 // keeps as its new dependency for the key. A key whose winning write is a
 // delete is ErrKey with the delete's version, which the client keeps too:
 // reading a deletion is a read.
+//
+// ErrKey with no version and a Stable version: the server holds nothing of
+// the key, and every write of it at or below Stable, the cluster's stable
+// point (see model.Stable); so the newest of those, if any, was a delete
+// whose tombstone was collected. A client that depends on a version at or
+// below it is answered so, not ERR_DEP.
 type GetReply struct {
 	Status  Status
 	Value   []byte
 	Version model.Version
+	Stable  model.Version
 }
 
 // LinkArgs names the peer server of a Cut or Heal.
@@ -166,6 +173,9 @@ type Latencies struct {
 // DumpReply is the whole store, sorted by key bytes.
 type DumpReply struct {
 	Entries []KV
+	// Stable is the server's stable point: tombstones at or below it were
+	// collected and are not among the entries.
+	Stable model.Version
 }
 
 // KV is one key of a dump. Version lets a history checker tell which write
@@ -224,6 +234,8 @@ type ClientReply struct {
 	Version model.Version
 	Dep     model.Version
 	Server  uint32
+	// Stable: a get's GetReply.Stable.
+	Stable model.Version
 }
 
 // ---- Watchdog ("Watchdog.*"), called by the master.

@@ -359,6 +359,10 @@ func (c *checker) get(e Event) {
 			c.read(e, true)
 			return
 		}
+		if !e.Stable.IsZero() {
+			c.collectedRead(e)
+			return
+		}
 		c.checkSession(e, model.Version{}, "ERR_KEY")
 		if !c.latest[key].IsZero() {
 			c.v.Counts.StaleReads++
@@ -372,6 +376,55 @@ func (c *checker) get(e Event) {
 		c.v.Counts.ErrDep++
 		c.judgeDep(e)
 	}
+}
+
+// collectedRead judges ERR_KEY from a server that holds nothing of the key
+// and whose stable point is e.Stable: it claims to hold every write of the
+// key up to that point, the newest of them (if any) a delete whose
+// tombstone it collected. That is a read of that delete, or of nothing:
+// the client must not have seen anything newer than the point, the server
+// must not be known to hold anything newer, and the newest write of the
+// key at or below it must not be a put.
+func (c *checker) collectedRead(e Event) {
+	key := string(e.Key)
+	shown := fmt.Sprintf("ERR_KEY (collected at or below %v)", e.Stable)
+	if s := c.sess[sessKey{e.Client, key}]; s != nil && e.Stable.Less(s.max) {
+		c.checkSession(e, model.Version{}, shown)
+	}
+	if f, ok := c.floorOf(e.Server, key); ok && e.Stable.Less(f.version) {
+		c.v.add(Lost, e.Line, "server %d answered %s to client %d for %s, but it holds %s since line %d (%s)",
+			e.Server, shown, e.Client, showBytes(e.Key), c.describe(f.version), f.line, f.how)
+	} else if w := c.newestUpTo(key, e.Stable); w != nil && !w.del {
+		c.v.add(Lost, e.Line, "server %d answered %s to client %d for %s, but the newest write of it at or below that point is %v",
+			e.Server, shown, e.Client, showBytes(e.Key), w)
+	}
+	if e.Stable.Less(c.latest[key]) {
+		c.v.Counts.StaleReads++
+	}
+}
+
+// newestUpTo is the newest write of key whose version is known and at or
+// below v (nil: none).
+func (c *checker) newestUpTo(key string, v model.Version) *write {
+	var best *write
+	for _, w := range c.byKey[key] {
+		if w.versioned && !v.Less(w.version) && (best == nil || best.version.Less(w.version)) {
+			best = w
+		}
+	}
+	return best
+}
+
+// collected says whether a server whose stable point is stable may lack
+// key although it is known to hold version need of it: the write at need
+// and every other up to the point are in its past, the newest of them a
+// delete whose tombstone it collected.
+func (c *checker) collected(key string, stable, need model.Version) bool {
+	if stable.IsZero() || stable.Less(need) {
+		return false
+	}
+	w := c.newestUpTo(key, stable)
+	return w != nil && w.del
 }
 
 // read judges a get that returned a write at e.Version: a value, or (del)
@@ -575,8 +628,8 @@ func (c *checker) stabilize(e Event) {
 			continue
 		}
 		c.v.Counts.Groups++
-		c.compare(e.Line, g, have, stores)
-		c.required(e.Line, g, have, stores)
+		c.compare(e.Line, g, have, withoutCollected(have, stores, e.Stables))
+		c.required(e.Line, g, have, stores, e.Stables)
 		c.present(e.Line, have, stores)
 	}
 	for id, m := range stores {
@@ -584,6 +637,33 @@ func (c *checker) stabilize(e Event) {
 			c.raise(id, k, it.Version, e.Line, "held it at the stabilize")
 		}
 	}
+}
+
+// withoutCollected returns the stores of have without the tombstones at or
+// below the newest stable point among them: one server may have collected
+// a tombstone that another still holds, a difference that reads cannot
+// tell (either answers ERR_KEY) and that goes with the next collection.
+func withoutCollected(have []uint32, stores map[uint32]map[string]Item, stables map[uint32]model.Version) map[uint32]map[string]Item {
+	var top model.Version
+	for _, id := range have {
+		if top.Less(stables[id]) {
+			top = stables[id]
+		}
+	}
+	if top.IsZero() {
+		return stores
+	}
+	out := make(map[uint32]map[string]Item, len(have))
+	for _, id := range have {
+		m := make(map[string]Item, len(stores[id]))
+		for k, it := range stores[id] {
+			if !it.Deleted || top.Less(it.Version) {
+				m[k] = it
+			}
+		}
+		out[id] = m
+	}
+	return out
 }
 
 // compare reports a group whose members hold different stores.
@@ -632,7 +712,7 @@ func showItem(it Item, ok bool) string {
 
 // required reports writes that a member of g is known to hold and some
 // member lacks.
-func (c *checker) required(line int, g, have []uint32, stores map[uint32]map[string]Item) {
+func (c *checker) required(line int, g, have []uint32, stores map[uint32]map[string]Item, stables map[uint32]model.Version) {
 	type need struct {
 		floor
 		holder uint32
@@ -656,6 +736,9 @@ func (c *checker) required(line int, g, have []uint32, stores map[uint32]map[str
 		byHeld := map[string][]uint32{}
 		for _, id := range have {
 			it, ok := stores[id][k]
+			if !ok && c.collected(k, stables[id], r.version) {
+				continue
+			}
 			if !ok || it.Version.Less(r.version) {
 				held := showItem(it, ok)
 				if byHeld[held] == nil {

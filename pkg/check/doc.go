@@ -58,9 +58,20 @@
 //
 // Deletions stay deleted. Tombstones are floors like values, so once a
 // server held a tombstone, an older value of the key from it (a get) or
-// from any member of its group (a stabilize) is a lost delete. Tombstones
-// are expected to be kept for good: a server that collected one would be
-// reported as losing the delete.
+// from any member of its group (a stabilize) is a lost delete.
+//
+// Collected tombstones. A server drops a tombstone once it is at or below
+// the cluster's stable point (see model.Stable), which the server reports
+// with a get answered ERR_KEY without a version and with each dump. Such
+// an answer claims that every write of the key up to the point is in the
+// server's past and that the newest of them, if any, was a delete: it is a
+// lost write when the server is known to hold a newer version, or when the
+// newest write of the key at or below the point is a put; and a session
+// violation when the client saw something newer than the point. A dump
+// may lack a tombstone at or below its server's point where the server is
+// known to hold it, and members of a group are compared without the
+// tombstones at or below the newest point among them (one may have
+// collected what another still holds).
 //
 // Sessions. Per client and key the checker keeps the newest version the
 // client wrote (an acknowledged put or delete) or read (a value, or a

@@ -111,6 +111,10 @@ type Event struct {
 	Version model.Version
 	// Dep is the dependency the client sent with the call.
 	Dep model.Version
+	// Stable: for a get answered NoKey with no version, the server's
+	// stable point: it holds every write of the key at or below it, and
+	// the newest, if any, was a delete whose tombstone it collected.
+	Stable model.Version
 
 	// Call and Return bracket the event on the master's monotonic clock,
 	// as durations since the run began: for a put, get or delete, the
@@ -123,8 +127,10 @@ type Event struct {
 	Converged bool
 	Err       string
 	// Stores holds the dump of every live server that answered, sorted by
-	// key.
-	Stores map[uint32][]Item
+	// key; Stables, each one's stable point (tombstones at or below it
+	// were collected and are not in its dump).
+	Stores  map[uint32][]Item
+	Stables map[uint32]model.Version
 }
 
 // OutcomeUnknown reports whether e is a put or delete that got no

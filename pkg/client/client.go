@@ -216,7 +216,7 @@ func (c *Client) Get(args api.ClientGetArgs, reply *api.ClientReply) error {
 	if gr.Status == api.OK || gr.Status == api.ErrKey {
 		c.observe(args.Key, gr.Version) // zero for ERR_KEY of a key never written
 	}
-	*reply = api.ClientReply{Status: gr.Status, Value: gr.Value, Version: gr.Version, Dep: dep, Server: id}
+	*reply = api.ClientReply{Status: gr.Status, Value: gr.Value, Version: gr.Version, Dep: dep, Server: id, Stable: gr.Stable}
 	c.log.Debug("get", "key", args.Key, "server", id, "dep", dep, "status", gr.Status, "version", gr.Version)
 	return nil
 }

@@ -193,11 +193,11 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	case s.durability == Commit:
 		err = s.db.Commit([]model.Entry{e}, s.meta)
 	case s.seq%checkpointPuts == 0:
-		if err = s.db.Log([]model.Entry{e}, model.Seen{}); err == nil {
+		if err = s.db.Log([]model.Entry{e}, model.Meta{}); err == nil {
 			err = s.db.Checkpoint()
 		}
 	default:
-		err = s.db.Log([]model.Entry{e}, model.Seen{})
+		err = s.db.Log([]model.Entry{e}, model.Meta{})
 	}
 	if err != nil {
 		reply.Status, reply.Reason = api.ErrFailed, err.Error()

@@ -30,7 +30,10 @@
 //	output     what came back: "status" (OK, ERR_KEY, ERR_DEP, ERR_CONN,
 //	           ERR_FAILED), "value" for a get answered OK, "version" of the
 //	           write made or read (for ERR_KEY, of the tombstone read, if
-//	           any)
+//	           any), and for ERR_KEY with no version "stable": the
+//	           server's stable point, up to which it held every write of
+//	           the key, the newest of them (if any) a delete whose
+//	           tombstone it collected
 //	unknown    true for a put or delete without an acknowledgement
 //	           (ERR_CONN, ERR_FAILED, or no answer): it may or may not have
 //	           taken effect, at any time after call_ns. return_ns is when
@@ -44,8 +47,10 @@
 // A cluster event also has: "server" (the server started or killed, one end
 // of a cut or healed link), "peer" (the other end), "fresh" (a start that
 // wiped the server's data), and for a stabilize "converged", "err" (why
-// not) and "stores": every live server's store as dumped after it, by
-// server id, a list of {"key", "value", "version", "deleted"}.
+// not), "stores": every live server's store as dumped after it, by
+// server id, a list of {"key", "value", "version", "deleted"}, and
+// "stables": each store's stable point, by server id (tombstones at or
+// below it were collected and are not in the store).
 //
 // Keys and values are byte strings: a JSON string when the bytes are valid
 // UTF-8, else {"base64": "..."}. A version is {"wall": ns, "logical": n,

@@ -36,6 +36,9 @@ type Record struct {
 	Converged *bool             `json:"converged,omitempty"`
 	Err       string            `json:"err,omitempty"`
 	Stores    map[string][]Item `json:"stores,omitempty"`
+	// Stables holds, by server, the stable point of each store dumped at
+	// a stabilize that has one (see Output.Stable).
+	Stables map[string]*Version `json:"stables,omitempty"`
 }
 
 // Input is what a client operation sent.
@@ -50,6 +53,11 @@ type Output struct {
 	Status  string   `json:"status"`
 	Value   *Bytes   `json:"value,omitempty"`
 	Version *Version `json:"version,omitempty"`
+	// Stable: a get answered ERR_KEY with no version by a server whose
+	// stable point this is: every write of the key up to it is in the
+	// server's past, the newest (if any) a delete whose tombstone it
+	// collected.
+	Stable *Version `json:"stable,omitempty"`
 }
 
 // Item is one key of a dumped store.
@@ -133,7 +141,7 @@ func recordOf(e check.Event) Record {
 		r.Client = ptr(e.Client)
 		r.Key = ptr(Bytes(e.Key))
 		r.Input = &Input{Dep: versionOf(e.Dep)}
-		r.Output = &Output{Status: e.Status.String(), Version: versionOf(e.Version)}
+		r.Output = &Output{Status: e.Status.String(), Version: versionOf(e.Version), Stable: versionOf(e.Stable)}
 		switch {
 		case e.Op == check.Put:
 			r.Input.Value = ptr(Bytes(e.Value))
@@ -156,6 +164,12 @@ func recordOf(e check.Event) Record {
 				out[i] = Item{Key: it.Key, Value: it.Value, Version: versionOf(it.Version), Deleted: it.Deleted}
 			}
 			r.Stores[strconv.FormatUint(uint64(id), 10)] = out
+		}
+		for id, v := range e.Stables {
+			if r.Stables == nil {
+				r.Stables = map[string]*Version{}
+			}
+			r.Stables[strconv.FormatUint(uint64(id), 10)] = versionOf(v)
 		}
 	}
 	return r
@@ -257,6 +271,7 @@ func (r Record) Event() (check.Event, error) {
 		}
 		e.Status = st
 		e.Version = out.Version.model()
+		e.Stable = out.Stable.model()
 		if op == check.Get {
 			e.Value = bytesOf(out.Value)
 		}
@@ -274,6 +289,16 @@ func (r Record) Event() (check.Event, error) {
 			}
 			e.Stores[uint32(n)] = out
 		}
+	}
+	for id, v := range r.Stables {
+		n, err := strconv.ParseUint(id, 10, 32)
+		if err != nil {
+			return check.Event{}, fmt.Errorf("stables: server id %q: %w", id, err)
+		}
+		if e.Stables == nil {
+			e.Stables = map[uint32]model.Version{}
+		}
+		e.Stables[uint32(n)] = v.model()
 	}
 	return e, nil
 }

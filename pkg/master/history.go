@@ -9,6 +9,7 @@ import (
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/model"
 )
 
 // history is what a -check run records for check.Check: every command that
@@ -99,7 +100,7 @@ func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t
 		m.met.errCon++
 	}
 	m.recordCall(check.Event{Op: check.Get, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Value: r.Value,
-		Status: st, Version: r.Version, Dep: r.Dep}, t0, t1)
+		Status: st, Version: r.Version, Dep: r.Dep, Stable: r.Stable}, t0, t1)
 }
 
 // answeredBy is the server of a put or get: the one that answered, or for
@@ -138,7 +139,7 @@ func (m *master) noteStabilize(ctx context.Context, err error, t0 time.Time) {
 	if m.hist == nil || ctx.Err() != nil {
 		return
 	}
-	e := check.Event{Op: check.Stabilize, Converged: err == nil, Stores: map[uint32][]check.Item{}}
+	e := check.Event{Op: check.Stabilize, Converged: err == nil, Stores: map[uint32][]check.Item{}, Stables: map[uint32]model.Version{}}
 	if err != nil {
 		e.Err = err.Error()
 	}
@@ -164,6 +165,9 @@ func (m *master) noteStabilize(ctx context.Context, err error, t0 time.Time) {
 			items[j] = check.Item{Key: kv.Key, Value: kv.Value, Version: kv.Version, Deleted: kv.Deleted}
 		}
 		e.Stores[id] = items
+		if !replies[i].Stable.IsZero() {
+			e.Stables[id] = replies[i].Stable
+		}
 	}
 	m.record(e)
 }

@@ -37,11 +37,38 @@ func (e Entry) Less(o Entry) bool {
 func (e Entry) Size() int { return len(e.Key) + len(e.Value) + 32 }
 
 // Meta is the replica state that recovery needs besides the store: the set
-// of writes held and the newest version seen (the hybrid logical clock).
+// of writes held, the newest version seen (the hybrid logical clock), and
+// the stable floor it has collected tombstones below (see Stable).
 type Meta struct {
-	Seen  Seen    `msgpack:"s"`
-	Clock Version `msgpack:"c"`
+	Seen   Seen    `msgpack:"s"`
+	Clock  Version `msgpack:"c"`
+	Stable Stable  `msgpack:"f,omitempty"`
+	// Members lists, sorted, every server of the cluster the replica has
+	// heard of: whose holdings a stable point waits for (see Stable). It
+	// survives restarts, so that a server back before it has heard from
+	// anyone does not take itself for the whole cluster.
+	Members []uint32 `msgpack:"m,omitempty"`
 }
+
+// Stable is a point below which the whole cluster agrees: every write at
+// or below Version is held, durably, by every server of the cluster, and
+// every such write is in Cover (the writes that made up the servers'
+// holdings when the point was taken). Below it nothing can change any
+// more: no write of a key at or below Version is still on its way to
+// anyone, and every write issued from then on is newer. So a tombstone at
+// or below it can be dropped (collected) without a deleted value coming
+// back, and a server that holds Cover knows every key's fate up to
+// Version, tombstones gone or not.
+type Stable struct {
+	Version Version `msgpack:"v"`
+	Cover   Seen    `msgpack:"c"`
+}
+
+// IsZero reports whether s is the zero point (nothing collected).
+func (s Stable) IsZero() bool { return s.Version.IsZero() }
+
+// Clone returns a copy that shares no memory with s.
+func (s Stable) Clone() Stable { return Stable{Version: s.Version, Cover: s.Cover.Clone()} }
 
 // NewSrc turns 63 random bits into a replica id. A server takes a new one
 // every time it builds its replica from disk, so that it never numbers a

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"slices"
 
 	"gossipkv/pkg/router"
@@ -31,10 +32,28 @@ type Writes struct {
 // flooding over the servers' own links, so that every server routes by the
 // same graph within milliseconds of a change (memberlist's gossip of node
 // metadata can take a push/pull interval when packets are lost).
+//
+// Holdings and Stable spread what tombstone collection needs (see Stable):
+// the holdings of every server the sender has heard of that this
+// neighbour has not been sent yet, and the newest stable point the sender
+// knows.
 type Ack struct {
 	Seen     Seen
 	Src      uint64
 	Topology []LinkState
+	Holdings []Holding
+	Stable   Stable
+}
+
+// Holding is what server ID held when it last said so, flooded hop by hop
+// like links: its set of writes (durable by the time anyone reads it: it
+// leaves with acks, after the commit) and its clock, which every write it
+// issues from then on is above. A higher Version replaces a lower one.
+type Holding struct {
+	ID      uint32  `msgpack:"i"`
+	Version int64   `msgpack:"v"`
+	Seen    Seen    `msgpack:"s"`
+	Clock   Version `msgpack:"c"`
 }
 
 // LinkState is one server's announced direct links; a higher Version
@@ -55,12 +74,17 @@ type LinkState struct {
 // id, perhaps from a disk that lost writes) may lack entries the sender
 // left out because the earlier life held them, and merging the set would
 // claim them.
+//
+// Stable is the newest stable point the sender knows. A receiver whose
+// disk went back in time learns from it, before it merges the sender's
+// set, that it must be rebased (see Replica.Outdated).
 type Delta struct {
 	Entries  []Entry
 	Seen     Seen
 	Complete bool
 	For      uint64
 	Src      uint64
+	Stable   Stable
 }
 
 func (Writes) isMessage() {}
@@ -126,6 +150,17 @@ type Node struct {
 	beats   uint64
 	// now is the latest time the caller gave.
 	now int64
+
+	// Tombstone collection (see Stable). holdings is the latest holding
+	// of every server heard of, ours among them (made in Ready when
+	// holdDue); epoch, a stable point in the making; stable, the newest
+	// point known, which the replica takes once it holds its cover;
+	// outdated, that the replica must be rebased first (see Outdated).
+	holdings map[uint32]Holding
+	holdDue  bool
+	epoch    *Stable
+	stable   Stable
+	outdated bool
 }
 
 // peer is what a node knows of one neighbour.
@@ -144,8 +179,12 @@ type peer struct {
 	// not: the next part would repeat it).
 	partial    bool
 	partialEnd Dot
-	// topoSent is the topology generation last sent to it.
-	topoSent uint64
+	// topoSent is the topology generation last sent to it; holdSent, the
+	// version of each server's holding sent to it; stableSent, the
+	// version of the stable point.
+	topoSent   uint64
+	holdSent   map[uint32]int64
+	stableSent Version
 }
 
 // topoRefresh: every this many heartbeats the whole view goes out even
@@ -183,13 +222,16 @@ func (w *watch) due(have, target Seen, now, wait int64) bool {
 // NewNode builds the protocol around a replica.
 func NewNode(cfg NodeConfig, r *Replica) *Node {
 	return &Node{
-		now:     cfg.Start,
-		cfg:     cfg,
-		R:       r,
-		links:   map[uint32]LinkState{},
-		peers:   map[uint32]*peer{},
-		batches: map[uint32][]Entry{},
-		ackDue:  map[uint32]bool{},
+		now:      cfg.Start,
+		cfg:      cfg,
+		R:        r,
+		links:    map[uint32]LinkState{},
+		peers:    map[uint32]*peer{},
+		batches:  map[uint32][]Entry{},
+		ackDue:   map[uint32]bool{},
+		holdings: map[uint32]Holding{},
+		stable:   r.Stable().Clone(),
+		holdDue:  true,
 	}
 }
 
@@ -217,8 +259,9 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		n.applyAll(from, m.Src, m.Entries)
 		n.ackDue[from] = true
 	case Delta:
+		n.offer(m.Stable)
 		n.applyAll(from, m.Src, m.Entries)
-		if m.Complete && m.For == n.R.Src() {
+		if m.Complete && m.For == n.R.Src() && !n.outdated {
 			n.R.Merge(m.Seen)
 			if p := n.peer(from); p.known && p.src == m.Src {
 				p.seen.Union(m.Seen)
@@ -227,15 +270,24 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		n.ackDue[from] = true
 	case Ack:
 		p := n.peer(from)
-		if p.known && p.src != m.Src {
-			// A new data directory: it holds only what it says now.
+		if p.src != m.Src {
+			// A new life: it holds only what it says now, and knows
+			// nothing of the topology, the holdings or the stable point.
 			p.seen, p.fast, p.slow, p.partial = Seen{}, watch{}, watch{}, false
+			p.topoSent, p.holdSent, p.stableSent = 0, nil, Version{}
 		}
 		p.seen.Union(m.Seen)
 		p.known, p.src = true, m.Src
 		for _, l := range m.Topology {
 			n.SetLinks(l.ID, l.Version, l.Links)
 		}
+		for _, h := range m.Holdings {
+			if cur, ok := n.holdings[h.ID]; h.ID != n.cfg.ID && (!ok || cur.Version < h.Version) {
+				n.holdings[h.ID] = h
+				n.R.AddMember(h.ID)
+			}
+		}
+		n.offer(m.Stable)
 		if p.partial && p.seen.Contains(p.partialEnd) && !p.seen.Covers(n.R.Seen()) {
 			n.sendDelta(from, p, now)
 		}
@@ -289,6 +341,14 @@ func (n *Node) Recover(r *Replica) {
 	n.R = r
 	clear(n.batches)
 	n.out = nil
+	n.outdated, n.holdDue = false, true
+	// The rebuilt replica's disk may predate servers heard of since.
+	for id := range n.links {
+		r.AddMember(id)
+	}
+	for id := range n.holdings {
+		r.AddMember(id)
+	}
 	for id, p := range n.peers {
 		p.fast, p.slow, p.partial = watch{}, watch{}, false
 		n.ackDue[id] = true // tell them our set again
@@ -306,6 +366,7 @@ func (n *Node) SetLinks(id uint32, version int64, links []uint32) {
 		return
 	}
 	n.links[id] = LinkState{ID: id, Version: version, Links: slices.Clone(links)}
+	n.R.AddMember(id)
 	n.graph = nil
 	n.topoGen++
 	for _, nb := range n.neighbors {
@@ -338,6 +399,9 @@ func (n *Node) SetNeighbors(ids []uint32) {
 		}
 	}
 	n.neighbors = ids
+	for _, id := range ids {
+		n.R.AddMember(id)
+	}
 	version := max(n.now, n.links[n.cfg.ID].Version+1)
 	n.links[n.cfg.ID] = LinkState{ID: n.cfg.ID, Version: version, Links: ids}
 	n.graph = nil
@@ -422,6 +486,9 @@ func (n *Node) Tick(now int64) {
 	if now-n.lastHB >= n.cfg.Heartbeat {
 		n.lastHB = now
 		n.beats++
+		n.holdDue = true
+		n.tryStable()
+		n.stepEpoch()
 		for _, nb := range n.neighbors {
 			n.ackDue[nb] = true
 			if n.beats%topoRefresh == 0 {
@@ -496,7 +563,7 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
 
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	entries, complete := n.R.Delta(p.seen, n.cfg.MaxDeltaBytes)
-	d := Delta{Entries: entries, Complete: complete, For: p.src, Src: n.R.Src()}
+	d := Delta{Entries: entries, Complete: complete, For: p.src, Src: n.R.Src(), Stable: n.stable}
 	if complete {
 		d.Seen = n.R.Seen().Clone()
 	}
@@ -551,17 +618,27 @@ func (n *Node) Ready() []Outgoing {
 	}
 	clear(n.batches)
 	mine := n.R.Seen()
+	if n.holdDue {
+		n.holdDue = false
+		own := n.holdings[n.cfg.ID]
+		n.holdings[n.cfg.ID] = Holding{ID: n.cfg.ID, Version: max(n.now, own.Version+1), Seen: mine.Clone(), Clock: n.R.Clock()}
+	}
 	var topo []LinkState
 	for nb := range n.ackDue {
 		if !slices.Contains(n.neighbors, nb) {
 			continue
 		}
 		a := Ack{Seen: mine.Clone(), Src: n.R.Src()}
-		if p := n.peer(nb); p.topoSent != n.topoGen {
+		p := n.peer(nb)
+		if p.topoSent != n.topoGen {
 			if topo == nil {
 				topo = n.linkStates()
 			}
 			a.Topology, p.topoSent = topo, n.topoGen
+		}
+		a.Holdings = n.holdingsFor(p)
+		if p.stableSent.Less(n.stable.Version) {
+			a.Stable, p.stableSent = n.stable, n.stable.Version
 		}
 		n.out = append(n.out, Outgoing{To: nb, Msg: a})
 	}
@@ -592,3 +669,105 @@ func (n *Node) topology() *router.Graph {
 	}
 	return n.graph
 }
+
+// holdingsFor returns the holdings p has not been sent, and marks them
+// sent. (A holding lost with its Ack is sent again only when its server
+// makes a newer one, a heartbeat later: holdings only need to arrive
+// eventually.)
+func (n *Node) holdingsFor(p *peer) []Holding {
+	if p.holdSent == nil {
+		p.holdSent = map[uint32]int64{}
+	}
+	var out []Holding
+	for id, h := range n.holdings {
+		if p.holdSent[id] < h.Version {
+			out = append(out, h)
+			p.holdSent[id] = h.Version
+		}
+	}
+	slices.SortFunc(out, func(a, b Holding) int { return int(a.ID) - int(b.ID) })
+	return out
+}
+
+// stepEpoch moves tombstone collection on, once a heartbeat. A stable
+// point is made in two steps, from the holdings of every server this node
+// has heard of (the members of the cluster; one that never sent a holding
+// holds it up, and so does a dead one until it comes back):
+//
+// The members are every server the replica has heard of, in this life or
+// an earlier one (Meta.Members): a server restarted alone must not take
+// itself for the whole cluster.
+//
+//  1. Take V, the least of their clocks, and X, the union of their sets.
+//     A write at or below V was issued before its server's holding was
+//     made (every later one is above that server's clock), so it is in X.
+//  2. Wait until every holding covers X. Then every write at or below V is
+//     held by every server: (V, X) is a stable point.
+//
+// A tombstone at or below V may then go: every older write of its key is
+// held everywhere (none can arrive anywhere as news and bring a value
+// back), and every write of the key issued from now on is newer than it,
+// since every server holds the tombstone.
+func (n *Node) stepEpoch() {
+	var hs []Holding
+	for _, id := range n.R.Members() {
+		h, ok := n.holdings[id]
+		if !ok {
+			return
+		}
+		hs = append(hs, h)
+	}
+	if len(hs) == 0 {
+		return
+	}
+	if n.epoch == nil {
+		p := Stable{Version: hs[0].Clock}
+		for _, h := range hs {
+			if h.Clock.Less(p.Version) {
+				p.Version = h.Clock
+			}
+			p.Cover.Union(h.Seen)
+		}
+		// A clock has no origin; every later write is above it in wall
+		// and logical time, whatever its origin.
+		if !p.Version.IsZero() {
+			p.Version.Origin = math.MaxUint32
+		}
+		if !p.Version.IsZero() && n.stable.Version.Less(p.Version) {
+			n.epoch = &p
+		}
+		return
+	}
+	for _, h := range hs {
+		if !h.Seen.Covers(n.epoch.Cover) {
+			return
+		}
+	}
+	p := *n.epoch
+	n.epoch = nil
+	n.offer(p)
+}
+
+// offer learns of the stable point p (from a neighbour, or made here).
+func (n *Node) offer(p Stable) {
+	if n.stable.Version.Less(p.Version) {
+		n.stable = p.Clone()
+		n.tryStable()
+	}
+}
+
+// tryStable has the replica take the newest stable point known, if it
+// holds its cover, or finds that it must be rebased.
+func (n *Node) tryStable() {
+	if n.stable.IsZero() {
+		return
+	}
+	if _, taken := n.R.Collect(n.stable); !taken && n.R.Outdated(n.stable) {
+		n.outdated = true
+	}
+}
+
+// Outdated reports whether the replica must be rebased before it can take
+// the stable point p (see Replica.Outdated): the caller then makes
+// R.Rebase(p) durable and hands a replica built of it to Recover.
+func (n *Node) Outdated() (p Stable, ok bool) { return n.stable, n.outdated }

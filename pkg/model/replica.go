@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"slices"
 	"sort"
 
 	"github.com/google/btree"
@@ -54,6 +55,20 @@ type Replica struct {
 	// server's earlier lives that arrived from peers: writes its disk had
 	// lost (see Apply).
 	recovered int
+	// stable is the cluster's stable point this replica has taken (see
+	// Collect): no tombstone at or below stable.Version is in the store.
+	// tombs holds the keys whose entry is a tombstone, the candidates of
+	// the next collection; collected, the tombstones dropped since the
+	// last TakeDirty, which the next commit removes from disk.
+	stable    Stable
+	tombs     map[string]struct{}
+	collected []Entry
+	// rebased is the stable version this replica was cut back to (see
+	// Rebase): its store was rebuilt from peers above it, so a stable
+	// point not above it does not call for another rebase.
+	rebased Version
+	// members is every server heard of, sorted (see Meta.Members).
+	members []uint32
 }
 
 // NewReplica builds the replica of server id from its recovered state (nil
@@ -69,16 +84,26 @@ func NewReplica(id uint32, src uint64, entries []Entry, meta Meta) *Replica {
 		live:    btree.NewOrderedG[string](liveDegree),
 		seen:    meta.Seen.Clone(),
 		clock:   meta.Clock,
+		stable:  meta.Stable.Clone(),
+		members: slices.Clone(meta.Members),
 		dirty:   map[string]struct{}{},
+		tombs:   map[string]struct{}{},
 	}
+	r.AddMember(id)
+	r.metaDirty = false
 	for _, e := range entries {
+		if e.Deleted && !meta.Stable.Version.Less(e.Version) {
+			continue // collected: the disk may not have dropped it yet
+		}
 		r.servers[e.Src] = e.Version.Origin
 		r.store[string(e.Key)] = e
 		r.digest ^= entryHash(e)
 		r.clock = maxClock(r.clock, e.Version)
 	}
 	for k, e := range r.store {
-		if !e.Deleted {
+		if e.Deleted {
+			r.tombs[k] = struct{}{}
+		} else {
 			r.live.ReplaceOrInsert(k)
 		}
 	}
@@ -158,6 +183,11 @@ func (r *Replica) Apply(e Entry) bool {
 	case e.Deleted && wasLive:
 		r.live.Delete(k)
 	}
+	if e.Deleted {
+		r.tombs[k] = struct{}{}
+	} else {
+		delete(r.tombs, k)
+	}
 	r.store[k] = e
 	r.digest ^= entryHash(e)
 	r.dirty[k] = struct{}{}
@@ -192,6 +222,11 @@ func (r *Replica) Merge(s Seen) {
 // versions, so of two writes that share one, which only a server restarted
 // from a disk that went back in time with its clock stepped back can
 // issue, either satisfies the other's reader.)
+//
+// A key with no entry while the reader depends on a version at or below
+// the stable point was deleted there and the tombstone collected: every
+// write of it up to that point is held here, and the newest was a delete.
+// That is NoKey too, with no version (see Stable).
 func (r *Replica) Get(key []byte, dep Version) (Entry, GetStatus) {
 	e, ok := r.store[string(key)]
 	switch {
@@ -199,11 +234,102 @@ func (r *Replica) Get(key []byte, dep Version) (Entry, GetStatus) {
 		return e, NoKey
 	case ok && !e.Version.Less(dep):
 		return e, Found
-	case !ok && dep.IsZero():
+	case !ok && (dep.IsZero() || !r.stable.Version.Less(dep)):
 		return Entry{}, NoKey
 	}
 	return Entry{}, Behind
 }
+
+// AddMember records that server id is part of the cluster.
+func (r *Replica) AddMember(id uint32) {
+	i, found := slices.BinarySearch(r.members, id)
+	if !found {
+		r.members = slices.Insert(r.members, i, id)
+		r.metaDirty = true
+	}
+}
+
+// Members lists every server of the cluster heard of, sorted. The caller
+// must not modify it.
+func (r *Replica) Members() []uint32 { return r.members }
+
+// Stable is the stable point this replica has taken: tombstones at or
+// below its version are collected. The caller must not modify it.
+func (r *Replica) Stable() Stable { return r.stable }
+
+// Collect takes the stable point p, if it is newer than the one held and
+// this replica holds every write p covers, and drops the tombstones at or
+// below it. It reports how many it dropped and whether p is taken (or
+// was already). A replica that lacks part of p.Cover cannot take it yet:
+// it lacks writes that are at or below p.Version (they come from peers),
+// or, after its disk went back in time, it may hold values that a
+// tombstone collected elsewhere had superseded (see Outdated).
+func (r *Replica) Collect(p Stable) (dropped int, taken bool) {
+	if !r.stable.Version.Less(p.Version) {
+		return 0, true
+	}
+	if !r.seen.Covers(p.Cover) {
+		return 0, false
+	}
+	r.stable = p.Clone()
+	r.metaDirty = true
+	for k := range r.tombs {
+		e := r.store[k]
+		if p.Version.Less(e.Version) {
+			continue
+		}
+		delete(r.store, k)
+		delete(r.tombs, k)
+		delete(r.dirty, k)
+		r.digest ^= entryHash(e)
+		r.collected = append(r.collected, e)
+		dropped++
+	}
+	return dropped, true
+}
+
+// Outdated reports whether this replica must be rebased before it can take
+// the stable point p: it lacks writes p covers, which every server held
+// when p was taken, and holds entries at or below p.Version. Its disk
+// went back in time (a directory restored from an older copy, a lost
+// log) past a point where the cluster may have collected tombstones: an
+// entry at or below p.Version may be a value whose delete is gone
+// everywhere else, and nothing would ever tell it so.
+func (r *Replica) Outdated(p Stable) bool {
+	if !r.rebased.Less(p.Version) || !r.stable.Version.Less(p.Version) || r.seen.Covers(p.Cover) {
+		return false
+	}
+	for _, e := range r.store {
+		if !p.Version.Less(e.Version) {
+			return true
+		}
+	}
+	return false
+}
+
+// Rebase returns what an outdated replica keeps (see Outdated): its
+// entries above p.Version, the set of exactly their writes, and its clock
+// and stable point. Everything at or below p.Version is held by every
+// other server, which send back what is still live; keeping none of it
+// here is what keeps a value whose tombstone was collected from coming
+// back. The caller makes it durable and builds a replica of it under a
+// new replica id (its peers must forget what they knew this one held),
+// then calls SetRebased on it.
+func (r *Replica) Rebase(p Stable) (kept []Entry, meta Meta) {
+	meta = Meta{Clock: r.clock, Stable: r.stable.Clone(), Members: slices.Clone(r.members)}
+	for _, e := range r.store {
+		if p.Version.Less(e.Version) {
+			kept = append(kept, e)
+			meta.Seen.Add(e.Dot())
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return bytes.Compare(kept[i].Key, kept[j].Key) < 0 })
+	return kept, meta
+}
+
+// SetRebased records that this replica was rebuilt by Rebase for a stable
+// point at version v.
+func (r *Replica) SetRebased(v Version) { r.rebased = v }
 
 // Delta returns the entries a peer holding the set peer lacks, in dot order,
 // at most maxBytes of keys and values (at least one entry when any is
@@ -230,11 +356,17 @@ func (r *Replica) Delta(peer Seen, maxBytes int) (entries []Entry, complete bool
 	return entries, true
 }
 
+// Clock is the replica's hybrid logical clock: the newest version it has
+// seen. Every write it issues from now on is above it.
+func (r *Replica) Clock() Version { return r.clock }
+
 // Seen returns the set of writes held. The caller must not modify it.
 func (r *Replica) Seen() Seen { return r.seen }
 
 // Meta returns the recovery state to persist with the store.
-func (r *Replica) Meta() Meta { return Meta{Seen: r.seen.Clone(), Clock: r.clock} }
+func (r *Replica) Meta() Meta {
+	return Meta{Seen: r.seen.Clone(), Clock: r.clock, Stable: r.stable.Clone(), Members: slices.Clone(r.members)}
+}
 
 // Digest identifies the store's contents: equal stores have equal digests.
 func (r *Replica) Digest() uint64 { return r.digest }
@@ -266,16 +398,26 @@ func (r *Replica) Keys(from []byte, limit int) (keys [][]byte, more bool) {
 	return keys, more
 }
 
+// Collecting reports whether tombstones were collected since the last
+// TakeDirty: the next commit must then write the stable point that drops
+// them.
+func (r *Replica) Collecting() bool { return len(r.collected) > 0 }
+
 // Dirty reports whether anything changed since the last TakeDirty.
-func (r *Replica) Dirty() bool { return r.metaDirty || len(r.dirty) > 0 }
+func (r *Replica) Dirty() bool { return r.metaDirty || len(r.dirty) > 0 || len(r.collected) > 0 }
 
 // TakeDirty returns the entries changed since the last call and whether the
-// meta changed, and forgets them: what the next commit must write.
+// meta changed, and forgets them: what the next commit must write. The
+// tombstones collected since (see Collect) come too, after the changed
+// entries: the stable point in the meta says they are to be dropped, and
+// a backend drops them (and any older record of their keys).
 func (r *Replica) TakeDirty() (entries []Entry, metaChanged bool) {
 	for k := range r.dirty {
 		entries = append(entries, r.store[k])
 	}
+	entries = append(entries, r.collected...)
 	clear(r.dirty)
+	r.collected = nil
 	metaChanged = r.metaDirty || len(entries) > 0
 	r.metaDirty = false
 	return entries, metaChanged

@@ -365,7 +365,10 @@ func TestCluster_Delete_ReplicatesAndStays(t *testing.T) {
 	}
 	for id := range uint32(3) {
 		r, err := c.servers[id].Get([]byte("k"), put)
-		if err != nil || r.Status != api.ErrKey || r.Version != del.Version {
+		// The tombstone, or nothing once it is collected below the
+		// server's stable point.
+		collected := r.Version.IsZero() && !r.Stable.Less(del.Version)
+		if err != nil || r.Status != api.ErrKey || (r.Version != del.Version && !collected) {
 			t.Fatalf("get k at %d: %+v %v, want ERR_KEY at the delete's version %v", id, r, err, del.Version)
 		}
 	}
@@ -416,5 +419,63 @@ func TestCluster_Keys_ListsLiveKeysInPages(t *testing.T) {
 	}
 	if _, _, err := c.servers[0].Keys(nil, 0); err == nil {
 		t.Error("Keys with limit 0 gave no error")
+	}
+}
+
+// A cluster that puts and deletes ever new keys keeps bounded storage:
+// every tombstone is collected once all servers hold it, in memory and on
+// disk; a client that depends on a collected delete still reads ERR_KEY,
+// not ERR_DEP; and a server restarted afterwards keeps it collected.
+func TestCluster_Churn_TombstonesCollected(t *testing.T) {
+	c := newCluster(t, 3)
+	c.waitConverged(0, 1, 2)
+	var last api.PutReply
+	for i := range 300 {
+		key := []byte(fmt.Sprintf("key%d", i))
+		p := c.servers[uint32(i%3)].Put(key, []byte("v"), model.Version{})
+		if p.Status != api.OK {
+			t.Fatalf("put %s: %+v", key, p)
+		}
+		last = c.servers[uint32((i+1)%3)].Delete(key, p.Version)
+		if last.Status != api.OK {
+			t.Fatalf("delete %s: %+v", key, last)
+		}
+	}
+	c.put(0, "kept", "yes")
+	c.waitConverged(0, 1, 2)
+	deadline := time.Now().Add(20 * time.Second)
+	for id := range uint32(3) {
+		for {
+			st, err := c.servers[id].Status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			disk, err := c.disks[id].Copy().Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Keys == 1 && st.Live == 1 && len(disk.Entries) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d holds %d keys (%d live) after 300 deletes: tombstones were not collected", id, st.Keys, st.Live)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for id := range uint32(3) {
+		r, err := c.servers[id].Get([]byte("key299"), last.Version)
+		if err != nil || r.Status != api.ErrKey || !r.Version.IsZero() || r.Stable.Less(last.Version) {
+			t.Fatalf("get of a collected key at %d, depending on its delete: %+v %v", id, r, err)
+		}
+	}
+	c.kill(1)
+	c.start(1)
+	c.waitConverged(0, 1, 2)
+	if got := c.store(1); len(got) != 1 || got["kept"] != "yes" {
+		t.Fatalf("server 1 after a restart: %v", got)
+	}
+	if st, _ := c.servers[1].Status(); st.Keys != 1 {
+		t.Fatalf("server 1 holds %d keys after a restart, want 1", st.Keys)
 	}
 }

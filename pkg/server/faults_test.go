@@ -27,11 +27,11 @@ func (d *fullDisk) Commit(entries []model.Entry, meta model.Meta) error {
 	return d.Memory.Commit(entries, meta)
 }
 
-func (d *fullDisk) Log(entries []model.Entry, seen model.Seen) error {
+func (d *fullDisk) Log(entries []model.Entry, meta model.Meta) error {
 	if d.full.Load() {
 		return &errorWithErrno{syscall.ENOSPC}
 	}
-	return d.Memory.Log(entries, seen)
+	return d.Memory.Log(entries, meta)
 }
 
 func (d *fullDisk) Checkpoint() error {

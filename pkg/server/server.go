@@ -128,6 +128,11 @@ type Server struct {
 	// commit need not log again.
 	own       []model.Entry
 	ownLogged map[model.Dot]bool
+	// loggedStable and loggedMembers are the stable point's version and
+	// the number of members that the last log append carried: a commit
+	// carries them again only when they changed.
+	loggedStable  model.Version
+	loggedMembers int
 	// checkpointing says a checkpoint is running, lastCheckpoint when the
 	// last one started, and logged how many bytes of entries were logged
 	// since; toCheckpoint and checkpointed carry them to the checkpointer
@@ -455,6 +460,11 @@ func (s *Server) run() {
 			s.expireHeard()
 			s.node.Tick(now)
 		}
+		if p, outdated := s.node.Outdated(); outdated && s.broken == nil && s.inflight == nil {
+			if err := s.rebase(p); err != nil {
+				s.storeFailed("rebase", err, nil)
+			}
+		}
 		pending = s.logOwn(pending)
 		// While a commit is in flight, the rest waits for the next one:
 		// messages too, since acks promise durability.
@@ -619,7 +629,7 @@ func (s *Server) logOwn(pending []request) []request {
 	if len(s.own) == 0 || s.broken != nil {
 		return pending
 	}
-	err := s.opts.Backend.Log(s.own, model.Seen{})
+	err := s.opts.Backend.Log(s.own, model.Meta{})
 	s.logged += entryBytes(s.own)
 	if err == nil {
 		for _, e := range s.own {
@@ -672,7 +682,7 @@ func (s *Server) storeFailed(what string, err error, pending []request) {
 type commitJob struct {
 	backend storage.Backend
 	entries []model.Entry
-	seen    model.Seen
+	meta    model.Meta
 	out     []model.Outgoing
 	waiting []request
 	// answers are the waiting requests' answers, taken at the snapshot:
@@ -716,7 +726,7 @@ func (s *Server) commit(pending []request) []request {
 	job := &commitJob{
 		backend: s.opts.Backend,
 		entries: entries,
-		seen:    s.node.R.Seen().Clone(),
+		meta:    s.logMeta(),
 		out:     s.node.Ready(),
 		waiting: slices.Clone(pending),
 	}
@@ -728,6 +738,21 @@ func (s *Server) commit(pending []request) []request {
 	return pending[:0]
 }
 
+// logMeta is what a commit logs besides its entries: the set of writes
+// held, and the stable point (with it, the tombstones the commit's entries
+// carry out of the store) and the members where they changed.
+func (s *Server) logMeta() model.Meta {
+	r := s.node.R
+	meta := model.Meta{Seen: r.Seen().Clone()}
+	if st := r.Stable(); st.Version != s.loggedStable {
+		meta.Stable, s.loggedStable = st.Clone(), st.Version
+	}
+	if m := r.Members(); len(m) != s.loggedMembers {
+		meta.Members, s.loggedMembers = slices.Clone(m), len(m)
+	}
+	return meta
+}
+
 // committer writes commits off the owner goroutine, one at a time.
 func (s *Server) committer() {
 	defer s.done.Done()
@@ -736,7 +761,7 @@ func (s *Server) committer() {
 		case <-s.stop:
 			return
 		case job := <-s.toCommit:
-			job.err = job.backend.Log(job.entries, job.seen)
+			job.err = job.backend.Log(job.entries, job.meta)
 			s.committed <- job
 		}
 	}
@@ -813,6 +838,27 @@ func (s *Server) reload() error {
 	return nil
 }
 
+// rebase cuts the replica back to what lies above the stable point p and
+// makes that durable, when its disk went back in time past a point where
+// the cluster may have collected tombstones (see model.Replica.Outdated):
+// it may hold a value whose delete is gone everywhere else. Its peers hold
+// everything at or below p and send back what is live, to a new replica
+// id, since what they knew this one to hold is void.
+func (s *Server) rebase(p model.Stable) error {
+	kept, meta := s.node.R.Rebase(p)
+	dropped := s.node.R.Len() - len(kept)
+	if err := s.opts.Backend.Reset(kept, meta); err != nil {
+		return err
+	}
+	r := model.NewReplica(s.opts.ID, model.NewSrc(rand.Uint64()), kept, meta)
+	r.SetRebased(p.Version)
+	s.node.Recover(r)
+	clear(s.ownLogged)
+	s.loggedStable, s.loggedMembers = meta.Stable.Version, len(meta.Members)
+	s.log.Warn(fmt.Sprintf("data older than the cluster's stable point (%v): its directory went back in time, or it was away while tombstones were collected; dropped the %d keys at or below that point, which its peers hold, and took a new replica id; the peers send back what is live", p.Version, dropped))
+	return nil
+}
+
 // recover builds the replica from what the backend holds, under a new
 // replica id (see model.NewSrc): whatever happened to the disk since this
 // server last wrote, it never numbers a write with a dot it used before.
@@ -833,7 +879,9 @@ func (s *Server) recover(b storage.Backend) (*model.Replica, error) {
 	}
 	src := model.NewSrc(rand.Uint64())
 	s.log.Info("recovered", "keys", len(st.Entries), "seen", st.Meta.Seen.String(), "replica", fmt.Sprintf("%x", src))
-	return model.NewReplica(s.opts.ID, src, st.Entries, st.Meta), nil
+	r := model.NewReplica(s.opts.ID, src, st.Entries, st.Meta)
+	s.loggedStable, s.loggedMembers = st.Meta.Stable.Version, len(st.Meta.Members)
+	return r, nil
 }
 
 func (s *Server) answer(r request) response {
@@ -847,7 +895,11 @@ func (s *Server) answer(r request) response {
 		case model.Found:
 			return response{get: api.GetReply{Status: api.OK, Value: e.Value, Version: e.Version}}
 		case model.NoKey:
-			return response{get: api.GetReply{Status: api.ErrKey, Version: e.Version}}
+			reply := api.GetReply{Status: api.ErrKey, Version: e.Version}
+			if e.Version.IsZero() {
+				reply.Stable = s.node.R.Stable().Version
+			}
+			return response{get: reply}
 		}
 		return response{get: api.GetReply{Status: api.ErrDep}}
 	case reqStatus:
@@ -872,7 +924,7 @@ func (s *Server) answer(r request) response {
 		for i, e := range snap {
 			kv[i] = api.KV{Key: e.Key, Value: e.Value, Version: e.Version, Deleted: e.Deleted}
 		}
-		return response{dump: api.DumpReply{Entries: kv}}
+		return response{dump: api.DumpReply{Entries: kv, Stable: s.node.R.Stable().Version}}
 	}
 	return response{}
 }

@@ -87,11 +87,11 @@ func benchGroupCommit(b *testing.B, writers int, noSync, log bool) {
 			case !log:
 				err = db.Commit(entries, meta)
 			case commits%200 == 199:
-				if err = db.Log(entries, meta.Seen); err == nil {
+				if err = db.Log(entries, model.Meta{Seen: meta.Seen}); err == nil {
 					err = db.Checkpoint()
 				}
 			default:
-				err = db.Log(entries, meta.Seen)
+				err = db.Log(entries, model.Meta{Seen: meta.Seen})
 			}
 			commits++
 			for _, p := range batch {

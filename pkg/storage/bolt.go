@@ -456,7 +456,7 @@ func readFile(path string, tx *bolt.Tx) fileState {
 			fs.damage = append(fs.damage, fmt.Sprintf("%s: meta record: %v", path, err))
 		} else {
 			metaOK = true
-			fs.meta = model.Meta{Seen: mr.Seen, Clock: mr.Clock}
+			fs.meta = model.Meta{Seen: mr.Seen, Clock: mr.Clock, Stable: mr.Stable, Members: mr.Members}
 		}
 	}
 	var keys, digest uint64
@@ -563,7 +563,7 @@ func (b *Bolt) Load() (State, error) {
 func recoverState(fs fileState, logged []logRecord, opened []string) State {
 	st := State{Damage: slices.Concat(opened, fs.damage)}
 	fileOK, logOK := len(fs.damage) == 0, len(opened) == 0
-	st.Meta = model.Meta{Clock: fs.meta.Clock}
+	st.Meta = model.Meta{Clock: fs.meta.Clock, Members: slices.Clone(fs.meta.Members)}
 	if fileOK {
 		st.Meta.Seen = fs.meta.Seen.Clone()
 	} else {
@@ -575,11 +575,22 @@ func recoverState(fs fileState, logged []logRecord, opened []string) State {
 	if !logOK || !fileOK {
 		bare := make([]logRecord, len(logged))
 		for i, rec := range logged {
-			bare[i] = logRecord{entries: rec.entries}
+			bare[i] = logRecord{entries: rec.entries, members: rec.members}
 		}
 		logged = bare
 	}
+	if fileOK {
+		st.Meta.Stable = fs.meta.Stable.Clone()
+	}
 	st.Entries = foldInto(&st.Meta, fs.entries, logged)
+	// The stable point holds only where everything held was vouched for:
+	// a replica that takes it answers for every key up to it (see
+	// model.Replica.Get), so a damaged one starts without, and takes it
+	// again once its peers have filled it in. Its tombstones go either way.
+	st.Entries = dropCollected(st.Entries, st.Meta.Stable)
+	if len(st.Damage) > 0 {
+		st.Meta.Stable = model.Stable{}
+	}
 	return st
 }
 
@@ -641,8 +652,8 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 			if err != nil {
 				return err
 			}
-			stored := model.Meta{Seen: mr.Seen, Clock: mr.Clock}
-			next := commitState(stored, meta, entries, logged, w.get, w.put)
+			stored := model.Meta{Seen: mr.Seen, Clock: mr.Clock, Stable: mr.Stable, Members: mr.Members}
+			next := commitState(stored, meta, entries, logged, w.get, w.put, w.del)
 			if w.err != nil {
 				return w.err
 			}
@@ -738,10 +749,25 @@ func (w *storeWriter) put(e model.Entry) {
 	}
 }
 
+// del removes key's record.
+func (w *storeWriter) del(key []byte) {
+	if w.err != nil {
+		return
+	}
+	sk := storeKey(key)
+	old := w.store.Get(sk)
+	if old == nil {
+		return
+	}
+	w.digest ^= recordHash(sk, old)
+	w.keys--
+	w.err = w.store.Delete(sk)
+}
+
 // finish writes the meta record, with the store's count and digest and the
 // sequence number of the last log record the file holds.
 func (w *storeWriter) finish(meta model.Meta, lsn uint64) error {
-	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Keys: w.keys, Digest: w.digest, LSN: lsn})
+	mv, err := seal(replicaKey, &metaRecord{Seen: meta.Seen, Clock: meta.Clock, Stable: meta.Stable, Members: meta.Members, Keys: w.keys, Digest: w.digest, LSN: lsn})
 	if err != nil {
 		return fmt.Errorf("encode meta: %w", err)
 	}
@@ -837,10 +863,10 @@ func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
 	})
 }
 
-// Log makes entries and seen durable with one append to the write-ahead log
+// Log makes entries and meta durable with one append to the write-ahead log
 // (see Backend.Log). It does not wait for a Commit in progress.
-func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
-	if err := validate(entries, model.Meta{Seen: seen}); err != nil {
+func (b *Bolt) Log(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
 		return err
 	}
 	b.logMu.Lock()
@@ -851,7 +877,7 @@ func (b *Bolt) Log(entries []model.Entry, seen model.Seen) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
-	rec := newRecord(entries, seen)
+	rec := newRecord(entries, meta)
 	rec.lsn = b.nextLSN
 	if err := b.logs[b.cur].appendRecord(rec); err != nil {
 		b.failed = err

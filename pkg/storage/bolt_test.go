@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/vclock"
 )
 
 func TestBolt_Contract(t *testing.T) {
@@ -202,5 +204,46 @@ func TestUnmarshal_DoesNotAlias(t *testing.T) {
 	}
 	if !bytes.Equal(out.Value, in.Value) {
 		t.Fatalf("decoded value changed with its input: %q", out.Value)
+	}
+}
+
+// A checkpoint takes a collected tombstone out of the file itself, not just
+// out of what Load returns: the store stays bounded.
+func TestBolt_Checkpoint_RemovesCollectedTombstoneRecords(t *testing.T) {
+	b := openBolt(t, filepath.Join(t.TempDir(), "store.db"))
+	var tombs []model.Entry
+	for i := range 50 {
+		tombs = append(tombs, model.Entry{Key: fmt.Appendf(nil, "k%d", i), Value: []byte{}, Version: model.Version{Wall: int64(i + 1), Origin: 1}, Seq: uint64(i + 1), Src: 1, Deleted: true})
+	}
+	seen := model.Seen{Prefix: vclock.Clock(nil).With(1, 50)}
+	if err := b.Log(tombs, model.Meta{Seen: seen}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	records := func() int {
+		n := 0
+		if err := b.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(storeBucket).Stats().KeyN; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := records(); n != 50 {
+		t.Fatalf("%d records before collection, want 50", n)
+	}
+	stable := model.Stable{Version: model.Version{Wall: 40, Origin: ^uint32(0)}, Cover: seen}
+	if err := b.Log(tombs[:40], model.Meta{Seen: seen, Stable: stable}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if n := records(); n != 10 {
+		t.Errorf("%d records after collecting 40 of 50 tombstones, want 10", n)
+	}
+	st, err := b.Load()
+	if err != nil || len(st.Damage) > 0 || len(st.Entries) != 10 {
+		t.Fatalf("Load after collection: %d entries, damage %q, err %v", len(st.Entries), st.Damage, err)
 	}
 }

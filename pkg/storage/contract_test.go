@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -18,6 +19,37 @@ import (
 // and open the file again; Memory: Crash) and returns the new backend; the
 // backend given earlier must not be used after reopen.
 func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)) {
+	// A stable point logged with the tombstones it collects takes them
+	// out of the store, through the log and through a checkpoint alike,
+	// and leaves a tombstone above it, and every value, alone; members
+	// gather from every record.
+	t.Run("StablePoint_DropsCollectedTombstones", func(t *testing.T) {
+		b, reopen := open(t)
+		value := entry("v", "kept", 1, 1, 1)
+		gone := model.Entry{Key: []byte("gone"), Value: []byte{}, Version: model.Version{Wall: 2, Origin: 1}, Seq: 2, Src: 1, Deleted: true}
+		late := model.Entry{Key: []byte("late"), Value: []byte{}, Version: model.Version{Wall: 9, Origin: 1}, Seq: 3, Src: 1, Deleted: true}
+		if err := b.Log([]model.Entry{value, gone, late}, model.Meta{Seen: metaAt(0, 1, 3).Seen, Members: []uint32{0, 1}}); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		if err := b.Checkpoint(); err != nil { // gone is in the file now
+			t.Fatalf("Checkpoint: %v", err)
+		}
+		stable := model.Stable{Version: model.Version{Wall: 5, Origin: ^uint32(0)}, Cover: metaAt(0, 1, 2).Seen}
+		if err := b.Log([]model.Entry{gone}, model.Meta{Seen: metaAt(0, 1, 3).Seen, Stable: stable, Members: []uint32{2}}); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		want := metaAt(0, 1, 3)
+		want.Clock = model.Version{}
+		want.Stable, want.Members = stable, []uint32{0, 1, 2}
+		checkLoad(t, b, []model.Entry{value, late}, want)
+		b = reopen()
+		checkLoad(t, b, []model.Entry{value, late}, want)
+		if err := b.Checkpoint(); err != nil {
+			t.Fatalf("Checkpoint: %v", err)
+		}
+		checkLoad(t, reopen(), []model.Entry{value, late}, want)
+	})
+
 	t.Run("EmptyLoad", func(t *testing.T) {
 		b, reopen := open(t)
 		checkLoad(t, b, nil, model.Meta{})
@@ -207,10 +239,10 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			entry("b", "older", 7, 2, 2),  // older: only its dot counts
 			entry("c", "new key", 8, 2, 3),
 		}
-		if err := b.Log(logged[:1], model.Seen{}); err != nil {
+		if err := b.Log(logged[:1], model.Meta{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
-		if err := b.Log(logged[1:], model.Seen{}); err != nil {
+		if err := b.Log(logged[1:], model.Meta{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		want := []model.Entry{logged[0], base[1], logged[2]}
@@ -222,19 +254,19 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 	t.Run("CommitCoversLog", func(t *testing.T) {
 		b, reopen := open(t)
 		x, y := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2)
-		if err := b.Log([]model.Entry{x}, model.Seen{}); err != nil {
+		if err := b.Log([]model.Entry{x}, model.Meta{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		if err := b.Commit([]model.Entry{x}, metaAt(1, 1, 1)); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
-		if err := b.Log([]model.Entry{y}, model.Seen{}); err != nil {
+		if err := b.Log([]model.Entry{y}, model.Meta{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		b = reopen()
 		checkLoad(t, b, []model.Entry{x, y}, metaAt(1, 1, 2))
 		z := entry("z", "3", 3, 1, 3)
-		if err := b.Log([]model.Entry{z}, model.Seen{}); err != nil {
+		if err := b.Log([]model.Entry{z}, model.Meta{}); err != nil {
 			t.Fatalf("Log after reopen: %v", err)
 		}
 		checkLoad(t, reopen(), []model.Entry{x, y, z}, metaAt(1, 1, 3))
@@ -245,7 +277,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 	t.Run("LoggedBeforeRestartSurvivesNextCommit", func(t *testing.T) {
 		b, reopen := open(t)
 		x, y := entry("x", "logged", 1, 1, 1), entry("y", "later", 2, 2, 1)
-		if err := b.Log([]model.Entry{x}, model.Seen{}); err != nil {
+		if err := b.Log([]model.Entry{x}, model.Meta{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		b = reopen()
@@ -269,7 +301,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 			defer close(done)
 			for i := 1; i <= n; i++ {
 				e := entry(fmt.Sprintf("k%d", i%keys), fmt.Sprint(i), int64(i), 1, uint64(i))
-				if err := b.Log([]model.Entry{e}, model.Seen{}); err != nil {
+				if err := b.Log([]model.Entry{e}, model.Meta{}); err != nil {
 					t.Errorf("Log %d: %v", i, err)
 					return
 				}
@@ -320,7 +352,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		}
 		newer := entry("a", "newer", 9, 2, 4)
 		// Writes 2:1..2:3 were superseded by 2:4 before they got here.
-		if err := b.Log([]model.Entry{newer}, metaAt(0, 1, 1, 2, 4).Seen); err != nil {
+		if err := b.Log([]model.Entry{newer}, model.Meta{Seen: metaAt(0, 1, 1, 2, 4).Seen}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 		want, wantMeta := []model.Entry{newer}, metaAt(5, 1, 1, 2, 4)
@@ -346,10 +378,10 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 	t.Run("StaleSnapshotLeavesFoldedLogWhole", func(t *testing.T) {
 		b, reopen := open(t)
 		v1, v2 := entry("k", "v1", 1, 1, 1), entry("k", "v2", 2, 1, 2)
-		if err := b.Log([]model.Entry{v1}, model.Seen{}); err != nil {
+		if err := b.Log([]model.Entry{v1}, model.Meta{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Log([]model.Entry{v2}, model.Seen{}); err != nil {
+		if err := b.Log([]model.Entry{v2}, model.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		// Snapshots taken after v1 only: the first Commit folds v2 from
@@ -380,7 +412,7 @@ func testBackend(t *testing.T, open func(t *testing.T) (Backend, func() Backend)
 		if err := b.Commit([]model.Entry{entry("a", "1", 1, 1, 1)}, metaAt(1, 1, 1)); !errors.Is(err, ErrClosed) {
 			t.Errorf("Commit after Close = %v, want ErrClosed", err)
 		}
-		if err := b.Log([]model.Entry{entry("a", "1", 1, 1, 1)}, model.Seen{}); !errors.Is(err, ErrClosed) {
+		if err := b.Log([]model.Entry{entry("a", "1", 1, 1, 1)}, model.Meta{}); !errors.Is(err, ErrClosed) {
 			t.Errorf("Log after Close = %v, want ErrClosed", err)
 		}
 		if err := b.Checkpoint(); !errors.Is(err, ErrClosed) {
@@ -450,6 +482,10 @@ func checkMeta(t *testing.T, got, want model.Meta) {
 	t.Helper()
 	if !got.Seen.Equal(want.Seen) || got.Clock != want.Clock {
 		t.Fatalf("meta = %v %v, want %v %v", got.Seen, got.Clock, want.Seen, want.Clock)
+	}
+	if got.Stable.Version != want.Stable.Version || !got.Stable.Cover.Equal(want.Stable.Cover) || !slices.Equal(got.Members, want.Members) {
+		t.Fatalf("meta's stable point %v %v and members %v, want %v %v and %v",
+			got.Stable.Version, got.Stable.Cover, got.Members, want.Stable.Version, want.Stable.Cover, want.Members)
 	}
 }
 

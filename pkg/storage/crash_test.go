@@ -78,15 +78,15 @@ func crashChild(path, mode string) int {
 	for i := crashDone(meta) + 1; ; i++ {
 		switch {
 		case mode == crashConcurrent:
-			err = b.Log(crashBatch(i), crashMeta(i).Seen)
+			err = b.Log(crashBatch(i), model.Meta{Seen: crashMeta(i).Seen})
 		case i%crashCommitEvery == 0:
 			err = b.Commit(crashBatch(i), crashMeta(i))
 		case i%crashCommitEvery == 2:
-			if err = b.Log(crashBatch(i), crashMeta(i).Seen); err == nil {
+			if err = b.Log(crashBatch(i), model.Meta{Seen: crashMeta(i).Seen}); err == nil {
 				err = b.Checkpoint()
 			}
 		default:
-			err = b.Log(crashBatch(i), crashMeta(i).Seen)
+			err = b.Log(crashBatch(i), model.Meta{Seen: crashMeta(i).Seen})
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "batch %d: %v\n", i, err)

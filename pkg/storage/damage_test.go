@@ -106,7 +106,7 @@ func TestBolt_Load_DamagedStoreRecord(t *testing.T) {
 // else may be written before, and that the file then loads clean.
 func resetAndReopen(t *testing.T, b *Bolt, path string, st State) {
 	t.Helper()
-	if err := b.Log([]model.Entry{entry("x", "y", 9, 9, 1)}, model.Seen{}); err == nil {
+	if err := b.Log([]model.Entry{entry("x", "y", 9, 9, 1)}, model.Meta{}); err == nil {
 		t.Fatal("Log before Reset of a damaged state succeeded")
 	}
 	if err := b.Checkpoint(); err == nil {
@@ -192,7 +192,7 @@ func TestBolt_Checkpoint_WritesOverDamagedRecord(t *testing.T) {
 	path, fine, _ := twoKeys(t)
 	b := openBolt(t, path)
 	newer := entry("victim", "newer", 3, 2, 2)
-	if err := b.Log([]model.Entry{newer}, model.Seen{}); err != nil {
+	if err := b.Log([]model.Entry{newer}, model.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -452,7 +452,7 @@ func TestBolt_Load_DamagedFile_LogSetsNotTrusted(t *testing.T) {
 	path, fine, _ := twoKeys(t)
 	b := openBolt(t, path)
 	x := entry("x", "logged", 3, 3, 1)
-	if err := b.Log([]model.Entry{x}, metaAt(0, 1, 2, 2, 1).Seen); err != nil {
+	if err := b.Log([]model.Entry{x}, model.Meta{Seen: metaAt(0, 1, 2, 2, 1).Seen}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -487,7 +487,7 @@ func TestBolt_DamageEvidence_SurvivesUntilReset(t *testing.T) {
 		x, y := entry("x", "1", 1, 1, 1), entry("y", "2", 2, 1, 2)
 		path := logged(t, []model.Entry{x}, metaAt(1, 1, 1))
 		b := openBolt(t, path)
-		if err := b.Log([]model.Entry{y}, metaAt(0, 1, 1).Seen); err != nil {
+		if err := b.Log([]model.Entry{y}, model.Meta{Seen: metaAt(0, 1, 1).Seen}); err != nil {
 			t.Fatal(err)
 		}
 		closeRaw(t, b)
@@ -504,7 +504,7 @@ func TestBolt_DamageEvidence_SurvivesUntilReset(t *testing.T) {
 		older := logFile(t, path)
 		b := openBolt(t, path)
 		b.cur = 1 - b.cur
-		if err := b.Log([]model.Entry{y}, metaAt(0, 1, 1).Seen); err != nil {
+		if err := b.Log([]model.Entry{y}, model.Meta{Seen: metaAt(0, 1, 1).Seen}); err != nil {
 			t.Fatal(err)
 		}
 		closeRaw(t, b)
@@ -525,7 +525,7 @@ func TestBolt_DamageEvidence_SurvivesUntilReset(t *testing.T) {
 	t.Run("CrashBetweenRebuildAndLogReset", func(t *testing.T) {
 		path, fine, victim := twoKeys(t)
 		b := openBolt(t, path)
-		if err := b.Log([]model.Entry{entry("x", "logged", 3, 3, 1)}, metaAt(0, 1, 2, 2, 1).Seen); err != nil {
+		if err := b.Log([]model.Entry{entry("x", "logged", 3, 3, 1)}, model.Meta{Seen: metaAt(0, 1, 2, 2, 1).Seen}); err != nil {
 			t.Fatal(err)
 		}
 		closeRaw(t, b)

@@ -1,6 +1,10 @@
 package storage
 
-import "gossipkv/pkg/model"
+import (
+	"slices"
+
+	"gossipkv/pkg/model"
+)
 
 // commitState is what a Commit (caller not nil) or a Checkpoint makes of
 // the stored state: the caller's entries, then the logged ones, each where
@@ -8,7 +12,12 @@ import "gossipkv/pkg/model"
 // caller's and the logged writes added (the caller's clock where newer).
 // Nothing goes back: a caller whose snapshot predates writes that an
 // earlier Commit folded in from the log leaves them whole.
-func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) model.Meta {
+//
+// The caller's stable point is taken where newer, and then every tombstone
+// at or below the stable point among the keys written is dropped (del): a
+// replica that collects tombstones passes them in entries, and a tombstone
+// logged before the point is dropped as its record is folded.
+func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry), del func(key []byte)) model.Meta {
 	meta := stored
 	meta.Seen = stored.Seen.Clone()
 	if caller != nil {
@@ -17,9 +26,49 @@ func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, l
 		}
 		meta.Seen.Union(caller.Seen)
 		meta.Clock = model.Max(meta.Clock, caller.Clock)
+		if meta.Stable.Version.Less(caller.Stable.Version) {
+			meta.Stable = caller.Stable.Clone()
+		}
+		meta.Members = unionSorted(meta.Members, caller.Members)
 	}
 	fold(&meta, logged, cur, put)
+	if meta.Stable.IsZero() {
+		return meta
+	}
+	collect := func(key []byte) {
+		if c, ok := cur(key); ok && c.Deleted && collectable(c, meta.Stable) {
+			del(key)
+		}
+	}
+	for _, e := range entries {
+		collect(e.Key)
+	}
+	for _, rec := range logged {
+		for _, e := range rec.entries {
+			collect(e.Key)
+		}
+	}
 	return meta
+}
+
+// unionSorted merges two sorted lists of ids into a new one.
+func unionSorted(a, b []uint32) []uint32 {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// collectable says whether e is a tombstone at or below the stable point s,
+// which a backend drops rather than keeps.
+func collectable(e model.Entry, s model.Stable) bool {
+	return e.Deleted && !s.IsZero() && !s.Version.Less(e.Version)
+}
+
+// dropCollected removes from entries the tombstones at or below s, in
+// place: what Load returns holds none (a crash may have come between the
+// commit that took s and the one that removed them from the file).
+func dropCollected(entries []model.Entry, s model.Stable) []model.Entry {
+	return slices.DeleteFunc(entries, func(e model.Entry) bool { return collectable(e, s) })
 }
 
 // fold applies logged records to a loaded state: each record's seen set and
@@ -32,6 +81,10 @@ func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, l
 func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) {
 	for _, rec := range logged {
 		meta.Seen.Union(rec.seen)
+		if meta.Stable.Version.Less(rec.stable.Version) {
+			meta.Stable = rec.stable.Clone()
+		}
+		meta.Members = unionSorted(meta.Members, rec.members)
 		for _, e := range rec.entries {
 			meta.Seen.Add(e.Dot())
 			putIfNewer(e, cur, put)
@@ -76,8 +129,8 @@ func foldInto(meta *model.Meta, entries []model.Entry, logged []logRecord) []mod
 }
 
 // newRecord copies what a Log call is given.
-func newRecord(entries []model.Entry, seen model.Seen) logRecord {
-	rec := logRecord{seen: seen.Clone(), entries: make([]model.Entry, len(entries))}
+func newRecord(entries []model.Entry, meta model.Meta) logRecord {
+	rec := logRecord{seen: meta.Seen.Clone(), stable: meta.Stable.Clone(), members: slices.Clone(meta.Members), entries: make([]model.Entry, len(entries))}
 	for i, e := range entries {
 		rec.entries[i] = cloneEntry(e)
 	}

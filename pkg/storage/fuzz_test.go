@@ -67,7 +67,7 @@ func FuzzLogReplay(f *testing.F) {
 			start := w.size
 			// Each record's set holds every write before it, as a
 			// server's commit records do.
-			if err := b.Log([]model.Entry{e}, model.Seen{Prefix: vclock.Clock(nil).With(1, uint64(i))}); err != nil {
+			if err := b.Log([]model.Entry{e}, model.Meta{Seen: model.Seen{Prefix: vclock.Clock(nil).With(1, uint64(i))}}); err != nil {
 				t.Fatal(err)
 			}
 			want = append(want, e)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 
 	"gossipkv/pkg/model"
@@ -39,7 +40,7 @@ func (m *Memory) Load() (State, error) {
 	for _, e := range m.store {
 		entries = append(entries, cloneEntry(e))
 	}
-	return State{Entries: entries, Meta: cloneMeta(m.meta)}, nil
+	return State{Entries: dropCollected(entries, m.meta.Stable), Meta: cloneMeta(m.meta)}, nil
 }
 
 // Reset replaces what m holds with copies of entries and meta.
@@ -71,15 +72,15 @@ func (m *Memory) Commit(entries []model.Entry, meta model.Meta) error {
 	if m.closed {
 		return ErrClosed
 	}
-	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.get, m.put))
+	m.meta = cloneMeta(commitState(m.meta, &meta, entries, m.logged, m.get, m.put, m.del))
 	m.logged = nil
 	return nil
 }
 
-// Log folds copies of entries and seen into the committed state at once:
+// Log folds copies of entries and meta into the committed state at once:
 // for a Memory, durable and committed are the same.
-func (m *Memory) Log(entries []model.Entry, seen model.Seen) error {
-	if err := validate(entries, model.Meta{Seen: seen}); err != nil {
+func (m *Memory) Log(entries []model.Entry, meta model.Meta) error {
+	if err := validate(entries, meta); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -87,8 +88,8 @@ func (m *Memory) Log(entries []model.Entry, seen model.Seen) error {
 	if m.closed {
 		return ErrClosed
 	}
-	rec := newRecord(entries, seen)
-	fold(&m.meta, []logRecord{rec}, m.get, m.put)
+	rec := newRecord(entries, meta)
+	m.meta = commitState(m.meta, nil, nil, []logRecord{rec}, m.get, m.put, m.del)
 	m.logged = append(m.logged, rec)
 	return nil
 }
@@ -111,6 +112,8 @@ func (m *Memory) get(key []byte) (model.Entry, bool) {
 }
 
 func (m *Memory) put(e model.Entry) { m.store[string(e.Key)] = cloneEntry(e) }
+
+func (m *Memory) del(key []byte) { delete(m.store, string(key)) }
 
 // Close makes later Load and Commit calls fail with ErrClosed.
 func (m *Memory) Close() error {
@@ -156,5 +159,5 @@ func cloneEntry(e model.Entry) model.Entry {
 }
 
 func cloneMeta(m model.Meta) model.Meta {
-	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock}
+	return model.Meta{Seen: m.Seen.Clone(), Clock: m.Clock, Stable: m.Stable.Clone(), Members: slices.Clone(m.Members)}
 }

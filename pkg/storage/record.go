@@ -85,11 +85,13 @@ type storeRecord struct {
 // records whose recordHash values XOR to Digest; and LSN, the sequence
 // number of the last log record folded into the file (see wal).
 type metaRecord struct {
-	Seen   model.Seen    `msgpack:"s"`
-	Clock  model.Version `msgpack:"c"`
-	Keys   uint64        `msgpack:"n"`
-	Digest uint64        `msgpack:"d"`
-	LSN    uint64        `msgpack:"q"`
+	Seen    model.Seen    `msgpack:"s"`
+	Clock   model.Version `msgpack:"c"`
+	Keys    uint64        `msgpack:"n"`
+	Digest  uint64        `msgpack:"d"`
+	LSN     uint64        `msgpack:"q"`
+	Stable  model.Stable  `msgpack:"f,omitempty"`
+	Members []uint32      `msgpack:"m,omitempty"`
 }
 
 func storeKey(key []byte) []byte {

@@ -23,7 +23,10 @@ type Backend interface {
 	// Commit atomically and durably merges entries and meta into what is
 	// stored: an entry replaces its key's record when its version is
 	// newer, meta.Seen joins the stored set, the clock moves up to
-	// meta.Clock, and meta.Src is taken. Nothing stored goes back, so a
+	// meta.Clock, meta.Stable is taken where newer, and then a tombstone
+	// at or below the stable point is dropped from the store rather than
+	// kept (the entries passed may be collected tombstones, which is how
+	// they leave the disk). Nothing stored goes back, so a
 	// caller whose snapshot predates writes it logged (and an earlier
 	// Commit folded in) loses none of them. After it returns nil, the whole
 	// batch survives a crash (SIGKILL, power loss with fsync on); if it
@@ -31,16 +34,19 @@ type Backend interface {
 	// be empty (meta-only commit). The backend keeps no reference to the
 	// caller's slices.
 	Commit(entries []model.Entry, meta model.Meta) error
-	// Log makes entries and seen durable with one append to a log, more
-	// cheaply than a Commit. After it returns nil they survive a crash, and
-	// Load returns them folded in: seen and each entry's dot join
-	// meta.Seen, and each entry is in the store unless the key holds a
-	// newer one. seen is for writes held without their entries (superseded
-	// ones learned from a peer's set); it may be empty. Log may run while
-	// a Commit or Checkpoint does; on error nothing of the batch survives a
-	// restart, and the backend may refuse further calls like a failed
-	// Commit.
-	Log(entries []model.Entry, seen model.Seen) error
+	// Log makes entries and meta durable with one append to a log, more
+	// cheaply than a Commit. After it returns nil they survive a crash,
+	// and Load returns them folded in: meta.Seen and each entry's dot join
+	// the set of writes held, meta.Stable is taken where newer (and the
+	// tombstones at or below it are dropped, the entries passed among
+	// them: how collected tombstones leave the disk), meta.Members joins
+	// the members, and each entry is in the store unless the key holds a
+	// newer one. meta.Seen is for writes held without their entries
+	// (superseded ones learned from a peer's set); it may be empty, and
+	// meta.Clock is not logged. Log may run while a Commit or Checkpoint
+	// does; on error nothing of the batch survives a restart, and the
+	// backend may refuse further calls like a failed Commit.
+	Log(entries []model.Entry, meta model.Meta) error
 	// Checkpoint folds everything logged before the call into the main
 	// store and frees that part of the log; what Load returns does not
 	// change.
@@ -110,6 +116,9 @@ func validate(entries []model.Entry, meta model.Meta) error {
 	}
 	if !meta.Seen.Valid() {
 		return fmt.Errorf("storage: meta seen set %v is not canonical", meta.Seen)
+	}
+	if !meta.Stable.Cover.Valid() {
+		return fmt.Errorf("storage: stable point's set %v is not canonical", meta.Stable.Cover)
 	}
 	return nil
 }

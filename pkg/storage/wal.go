@@ -56,12 +56,19 @@ type logRecord struct {
 	lsn     uint64
 	entries []model.Entry
 	seen    model.Seen
+	// stable and members are the replica's stable point and members when
+	// the record was logged (see model.Meta); a fold takes the newer
+	// point and the union of the members.
+	stable  model.Stable
+	members []uint32
 }
 
 // walPayload is a logRecord on disk.
 type walPayload struct {
-	Entries []walEntry `msgpack:"e"`
-	Seen    model.Seen `msgpack:"s"`
+	Entries []walEntry    `msgpack:"e"`
+	Seen    model.Seen    `msgpack:"s"`
+	Stable  *model.Stable `msgpack:"f,omitempty"`
+	Members []uint32      `msgpack:"m,omitempty"`
 }
 
 // walEntry is one logged entry.
@@ -299,7 +306,13 @@ func decodeRecordPayload(payload []byte) (logRecord, error) {
 	if !p.Seen.Valid() {
 		return logRecord{}, fmt.Errorf("seen set %v is not canonical", p.Seen)
 	}
-	rec := logRecord{seen: p.Seen, entries: make([]model.Entry, len(p.Entries))}
+	if p.Stable != nil && !p.Stable.Cover.Valid() {
+		return logRecord{}, fmt.Errorf("stable point's set %v is not canonical", p.Stable.Cover)
+	}
+	rec := logRecord{seen: p.Seen, members: p.Members, entries: make([]model.Entry, len(p.Entries))}
+	if p.Stable != nil {
+		rec.stable = *p.Stable
+	}
 	for i, e := range p.Entries {
 		rec.entries[i] = model.Entry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted}
 	}
@@ -311,7 +324,10 @@ func decodeRecordPayload(payload []byte) (logRecord, error) {
 // caller was told failed cannot come back at the next open; if even that
 // fails, the log's state is unknown and the error says so.
 func (w *wal) appendRecord(rec logRecord) error {
-	p := walPayload{Seen: rec.seen, Entries: make([]walEntry, len(rec.entries))}
+	p := walPayload{Seen: rec.seen, Members: rec.members, Entries: make([]walEntry, len(rec.entries))}
+	if !rec.stable.IsZero() {
+		p.Stable = &rec.stable
+	}
 	for i, e := range rec.entries {
 		p.Entries[i] = walEntry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted}
 	}

@@ -26,7 +26,7 @@ func logged(t *testing.T, base []model.Entry, meta model.Meta, batches ...[]mode
 		t.Fatalf("Commit: %v", err)
 	}
 	for _, batch := range batches {
-		if err := b.Log(batch, model.Seen{}); err != nil {
+		if err := b.Log(batch, model.Meta{}); err != nil {
 			t.Fatalf("Log: %v", err)
 		}
 	}
@@ -57,7 +57,7 @@ func TestLog_TornTailIsDropped(t *testing.T) {
 	}
 	whole := st.Size()
 	b := openBolt(t, path)
-	if err := b.Log([]model.Entry{y}, model.Seen{}); err != nil {
+	if err := b.Log([]model.Entry{y}, model.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -73,7 +73,7 @@ func TestLog_TornTailIsDropped(t *testing.T) {
 	checkLoad(t, b, []model.Entry{x}, seenMeta(1, 1))
 	// A new record goes where the torn one was, and reads back.
 	z := entry("z", "after", 3, 1, 2)
-	if err := b.Log([]model.Entry{z}, model.Seen{}); err != nil {
+	if err := b.Log([]model.Entry{z}, model.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -146,12 +146,12 @@ func TestLog_MidLogDamage_KeepsLaterRecords(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "state.db")
 			b := openBolt(t, path)
 			for _, e := range []model.Entry{x, y} {
-				if err := b.Log([]model.Entry{e}, model.Seen{}); err != nil {
+				if err := b.Log([]model.Entry{e}, model.Meta{}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// A record of others' writes, logged with the whole set held.
-			if err := b.Log([]model.Entry{z}, metaAt(0, 1, 2, 2, 1).Seen); err != nil {
+			if err := b.Log([]model.Entry{z}, model.Meta{Seen: metaAt(0, 1, 2, 2, 1).Seen}); err != nil {
 				t.Fatal(err)
 			}
 			closeRaw(t, b)
@@ -240,7 +240,7 @@ func TestLog_UndecodableRecordIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.size += int64(len(rec) + len(payload))
-	if err := b.Log([]model.Entry{x}, model.Seen{}); err != nil {
+	if err := b.Log([]model.Entry{x}, model.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)
@@ -320,7 +320,7 @@ func TestLog_CheckpointFoldsBothSegments(t *testing.T) {
 	first := logFile(t, path)
 	b := openBolt(t, path)
 	b.cur = 1 - b.cur
-	if err := b.Log([]model.Entry{y}, model.Seen{}); err != nil {
+	if err := b.Log([]model.Entry{y}, model.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	closeRaw(t, b)

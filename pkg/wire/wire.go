@@ -37,6 +37,23 @@ type msg struct {
 	Entries  entries           `msgpack:"e,omitempty"`
 	Seen     model.Seen        `msgpack:"s"`
 	Complete bool              `msgpack:"c,omitempty"`
+	Holdings []model.Holding   `msgpack:"h,omitempty"`
+	Stable   *model.Stable     `msgpack:"p,omitempty"`
+}
+
+// stablePtr is s for the wire, nil when zero (and then left out).
+func stablePtr(s model.Stable) *model.Stable {
+	if s.IsZero() {
+		return nil
+	}
+	return &s
+}
+
+func stableOf(p *model.Stable) model.Stable {
+	if p == nil {
+		return model.Stable{}
+	}
+	return *p
 }
 
 const (
@@ -53,9 +70,9 @@ func Encode(from uint32, msgs []model.Message) ([]byte, error) {
 		case model.Writes:
 			b.Msgs = append(b.Msgs, msg{Kind: kindWrites, Entries: m.Entries, Src: m.Src})
 		case model.Ack:
-			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src, Topology: m.Topology})
+			b.Msgs = append(b.Msgs, msg{Kind: kindAck, Seen: m.Seen, Src: m.Src, Topology: m.Topology, Holdings: m.Holdings, Stable: stablePtr(m.Stable)})
 		case model.Delta:
-			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For, Src: m.Src})
+			b.Msgs = append(b.Msgs, msg{Kind: kindDelta, Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For, Src: m.Src, Stable: stablePtr(m.Stable)})
 		default:
 			return nil, fmt.Errorf("wire: cannot encode %T", m)
 		}
@@ -90,6 +107,14 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 		if !m.Seen.Valid() {
 			return 0, nil, fmt.Errorf("%w: message %d: seen set not canonical", ErrMalformed, i)
 		}
+		if m.Stable != nil && !m.Stable.Cover.Valid() {
+			return 0, nil, fmt.Errorf("%w: message %d: stable point's set not canonical", ErrMalformed, i)
+		}
+		for _, h := range m.Holdings {
+			if !h.Seen.Valid() {
+				return 0, nil, fmt.Errorf("%w: message %d: holding of server %d not canonical", ErrMalformed, i, h.ID)
+			}
+		}
 		for _, e := range m.Entries {
 			if e.Seq == 0 || e.Key == nil || e.Version.IsZero() {
 				return 0, nil, fmt.Errorf("%w: message %d: entry without key, version or sequence", ErrMalformed, i)
@@ -99,9 +124,9 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 		case kindWrites:
 			msgs = append(msgs, model.Writes{Entries: m.Entries, Src: m.Src})
 		case kindAck:
-			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src, Topology: m.Topology})
+			msgs = append(msgs, model.Ack{Seen: m.Seen, Src: m.Src, Topology: m.Topology, Holdings: m.Holdings, Stable: stableOf(m.Stable)})
 		case kindDelta:
-			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For, Src: m.Src})
+			msgs = append(msgs, model.Delta{Entries: m.Entries, Seen: m.Seen, Complete: m.Complete, For: m.For, Src: m.Src, Stable: stableOf(m.Stable)})
 		default:
 			return 0, nil, fmt.Errorf("%w: message %d: unknown kind %d", ErrMalformed, i, m.Kind)
 		}
