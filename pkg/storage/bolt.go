@@ -54,6 +54,17 @@ type BoltOptions struct {
 	// LockTimeout is how long OpenBolt waits for the file lock of a previous
 	// process; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
+	// fs is the log's file system; nil: the operating system's. Tests
+	// put one there that loses what was not synced (a power loss).
+	fs fileSystem
+}
+
+// fileSystem is the log's file system (see BoltOptions.fs).
+func (o BoltOptions) fileSystem() fileSystem {
+	if o.fs == nil {
+		return osFS{}
+	}
+	return o.fs
 }
 
 // Bolt is a Backend in one bbolt file and its write-ahead log.
@@ -190,7 +201,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	// The file and the log's segments may have just been created: their
 	// names must survive a power loss before anything is acknowledged.
 	if !opts.NoSync {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := opts.fileSystem().syncDir(filepath.Dir(path)); err != nil {
 			_ = b.Close()
 			return nil, fmt.Errorf("storage: sync directory of %s: %w", path, err)
 		}
@@ -210,7 +221,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 func (b *Bolt) openLog(folded uint64, foldedKnown bool) error {
 	var scans [2]scan
 	for i := range b.logs {
-		w, err := openWAL(segmentPath(b.path, i), b.opts.NoSync)
+		w, err := openWAL(segmentPath(b.path, i), b.opts.NoSync, b.opts.fileSystem())
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,8 @@ import (
 // them back from its peers.
 type wal struct {
 	path   string
-	f      *os.File
+	f      segmentFile
+	fs     fileSystem
 	size   int64
 	seed   uint32 // CRC-32C of the salt: every sum starts from it
 	noSync bool
@@ -124,8 +125,8 @@ type scan struct {
 // openWAL opens or creates a segment. A new segment, or one whose header a
 // crash left incomplete (no record can follow an unsynced header), gets a
 // fresh header.
-func openWAL(path string, noSync bool) (*wal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+func openWAL(path string, noSync bool, fs fileSystem) (*wal, error) {
+	f, err := fs.openFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
 	}
@@ -134,7 +135,7 @@ func openWAL(path string, noSync bool) (*wal, error) {
 		f.Close()
 		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
 	}
-	w := &wal{path: path, f: f, size: st.Size(), noSync: noSync}
+	w := &wal{path: path, f: f, fs: fs, size: st.Size(), noSync: noSync}
 	if w.size <= walHeaderSize {
 		hdr := make([]byte, walHeaderSize)
 		if _, err := io.ReadFull(io.NewSectionReader(f, 0, w.size), hdr[:w.size]); err != nil {
@@ -170,7 +171,7 @@ func (w *wal) reset() error {
 	if w.noSync {
 		return nil
 	}
-	if err := fdatasync(w.f); err != nil {
+	if err := w.fs.datasync(w.f); err != nil {
 		return fmt.Errorf("storage: reset log %s: %w", w.path, err)
 	}
 	return nil
@@ -351,7 +352,7 @@ func (w *wal) appendRecord(rec logRecord) error {
 	binary.LittleEndian.PutUint32(raw[20:], crc32.Update(w.seed, castagnoli, raw[:20]))
 	_, err := w.f.Write(raw)
 	if err == nil && !w.noSync {
-		err = fdatasync(w.f)
+		err = w.fs.datasync(w.f)
 	}
 	if err != nil {
 		if terr := w.truncate(w.size, true); terr != nil {
@@ -377,10 +378,41 @@ func (w *wal) truncate(size int64, sync bool) error {
 	if !sync || w.noSync {
 		return nil
 	}
-	return fdatasync(w.f)
+	return w.fs.datasync(w.f)
 }
 
 func (w *wal) close() error { return w.f.Close() }
+
+// segmentFile is what the log needs of an open segment.
+type segmentFile interface {
+	io.Writer
+	io.ReaderAt
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// fileSystem is the log's way to the disk: the operating system's
+// (osFS), or in tests one that forgets, at a simulated power loss, what
+// was not synced.
+type fileSystem interface {
+	openFile(path string, flag int, perm os.FileMode) (segmentFile, error)
+	// datasync makes f's data durable (fdatasync).
+	datasync(f segmentFile) error
+	// syncDir makes the directory's entries durable.
+	syncDir(dir string) error
+}
+
+// osFS is the operating system's file system.
+type osFS struct{}
+
+func (osFS) openFile(path string, flag int, perm os.FileMode) (segmentFile, error) {
+	return os.OpenFile(path, flag, perm)
+}
+
+func (osFS) datasync(f segmentFile) error { return fdatasync(f.(*os.File)) }
+
+func (osFS) syncDir(dir string) error { return syncDir(dir) }
 
 // syncDir makes the directory's entries durable: files created in it
 // survive a power loss only once it is synced.
