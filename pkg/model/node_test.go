@@ -699,3 +699,41 @@ func TestNode_RestoredDiskBehindStablePoint_DeletedValueStaysDeleted(t *testing.
 	}
 	s.check()
 }
+
+// A write whose origin died, held by one node that could not pass it on
+// before, reaches its other neighbours on the fast path once the links
+// come up: each of them is watched by the holder as its delivery (its
+// lowest-id neighbour), within a resend interval or two, not after the
+// slow safety net's heartbeats. Time here is the simulation's, so the
+// bound says which path repaired it, not how fast the machine is.
+func TestNode_DeadOrigin_RepairedOnTheFastPath(t *testing.T) {
+	s := newSimNet(t, 11, 4)
+	// 0 reaches only 1, and 1 reaches no one else yet.
+	s.cut[key(0, 2)], s.cut[key(0, 3)] = true, true
+	s.cut[key(1, 2)], s.cut[key(1, 3)] = true, true
+	s.gossip(1)
+	s.put(0)
+	w := s.writes[0]
+	for i := 0; i < 50 && !s.nodes[1].R.Seen().Contains(w.Dot()); i++ {
+		s.step()
+	}
+	if !s.nodes[1].R.Seen().Contains(w.Dot()) {
+		t.Fatal("node 1 never got the write")
+	}
+	s.alive[0] = false
+	delete(s.cut, key(1, 2))
+	delete(s.cut, key(1, 3))
+	s.gossip(1)
+	start := s.now
+	for !(s.nodes[2].R.Seen().Contains(w.Dot()) && s.nodes[3].R.Seen().Contains(w.Dot())) {
+		if s.now-start > 2000*ms {
+			t.Fatal("the dead origin's write did not spread in 2 s of simulated time")
+		}
+		s.step()
+	}
+	// Resend is 20 ms and the heartbeat 200 ms: the fast path repairs
+	// within a few resends, the slow one after two heartbeats at least.
+	if took := s.now - start; took > 100*ms {
+		t.Errorf("the dead origin's write took %d ms of simulated time to reach nodes 2 and 3: repaired by the slow safety net, not by the node responsible for it", took/ms)
+	}
+}
