@@ -230,6 +230,27 @@ func TestReplica_Get_Sessions(t *testing.T) {
 	}
 }
 
+// A dependency is a whole version: a value that shares the dependency's
+// wall time but comes before it by its logical counter or its origin is
+// older, and a reader depending on the newer one is told the server is
+// behind. (Two writes share a wall time whenever one server issues them
+// within a clock tick, or skewed clocks meet.)
+func TestReplica_Get_DependencyComparesWholeVersion(t *testing.T) {
+	for _, tc := range []struct{ held, dep Version }{
+		{Version{Wall: 500, Logical: 1, Origin: 9}, Version{Wall: 500, Logical: 2, Origin: 1}},
+		{Version{Wall: 500, Logical: 3, Origin: 1}, Version{Wall: 500, Logical: 3, Origin: 2}},
+	} {
+		r := NewReplica(0, 0, nil, Meta{})
+		r.Apply(Entry{Key: []byte("k"), Value: []byte("older"), Version: tc.held, Seq: 1, Src: 7})
+		if e, st := r.Get([]byte("k"), tc.dep); st != Behind {
+			t.Errorf("holding %v, reader depends on %v: %v %q, want Behind", tc.held, tc.dep, st, e.Value)
+		}
+		if _, st := r.Get([]byte("k"), tc.held); st != Found {
+			t.Errorf("holding %v, reader depends on it: %v, want Found", tc.held, st)
+		}
+	}
+}
+
 func TestReplica_Delta_ThenMerge_EqualsSender(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for round := 0; round < 100; round++ {
