@@ -114,6 +114,12 @@ type NodeConfig struct {
 	// clock from there: a restarted server must announce them above its
 	// previous life's versions, which its peers still hold.
 	Start int64
+	// Members are the servers of the cluster as configured: a stable
+	// point waits for the holding of every one of them (and of any other
+	// server heard of), so that a server nobody alive has heard of since
+	// it last ran, its disk holding writes no one else has, holds
+	// collection up rather than being taken for absent (see stepEpoch).
+	Members []uint32
 }
 
 // Node is the replication protocol of one server, pure: driven by Put, Step
@@ -159,6 +165,7 @@ type Node struct {
 	holdings map[uint32]Holding
 	holdDue  bool
 	epoch    *Stable
+	epochAge int // heartbeats the epoch has waited
 	stable   Stable
 	outdated bool
 }
@@ -188,8 +195,22 @@ type peer struct {
 }
 
 // topoRefresh: every this many heartbeats the whole view goes out even
-// without news, in case an Ack carrying news was lost.
+// without news, in case an Ack carrying news was lost; and the stable
+// point, for the same reason.
 const topoRefresh = 5
+
+// Holdings are made once every holdEvery heartbeats, and then only when
+// the set or the clock changed, but for one every holdRefresh heartbeats
+// (in case the Acks carrying the last were lost): each crosses every
+// link of the cluster, so their rate is what collection costs.
+// epochPatience is how many heartbeats a stable point in the making may
+// wait for every holding to cover it before it is given up for a new one
+// (a write it names may be gone for good: a disk that went back in time).
+const (
+	holdEvery     = 2
+	holdRefresh   = 25
+	epochPatience = 20
+)
 
 // watch is a wait for a neighbour to catch up with a target set.
 type watch struct {
@@ -221,6 +242,9 @@ func (w *watch) due(have, target Seen, now, wait int64) bool {
 
 // NewNode builds the protocol around a replica.
 func NewNode(cfg NodeConfig, r *Replica) *Node {
+	for _, id := range cfg.Members {
+		r.AddMember(id)
+	}
 	return &Node{
 		now:      cfg.Start,
 		cfg:      cfg,
@@ -282,6 +306,11 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 			n.SetLinks(l.ID, l.Version, l.Links)
 		}
 		for _, h := range m.Holdings {
+			if p.holdSent == nil {
+				p.holdSent = map[uint32]int64{}
+			}
+			// The sender has it: it need not come back.
+			p.holdSent[h.ID] = max(p.holdSent[h.ID], h.Version)
 			if cur, ok := n.holdings[h.ID]; h.ID != n.cfg.ID && (!ok || cur.Version < h.Version) {
 				n.holdings[h.ID] = h
 				n.R.AddMember(h.ID)
@@ -343,6 +372,9 @@ func (n *Node) Recover(r *Replica) {
 	n.out = nil
 	n.outdated, n.holdDue = false, true
 	// The rebuilt replica's disk may predate servers heard of since.
+	for _, id := range n.cfg.Members {
+		r.AddMember(id)
+	}
 	for id := range n.links {
 		r.AddMember(id)
 	}
@@ -486,13 +518,16 @@ func (n *Node) Tick(now int64) {
 	if now-n.lastHB >= n.cfg.Heartbeat {
 		n.lastHB = now
 		n.beats++
-		n.holdDue = true
+		if n.beats%holdEvery == 0 {
+			n.holdDue = true
+		}
 		n.tryStable()
 		n.stepEpoch()
 		for _, nb := range n.neighbors {
 			n.ackDue[nb] = true
 			if n.beats%topoRefresh == 0 {
-				n.peer(nb).topoSent = 0 // send the view again
+				p := n.peer(nb)
+				p.topoSent, p.stableSent = 0, Version{} // send the view and the point again
 			}
 		}
 	}
@@ -620,8 +655,10 @@ func (n *Node) Ready() []Outgoing {
 	mine := n.R.Seen()
 	if n.holdDue {
 		n.holdDue = false
-		own := n.holdings[n.cfg.ID]
-		n.holdings[n.cfg.ID] = Holding{ID: n.cfg.ID, Version: max(n.now, own.Version+1), Seen: mine.Clone(), Clock: n.R.Clock()}
+		own, ok := n.holdings[n.cfg.ID]
+		if !ok || n.beats%holdRefresh == 0 || own.Clock != n.R.Clock() || !own.Seen.Equal(mine) {
+			n.holdings[n.cfg.ID] = Holding{ID: n.cfg.ID, Version: max(n.now, own.Version+1), Seen: mine.Clone(), Clock: n.R.Clock()}
+		}
 	}
 	var topo []LinkState
 	for nb := range n.ackDue {
@@ -734,12 +771,15 @@ func (n *Node) stepEpoch() {
 			p.Version.Origin = math.MaxUint32
 		}
 		if !p.Version.IsZero() && n.stable.Version.Less(p.Version) {
-			n.epoch = &p
+			n.epoch, n.epochAge = &p, 0
 		}
 		return
 	}
 	for _, h := range hs {
 		if !h.Seen.Covers(n.epoch.Cover) {
+			if n.epochAge++; n.epochAge > epochPatience {
+				n.epoch = nil
+			}
 			return
 		}
 	}

@@ -169,7 +169,7 @@ func TestNode_StaleWritesOfAnEarlierLife_NoClaimThroughDelta(t *testing.T) {
 
 // pairConfig is the config of one node of a two-node test.
 func pairConfig(id uint32) NodeConfig {
-	return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20}
+	return NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20, Members: []uint32{0, 1}}
 }
 
 // linkPair makes a and b each other's only neighbour, in both views.

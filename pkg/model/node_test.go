@@ -34,6 +34,8 @@ type simNet struct {
 	issued map[Dot]bool
 	// rebases counts the replicas rebased (see rebaseIfOutdated).
 	rebases int
+	// members are the nodes of the cluster, as a config lists them.
+	members []uint32
 }
 
 type simDisk struct {
@@ -52,6 +54,9 @@ const ms = int64(1e6)
 func newSimNet(t *testing.T, seed int64, n int) *simNet {
 	s := &simNet{t: t, rng: rand.New(rand.NewSource(seed)), cut: map[[2]uint32]bool{}, now: 1e9, issued: map[Dot]bool{}}
 	for i := 0; i < n; i++ {
+		s.members = append(s.members, uint32(i))
+	}
+	for i := 0; i < n; i++ {
 		s.nodes = append(s.nodes, s.newNode(uint32(i), s.replica(uint32(i), nil, Meta{})))
 		s.alive = append(s.alive, true)
 		s.disk = append(s.disk, simDisk{})
@@ -69,7 +74,7 @@ func (s *simNet) replica(id uint32, entries []Entry, meta Meta) *Replica {
 }
 
 func (s *simNet) newNode(id uint32, r *Replica) *Node {
-	return NewNode(NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 200}, r)
+	return NewNode(NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 200, Members: s.members}, r)
 }
 
 func key(a, b uint32) [2]uint32 {

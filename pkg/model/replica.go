@@ -89,6 +89,10 @@ func NewReplica(id uint32, src uint64, entries []Entry, meta Meta) *Replica {
 		dirty:   map[string]struct{}{},
 		tombs:   map[string]struct{}{},
 	}
+	// Every write issued from now on must be above the stable point:
+	// one below it could lose, on servers that collected its key's
+	// tombstone, to nothing (its version is older than the delete's).
+	r.clock = maxClock(r.clock, meta.Stable.Version)
 	r.AddMember(id)
 	r.metaDirty = false
 	for _, e := range entries {
@@ -300,25 +304,39 @@ func (r *Replica) Outdated(p Stable) bool {
 		return false
 	}
 	for _, e := range r.store {
-		if !p.Version.Less(e.Version) {
+		if belowStable(e, p) {
 			return true
 		}
 	}
 	return false
 }
 
+// belowStable says whether e is one of the writes that every server held
+// when the stable point p was made: at or below its version and in its
+// cover. Only such an entry can be a value a collected delete superseded;
+// a write at or below the version that the cover lacks is one no other
+// server ever held, which a rebase must keep.
+func belowStable(e Entry, p Stable) bool {
+	return !p.Version.Less(e.Version) && p.Cover.Contains(e.Dot())
+}
+
 // Rebase returns what an outdated replica keeps (see Outdated): its
-// entries above p.Version, the set of exactly their writes, and its clock
-// and stable point. Everything at or below p.Version is held by every
+// entries but those every server held at p (see belowStable), the set of
+// exactly their writes, its clock and its members. Everything at or below p.Version is held by every
 // other server, which send back what is still live; keeping none of it
 // here is what keeps a value whose tombstone was collected from coming
 // back. The caller makes it durable and builds a replica of it under a
 // new replica id (its peers must forget what they knew this one held),
 // then calls SetRebased on it.
+//
+// The rebased replica has no stable point: it lacks, until its peers have
+// refilled it, writes below any point it took before, so it must answer a
+// reader that depends on one of them Behind, not NoKey. It takes p once it
+// holds p's cover again.
 func (r *Replica) Rebase(p Stable) (kept []Entry, meta Meta) {
-	meta = Meta{Clock: r.clock, Stable: r.stable.Clone(), Members: slices.Clone(r.members)}
+	meta = Meta{Clock: r.clock, Members: slices.Clone(r.members)}
 	for _, e := range r.store {
-		if p.Version.Less(e.Version) {
+		if !belowStable(e, p) {
 			kept = append(kept, e)
 			meta.Seen.Add(e.Dot())
 		}

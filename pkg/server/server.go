@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -255,15 +256,13 @@ func New(opts Options) (*Server, error) {
 		Heartbeat:     int64(opts.Timing.Heartbeat),
 		MaxDeltaBytes: opts.MaxDeltaBytes,
 		Start:         opts.Now(),
+		Members:       slices.Sorted(maps.Keys(opts.Peers)),
 	}, r)
 
 	if err := s.startMemberlist(); err != nil {
 		return nil, err
 	}
-	ids := make([]uint32, 0, len(opts.Peers))
-	for id := range opts.Peers {
-		ids = append(ids, id)
-	}
+	ids := slices.Sorted(maps.Keys(opts.Peers))
 	s.out = newOutbox(opts.ID, ids, opts.Timing.Flush, s.sendTo, func(to uint32, err error) {
 		s.log.Debug("send failed", "to", to, "err", err)
 		s.fails.push(to)
