@@ -90,7 +90,7 @@ func (f *faultState) dropPut(s *Server, r *request) bool {
 	if f.puts%10 != 1 {
 		return false
 	}
-	r.dep = model.Tick(model.Max(r.dep, s.node.R.Meta().Clock), s.opts.Now(), s.opts.ID)
+	r.dep = model.Tick(model.Max(r.dep, s.node.R.Meta().Clock), s.wall(), s.opts.ID)
 	return true
 }
 
