@@ -605,9 +605,9 @@ func (s *Server) handle(r request, pending []request) []request {
 		}
 		var e model.Entry
 		if r.kind == reqDelete {
-			e = s.node.Delete(r.key, r.dep, s.wall())
+			e = s.node.Delete(r.key, s.fault.writeDep(r.dep), s.wall()) // FAULT hook: no-op unless ignore-write-deps
 		} else {
-			e = s.node.Put(r.key, r.value, r.dep, s.wall())
+			e = s.node.Put(r.key, r.value, s.fault.writeDep(r.dep), s.wall())
 		}
 		r.dep = e.Version       // the reply carries the issued version
 		if s.fault.ackEarly() { // FAULT (tests only): answered before its commit, not logged
