@@ -529,8 +529,11 @@ func TestWatchdog_Pause_StopsServerUntilResume(t *testing.T) {
 	if err := h.pause(api.WatchdogPause); err != nil {
 		t.Fatalf("pause: %v", err)
 	}
-	if st := procState(t, pid); st != "T" {
-		t.Fatalf("paused server's state %q, want T (stopped)", st)
+	// SIGSTOP takes effect when the kernel next schedules the process.
+	for deadline := time.Now().Add(5 * time.Second); procState(t, pid) != "T"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("paused server's state %q, want T (stopped)", procState(t, pid))
+		}
 	}
 	assertErrContains(t, "second pause", h.pause(api.WatchdogPause), "server 0 is already paused")
 	s, _ := h.cfg.Server(serverID)
