@@ -33,12 +33,22 @@ func genMain(args []string) int {
 	fs.IntVar(&o.Ops, "ops", d.Ops, "puts, deletes and gets")
 	fs.IntVar(&o.Keys, "keys", d.Keys, "distinct keys")
 	fs.IntVar(&o.ValueSize, "value-size", d.ValueSize, "bytes per value")
-	fs.IntVar(&o.Faults, "faults", d.Faults, "fault episodes (partitions, kills, restarts)")
+	fs.IntVar(&o.Faults, "faults", d.Faults, "how many fault episodes (of the kinds -fault-kinds names)")
+	kinds := fs.String("fault-kinds", "all", "which kinds of fault, comma-separated: "+strings.Join(gen.Kinds, ",")+", or all")
+	fs.DurationVar(&o.MaxClockOffset, "max-clock-offset", 5*time.Second, "the config's timing.max_clock_offset, which skews are drawn within and beyond")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if !noArgs(fs, "master gen") {
 		return 2
+	}
+	var err error
+	if o.Kinds, err = gen.ParseKinds(*kinds); err != nil {
+		fmt.Fprintf(os.Stderr, "master gen: %v\n", err)
+		return 2
+	}
+	if o.MaxClockOffset == 5*time.Second {
+		o.MaxClockOffset = 0 // the default: the header need not name it
 	}
 	lines, err := gen.Generate(o)
 	if err != nil {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"gossipkv/pkg/metrics"
 	"gossipkv/pkg/model"
 )
@@ -63,7 +65,16 @@ const (
 	ServerStatus = "Server.Status"
 	ServerDump   = "Server.Dump"
 	ServerStats  = "Server.Stats"
+	ServerSkew   = "Server.SkewClock"
 )
+
+// SkewArgs shifts the physical clock that the server's hybrid logical
+// clock reads by Skew from now on (0: set it right). It is a fault the
+// master injects (skewClock); the server keeps it until told otherwise or
+// until it exits, and the master sends it again to a restarted server.
+type SkewArgs struct {
+	Skew time.Duration
+}
 
 // PutArgs writes Key=Value at the server. Dep is the newest version of Key
 // the client has written or read (zero for none): the new write is ordered
@@ -153,6 +164,10 @@ type StatsReply struct {
 	Deltas       uint64 `json:"deltas"` // repair messages
 	DeltaEntries uint64 `json:"delta_entries"`
 	SendFailures uint64 `json:"send_failures"`
+	// RefusedAhead counts other servers' writes refused for versions too
+	// far ahead of this server's clock (max_clock_offset); each is sent
+	// again until it goes through.
+	RefusedAhead uint64 `json:"refused_ahead"`
 }
 
 // LagReply is how far a server stands from the servers it has had acks
@@ -244,6 +259,10 @@ const (
 	WatchdogPing  = "Watchdog.Ping"
 	WatchdogStart = "Watchdog.Start"
 	WatchdogKill  = "Watchdog.Kill"
+	// WatchdogPause and WatchdogResume send SIGSTOP and SIGCONT to the
+	// server process (KillArgs names it): the pause fault.
+	WatchdogPause  = "Watchdog.Pause"
+	WatchdogResume = "Watchdog.Resume"
 )
 
 // StartArgs starts server ServerID. Fresh wipes its data directory first

@@ -97,6 +97,7 @@ type checker struct {
 	latest map[string]model.Version // newest acknowledged version of each key
 
 	live     map[uint32]bool
+	paused   map[uint32]int // paused server -> line of the pause
 	killedAt map[uint32]int
 	cuts     map[pair]int // cut link -> line of the cut
 	groups   [][]uint32
@@ -122,6 +123,7 @@ func newChecker() *checker {
 		byKey:    map[string][]*write{},
 		latest:   map[string]model.Version{},
 		live:     map[uint32]bool{},
+		paused:   map[uint32]int{},
 		killedAt: map[uint32]int{},
 		cuts:     map[pair]int{},
 		groupOf:  map[uint32]int{},
@@ -140,6 +142,7 @@ func (c *checker) step(e Event) {
 			c.floors[e.Server] = map[string]floor{}
 		}
 		c.live[e.Server] = true
+		delete(c.paused, e.Server)
 		for p := range c.cuts {
 			if p.lo == e.Server || p.hi == e.Server {
 				delete(c.cuts, p)
@@ -148,8 +151,19 @@ func (c *checker) step(e Event) {
 		c.topologyChanged()
 	case Kill:
 		delete(c.live, e.Server)
+		delete(c.paused, e.Server)
 		c.killedAt[e.Server] = e.Line
 		c.topologyChanged()
+	case Pause:
+		c.paused[e.Server] = e.Line
+		c.topologyChanged()
+	case Resume:
+		delete(c.paused, e.Server)
+		c.topologyChanged()
+	case Skew:
+		// Nothing here depends on clocks agreeing: writes are named and
+		// ordered by their versions, and a client's write must still be
+		// above what it saw (see write), whatever its server's clock.
 	case Cut:
 		c.cuts[mkpair(e.Server, e.Peer)] = e.Line
 		c.topologyChanged()
@@ -177,7 +191,9 @@ func (c *checker) topologyChanged() {
 	slices.Sort(ids)
 	c.groups = router.Full(ids, func(a, b uint32) bool {
 		_, cut := c.cuts[mkpair(a, b)]
-		return cut
+		_, pa := c.paused[a]
+		_, pb := c.paused[b]
+		return cut || pa || pb // a paused server neither sends nor receives
 	}).Components()
 	clear(c.groupOf)
 	for i, g := range c.groups {
@@ -582,12 +598,22 @@ func (c *checker) why(w *write, id uint32) string {
 	}
 	var links []string
 	for _, h := range liveHolders {
+		if line, ok := c.paused[h]; ok {
+			links = append(links, fmt.Sprintf("server %d paused at line %d", h, line))
+			continue
+		}
 		for _, m := range c.group(id) {
+			if line, ok := c.paused[m]; ok {
+				links = append(links, fmt.Sprintf("server %d paused at line %d", m, line))
+				continue
+			}
 			if line, cut := c.cuts[mkpair(h, m)]; cut {
 				links = append(links, fmt.Sprintf("%d-%d cut at line %d", h, m, line))
 			}
 		}
 	}
+	slices.Sort(links)
+	links = slices.Compact(links)
 	sort.Strings(links)
 	const show = 6
 	if len(links) > show {
@@ -613,6 +639,9 @@ func (c *checker) stabilize(e Event) {
 		stores[id] = m
 	}
 	for _, g := range c.groups {
+		if _, paused := c.paused[g[0]]; paused && len(g) == 1 {
+			continue // left out by stabilize: it can take no part
+		}
 		var have, missing []uint32
 		for _, id := range g {
 			if _, ok := stores[id]; ok {

@@ -22,7 +22,12 @@
 // Topology. The checker keeps its own copy of the master's link view: live
 // servers, and cut links (a cut stays while either end is dead; a start
 // clears the cuts of the server started, as joinServer does). A group is a
-// connected component of live servers and uncut links.
+// connected component of live servers and uncut links. A paused server
+// (SIGSTOP, until resumed or killed) is live, but every one of its links
+// counts as down: it may neither receive nor serve, so it is a group of its
+// own, and stabilize, which leaves it out, is not expected to show its
+// store. A put through it that timed out (ERR_CONN) may still take effect
+// once it resumes, like any write of unknown outcome.
 //
 // Possibly held (may). A write is possibly held by its origin once put, and
 // by every member of the origin's group at that moment. Whenever the
@@ -97,6 +102,14 @@
 // the newest write of the key (put or delete) acknowledged anywhere so far.
 // Eventual consistency allows them; the count says how often a client saw
 // the past.
+//
+// Clocks. Nothing here assumes that the later write of a script wins, or
+// that versions follow real time: writes are named and ordered by their
+// versions only. So a skewed clock (skewClock), which lets a later write
+// of one client lose to an earlier write of another, is no violation;
+// what stays judged under skew is causality: a client's write must be
+// above whatever that client wrote or read of the key. Skew events are
+// recorded for the reader of a history and judge nothing themselves.
 //
 // Caveats: the model trusts versions to name writes and to order them, so it
 // cannot tell which of two concurrent writes "should" win, only that a

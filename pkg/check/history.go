@@ -33,6 +33,15 @@ const (
 	// Delete: client Client deleted Key through server Server: a write of
 	// a tombstone at Version (Status OK), ordered like a put.
 	Delete
+	// Skew: server Server's clock was shifted by Skew from then on (0:
+	// set right). Versions no longer follow script order while any clock
+	// is skewed; the checker judges by versions and causality anyway.
+	Skew
+	// Pause: server Server was stopped (SIGSTOP): live, but it neither
+	// receives nor serves, as if all its links were cut, until Resume.
+	Pause
+	// Resume: server Server was continued (SIGCONT).
+	Resume
 )
 
 func (o Op) String() string {
@@ -53,6 +62,12 @@ func (o Op) String() string {
 		return "stabilize"
 	case Delete:
 		return "delete"
+	case Skew:
+		return "skew"
+	case Pause:
+		return "pause"
+	case Resume:
+		return "resume"
 	}
 	return "Op(" + strconv.Itoa(int(o)) + ")"
 }
@@ -101,6 +116,8 @@ type Event struct {
 	Peer uint32
 	// Fresh: the start wiped the server's data.
 	Fresh bool
+	// Skew is a Skew event's shift of the server's clock.
+	Skew time.Duration
 
 	Client     uint32
 	Key, Value []byte
@@ -156,6 +173,10 @@ func (e Event) String() string {
 		return fmt.Sprintf("line %d: kill %d", e.Line, e.Server)
 	case Cut, Heal:
 		return fmt.Sprintf("line %d: %v %d-%d", e.Line, e.Op, e.Server, e.Peer)
+	case Skew:
+		return fmt.Sprintf("line %d: skew %d %v", e.Line, e.Server, e.Skew)
+	case Pause, Resume:
+		return fmt.Sprintf("line %d: %v %d", e.Line, e.Op, e.Server)
 	case Put:
 		return fmt.Sprintf("line %d: put client %d server %d %s=%s: %v %v dep %v",
 			e.Line, e.Client, e.Server, showBytes(e.Key), showBytes(e.Value), e.Status, e.Version, e.Dep)

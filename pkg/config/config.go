@@ -78,6 +78,7 @@ type Timing struct {
 	StartTimeout      time.Duration `yaml:"start_timeout"`
 	StabilizeTimeout  time.Duration `yaml:"stabilize_timeout"`
 	StabilizePoll     time.Duration `yaml:"stabilize_poll"`
+	MaxClockOffset    time.Duration `yaml:"max_clock_offset"`
 }
 
 // Durability says whether commits are fsync'd.
@@ -221,6 +222,13 @@ func Default() *Config {
 			// most 2ms to a stabilize while the polling load on loopback
 			// stays small.
 			StabilizePoll: 2 * time.Millisecond,
+			// A server refuses writes whose versions are further ahead of
+			// its own clock than this (CockroachDB's default maximum
+			// offset is 500ms; its clocks are NTP-synced hosts). One
+			// machine's clocks agree exactly; 5s leaves room for hosts
+			// without NTP discipline while keeping a wild clock from
+			// dragging every version of the cluster into the future.
+			MaxClockOffset: 5 * time.Second,
 		},
 		Durability: Durability{
 			// SPEC guarantee 1: a put is acknowledged only after fsync.

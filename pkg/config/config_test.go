@@ -28,7 +28,7 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 		ResendInterval: 50 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
 		RejoinInterval: 500 * time.Millisecond, RPCTimeout: 5 * time.Second,
 		StartTimeout: 10 * time.Second, StabilizeTimeout: 60 * time.Second,
-		StabilizePoll: 2 * time.Millisecond,
+		StabilizePoll: 2 * time.Millisecond, MaxClockOffset: 5 * time.Second,
 	}
 	if d.Timing != want {
 		t.Errorf("Default().Timing = %+v, want %+v", d.Timing, want)
@@ -273,6 +273,8 @@ func TestParse_Errors(t *testing.T) {
 			[]string{`config: line 6: timing.probe_timeout: "100" is not a duration: want a number and a unit (ns, us, ms, s, m, h), e.g. "50ms"`}, "timing.probe_timeout"},
 		{"zero duration", "gossip_interval: 50ms", "gossip_interval: 0s",
 			[]string{"config: line 4: timing.gossip_interval: 0s must be greater than 0"}, "timing.gossip_interval"},
+		{"negative max clock offset", "gossip_interval: 50ms", "gossip_interval: 50ms\n  max_clock_offset: -1s",
+			[]string{"config: line 5: timing.max_clock_offset: -1s must be greater than 0"}, "timing.max_clock_offset"},
 		{"negative port", "watchdog_port: 7201", "watchdog_port: -7201",
 			[]string{"config: line 17: servers[1].watchdog_port: -7201 is not a port (1..65535)"}, "servers[1].watchdog_port"},
 		{"port too large", "rpc_port: 7000", "rpc_port: 70000",

@@ -34,6 +34,7 @@ var comments = map[string]string{
 	"timing.start_timeout":       "how long joinServer waits for a started server to answer.",
 	"timing.stabilize_timeout":   "stabilize fails with an error after this; a safety net, not a target.",
 	"timing.stabilize_poll":      "how often stabilize checks whether the servers have converged.",
+	"timing.max_clock_offset":    "a server refuses other servers' writes whose versions are further ahead of its clock than this, until its clock catches up.",
 	"durability":                 "",
 	"durability.fsync":           "fsync each commit before a put is acknowledged (false only to benchmark without the disk).",
 	"limits":                     "",

@@ -89,6 +89,7 @@ func (c *Config) validate() []*FieldError {
 		{"start_timeout", t.StartTimeout},
 		{"stabilize_timeout", t.StabilizeTimeout},
 		{"stabilize_poll", t.StabilizePoll},
+		{"max_clock_offset", t.MaxClockOffset},
 	} {
 		if d.v <= 0 {
 			bad("timing."+d.field, "%v must be greater than 0", d.v)

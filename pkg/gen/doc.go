@@ -2,7 +2,8 @@
 // deletes and gets by clients that move between servers, interleaved with
 // faults of many shapes (an isolated server, a split in two, majority and
 // minority, a bridge, a chain, a tree, a ring, a flapping link, kills with
-// and without a stabilize first, restarts, late joins). The same seed and options always
+// and without a stabilize first, restarts, late joins, clock skews and
+// pauses; Options.Kinds picks which kinds). The same seed and options always
 // give the same script, so any run can be replayed, and a failing one
 // shrunk (see cmd/master's shrink).
 //
@@ -25,6 +26,17 @@
 // twice as often. Which writes are deletes comes from a random stream of
 // its own, so that the rest of a seed's script (faults, clients, keys,
 // values) does not depend on it.
+//
+// Skews and pauses (see Kinds) take about a third of the episodes when
+// they are on, and draw every choice of theirs from a third stream: with
+// only the older kinds (partition, kill) a seed gives the script it gave
+// before they existed. A skew is within or beyond Options.MaxClockOffset,
+// either way, and set right at the end of its episode; no stabilize is
+// generated while a server's clock is beyond the offset behind (it
+// refuses every other server's writes until then). A pause reads once
+// through the paused server (ERR_CONN, after the client's rpc timeout),
+// and routes every other op around it: a write through it would fail the
+// line.
 //
 // Comments in the script say which fault each episode is ("# fault:
 // ring 3-0-4-1-2-3"), so a transcript reads as a story.

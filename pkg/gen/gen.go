@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
+
+	"gossipkv/pkg/script"
 )
 
 // Options shape a generated script.
@@ -24,6 +27,55 @@ type Options struct {
 	ValueSize int
 	// Faults is the number of fault episodes, spread over the ops.
 	Faults int
+	// Kinds names the kinds of fault to generate (see Kinds); nil or
+	// empty: all of them.
+	Kinds []string
+	// MaxClockOffset is the config's timing.max_clock_offset, which skews
+	// are drawn within and beyond (0: the default, 5s).
+	MaxClockOffset time.Duration
+}
+
+// Kinds names every kind of fault, as -fault-kinds spells them:
+// partitions (isolate, split, majority, bridge, chain, tree, ring, flap),
+// kills (kill, kill-after-stabilize, isolate-and-kill, restart), clock
+// skews, and pauses (SIGSTOP, then SIGCONT or a kill). Late joins happen
+// whatever the kinds.
+var Kinds = []string{"partition", "kill", "skew", "pause"}
+
+// kindOf is the kind of each shape of Shapes.
+var kindOf = map[string]string{
+	"isolate": "partition", "split": "partition", "majority": "partition", "bridge": "partition",
+	"chain": "partition", "tree": "partition", "ring": "partition", "flap": "partition",
+	"kill": "kill", "kill-after-stabilize": "kill", "isolate-and-kill": "kill", "restart": "kill",
+	"skew": "skew", "pause": "pause",
+}
+
+// ParseKinds reads a comma-separated list of Kinds ("all": every one).
+func ParseKinds(s string) ([]string, error) {
+	if s == "" || s == "all" {
+		return nil, nil
+	}
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		if !slices.Contains(Kinds, k) {
+			return nil, fmt.Errorf("-fault-kinds: unknown kind %q (known: %s, or all)", k, strings.Join(Kinds, ","))
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// has reports whether kind is to be generated.
+func (o Options) has(kind string) bool { return len(o.Kinds) == 0 || slices.Contains(o.Kinds, kind) }
+
+func (o Options) maxOffset() time.Duration {
+	if o.MaxClockOffset > 0 {
+		return o.MaxClockOffset
+	}
+	return 5 * time.Second
 }
 
 // DefaultOptions fit the repository's config.yaml (5 servers, 5 clients)
@@ -60,6 +112,14 @@ func (o Options) Validate() error {
 	if o.Faults < 0 {
 		errs = append(errs, fmt.Errorf("-faults %d: must not be negative", o.Faults))
 	}
+	for _, k := range o.Kinds {
+		if !slices.Contains(Kinds, k) {
+			errs = append(errs, fmt.Errorf("-fault-kinds: unknown kind %q (known: %s)", k, strings.Join(Kinds, ",")))
+		}
+	}
+	if o.MaxClockOffset < 0 {
+		errs = append(errs, fmt.Errorf("-max-clock-offset %v: must not be negative", o.MaxClockOffset))
+	}
 	return errors.Join(errs...)
 }
 
@@ -67,6 +127,7 @@ func (o Options) Validate() error {
 var Shapes = []string{
 	"isolate", "split", "majority", "bridge", "chain", "tree", "ring", "flap",
 	"kill", "kill-after-stabilize", "isolate-and-kill", "restart", "late-join",
+	"skew", "pause",
 }
 
 // deleteShare is the percentage of the writes of ordinary ops that are
@@ -93,6 +154,10 @@ func build(o Options, deletes int) ([]string, error) {
 		// the share of deletes.
 		d:       rand.New(rand.NewPCG(uint64(o.Seed), 0xd1b54a32d192ed03)),
 		deletes: deletes,
+		// Skews and pauses are drawn from a stream of their own too: with
+		// only the older kinds, a seed gives the script it always gave.
+		f:       rand.New(rand.NewPCG(uint64(o.Seed), 0x94d049bb133111eb)),
+		paused:  map[uint32]bool{},
 		live:    make([]bool, o.Servers),
 		cuts:    map[link]bool{},
 		clients: make([]client, o.Clients),
@@ -126,13 +191,19 @@ type gen struct {
 	o       Options
 	r       *rand.Rand
 	d       *rand.Rand // which writes are deletes
+	f       *rand.Rand // skews and pauses
 	deletes int        // percent of ordinary writes that are deletes
-	out     []string
-	live    []bool
-	cuts    map[link]bool
-	clients []client
-	lastKey []int // per client, the key it last wrote or read (-1: none)
-	ops     int
+	// paused holds the servers paused now; noStabilize says a clock is
+	// skewed so far behind that its server refuses every other server's
+	// writes, so that stabilize could not converge until it is set right.
+	paused      map[uint32]bool
+	noStabilize bool
+	out         []string
+	live        []bool
+	cuts        map[link]bool
+	clients     []client
+	lastKey     []int // per client, the key it last wrote or read (-1: none)
+	ops         int
 	// writes numbers every put and delete; a put's value carries its
 	// number, so values are unique and do not depend on which writes
 	// before it were deletes.
@@ -156,8 +227,15 @@ func (g *gen) clientID(i int) uint32 { return uint32(g.o.Servers + i) }
 
 func (g *gen) run() {
 	o := g.o
-	g.comment("gossipkv gen -seed %d -servers %d -clients %d -ops %d -keys %d -value-size %d -faults %d",
-		o.Seed, o.Servers, o.Clients, o.Ops, o.Keys, o.ValueSize, o.Faults)
+	kinds := ""
+	if len(o.Kinds) > 0 {
+		kinds = " -fault-kinds " + strings.Join(o.Kinds, ",")
+	}
+	if o.MaxClockOffset > 0 && o.has("skew") {
+		kinds += " -max-clock-offset " + o.MaxClockOffset.String()
+	}
+	g.comment("gossipkv gen -seed %d -servers %d -clients %d -ops %d -keys %d -value-size %d -faults %d%s",
+		o.Seed, o.Servers, o.Clients, o.Ops, o.Keys, o.ValueSize, o.Faults, kinds)
 	g.comment("config: servers=%d clients=%d", o.Servers, o.Clients)
 
 	// Some servers join late, once writes have happened without them.
@@ -366,13 +444,14 @@ func (g *gen) joinClient(i int, sid uint32) {
 // runs (a put otherwise fails, and the line with it).
 func (g *gen) usable(i int) bool {
 	c := g.clients[i]
-	return c.joined && c.connected && g.live[c.server]
+	return c.joined && c.connected && g.live[c.server] && !g.paused[c.server]
 }
 
 // moveClient points client i at a live server other than its own if there
 // is one.
 func (g *gen) moveClient(i int) {
 	live := g.liveIDs()
+	live = slices.DeleteFunc(live, func(id uint32) bool { return g.paused[id] })
 	others := slices.DeleteFunc(slices.Clone(live), func(id uint32) bool { return id == g.clients[i].server })
 	if len(others) == 0 {
 		others = live
@@ -472,18 +551,33 @@ func (g *gen) op() {
 			}
 		}
 	case p < 12:
-		g.emit("stabilize")
+		if !g.noStabilize {
+			g.emit("stabilize")
+		}
 	}
 	if g.r.IntN(100) < 60 {
 		g.write(g.anyUsable(), g.key(), g.deletes)
 		return
 	}
-	i := g.r.IntN(len(g.clients))
+	i := g.notPaused(g.r.IntN(len(g.clients)))
 	k := g.key()
 	if g.lastKey[i] >= 0 && g.r.IntN(2) == 0 {
 		k = g.lastKey[i] // reread: sessions matter when a client returns to a key
 	}
 	g.get(i, k)
+}
+
+// notPaused returns client i, or if its server is paused the next client
+// whose server is not (a get there would wait a whole rpc timeout for
+// its ERR_CONN; each pause does that once on purpose, see pause).
+func (g *gen) notPaused(i int) int {
+	for j := range len(g.clients) {
+		c := (i + j) % len(g.clients)
+		if !g.paused[g.clients[c].server] {
+			return c
+		}
+	}
+	return i
 }
 
 // probe writes (puts or deletes) through a client, moves it to a server of
@@ -526,9 +620,12 @@ func (g *gen) eligible() []string {
 	n := len(g.liveIDs())
 	var out []string
 	for _, s := range Shapes {
+		if kind, ok := kindOf[s]; ok && !g.o.has(kind) {
+			continue
+		}
 		switch s {
-		case "late-join":
-			continue // scheduled, not chosen
+		case "late-join", "skew", "pause":
+			continue // scheduled (late-join), or chosen by newKind
 		case "restart":
 			if len(g.deadIDs()) == 0 {
 				continue
@@ -553,6 +650,9 @@ func (g *gen) eligible() []string {
 
 // episode runs one fault for about nops ops, then heals it.
 func (g *gen) episode(nops int) {
+	if g.newKind(nops) {
+		return
+	}
 	shapes := g.eligible()
 	if len(shapes) == 0 {
 		g.opsFor(nops, nil)
@@ -714,4 +814,127 @@ func (g *gen) complete(ids []uint32) map[link]bool {
 		}
 	}
 	return m
+}
+
+// ---- skews and pauses
+
+// newKind runs a skew or pause episode in about a third of the episodes
+// when those kinds are on, and reports whether it did. Its choices come
+// from g.f, so that the older kinds' scripts do not change when these
+// are off.
+func (g *gen) newKind(nops int) bool {
+	var kinds []string
+	for _, k := range []string{"skew", "pause"} {
+		if g.o.has(k) {
+			kinds = append(kinds, k)
+		}
+	}
+	live := g.liveIDs()
+	if len(kinds) == 0 || len(live) < 2 || g.f.IntN(3) != 0 {
+		return false
+	}
+	x := live[g.f.IntN(len(live))]
+	switch kinds[g.f.IntN(len(kinds))] {
+	case "skew":
+		g.skew(x, nops)
+	case "pause":
+		g.pause(x, nops)
+	}
+	return true
+}
+
+// skew skews x's clock for the episode: within the max clock offset
+// (either way; a client that read elsewhere then writes through x, whose
+// version must still follow what it read), or beyond it (ahead: the
+// others refuse x's writes until their clocks catch up; behind: x refuses
+// everyone's, and no stabilize runs until it is set right). Now and then
+// x is killed and restarted while skewed: the restarted server keeps the
+// skew. The episode ends with the clock set right.
+func (g *gen) skew(x uint32, nops int) {
+	off := g.o.maxOffset()
+	ms := func(lo, hi time.Duration) time.Duration {
+		return lo + time.Duration(g.f.Int64N(int64(hi-lo)/int64(time.Millisecond)+1))*time.Millisecond
+	}
+	var d time.Duration
+	where := "within"
+	switch g.f.IntN(4) {
+	case 0, 1:
+		d = ms(50*time.Millisecond, off*4/5)
+		if g.f.IntN(2) == 0 {
+			d = -d
+		}
+	case 2:
+		d, where = off+ms(200*time.Millisecond, time.Second), "beyond"
+	case 3:
+		d, where = -(off + ms(500*time.Millisecond, 3*time.Second)), "beyond"
+	}
+	g.comment("fault: skew %d %s (%s the max clock offset %v)", x, script.FormatSkew(d), where, off)
+	g.emit("skewClock %d %s", x, script.FormatSkew(d))
+	g.noStabilize = where == "beyond" && d < 0
+	// A client reads a key elsewhere, moves to x and writes it.
+	if i, other, ok := g.clientAwayFrom(x); ok {
+		k := g.key()
+		if g.clients[i].server != other {
+			g.joinClient(i, other)
+		}
+		g.get(i, k)
+		g.joinClient(i, x)
+		g.write(i, k, g.deletes)
+	}
+	restart := where == "within" && g.f.IntN(3) == 0
+	if restart {
+		g.killServer(x)
+		g.joinServer(x)
+	}
+	g.opsFor(nops, nil)
+	g.emit("skewClock %d 0", x)
+	g.noStabilize = false
+	g.endEpisode()
+}
+
+// clientAwayFrom picks a usable client and a live, unpaused server other
+// than x for it to read at.
+func (g *gen) clientAwayFrom(x uint32) (int, uint32, bool) {
+	var servers []uint32
+	for _, id := range g.liveIDs() {
+		if id != x && !g.paused[id] {
+			servers = append(servers, id)
+		}
+	}
+	if len(servers) == 0 || g.ops+3 > g.o.Ops {
+		return 0, 0, false
+	}
+	i := g.f.IntN(len(g.clients))
+	return i, servers[g.f.IntN(len(servers))], true
+}
+
+// pause stops x (SIGSTOP) for the episode: a client of x reads through
+// it once (ERR_CONN, after a whole rpc timeout), the others go on, and
+// then x resumes and catches up, or (one time in four) is killed while
+// stopped and restarted.
+func (g *gen) pause(x uint32, nops int) {
+	kill := g.f.IntN(4) == 0
+	what := "pause"
+	if kill {
+		what = "pause-and-kill"
+	}
+	g.comment("fault: %s %d", what, x)
+	i := g.f.IntN(len(g.clients))
+	if g.clients[i].server != x || !g.clients[i].connected {
+		g.joinClient(i, x)
+	}
+	g.emit("pauseServer %d", x)
+	g.paused[x] = true
+	if g.ops < g.o.Ops {
+		g.get(i, g.key())
+	}
+	g.opsFor(nops, nil)
+	delete(g.paused, x)
+	if kill {
+		g.killServer(x)
+		g.joinServer(x)
+	} else {
+		g.emit("resumeServer %d", x)
+	}
+	g.endEpisode()
 }

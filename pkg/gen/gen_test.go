@@ -1,10 +1,13 @@
 package gen
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gossipkv/pkg/script"
 )
@@ -44,11 +47,12 @@ type sim struct {
 	cuts             map[link]bool
 	joined           map[uint32]uint32
 	connected        map[uint32]bool
+	paused           map[uint32]bool
 }
 
 func newSim(o Options) *sim {
 	return &sim{servers: o.Servers, clients: o.Clients, live: map[uint32]bool{}, cuts: map[link]bool{},
-		joined: map[uint32]uint32{}, connected: map[uint32]bool{}}
+		joined: map[uint32]uint32{}, connected: map[uint32]bool{}, paused: map[uint32]bool{}}
 }
 
 func (s *sim) isServer(id uint32) bool { return id < uint32(s.servers) }
@@ -84,6 +88,17 @@ func (s *sim) step(c script.Command) error {
 			return err
 		}
 		delete(s.live, ids[0])
+		delete(s.paused, ids[0])
+	case script.SkewClock:
+		return needLive(ids[0])
+	case script.PauseServer, script.ResumeServer:
+		if err := needLive(ids[0]); err != nil {
+			return err
+		}
+		if s.paused[ids[0]] == (c.Kind == script.PauseServer) {
+			return fmt.Errorf("server %d: %v in the wrong state", ids[0], c.Kind)
+		}
+		s.paused[ids[0]] = c.Kind == script.PauseServer
 	case script.JoinClient:
 		if !s.isClient(ids[0]) {
 			return fmt.Errorf("%d is not a client", ids[0])
@@ -129,6 +144,9 @@ func (s *sim) step(c script.Command) error {
 			s.cuts[mklink(a, b)] = true
 		}
 	case script.PrintStore:
+		if s.paused[ids[0]] {
+			return fmt.Errorf("printStore of paused server %d", ids[0])
+		}
 		return needLive(ids[0])
 	case script.Put, script.Delete:
 		return s.write(ids[0])
@@ -146,8 +164,8 @@ func (s *sim) write(cid uint32) error {
 	if !s.isClient(cid) || !ok {
 		return fmt.Errorf("client %d has not joined", cid)
 	}
-	if !s.connected[cid] || !s.live[sid] {
-		return fmt.Errorf("a write through client %d would fail: its server %d is down or cut off", cid, sid)
+	if !s.connected[cid] || !s.live[sid] || s.paused[sid] {
+		return fmt.Errorf("a write through client %d would fail: its server %d is down, paused or cut off", cid, sid)
 	}
 	return nil
 }
@@ -155,7 +173,9 @@ func (s *sim) write(cid uint32) error {
 func TestGenerate_EveryLineRuns(t *testing.T) {
 	opts := []Options{DefaultOptions(), {Servers: 3, Clients: 2, Ops: 100, Keys: 3, ValueSize: 4, Faults: 8},
 		{Servers: 7, Clients: 4, Ops: 300, Keys: 20, ValueSize: 100, Faults: 10}, {Servers: 1, Clients: 1, Ops: 30, Keys: 1, Faults: 3},
-		{Servers: 2, Clients: 3, Ops: 0, Keys: 1, Faults: 2}}
+		{Servers: 2, Clients: 3, Ops: 0, Keys: 1, Faults: 2},
+		{Servers: 5, Clients: 5, Ops: 300, Keys: 5, Faults: 12, Kinds: []string{"skew", "pause"}},
+		{Servers: 3, Clients: 2, Ops: 100, Keys: 3, Faults: 8, Kinds: []string{"pause"}, MaxClockOffset: time.Second}}
 	for _, o := range opts {
 		for seed := range int64(30) {
 			o.Seed = seed
@@ -380,5 +400,116 @@ func TestGenerate_DeleteThenReadElsewhere(t *testing.T) {
 	}
 	if scripts < 10 {
 		t.Errorf("delete, move, read back in %d of 20 seeds, want at least 10", scripts)
+	}
+}
+
+// With only the kinds that existed before skews and pauses, a seed gives
+// the script it gave then (but for the header, which names the kinds):
+// the hashes are of `master gen` output from before they were added.
+func TestGenerate_OlderKindsKeepTheirScripts(t *testing.T) {
+	old := []string{"partition", "kill"}
+	cases := []struct {
+		o    Options
+		want string
+	}{
+		{withSeed(1), "9ad03f48372ef490b085ea7ba09306b012f861ddc705dd7e2f06e3397ae1ee57"},
+		{withSeed(2), "88c7c7acf8f299d4e24b880bce22add89f9fdb1ffc2926e5a17b19b3b32f7fc3"},
+		{withSeed(3), "d57e50b9abe06a240805ad56426395a383a874d9cf18867fdc41586c7ee8753b"},
+		{Options{Seed: 4, Servers: 7, Clients: 4, Ops: 300, Keys: 8, ValueSize: 8, Faults: 10},
+			"fcd015504b1f64018fedc3d9edf7b1f3ed6bb7b0624a1a91e261f2de948e3475"},
+	}
+	for _, c := range cases {
+		c.o.Kinds = old
+		lines := generate(t, c.o)
+		sum := sha256.Sum256([]byte(strings.Join(lines[1:], "\n") + "\n"))
+		if got := hex.EncodeToString(sum[:]); got != c.want {
+			t.Errorf("seed %d with kinds %v: script changed (sha256 %s)", c.o.Seed, old, got)
+		}
+	}
+}
+
+// Across seeds, the default kinds skew clocks both ways, within and
+// beyond the max offset, and pause servers, each pause ending with a
+// resume or a kill; no stabilize runs while a clock is beyond the offset
+// behind (its server refuses every other's writes), and every skew is
+// set right by the end.
+func TestGenerate_SkewsAndPauses(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := range int64(40) {
+		o := withSeed(seed)
+		o.Ops, o.Faults = 400, 12
+		lines := generate(t, o)
+		paused := map[uint32]bool{}
+		skews := map[uint32]time.Duration{}
+		for n, text := range lines {
+			c, ok, err := script.ParseLine(n+1, text)
+			if err != nil || !ok {
+				continue
+			}
+			switch c.Kind {
+			case script.SkewClock:
+				d := c.Skew
+				skews[c.IDs[0]] = d
+				switch {
+				case d > 5*time.Second:
+					seen["ahead beyond"] = true
+				case d < -5*time.Second:
+					seen["behind beyond"] = true
+				case d > 0:
+					seen["ahead within"] = true
+				case d < 0:
+					seen["behind within"] = true
+				}
+			case script.PauseServer:
+				paused[c.IDs[0]] = true
+				seen["pause"] = true
+			case script.ResumeServer:
+				delete(paused, c.IDs[0])
+				seen["resume"] = true
+			case script.KillServer:
+				if paused[c.IDs[0]] {
+					seen["kill paused"] = true
+				}
+				delete(paused, c.IDs[0])
+			case script.Stabilize:
+				for id, d := range skews {
+					if d < -5*time.Second {
+						t.Fatalf("seed %d line %d: stabilize while server %d is %v behind", seed, n+1, id, d)
+					}
+				}
+			}
+		}
+		if len(paused) > 0 {
+			t.Errorf("seed %d ends with servers %v paused", seed, paused)
+		}
+		for id, d := range skews {
+			if d != 0 {
+				t.Errorf("seed %d ends with server %d skewed %v", seed, id, d)
+			}
+		}
+	}
+	for _, want := range []string{"ahead beyond", "behind beyond", "ahead within", "behind within", "pause", "resume", "kill paused"} {
+		if !seen[want] {
+			t.Errorf("no %q in 40 seeds", want)
+		}
+	}
+}
+
+func TestGenerate_KindsLimitTheFaults(t *testing.T) {
+	o := withSeed(3)
+	o.Kinds = []string{"pause"}
+	for _, l := range generate(t, o) {
+		if strings.HasPrefix(l, "# fault: ") && !strings.HasPrefix(l, "# fault: pause") && !strings.HasPrefix(l, "# fault: late-join") {
+			t.Errorf("kinds [pause] gave %q", l)
+		}
+		if strings.HasPrefix(l, "skewClock") || strings.HasPrefix(l, "breakConnection 0") {
+			t.Errorf("kinds [pause] gave %q", l)
+		}
+	}
+	if _, err := ParseKinds("skew,bogus"); err == nil || !strings.Contains(err.Error(), `unknown kind "bogus"`) {
+		t.Errorf("ParseKinds(skew,bogus) = %v", err)
+	}
+	if k, err := ParseKinds("all"); err != nil || k != nil {
+		t.Errorf("ParseKinds(all) = %v, %v; want nil (every kind)", k, err)
 	}
 }

@@ -10,7 +10,8 @@
 //	line       the script line (int)
 //	op         what happened: "put", "get", "delete" (client operations;
 //	           "cas" is reserved for compare-and-set), or "start", "kill",
-//	           "cut", "heal", "stabilize" (cluster events)
+//	           "cut", "heal", "stabilize", "skew", "pause", "resume"
+//	           (cluster events)
 //	call_ns    when it began, and
 //	return_ns  when it ended, both in nanoseconds since the run began, on
 //	           the master's monotonic clock: for a client operation, right
@@ -44,13 +45,18 @@
 // ("absent" to a register model). A get answered ERR_DEP or ERR_CONN read
 // nothing and constrains nothing.
 //
-// A cluster event also has: "server" (the server started or killed, one end
-// of a cut or healed link), "peer" (the other end), "fresh" (a start that
-// wiped the server's data), and for a stabilize "converged", "err" (why
+// A cluster event also has: "server" (the server started, killed, skewed,
+// paused or resumed, one end of a cut or healed link), "peer" (the other
+// end), "fresh" (a start that wiped the server's data), "skew_ns" for a
+// skew (the shift of the server's clock from then on, signed nanoseconds;
+// 0 sets it right: while any clock is skewed, versions need not follow
+// script or real-time order), and for a stabilize "converged", "err" (why
 // not), "stores": every live server's store as dumped after it, by
 // server id, a list of {"key", "value", "version", "deleted"}, and
 // "stables": each store's stable point, by server id (tombstones at or
-// below it were collected and are not in the store).
+// below it were collected and are not in the store). A paused server is
+// live but left out of a stabilize's stores: between its "pause" and
+// "resume" it neither receives nor serves anything.
 //
 // Keys and values are byte strings: a JSON string when the bytes are valid
 // UTF-8, else {"base64": "..."}. A version is {"wall": ns, "logical": n,

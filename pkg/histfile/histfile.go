@@ -32,7 +32,10 @@ type Record struct {
 	Output  *Output `json:"output,omitempty"`
 	Unknown bool    `json:"unknown,omitempty"`
 
-	Fresh     bool              `json:"fresh,omitempty"`
+	Fresh bool `json:"fresh,omitempty"`
+	// Skew is a skew event's shift of the server's clock, in signed
+	// nanoseconds (0: set right).
+	Skew      *int64            `json:"skew_ns,omitempty"`
 	Converged *bool             `json:"converged,omitempty"`
 	Err       string            `json:"err,omitempty"`
 	Stores    map[string][]Item `json:"stores,omitempty"`
@@ -153,6 +156,8 @@ func recordOf(e check.Event) Record {
 		r.Fresh = e.Fresh
 	case check.Cut, check.Heal:
 		r.Peer = ptr(e.Peer)
+	case check.Skew:
+		r.Skew = ptr(int64(e.Skew))
 	case check.Stabilize:
 		r.Server = nil
 		r.Converged = ptr(e.Converged)
@@ -234,7 +239,7 @@ var ops = map[string]check.Op{}
 var statuses = map[string]check.Status{}
 
 func init() {
-	for o := check.Start; o <= check.Delete; o++ {
+	for o := check.Start; o <= check.Resume; o++ {
 		ops[o.String()] = o
 	}
 	for s := check.OK; s <= check.Failed; s++ {
@@ -257,6 +262,9 @@ func (r Record) Event() (check.Event, error) {
 	e.Key = bytesOf(r.Key)
 	if r.Converged != nil {
 		e.Converged = *r.Converged
+	}
+	if r.Skew != nil {
+		e.Skew = time.Duration(*r.Skew)
 	}
 	if in := r.Input; in != nil {
 		e.Dep = in.Dep.model()

@@ -41,6 +41,10 @@ func sample() check.History {
 		{Op: check.Stabilize, Line: 13, Err: "timed out", Call: ms(23), Return: ms(24), Stores: map[uint32][]check.Item{}},
 		{Op: check.Get, Line: 14, Client: 6, Server: 1, Key: []byte("k"), Value: []byte("a b\n"), Status: check.OK,
 			Version: v1, Call: ms(25), Return: ms(26)},
+		{Op: check.Skew, Line: 15, Server: 0, Skew: -2 * time.Second, Call: ms(27), Return: ms(28)},
+		{Op: check.Skew, Line: 16, Server: 0, Call: ms(29), Return: ms(30)},
+		{Op: check.Pause, Line: 17, Server: 1, Call: ms(31), Return: ms(32)},
+		{Op: check.Resume, Line: 18, Server: 1, Call: ms(33), Return: ms(34)},
 	}
 }
 
@@ -107,6 +111,10 @@ func TestWrite_Fields(t *testing.T) {
 		3:  `{"line":4,"op":"put","call_ns":5000000,"return_ns":6000000,"client":5,"server":0,"key":"k","input":{"value":"a b\n"},"output":{"status":"OK","version":{"wall":1700000000000000001,"origin":0}}}`,
 		4:  `{"line":5,"op":"get","call_ns":7000000,"return_ns":8000000,"client":6,"server":1,"key":"k","input":{},"output":{"status":"ERR_KEY"}}`,
 		5:  `{"line":6,"op":"put","call_ns":9000000,"return_ns":10000000,"client":6,"server":1,"key":{"base64":"/wA="},"input":{"value":"x"},"output":{"status":"ERR_CONN"},"unknown":true}`,
+		14: `{"line":15,"op":"skew","call_ns":27000000,"return_ns":28000000,"server":0,"skew_ns":-2000000000}`,
+		15: `{"line":16,"op":"skew","call_ns":29000000,"return_ns":30000000,"server":0,"skew_ns":0}`,
+		16: `{"line":17,"op":"pause","call_ns":31000000,"return_ns":32000000,"server":1}`,
+		17: `{"line":18,"op":"resume","call_ns":33000000,"return_ns":34000000,"server":1}`,
 		13: `{"line":14,"op":"get","call_ns":25000000,"return_ns":26000000,"client":6,"server":1,"key":"k","input":{},"output":{"status":"OK","value":"a b\n","version":{"wall":1700000000000000001,"origin":0}}}`,
 	}
 	for i, w := range want {

@@ -184,7 +184,8 @@ func (v *Verdict) Summary() string {
 func (v *Verdict) WriteHTML(w io.Writer) error { return porcupine.Visualize(Model, v.info, w) }
 
 // CheckHistory judges the client operations of h (FromHistory), and marks
-// the cluster's events (starts, kills, cuts, heals, stabilizes) on the
+// the cluster's events (starts, kills, cuts, heals, stabilizes, skews,
+// pauses and resumes) on the
 // visualization's timeline.
 func CheckHistory(h check.History, opts Options) Verdict {
 	v := Check(FromHistory(h), opts)
@@ -200,6 +201,10 @@ func CheckHistory(h check.History, opts Options) Verdict {
 			what = fmt.Sprintf("%v %d-%d", e.Op, e.Server, e.Peer)
 		case check.Stabilize:
 			what = "stabilize"
+		case check.Skew:
+			what = fmt.Sprintf("skew %d %v", e.Server, e.Skew)
+		case check.Pause, check.Resume:
+			what = fmt.Sprintf("%v %d", e.Op, e.Server)
 		default:
 			continue
 		}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/rpc"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/check"
 	"gossipkv/pkg/script"
 )
 
@@ -45,6 +47,12 @@ func (m *master) exec(ctx context.Context, c script.Command) error {
 		return m.get(c.IDs[0], c.Key)
 	case script.Delete:
 		return m.del(c.IDs[0], c.Key)
+	case script.SkewClock:
+		return m.skewClock(c.IDs[0], c.Skew)
+	case script.PauseServer:
+		return m.pause(c.IDs[0], true)
+	case script.ResumeServer:
+		return m.pause(c.IDs[0], false)
 	}
 	return fmt.Errorf("unknown command kind %v", c.Kind)
 }
@@ -122,10 +130,17 @@ func (m *master) joinServer(id uint32) error {
 	// them, so heal their ends; the new process is told too, in case a
 	// server keeps its cuts across a restart.
 	var calls []func() error
+	delete(m.deferred, id)
 	for _, p := range m.view.Join(id) {
 		if m.view.Live(p) && p != id {
-			calls = append(calls, m.serverCall(p, api.ServerHeal, id), m.serverCall(id, api.ServerHeal, p))
+			calls = append(calls, m.linkCall(p, api.ServerHeal, id), m.serverCall(id, api.ServerHeal, p))
 		}
+	}
+	// The skew the script gave the server outlives its process: the
+	// new one is skewed before the line returns, so before any write of
+	// the script reaches it.
+	if d := m.skews[id]; d != 0 {
+		calls = append(calls, m.skewCall(id, d))
 	}
 	return fanOut(calls)
 }
@@ -137,7 +152,9 @@ func (m *master) killServer(id uint32) error {
 	if !m.view.Live(id) {
 		return fmt.Errorf("server %d is not running", id)
 	}
-	m.collectStats([]uint32{id})
+	if !m.view.Paused(id) {
+		m.collectStats([]uint32{id})
+	}
 	err := m.watchdogs[id].CallTimeout(api.WatchdogKill, api.KillArgs{ServerID: id}, &api.Empty{}, m.startTimeout)
 	var se rpc.ServerError
 	if err != nil && !errors.As(err, &se) {
@@ -148,6 +165,7 @@ func (m *master) killServer(id uint32) error {
 	// because the server had already died on its own: record that, so a
 	// joinServer can start it again.
 	m.view.Kill(id)
+	delete(m.deferred, id)
 	m.noteKill(id)
 	// The master's connection to the dead process is broken; forget it
 	// so the first call to the restarted server dials afresh.
@@ -234,7 +252,114 @@ func (m *master) link(a, b uint32, up bool) error {
 		m.view.Cut(a, b)
 	}
 	m.noteLink(a, b, up)
-	return fanOut([]func() error{m.serverCall(a, method, b), m.serverCall(b, method, a)})
+	return fanOut([]func() error{m.linkCall(a, method, b), m.linkCall(b, method, a)})
+}
+
+// linkCall is serverCall for a Cut or Heal, unless server id is paused:
+// then the call waits for resumeServer (the live end's cut already stops
+// all traffic between the two), and only the latest for each peer is
+// kept.
+func (m *master) linkCall(id uint32, method string, peer uint32) func() error {
+	if !m.view.Paused(id) {
+		return m.serverCall(id, method, peer)
+	}
+	d := m.deferred[id]
+	if d == nil {
+		d = &deferredCalls{links: map[uint32]string{}}
+		m.deferred[id] = d
+	}
+	d.links[peer] = method
+	return func() error { return nil }
+}
+
+// deferredCalls are what a paused server is to be told when it resumes:
+// its end of the links cut or healed meanwhile, and its skew.
+type deferredCalls struct {
+	links map[uint32]string // peer -> ServerCut or ServerHeal
+	skew  bool
+}
+
+// skewCall sets server id's clock skew, to run in a fan-out.
+func (m *master) skewCall(id uint32, d time.Duration) func() error {
+	conn := m.servers[id]
+	return func() error {
+		if err := conn.Call(api.ServerSkew, api.SkewArgs{Skew: d}, &api.Empty{}); err != nil {
+			return fmt.Errorf("server %d: skew clock %s: %w", id, script.FormatSkew(d), err)
+		}
+		return nil
+	}
+}
+
+// skewClock shifts the clock server id's versions read by d (0: right).
+// The master keeps it: a restarted server gets it again (joinServer), and
+// a paused one when it resumes.
+func (m *master) skewClock(id uint32, d time.Duration) error {
+	if err := m.needLiveServer(id); err != nil {
+		return err
+	}
+	if d == 0 {
+		delete(m.skews, id)
+	} else {
+		m.skews[id] = d
+	}
+	m.record(check.Event{Op: check.Skew, Server: id, Skew: d})
+	if m.view.Paused(id) {
+		if m.deferred[id] == nil {
+			m.deferred[id] = &deferredCalls{links: map[uint32]string{}}
+		}
+		m.deferred[id].skew = true
+		return nil
+	}
+	return m.skewCall(id, d)()
+}
+
+// pause stops (SIGSTOP, through its watchdog) or resumes (SIGCONT)
+// server id. A paused server answers nothing: the master's calls to it
+// time out, its clients get ERR_CONN, and stabilize leaves it out. On
+// resume it is told what it missed of the script (its links' cuts and
+// heals, its skew) before the line returns.
+func (m *master) pause(id uint32, pause bool) error {
+	if err := m.needLiveServer(id); err != nil {
+		return err
+	}
+	if m.view.Paused(id) == pause {
+		if pause {
+			return fmt.Errorf("server %d is already paused", id)
+		}
+		return fmt.Errorf("server %d is not paused", id)
+	}
+	method := api.WatchdogResume
+	if pause {
+		method = api.WatchdogPause
+	}
+	if err := m.watchdogs[id].CallTimeout(method, api.KillArgs{ServerID: id}, &api.Empty{}, m.startTimeout); err != nil {
+		return fmt.Errorf("%s server %d: %w", map[bool]string{true: "pause", false: "resume"}[pause], id, err)
+	}
+	if pause {
+		m.view.Pause(id)
+		m.record(check.Event{Op: check.Pause, Server: id})
+		return nil
+	}
+	m.view.Resume(id)
+	m.record(check.Event{Op: check.Resume, Server: id})
+	d := m.deferred[id]
+	delete(m.deferred, id)
+	if d == nil {
+		return nil
+	}
+	var calls []func() error
+	peers := make([]uint32, 0, len(d.links))
+	for p := range d.links {
+		peers = append(peers, p)
+	}
+	slices.Sort(peers)
+	for _, p := range peers {
+		calls = append(calls, m.serverCall(id, d.links[p], p))
+	}
+	if d.skew {
+		calls = append(calls, m.skewCall(id, m.skews[id]))
+	}
+	return fanOut(calls)
 }
 
 // serverCall makes a Cut or Heal call of server id about peer, to run in a
@@ -267,6 +392,9 @@ func fanOut(calls []func() error) error {
 func (m *master) printStore(id uint32) error {
 	if err := m.needLiveServer(id); err != nil {
 		return err
+	}
+	if m.view.Paused(id) {
+		return fmt.Errorf("server %d is paused (resumeServer %d first)", id, id)
 	}
 	var reply api.DumpReply
 	if err := m.servers[id].Call(api.ServerDump, api.Empty{}, &reply); err != nil {
@@ -360,9 +488,15 @@ func statusError(what string, r api.ClientReply) error {
 // stabilize polls every live server's Status until, within each connected
 // group of the master's link view, all servers hold the same writes and the
 // same store.
+//
+// Paused servers are left out (neither dead nor converged: they can take
+// no part until resumed), and a note on stderr names them.
 func (m *master) stabilize(ctx context.Context) error {
+	if p := m.view.PausedIDs(); len(p) > 0 {
+		m.notef("stabilize at line %d: left out paused servers %v", m.line, p)
+	}
 	groups := m.view.Groups()
-	live := m.view.LiveIDs()
+	live := m.view.ActiveIDs()
 	deadline := time.Now().Add(m.stabilizeTimeout)
 	timer := time.NewTimer(0)
 	defer timer.Stop()

@@ -291,6 +291,34 @@ func (f *fakeServerRPC) Get(a api.GetArgs, r *api.GetReply) error {
 	return nil
 }
 
+// Pause and Resume only record: the fake server goes on answering, which
+// lets a test see what the master sends it meanwhile (nothing).
+func (w *fakeWatchdog) Pause(a api.KillArgs, _ *api.Empty) error  { return w.record(a, "Pause") }
+func (w *fakeWatchdog) Resume(a api.KillArgs, _ *api.Empty) error { return w.record(a, "Resume") }
+
+func (w *fakeWatchdog) record(a api.KillArgs, op string) error {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	s, ok := w.c.servers[a.ServerID]
+	if !ok || s.ln == nil {
+		return fmt.Errorf("server %d is not running", a.ServerID)
+	}
+	s.linkOps = append(s.linkOps, op)
+	return nil
+}
+
+// SkewClock is recorded with the link calls, as "Skew D".
+func (f *fakeServerRPC) SkewClock(a api.SkewArgs, _ *api.Empty) error {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	s, err := f.self()
+	if err != nil {
+		return err
+	}
+	s.linkOps = append(s.linkOps, "Skew "+a.Skew.String())
+	return nil
+}
+
 func (f *fakeServerRPC) Cut(a api.LinkArgs, _ *api.Empty) error {
 	return f.link(a.Peer, "Cut", true)
 }

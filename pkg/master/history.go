@@ -143,7 +143,7 @@ func (m *master) noteStabilize(ctx context.Context, err error, t0 time.Time) {
 	if err != nil {
 		e.Err = err.Error()
 	}
-	live := m.view.LiveIDs()
+	live := m.view.ActiveIDs()
 	replies := make([]api.DumpReply, len(live))
 	errs := make([]error, len(live))
 	calls := make([]func() error, len(live))

@@ -161,7 +161,7 @@ func Run(ctx context.Context, opts Options, stdin io.Reader) int {
 	t1 := time.Now()
 	code := m.runScript(ctx, stdin)
 	elapsed := time.Since(t1)
-	m.collectStats(m.view.LiveIDs())
+	m.collectStats(m.view.ActiveIDs())
 	m.shutdown()
 	m.summary(elapsed)
 	return m.finish(ctx, code, elapsed)
@@ -214,6 +214,11 @@ type master struct {
 	// pointed at; connected says whether that link is up.
 	joined    map[uint32]uint32
 	connected map[uint32]bool
+	// skews is the clock skew the script gave each server (skewClock),
+	// kept across restarts; deferred, what a paused server is to be told
+	// when it resumes.
+	skews    map[uint32]time.Duration
+	deferred map[uint32]*deferredCalls
 
 	tally
 
@@ -250,6 +255,8 @@ func newMaster(opts Options) *master {
 		started:   map[uint32]bool{},
 		joined:    map[uint32]uint32{},
 		connected: map[uint32]bool{},
+		skews:     map[uint32]time.Duration{},
+		deferred:  map[uint32]*deferredCalls{},
 		met:       newMetrics(),
 	}
 	if opts.Check {
@@ -275,12 +282,19 @@ func newMaster(opts Options) *master {
 		m.watchdogs[id] = byAddr[addr]
 		m.servers[id] = rpcconn.New(m.self, s.RPCAddr(), m.rpcTimeout)
 	}
+	// A client's own call to its server times out after rpc_timeout
+	// (a paused server): the master waits longer, so that the client's
+	// ERR_CONN, not the master's timeout, is the answer.
 	for _, id := range cfg.ClientIDs() {
 		c, _ := cfg.Client(id)
-		m.clients[id] = rpcconn.New(m.self, c.RPCAddr(), m.rpcTimeout)
+		m.clients[id] = rpcconn.New(m.self, c.RPCAddr(), m.rpcTimeout+clientMargin(m.rpcTimeout))
 	}
 	return m
 }
+
+// clientMargin is how much longer the master waits for a client than the
+// client waits for its server.
+func clientMargin(rpc time.Duration) time.Duration { return max(rpc/2, 500*time.Millisecond) }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

@@ -248,6 +248,57 @@ func TestRun_Links_CutBothEndsAndJoinHeals(t *testing.T) {
 	}
 }
 
+// A paused server is told nothing until it resumes: then its end of the
+// links cut or healed meanwhile (the latest of each) and its skew. A
+// restarted server gets its skew again. stabilize leaves a paused server
+// out and says so; printStore of it is refused.
+func TestRun_Pause_DefersCallsAndSkewOutlivesRestart(t *testing.T) {
+	cfg := testConfig(t, 3, 0)
+	c := startFakeCluster(t, cfg)
+	r := runScript(t, cfg, lines(
+		"joinServer 0", "joinServer 1", "joinServer 2",
+		"skewClock 2 +1s",
+		"pauseServer 2",
+		"breakConnection 0 2",
+		"breakConnection 1 2",
+		"createConnection 1 2",
+		"skewClock 2 -3s",
+		"stabilize",
+		"printStore 2",  // bad line: paused
+		"pauseServer 2", // bad line: already paused
+		"resumeServer 2",
+		"resumeServer 2", // bad line: not paused
+		"killServer 2",
+		"joinServer 2",
+	), nil)
+	for _, want := range []string{
+		"stabilize at line 10: left out paused servers [2]",
+		"line 11: server 2 is paused (resumeServer 2 first): printStore 2",
+		"line 12: server 2 is already paused: pauseServer 2",
+		"line 14: server 2 is not paused: resumeServer 2",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	sorted := func(ops []string) []string { ops = slices.Clone(ops); slices.Sort(ops); return ops }
+	if got, want := c.linkOps(2)[:2], []string{"Skew 1s", "Pause"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("server 2's first calls %v, want %v", got, want)
+	}
+	// While paused it was told nothing; on resume, what it missed (in
+	// any order: they go out at once); after the restart, its heal of 0
+	// and its skew again.
+	if got, want := sorted(c.linkOps(2)[2:]), sorted([]string{"Resume", "Cut 0", "Heal 1", "Skew -3s", "Heal 0", "Skew -3s"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("server 2's later calls %v, want %v", c.linkOps(2)[2:], want)
+	}
+	if got, want := c.linkOps(0), []string{"Cut 2", "Heal 2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("server 0's calls %v, want %v", got, want)
+	}
+	if got, want := c.linkOps(1), []string{"Cut 2", "Heal 2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("server 1's calls %v, want %v", got, want)
+	}
+}
+
 func TestRun_Stabilize_PerGroup(t *testing.T) {
 	cfg := testConfig(t, 3, 3) // clients 3, 4, 5
 	c := startFakeCluster(t, cfg)

@@ -811,3 +811,55 @@ func (n *Node) tryStable() {
 // the stable point p (see Replica.Outdated): the caller then makes
 // R.Rebase(p) durable and hands a replica built of it to Recover.
 func (n *Node) Outdated() (p Stable, ok bool) { return n.stable, n.outdated }
+
+// Ahead removes from m the writes whose versions lie more than maxOffset
+// ahead of now (the receiver's physical clock, in nanoseconds) and returns
+// what is left and what it removed. A server refuses those writes, as
+// CockroachDB refuses a timestamp beyond its maximum clock offset: its
+// clock takes the greatest version it applies, so one server with a wild
+// clock would otherwise drag every later version of the cluster into the
+// future with its own.
+//
+// A Delta that loses entries is no longer Complete: the receiver would
+// otherwise merge the sender's set and claim writes it refused. The
+// sender keeps them and repairs the receiver again through the usual
+// watches (see Tick); once the receiver's clock is within maxOffset of
+// them (time passes, or its clock is set right) they go through. Acks
+// carry no writes and are never refused. maxOffset <= 0 refuses nothing.
+func Ahead(m Message, now, maxOffset int64) (Message, []Entry) {
+	if maxOffset <= 0 {
+		return m, nil
+	}
+	limit := now + maxOffset
+	split := func(es []Entry) (keep, refused []Entry) {
+		for i, e := range es {
+			if e.Version.Wall <= limit {
+				if refused != nil {
+					keep = append(keep, e)
+				}
+				continue
+			}
+			if refused == nil {
+				keep = append(make([]Entry, 0, len(es)-1), es[:i]...)
+			}
+			refused = append(refused, e)
+		}
+		if refused == nil {
+			return es, nil
+		}
+		return keep, refused
+	}
+	switch m := m.(type) {
+	case Writes:
+		keep, refused := split(m.Entries)
+		m.Entries = keep
+		return m, refused
+	case Delta:
+		keep, refused := split(m.Entries)
+		if refused != nil {
+			m.Entries, m.Complete = keep, false
+		}
+		return m, refused
+	}
+	return m, nil
+}

@@ -742,3 +742,29 @@ func TestNode_DeadOrigin_RepairedOnTheFastPath(t *testing.T) {
 		t.Errorf("the dead origin's write took %d ms of simulated time to reach nodes 2 and 3: repaired by the slow safety net, not by the node responsible for it", took/ms)
 	}
 }
+
+func TestAhead_RefusesOnlyWritesBeyondTheOffset(t *testing.T) {
+	near := Entry{Key: []byte("a"), Version: Version{Wall: 1500, Origin: 1}, Seq: 1, Src: 9}
+	far := Entry{Key: []byte("b"), Version: Version{Wall: 1501, Origin: 1}, Seq: 2, Src: 9}
+	const now, offset = 1000, 500
+
+	m, refused := Ahead(Writes{Entries: []Entry{far, near}, Src: 9}, now, offset)
+	if w := m.(Writes); len(w.Entries) != 1 || w.Entries[0].Version != near.Version || len(refused) != 1 || refused[0].Version != far.Version {
+		t.Errorf("Writes: kept %v, refused %v; want near kept, far refused", w.Entries, refused)
+	}
+	d := Delta{Entries: []Entry{near, far}, Complete: true, Src: 9}
+	m, refused = Ahead(d, now, offset)
+	if got := m.(Delta); len(got.Entries) != 1 || got.Complete || len(refused) != 1 {
+		t.Errorf("Delta: %+v refused %v; want one entry kept and Complete off (its set must not be merged)", got, refused)
+	}
+	m, refused = Ahead(Delta{Entries: []Entry{near}, Complete: true}, now, offset)
+	if got := m.(Delta); !got.Complete || len(got.Entries) != 1 || refused != nil {
+		t.Errorf("Delta within the offset changed: %+v, refused %v", got, refused)
+	}
+	if _, refused = Ahead(Writes{Entries: []Entry{far}}, now, 0); refused != nil {
+		t.Errorf("offset 0 refused %v; want nothing refused", refused)
+	}
+	if m, refused = Ahead(Ack{Src: 9}, now, offset); refused != nil || m.(Ack).Src != 9 {
+		t.Errorf("Ack: %+v refused %v", m, refused)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -129,7 +130,34 @@ func ParseLine(lineNo int, line string) (cmd Command, ok bool, err error) {
 	if syn.val {
 		cmd.Value = []byte(rest[1])
 	}
+	if syn.dur {
+		d, msg := parseSkew(rest[0])
+		if msg != "" {
+			return bad("%s", msg)
+		}
+		cmd.Skew = d
+	}
 	return cmd, true, nil
+}
+
+// MaxSkew bounds skewClock's duration: far beyond any offset a server
+// tolerates, and far from overflowing a clock in nanoseconds.
+const MaxSkew = 24 * time.Hour
+
+// parseSkew reads skewClock's duration: Go's syntax with a unit and an
+// optional sign ("+750ms", "-2s", "1m30s"), or a bare 0.
+func parseSkew(f string) (time.Duration, string) {
+	if f == "0" || f == "+0" || f == "-0" {
+		return 0, ""
+	}
+	d, err := time.ParseDuration(f)
+	if err != nil {
+		return 0, fmt.Sprintf("duration %s is not a duration: want a signed number and a unit (ns, us, ms, s, m, h), e.g. +750ms or -2s, or 0", quoteField(f))
+	}
+	if d > MaxSkew || d < -MaxSkew {
+		return 0, fmt.Sprintf("duration %s is out of range (at most %v either way)", quoteField(f), MaxSkew)
+	}
+	return d, ""
 }
 
 // parseID accepts decimal digits only: a sign, a base prefix or an

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -21,6 +22,9 @@ const (
 	Put
 	Get
 	Delete
+	SkewClock
+	PauseServer
+	ResumeServer
 )
 
 // Command is one parsed script line.
@@ -34,6 +38,9 @@ type Command struct {
 	IDs []uint32
 	// Key and Value of put, get and delete (Value for put only), unquoted.
 	Key, Value []byte
+	// Skew of skewClock: how far the server's clock is shifted (0: set
+	// right).
+	Skew time.Duration
 }
 
 // syntax describes one command: its name as written in scripts, what its
@@ -45,6 +52,7 @@ type syntax struct {
 	ids      []string // role of each id: "server id", "client id", "id"
 	args     string   // argument names for "takes N arguments (ARGS)"
 	key, val bool
+	dur      bool // a duration follows the ids (skewClock)
 }
 
 var syntaxes = [...]syntax{
@@ -58,6 +66,9 @@ var syntaxes = [...]syntax{
 	Put:              {name: "put", ids: []string{"client id"}, args: "CID KEY VALUE", key: true, val: true},
 	Get:              {name: "get", ids: []string{"client id"}, args: "CID KEY", key: true},
 	Delete:           {name: "delete", ids: []string{"client id"}, args: "CID KEY", key: true},
+	SkewClock:        {name: "skewClock", ids: []string{"server id"}, args: "SID DURATION", dur: true},
+	PauseServer:      {name: "pauseServer", ids: []string{"server id"}, args: "SID"},
+	ResumeServer:     {name: "resumeServer", ids: []string{"server id"}, args: "SID"},
 }
 
 func (s syntax) arity() int {
@@ -66,6 +77,9 @@ func (s syntax) arity() int {
 		n++
 	}
 	if s.val {
+		n++
+	}
+	if s.dur {
 		n++
 	}
 	return n
@@ -97,7 +111,23 @@ func Format(c Command) string {
 		b.WriteByte(' ')
 		b.WriteString(formatField(c.Value))
 	}
+	if syntaxes[c.Kind].dur {
+		b.WriteByte(' ')
+		b.WriteString(FormatSkew(c.Skew))
+	}
 	return b.String()
+}
+
+// FormatSkew writes a skew as skewClock reads it: signed ("+750ms",
+// "-2s"), or "0".
+func FormatSkew(d time.Duration) string {
+	if d > 0 {
+		return "+" + d.String()
+	}
+	if d == 0 {
+		return "0"
+	}
+	return d.String()
 }
 
 // formatField returns f bare when it reads back as itself, else quoted.

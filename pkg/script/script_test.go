@@ -9,17 +9,19 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func TestKind_String(t *testing.T) {
 	want := []string{"joinServer", "killServer", "joinClient", "breakConnection",
-		"createConnection", "stabilize", "printStore", "put", "get", "delete"}
+		"createConnection", "stabilize", "printStore", "put", "get", "delete",
+		"skewClock", "pauseServer", "resumeServer"}
 	for k, name := range want {
 		if got := Kind(k).String(); got != name {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, name)
 		}
 	}
-	if got := Kind(len(want)).String(); got != "Kind(10)" {
+	if got := Kind(len(want)).String(); got != "Kind(13)" {
 		t.Errorf("out-of-range Kind.String() = %q", got)
 	}
 }
@@ -40,6 +42,12 @@ func TestParseLine_Commands(t *testing.T) {
 		{"get 9 k", Command{Kind: Get, IDs: []uint32{9}, Key: []byte("k")}},
 		{"delete 9 k", Command{Kind: Delete, IDs: []uint32{9}, Key: []byte("k")}},
 		{`delete 9 "a b"`, Command{Kind: Delete, IDs: []uint32{9}, Key: []byte("a b")}},
+		{"skewClock 2 +750ms", Command{Kind: SkewClock, IDs: []uint32{2}, Skew: 750 * time.Millisecond}},
+		{"skewClock 2 -2s", Command{Kind: SkewClock, IDs: []uint32{2}, Skew: -2 * time.Second}},
+		{"skewClock 2 1m30s", Command{Kind: SkewClock, IDs: []uint32{2}, Skew: 90 * time.Second}},
+		{"skewClock 2 0", Command{Kind: SkewClock, IDs: []uint32{2}}},
+		{"pauseServer 1", Command{Kind: PauseServer, IDs: []uint32{1}}},
+		{"resumeServer 1", Command{Kind: ResumeServer, IDs: []uint32{1}}},
 		// Largest id; leading zeros are just decimal.
 		{"joinServer 4294967295", Command{Kind: JoinServer, IDs: []uint32{4294967295}}},
 		{"joinServer 007", Command{Kind: JoinServer, IDs: []uint32{7}}},
@@ -110,6 +118,13 @@ func TestParseLine_Errors(t *testing.T) {
 		{`put 5 "a b"`, "put takes 3 arguments (CID KEY VALUE), got 2"},
 		{"put 5 k v w", "put takes 3 arguments (CID KEY VALUE), got 4"},
 		{"get 5", "get takes 2 arguments (CID KEY), got 1"},
+		{"skewClock 1", "skewClock takes 2 arguments (SID DURATION), got 1"},
+		{"pauseServer", "pauseServer takes 1 argument (SID), got 0"},
+		{"resumeServer 1 2", "resumeServer takes 1 argument (SID), got 2"},
+		{"skewClock 1 750", `duration "750" is not a duration: want a signed number and a unit (ns, us, ms, s, m, h), e.g. +750ms or -2s, or 0`},
+		{"skewClock 1 2d", `duration "2d" is not a duration: want a signed number and a unit (ns, us, ms, s, m, h), e.g. +750ms or -2s, or 0`},
+		{"skewClock 1 -25h", `duration "-25h" is out of range (at most 24h0m0s either way)`},
+		{"skewClock x 1s", `server id "x" is not a non-negative integer`},
 		// Ids that are not non-negative 32-bit integers, named by role.
 		{"put -1 k v", `client id "-1" is not a non-negative integer`},
 		{"joinServer x", `server id "x" is not a non-negative integer`},
@@ -219,11 +234,17 @@ func TestFormat_RoundTrip(t *testing.T) {
 		{Kind: Put, IDs: []uint32{5}, Key: []byte{0, 0xff, '\n', '"'}, Value: []byte("#x\u00a0y")},
 		{Kind: Put, IDs: []uint32{5}, Key: []byte(`"q`), Value: []byte(`{"a":1}`)},
 		{Kind: Get, IDs: []uint32{6}, Key: []byte("é")},
+		{Kind: SkewClock, IDs: []uint32{1}, Skew: 750 * time.Millisecond},
+		{Kind: SkewClock, IDs: []uint32{1}, Skew: -2 * time.Second},
+		{Kind: SkewClock, IDs: []uint32{1}},
+		{Kind: PauseServer, IDs: []uint32{2}},
+		{Kind: ResumeServer, IDs: []uint32{2}},
 	}
 	wantText := []string{
 		"joinServer 0", "killServer 4294967295", "joinClient 5 0", "breakConnection 1 2",
 		"createConnection 2 1", "stabilize", "printStore 3", "put 5 k v", `put 5 "a b" ""`,
 		`put 5 "\x00\xff\n\"" "#x\u00a0y"`, `put 5 "\"q" {"a":1}`, "get 6 é",
+		"skewClock 1 +750ms", "skewClock 1 -2s", "skewClock 1 0", "pauseServer 2", "resumeServer 2",
 	}
 	for i, c := range cmds {
 		s := Format(c)
@@ -243,7 +264,7 @@ func TestFormat_RoundTrip(t *testing.T) {
 // sameCommand compares what a command means, not where it came from.
 func sameCommand(a, b Command) bool {
 	return a.Kind == b.Kind && reflect.DeepEqual(a.IDs, b.IDs) &&
-		bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Value, b.Value)
+		bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Value, b.Value) && a.Skew == b.Skew
 }
 
 func TestReader_ContinuesAfterBadLines(t *testing.T) {

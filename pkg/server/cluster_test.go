@@ -26,6 +26,7 @@ type cluster struct {
 	disks   map[uint32]*storage.Memory
 	keys    map[uint32][]byte // secret key per server (none: no encryption)
 	runs    map[uint32]string // run per server (none: "")
+	offset  time.Duration     // MaxClockOffset of every server (0: none)
 }
 
 func fastTiming() Timing {
@@ -87,7 +88,8 @@ func (c *cluster) startWith(id uint32, backend storage.Backend, reopen func() (s
 		c.t.Fatalf("server %d got address %s, want %s", id, tr.Addr(), c.peers[id])
 	}
 	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: backend, Reopen: reopen,
-		Transport: tr, Logger: logger, SecretKey: c.keys[id], Cluster: "test", Run: c.runs[id]})
+		Transport: tr, Logger: logger, SecretKey: c.keys[id], Cluster: "test", Run: c.runs[id],
+		MaxClockOffset: c.offset})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)
 	}

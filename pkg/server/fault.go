@@ -34,6 +34,11 @@ const (
 	// first write of a key to arrive stays, whatever the conflict order
 	// says of later ones, so servers disagree and overwrites are lost.
 	FaultNoCausality
+	// FaultIgnoreWriteDeps issues a put's or delete's version from the
+	// server's own clock alone, without the client's dependency: a client
+	// that read a write its server has not seen may write below it, which
+	// a server whose clock is behind (skewClock) makes lose.
+	FaultIgnoreWriteDeps
 )
 
 var faultNames = map[Fault]string{
@@ -42,6 +47,7 @@ var faultNames = map[Fault]string{
 	FaultIgnoreDeps:      "ignore-deps",
 	FaultAckBeforeCommit: "ack-before-commit",
 	FaultNoCausality:     "no-causality",
+	FaultIgnoreWriteDeps: "ignore-write-deps",
 }
 
 func (f Fault) String() string {
@@ -62,7 +68,7 @@ func ParseFault(s string) (Fault, error) {
 		}
 	}
 	var names []string
-	for _, f := range []Fault{FaultDropWrites, FaultIgnoreDeps, FaultAckBeforeCommit, FaultNoCausality} {
+	for _, f := range []Fault{FaultDropWrites, FaultIgnoreDeps, FaultAckBeforeCommit, FaultNoCausality, FaultIgnoreWriteDeps} {
 		names = append(names, f.String())
 	}
 	return NoFault, fmt.Errorf("unknown fault %q (known: %s)", s, strings.Join(names, ", "))
@@ -90,7 +96,7 @@ func (f *faultState) dropPut(s *Server, r *request) bool {
 	if f.puts%10 != 1 {
 		return false
 	}
-	r.dep = model.Tick(model.Max(r.dep, s.node.R.Meta().Clock), s.opts.Now(), s.opts.ID)
+	r.dep = model.Tick(model.Max(r.dep, s.node.R.Meta().Clock), s.wall(), s.opts.ID)
 	return true
 }
 
@@ -109,6 +115,14 @@ func (f *faultState) holdCommit(pending int) bool {
 		return false
 	}
 	return true
+}
+
+// writeDep is the dependency a put or delete is issued above.
+func (f *faultState) writeDep(d model.Version) model.Version {
+	if f.kind == FaultIgnoreWriteDeps {
+		return model.Version{}
+	}
+	return d
 }
 
 // dep is the dependency a get honours.

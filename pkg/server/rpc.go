@@ -48,6 +48,13 @@ func (r *Service) Cut(args api.LinkArgs, _ *api.Empty) error { return r.s.Cut(ar
 // Heal restores the link to a peer server.
 func (r *Service) Heal(args api.LinkArgs, _ *api.Empty) error { return r.s.Heal(args.Peer) }
 
+// SkewClock shifts the clock the server's versions read (a fault the
+// harness injects).
+func (r *Service) SkewClock(args api.SkewArgs, _ *api.Empty) error {
+	r.s.SkewClock(args.Skew)
+	return nil
+}
+
 // Status reports what stabilize compares.
 func (r *Service) Status(_ api.Empty, reply *api.StatusReply) error {
 	var err error

@@ -82,7 +82,13 @@ type Options struct {
 	Transport memberlist.NodeAwareTransport
 	Logger    *slog.Logger
 	// Now returns the physical time in nanoseconds (default time.Now).
+	// The hybrid logical clock reads it, shifted by the skew SkewClock
+	// sets; the protocol's timers read it as it is (see Clock).
 	Now func() int64
+	// MaxClockOffset is how far ahead of this server's physical clock a
+	// write from another server may be: further, and it is refused until
+	// the clock catches up (see model.Ahead). 0: refuse nothing.
+	MaxClockOffset time.Duration
 	// Fault is a deliberate bug for checker tests (fault.go); NoFault
 	// always, outside them.
 	Fault Fault
@@ -150,6 +156,13 @@ type Server struct {
 	toCommit, committed chan *commitJob
 
 	puts, deletes, gets, commits, checkpoints atomic.Uint64
+	// skew shifts the physical clock the hybrid logical clock reads, in
+	// nanoseconds (SkewClock: the harness's clock-skew fault).
+	skew atomic.Int64
+	// refusedLog is when a refusal of each peer's writes was last logged
+	// (owned by run); refused counts the writes refused.
+	refusedLog map[uint32]time.Time
+	refused    atomic.Uint64
 	// latency times Put, Delete and Get from the call to the answer: the
 	// one place every way in (net/rpc and each front) goes through.
 	latency struct{ put, delete, get metrics.Histogram }
@@ -225,20 +238,21 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: id %d has no gossip address", opts.ID)
 	}
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger,
-		reqs:      make(chan request, 1024),
-		fails:     newQueue[uint32](),
-		retry:     make(chan struct{}, 1),
-		joinNow:   make(chan struct{}, 1),
-		announce:  make(chan struct{}, 1),
-		stop:      make(chan struct{}),
-		fault:     faultState{kind: opts.Fault},
-		alive:     map[uint32]bool{},
-		heard:     map[uint32]time.Time{},
-		suspect:   map[uint32]bool{},
-		cuts:      map[uint32]bool{},
-		ownLogged: map[model.Dot]bool{},
+		opts:       opts,
+		log:        opts.Logger,
+		reqs:       make(chan request, 1024),
+		fails:      newQueue[uint32](),
+		retry:      make(chan struct{}, 1),
+		joinNow:    make(chan struct{}, 1),
+		announce:   make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		fault:      faultState{kind: opts.Fault},
+		alive:      map[uint32]bool{},
+		heard:      map[uint32]time.Time{},
+		suspect:    map[uint32]bool{},
+		cuts:       map[uint32]bool{},
+		ownLogged:  map[model.Dot]bool{},
+		refusedLog: map[uint32]time.Time{},
 		// Buffered: the owner hands over a job only when none is in
 		// flight, and the committer must not block on the way back.
 		toCommit:     make(chan *commitJob, 1),
@@ -445,6 +459,7 @@ func (s *Server) run() {
 				s.neighborsChanged()
 			}
 			for _, m := range in.msgs {
+				m = s.refuseAhead(in.from, m)
 				s.node.Step(in.from, s.fault.filter(s.node.R, m), now) // FAULT hook: no-op unless no-causality
 			}
 			if n := s.node.R.TakeRecovered(); n > 0 {
@@ -589,9 +604,9 @@ func (s *Server) handle(r request, pending []request) []request {
 		}
 		var e model.Entry
 		if r.kind == reqDelete {
-			e = s.node.Delete(r.key, r.dep, s.opts.Now())
+			e = s.node.Delete(r.key, s.fault.writeDep(r.dep), s.wall()) // FAULT hook: no-op unless ignore-write-deps
 		} else {
-			e = s.node.Put(r.key, r.value, r.dep, s.opts.Now())
+			e = s.node.Put(r.key, r.value, s.fault.writeDep(r.dep), s.wall())
 		}
 		r.dep = e.Version       // the reply carries the issued version
 		if s.fault.ackEarly() { // FAULT (tests only): answered before its commit, not logged
@@ -1185,8 +1200,53 @@ func (s *Server) Stats() api.StatsReply {
 		ID: s.opts.ID, Puts: s.puts.Load(), Deletes: s.deletes.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(), Checkpoints: s.checkpoints.Load(),
 		Batches: o.batches.Load(), Bytes: o.bytes.Load(), Writes: o.writes.Load(), Relayed: o.relayed.Load(),
 		Acks: o.acks.Load(), Deltas: o.deltas.Load(), DeltaEntries: o.deltaEntries.Load(), SendFailures: o.failures.Load(),
+		RefusedAhead: s.refused.Load(),
 	}
 }
+
+// SkewClock shifts the physical clock this server's hybrid logical
+// clock reads by d from now on (0 sets it right): the harness's
+// clock-skew fault. Versions of new writes, and the check of other
+// servers' writes against MaxClockOffset, read the skewed clock; the
+// protocol's timers (heartbeats, resends, link versions) do not, since
+// they measure intervals, which a constant skew leaves alone.
+func (s *Server) SkewClock(d time.Duration) {
+	if old := time.Duration(s.skew.Swap(int64(d))); old != d {
+		s.log.Info("clock skewed", "skew", d, "was", old)
+	}
+}
+
+// Clock is the physical time the hybrid logical clock reads, in
+// nanoseconds: Options.Now shifted by the skew.
+func (s *Server) Clock() int64 { return s.wall() }
+
+func (s *Server) wall() int64 { return s.opts.Now() + s.skew.Load() }
+
+// refuseAhead drops from m the writes too far ahead of this server's
+// clock (model.Ahead), logging it at most once a minute per peer.
+func (s *Server) refuseAhead(from uint32, m model.Message) model.Message {
+	now := s.wall()
+	m, refused := model.Ahead(m, now, int64(s.opts.MaxClockOffset))
+	if len(refused) == 0 {
+		return m
+	}
+	s.refused.Add(uint64(len(refused)))
+	if t, ok := s.refusedLog[from]; !ok || time.Since(t) >= refuseLogEvery {
+		s.refusedLog[from] = time.Now()
+		far := refused[0].Version
+		for _, e := range refused[1:] {
+			far = model.Max(far, e.Version)
+		}
+		s.log.Warn(fmt.Sprintf("refused %d writes from server %d: up to %v ahead of this server's clock, more than max_clock_offset %v; they stay with their sender, which sends them again until this clock is within the offset (logged once a minute per peer)",
+			len(refused), from, time.Duration(far.Wall-now), s.opts.MaxClockOffset),
+			"peer", from, "version", far.String())
+	}
+	return m
+}
+
+// refuseLogEvery bounds the refusal log to a line a minute per peer: a
+// peer with a wild clock is resent its writes every resend interval.
+const refuseLogEvery = time.Minute
 
 // Cut stops all traffic with peer; it returns once the cut is applied.
 func (s *Server) Cut(peer uint32) error { return s.link(reqCut, peer) }

@@ -90,6 +90,9 @@ type process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process is reaped
 	err  error         // what cmd.Wait said; read only after done
+	// paused: it was sent SIGSTOP and not SIGCONT since (guarded by the
+	// watchdog's mutex).
+	paused bool
 }
 
 func (p *process) running() bool {
@@ -110,7 +113,12 @@ func (p *process) kill() error {
 		// The signal did not go out: waiting would hang.
 		return fmt.Errorf("kill pid %d: %w", p.cmd.Process.Pid, err)
 	}
+	// SIGKILL ends a stopped process too; SIGCONT as well leaves nothing
+	// to chance (a kernel delivers it to a process being killed
+	// harmlessly).
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	<-p.done
+	p.paused = false
 	return nil
 }
 
@@ -366,6 +374,42 @@ func (w *Watchdog) Kill(args api.KillArgs, _ *api.Empty) error {
 		return fmt.Errorf("server %d: %w", w.id, err)
 	}
 	w.log.Info("server killed", "pid", w.proc.cmd.Process.Pid)
+	return nil
+}
+
+// Pause sends SIGSTOP to the server: it keeps its memory, sockets and
+// disk, and does nothing at all (no gossip, no replies) until Resume. The
+// signal goes to the process the watchdog started, by its pidfd, never by
+// name.
+func (w *Watchdog) Pause(args api.KillArgs, _ *api.Empty) error {
+	return w.signal(args.ServerID, syscall.SIGSTOP, true)
+}
+
+// Resume sends SIGCONT to a paused server.
+func (w *Watchdog) Resume(args api.KillArgs, _ *api.Empty) error {
+	return w.signal(args.ServerID, syscall.SIGCONT, false)
+}
+
+func (w *Watchdog) signal(id uint32, sig syscall.Signal, pause bool) error {
+	if err := w.checkID(id); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.proc == nil || !w.proc.running() {
+		return fmt.Errorf("server %d is not running", w.id)
+	}
+	if w.proc.paused == pause {
+		if pause {
+			return fmt.Errorf("server %d is already paused", w.id)
+		}
+		return fmt.Errorf("server %d is not paused", w.id)
+	}
+	if err := w.proc.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("server %d: %v: %w", w.id, sig, err)
+	}
+	w.proc.paused = pause
+	w.log.Info("server "+map[bool]string{true: "paused", false: "resumed"}[pause], "pid", w.proc.cmd.Process.Pid)
 	return nil
 }
 

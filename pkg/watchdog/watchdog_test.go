@@ -504,3 +504,83 @@ func TestListen_UnknownID(t *testing.T) {
 		t.Fatalf("Listen as client id 1: %v, want ErrUnknownID", err)
 	}
 }
+
+func (h *harness) pause(method string) error {
+	return h.conn.Call(method, api.KillArgs{ServerID: serverID}, &api.Empty{})
+}
+
+// procState is the state letter of /proc/PID/stat: T for a stopped
+// process.
+func procState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// The command name, in parentheses, may hold blanks: the state
+	// follows the last ')'.
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
+}
+
+func TestWatchdog_Pause_StopsServerUntilResume(t *testing.T) {
+	h := newHarness(t, modeServe, nil)
+	pid := h.mustStart(t, true)
+	if err := h.pause(api.WatchdogPause); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	// SIGSTOP takes effect when the kernel next schedules the process.
+	for deadline := time.Now().Add(5 * time.Second); procState(t, pid) != "T"; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("paused server's state %q, want T (stopped)", procState(t, pid))
+		}
+	}
+	assertErrContains(t, "second pause", h.pause(api.WatchdogPause), "server 0 is already paused")
+	s, _ := h.cfg.Server(serverID)
+	c := rpcconn.New(masterOf(h.cfg), s.RPCAddr(), 200*time.Millisecond)
+	defer c.Close()
+	var r api.PingReply
+	assertErrContains(t, "ping of a paused server", c.Call(api.ServerPing, api.Empty{}, &r), "no answer")
+	if err := h.pause(api.WatchdogResume); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if got := h.pingServer(t); got.Pid != pid {
+		t.Fatalf("resumed server answers with pid %d, want %d", got.Pid, pid)
+	}
+	assertErrContains(t, "second resume", h.pause(api.WatchdogResume), "server 0 is not paused")
+}
+
+func TestWatchdog_Kill_PausedServerIsReaped(t *testing.T) {
+	h := newHarness(t, modeServe, nil)
+	pid := h.mustStart(t, true)
+	if err := h.pause(api.WatchdogPause); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.kill(); err != nil {
+		t.Fatalf("kill of a paused server: %v", err)
+	}
+	assertGone(t, pid) // not even a zombie: reaped
+	// It starts again, not paused.
+	pid = h.mustStart(t, false)
+	if st := procState(t, pid); st == "T" {
+		t.Fatal("the restarted server is stopped")
+	}
+	assertErrContains(t, "resume of a restarted server", h.pause(api.WatchdogResume), "server 0 is not paused")
+}
+
+func TestWatchdog_Close_KillsPausedServer(t *testing.T) {
+	h := newHarness(t, modeServe, nil)
+	pid := h.mustStart(t, true)
+	if err := h.pause(api.WatchdogPause); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	assertGone(t, pid)
+}
+
+func TestWatchdog_Pause_NotRunning(t *testing.T) {
+	h := newHarness(t, modeServe, nil)
+	assertErrContains(t, "pause", h.pause(api.WatchdogPause), "server 0 is not running")
+}
