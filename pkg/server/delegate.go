@@ -2,7 +2,9 @@ package server
 
 import (
 	"log/slog"
+	"maps"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
@@ -36,6 +38,22 @@ type delegate struct {
 	inbox  *queue[inbound]
 	events *queue[memberEvent]
 	log    *slog.Logger
+	// poke, if set, is called (it must not block) on every membership
+	// change.
+	poke func()
+
+	// mu guards members: each member memberlist holds alive, and whether
+	// its metadata says it has Raft state (linearizable mode). Members()
+	// hands out memberlist's own nodes, which it goes on writing.
+	mu      sync.Mutex
+	members map[uint32]bool
+}
+
+// liveMembers copies members.
+func (d *delegate) liveMembers() map[uint32]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.members)
 }
 
 var (
@@ -92,6 +110,16 @@ func (d *delegate) member(n *memberlist.Node, alive bool) {
 			d.log.Warn("bad node metadata", "from", id, "err", err)
 		}
 		ev.version, ev.links = m.Version, m.Links
+		d.mu.Lock()
+		d.members[ev.id] = m.Raft
+		d.mu.Unlock()
+	} else {
+		d.mu.Lock()
+		delete(d.members, ev.id)
+		d.mu.Unlock()
 	}
 	d.events.push(ev)
+	if d.poke != nil {
+		d.poke()
+	}
 }
