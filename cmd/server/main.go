@@ -35,6 +35,7 @@ func run() int {
 	run := flag.String("run", "", "the master run this server belongs to (its watchdog passes it): it refuses every other run and gossips only with that run's servers")
 	logFormat := config.LogFormat("text")
 	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
+	consistency := flag.String("consistency", "", "eventual or linearizable: overrides the config's consistency (the master passes its -consistency)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)
@@ -59,6 +60,13 @@ func run() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 2
+	}
+	if *consistency != "" {
+		cfg.Consistency = *consistency
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "server: -consistency:", err)
+			return 2
+		}
 	}
 	cfg.Runtime.Apply()
 	if key := os.Getenv("GOSSIPKV_SECRET_KEY"); key != "" {

@@ -248,6 +248,7 @@ const (
 	ClientDisconnect = "Client.Disconnect"
 	ClientPut        = "Client.Put"
 	ClientDelete     = "Client.Delete"
+	ClientCAS        = "Client.CAS"
 	ClientGet        = "Client.Get"
 )
 
@@ -269,6 +270,12 @@ type ClientPutArgs struct {
 // ClientDeleteArgs asks the client to delete through its server.
 type ClientDeleteArgs struct {
 	Key []byte
+}
+
+// ClientCASArgs asks the client to cas through its server: set Key to
+// Value if it holds Old.
+type ClientCASArgs struct {
+	Key, Old, Value []byte
 }
 
 // ClientGetArgs asks the client to read through its server.
@@ -309,11 +316,15 @@ const (
 // server belongs to it (-run), refuses every other and gossips only with
 // that run's servers. LogFormat, when set, is the format of the server's
 // log ("text" or "json"); empty leaves it to the watchdog.
+//
+// Consistency, when set, overrides the config's consistency for the server
+// (the master's -consistency).
 type StartArgs struct {
-	ServerID  uint32
-	Fresh     bool
-	Run       string
-	LogFormat string
+	ServerID    uint32
+	Fresh       bool
+	Run         string
+	LogFormat   string
+	Consistency string
 }
 
 // StartReply gives the pid of the started server process.

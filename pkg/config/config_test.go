@@ -717,6 +717,7 @@ func TestParse_Consistency(t *testing.T) {
 
 func TestValidate_RaftTimings(t *testing.T) {
 	c := Local(1, 0, 7000)
+	c.Consistency = ConsistencyLinearizable
 	c.Timing.RaftLeaderLeaseTimeout = 2 * c.Timing.RaftHeartbeatTimeout
 	c.Timing.RaftTimeout = c.Timing.RPCTimeout
 	err := c.Validate()

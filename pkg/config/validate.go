@@ -115,9 +115,10 @@ func (c *Config) validate() []*FieldError {
 		// give up on it.
 		bad("timing.raft_leader_lease_timeout", "%v must not exceed timing.raft_heartbeat_timeout (%v)", t.RaftLeaderLeaseTimeout, t.RaftHeartbeatTimeout)
 	}
-	if t.RaftTimeout > 0 && t.RPCTimeout > 0 && t.RaftTimeout >= t.RPCTimeout {
+	if c.Linearizable() && t.RaftTimeout > 0 && t.RPCTimeout > 0 && t.RaftTimeout >= t.RPCTimeout {
 		// The server must answer ERR_UNAVAILABLE before its caller gives
-		// up on it and reports ERR_CONN.
+		// up on it and reports ERR_CONN. Only then: a file with a short
+		// rpc_timeout stays valid in eventual mode.
 		bad("timing.raft_timeout", "%v must be less than timing.rpc_timeout (%v)", t.RaftTimeout, t.RPCTimeout)
 	}
 	if t.SuspicionMult < 1 {
