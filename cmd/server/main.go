@@ -36,6 +36,7 @@ func run() int {
 	logFormat := config.LogFormat("text")
 	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	consistency := flag.String("consistency", "", "eventual or linearizable: overrides the config's consistency (the master passes its -consistency)")
+	bootstrap := flag.Bool("raft-bootstrap", false, "linearizable mode: start the cluster's Raft group, of this server alone, if it holds no Raft state (the master asks it of one server in a cluster's life)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)
@@ -78,6 +79,7 @@ func run() int {
 		return 2
 	}
 	opts.Run = *run
+	opts.RaftBootstrap = *bootstrap
 	// GOSSIPKV_FAULT plants a deliberate bug, for the tests that prove the
 	// history checker catches it (pkg/server/fault.go). Never set it
 	// otherwise.

@@ -319,12 +319,20 @@ const (
 //
 // Consistency, when set, overrides the config's consistency for the server
 // (the master's -consistency).
+//
+// RaftBootstrap (linearizable mode): the server starts the cluster's Raft
+// group, of itself alone, if it holds no Raft state. The master asks it of
+// exactly one server in a cluster's life (the first it starts while no
+// server holds Raft state); every other server waits for the group's
+// leader to add it. Two groups of one log would break Raft's log matching
+// once one leader adds a member of the other.
 type StartArgs struct {
-	ServerID    uint32
-	Fresh       bool
-	Run         string
-	LogFormat   string
-	Consistency string
+	ServerID      uint32
+	Fresh         bool
+	Run           string
+	LogFormat     string
+	Consistency   string
+	RaftBootstrap bool
 }
 
 // StartReply gives the pid of the started server process.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/rpc"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -112,6 +114,29 @@ func (m *master) needJoined(id uint32) error {
 	return nil
 }
 
+// raftGroupMarker, in the data directory, records that a server of the
+// cluster started its Raft group: a -keep-data run must not start another.
+const raftGroupMarker = "raft.group"
+
+// raftBootstrap says whether the server about to start is to start the
+// cluster's Raft group (linearizable mode): the first one started while no
+// server holds Raft state, that is in this run unless it keeps the data of
+// one where a group was started. Two groups would each begin a log of
+// their own, which Raft cannot reconcile once one leader adds a member of
+// the other.
+func (m *master) raftBootstrap() bool {
+	if !m.cfg.Linearizable() || m.raftGroup {
+		return false
+	}
+	if m.opts.KeepData {
+		if _, err := os.Stat(filepath.Join(m.cfg.DataDir, raftGroupMarker)); err == nil {
+			m.raftGroup = true
+			return false
+		}
+	}
+	return true
+}
+
 // ---- commands
 
 func (m *master) joinServer(id uint32) error {
@@ -122,12 +147,18 @@ func (m *master) joinServer(id uint32) error {
 		return fmt.Errorf("server %d is already running", id)
 	}
 	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run, LogFormat: string(m.opts.LogFormat),
-		Consistency: m.opts.Consistency}
+		Consistency: m.opts.Consistency, RaftBootstrap: m.raftBootstrap()}
 	var reply api.StartReply
 	if err := m.watchdogs[id].CallTimeout(api.WatchdogStart, args, &reply, m.startTimeout); err != nil {
 		return fmt.Errorf("start server %d: %w", id, err)
 	}
 	m.started[id] = true
+	if args.RaftBootstrap {
+		m.raftGroup = true
+		if err := os.WriteFile(filepath.Join(m.cfg.DataDir, raftGroupMarker), []byte(fmt.Sprintf("server %d\n", id)), 0o644); err != nil {
+			m.errf("recording that server %d started the raft group: %v (a later -keep-data run may start a second one)", id, err)
+		}
+	}
 	m.noteStart(id, args.Fresh, reply.Pid)
 	// Live peers still drop the new process's traffic if the master cut
 	// them, so heal their ends; the new process is told too, in case a

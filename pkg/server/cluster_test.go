@@ -29,8 +29,11 @@ type cluster struct {
 	runs    map[uint32]string // run per server (none: "")
 	offset  time.Duration     // MaxClockOffset of every server (0: none)
 	// raftDirs, when set, makes every server linearizable, with its Raft
-	// state in raftDirs[id] (kept across a restart).
-	raftDirs map[uint32]string
+	// state in raftDirs[id] (kept across a restart); raftStarted, that a
+	// server was started to bootstrap the group (the first, as the master
+	// does).
+	raftDirs    map[uint32]string
+	raftStarted bool
 }
 
 func fastTiming() Timing {
@@ -100,9 +103,11 @@ func (c *cluster) startWith(id uint32, backend storage.Backend, reopen func() (s
 		cfg.Dir = c.raftDirs[id]
 		rc = &cfg
 	}
+	bootstrap := rc != nil && !c.raftStarted
+	c.raftStarted = c.raftStarted || bootstrap
 	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: backend, Reopen: reopen,
 		Transport: tr, Logger: logger, SecretKey: c.keys[id], Cluster: "test", Run: c.runs[id],
-		MaxClockOffset: c.offset, Raft: rc})
+		MaxClockOffset: c.offset, Raft: rc, RaftBootstrap: bootstrap})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)
 	}

@@ -36,8 +36,9 @@
 //
 // In linearizable mode (Options.Raft) the server also runs a raftkv.Node
 // (linear.go): its streams go through the same demux and cuttable
-// transport under the same label, a membership loop applies raftkv's
-// bootstrap rule and adds live members as voters, and Put, Delete, Get
+// transport under the same label, the server the master marks
+// (Options.RaftBootstrap) starts the group, a membership loop has the
+// leader add live members as voters, and Put, Delete, Get
 // and CAS go to the node instead of the owner goroutine, whose store then
 // stays empty.
 //

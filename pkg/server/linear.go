@@ -50,14 +50,22 @@ func (s *Server) startRaft() error {
 	}
 	demux.Route(transport.RaftMagic, n.Handle)
 	s.raft = n
+	if o.RaftBootstrap && !n.HasState() {
+		self := raftkv.Peer{ID: o.ID, Addr: o.Peers[o.ID]}
+		if err := n.Bootstrap([]raftkv.Peer{self}); err != nil && !errors.Is(err, raftkv.ErrBootstrapped) {
+			return fmt.Errorf("server %d: raft bootstrap: %w", o.ID, err)
+		}
+		s.log.Info("raft: started the cluster's group, of this server alone")
+	}
 	return nil
 }
 
-// raftMembers applies the bootstrap rule of package raftkv: a server with
-// no Raft state bootstraps a group of itself alone if, after its first
-// round of joins, no other server is alive in memberlist; otherwise it
-// waits for the leader, which adds every live member that is not a voter
-// yet. It looks on every membership event and every reconcileEvery.
+// raftMembers keeps the Raft group's voters in step with memberlist:
+// the leader adds every live member that is not a voter yet. It looks on
+// every membership event and every reconcileEvery. A server never starts
+// a group here: one is started once in a cluster's life, at the start the
+// master marks (Options.RaftBootstrap), and every other server waits to
+// be added.
 func (s *Server) raftMembers() {
 	defer s.done.Done()
 	tick := time.NewTicker(reconcileEvery)
@@ -79,19 +87,9 @@ func (s *Server) raftMembers() {
 }
 
 func (s *Server) reconcileRaft() {
-	live, grouped := s.liveMembers()
+	live, _ := s.liveMembers()
 	if !s.raft.HasState() {
-		// Of servers that start together, none has state yet: the lowest
-		// id bootstraps, the others wait for it to add them.
-		if grouped || (len(live) > 0 && live[0] < s.opts.ID) {
-			return // the leader of their group adds us
-		}
-		self := raftkv.Peer{ID: s.opts.ID, Addr: s.opts.Peers[s.opts.ID]}
-		if err := s.raft.Bootstrap([]raftkv.Peer{self}); err != nil && !errors.Is(err, raftkv.ErrBootstrapped) {
-			s.log.Warn("raft bootstrap", "err", err)
-			return
-		}
-		s.log.Info("raft: no other live server has raft state; bootstrapped a group of this server alone", "live", live)
+		return // the leader of the group adds us
 	}
 	s.announceRaftMember()
 	st := s.raft.Status()

@@ -99,6 +99,11 @@ type Options struct {
 	// The server sets ID, Addr, Dial, Label and Logger. Nil: eventual
 	// mode, with no Raft node at all.
 	Raft *raftkv.Config
+	// RaftBootstrap: with Raft, and no Raft state in Raft.Dir, the server
+	// starts the cluster's group of itself alone before it answers (see
+	// api.StartArgs.RaftBootstrap). Without it a server never starts a
+	// group: it waits for a leader to add it.
+	RaftBootstrap bool
 }
 
 // Server is one replica: it owns the protocol state in one goroutine (run),
