@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,18 +43,18 @@ type delegate struct {
 	// change.
 	poke func()
 
-	// mu guards members: each member memberlist holds alive, and whether
-	// its metadata says it has Raft state (linearizable mode). Members()
-	// hands out memberlist's own nodes, which it goes on writing.
+	// mu guards members: each member memberlist holds alive (kept here
+	// because memberlist's Members() hands out its own nodes, which it
+	// goes on writing).
 	mu      sync.Mutex
 	members map[uint32]bool
 }
 
-// liveMembers copies members.
-func (d *delegate) liveMembers() map[uint32]bool {
+// liveMembers lists the members memberlist holds alive.
+func (d *delegate) liveMembers() []uint32 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return maps.Clone(d.members)
+	return slices.Collect(maps.Keys(d.members))
 }
 
 var (
@@ -111,7 +112,7 @@ func (d *delegate) member(n *memberlist.Node, alive bool) {
 		}
 		ev.version, ev.links = m.Version, m.Links
 		d.mu.Lock()
-		d.members[ev.id] = m.Raft
+		d.members[ev.id] = true
 		d.mu.Unlock()
 	} else {
 		d.mu.Lock()

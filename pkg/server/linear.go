@@ -87,11 +87,10 @@ func (s *Server) raftMembers() {
 }
 
 func (s *Server) reconcileRaft() {
-	live, _ := s.liveMembers()
+	live := s.liveMembers()
 	if !s.raft.HasState() {
 		return // the leader of the group adds us
 	}
-	s.announceRaftMember()
 	st := s.raft.Status()
 	if st.State != "Leader" {
 		return
@@ -125,37 +124,11 @@ func (s *Server) reconcileRaft() {
 
 // liveMembers are the other servers memberlist holds alive, less those
 // this server's links to are cut (a voter it cannot reach would only raise
-// the quorum), sorted; grouped says whether any of them announces Raft
-// state in its metadata.
-func (s *Server) liveMembers() (ids []uint32, grouped bool) {
-	for id, hasState := range s.del.liveMembers() {
-		if s.cut.IsCut(id) {
-			continue
-		}
-		ids = append(ids, id)
-		grouped = grouped || hasState
-	}
+// the quorum), sorted.
+func (s *Server) liveMembers() []uint32 {
+	ids := slices.DeleteFunc(s.del.liveMembers(), s.cut.IsCut)
 	slices.Sort(ids)
-	return ids, grouped
-}
-
-// announceRaftMember says in our node metadata, once, that we have Raft
-// state.
-func (s *Server) announceRaftMember() {
-	s.metaMu.Lock()
-	done := s.raftMember
-	if !done {
-		s.raftMember = true
-		s.storeMetaLocked()
-	}
-	s.metaMu.Unlock()
-	if done {
-		return
-	}
-	select {
-	case s.announce <- struct{}{}:
-	default:
-	}
+	return ids
 }
 
 // pokeRaft asks the membership loop to look again (membership changed).

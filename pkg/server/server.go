@@ -190,10 +190,9 @@ type Server struct {
 	missing []uint32
 
 	// metaMu guards what the node metadata says: our links (written by
-	// run) and whether we have Raft state (by raftMembers).
-	metaMu     sync.Mutex
-	metaOwn    model.LinkState
-	raftMember bool
+	// run).
+	metaMu  sync.Mutex
+	metaOwn model.LinkState
 }
 
 // request is a call handed to the owner goroutine; reply is answered after
@@ -424,7 +423,7 @@ func (s *Server) publishMeta(own model.LinkState) {
 }
 
 func (s *Server) storeMetaLocked() {
-	b, err := wire.EncodeMeta(wire.Meta{Version: s.metaOwn.Version, Links: s.metaOwn.Links, Raft: s.raftMember})
+	b, err := wire.EncodeMeta(wire.Meta{Version: s.metaOwn.Version, Links: s.metaOwn.Links})
 	if err != nil {
 		s.log.Error("encode meta", "err", err)
 		return

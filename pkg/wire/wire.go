@@ -139,10 +139,6 @@ func Decode(buf []byte) (from uint32, msgs []model.Message, err error) {
 type Meta struct {
 	Version int64    `msgpack:"v"`
 	Links   []uint32 `msgpack:"l"`
-	// Raft (linearizable mode) says the server has Raft state: it belongs
-	// to a group, and a server without state must wait to be added to it
-	// rather than bootstrap one of its own.
-	Raft bool `msgpack:"r,omitempty"`
 }
 
 // EncodeMeta packs a Meta; it must fit memberlist's 512-byte limit.
