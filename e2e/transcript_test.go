@@ -43,7 +43,8 @@ const scriptTimeout = 3 * time.Minute
 //   - the history checker's verdict (master -check), which must pass.
 //
 // A "# config: servers=N clients=M" comment sizes the cluster (default 5
-// and 5, ids as in config.yaml). Each script gets its own ports and data
+// and 5, ids as in config.yaml), and "# consistency: linearizable" runs it
+// in that mode (default eventual). Each script gets its own ports and data
 // directory, and after it nothing it started may still answer.
 func TestTranscripts(t *testing.T) {
 	root := moduleRoot(t)
@@ -133,11 +134,13 @@ func TestMain(m *testing.M) {
 type directives struct {
 	servers, clients int
 	exit             int
+	consistency      string
 }
 
 var (
 	configRe = regexp.MustCompile(`^#\s*config:\s*servers=(\d+)\s+clients=(\d+)\s*$`)
 	exitRe   = regexp.MustCompile(`^#\s*exit:\s*(\d+)\s*$`)
+	modeRe   = regexp.MustCompile(`^#\s*consistency:\s*(\w+)\s*$`)
 )
 
 func parseDirectives(t *testing.T, script []byte) directives {
@@ -152,6 +155,8 @@ func parseDirectives(t *testing.T, script []byte) directives {
 			d.clients, _ = strconv.Atoi(m[2])
 		} else if m := exitRe.FindStringSubmatch(line); m != nil {
 			d.exit, _ = strconv.Atoi(m[1])
+		} else if m := modeRe.FindStringSubmatch(line); m != nil {
+			d.consistency = m[1]
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -170,6 +175,12 @@ func runTranscript(t *testing.T, bin, path string) {
 	cfg, err := config.LocalFreePorts(d.servers, d.clients, filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d.consistency != "" {
+		cfg.Consistency = d.consistency
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("# consistency: %v", err)
+		}
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := cfg.Write(cfgPath); err != nil {

@@ -67,6 +67,7 @@ type runFlags struct {
 	echo, keep, check, attach, quiet bool
 	statsPath, historyPath           string
 	historyHTMLPath                  string
+	consistency                      string
 	logFormat                        config.LogFormat
 }
 
@@ -83,6 +84,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.statsPath, "stats", "", "write the run's metrics as JSON to `file`")
 	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (JSON Lines: one operation or cluster event a line)")
 	fs.StringVar(&f.historyHTMLPath, "history-html", "", "with -check, write the linearizability check's visualization (porcupine's HTML page) to `file`")
+	fs.StringVar(&f.consistency, "consistency", "", "eventual or linearizable: overrides the config's consistency for this run (the servers it starts get it too)")
 	fs.BoolVar(&f.attach, "attach", false, "run the script on the cluster that \"master up\" keeps up on the config's data directory, and never start one (exit 2 if none is up)")
 }
 
@@ -113,6 +115,13 @@ func runMain(args []string) int {
 	if !ok {
 		return master.ExitStart
 	}
+	if f.consistency != "" {
+		cfg.Consistency = f.consistency
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintf(os.Stderr, "master: -consistency %s: %v\n", f.consistency, err)
+			return master.ExitStart
+		}
+	}
 	ctx, cancel := signalContext(syscall.SIGINT, syscall.SIGTERM)
 	defer cancel(nil)
 	std := stdio(ctx, cfg, cancel)
@@ -122,6 +131,9 @@ func runMain(args []string) int {
 		Echo: f.echo, KeepData: f.keep, Stdout: std.stdout, Stderr: std.stderr,
 		Check: f.check, StatsFile: f.statsPath, HistoryFile: f.historyPath, HistoryHTMLFile: f.historyHTMLPath,
 		Quiet: f.quiet, LogFormat: f.logFormat,
+		// A linearizable store promises what the porcupine check judges.
+		RequireLinearizable: cfg.Linearizable(),
+		Consistency:         f.consistency,
 	}
 	var code int
 	if f.attach {

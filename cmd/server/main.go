@@ -35,6 +35,8 @@ func run() int {
 	run := flag.String("run", "", "the master run this server belongs to (its watchdog passes it): it refuses every other run and gossips only with that run's servers")
 	logFormat := config.LogFormat("text")
 	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
+	consistency := flag.String("consistency", "", "eventual or linearizable: overrides the config's consistency (the master passes its -consistency)")
+	bootstrap := flag.Bool("raft-bootstrap", false, "linearizable mode: start the cluster's Raft group, of this server alone, if it holds no Raft state (the master asks it of one server in a cluster's life)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
 		fmt.Fprintf(os.Stderr, "server: %v\n", err)
@@ -60,6 +62,13 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 2
 	}
+	if *consistency != "" {
+		cfg.Consistency = *consistency
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintln(os.Stderr, "server: -consistency:", err)
+			return 2
+		}
+	}
 	cfg.Runtime.Apply()
 	if key := os.Getenv("GOSSIPKV_SECRET_KEY"); key != "" {
 		cfg.Security.SecretKey = key
@@ -70,6 +79,7 @@ func run() int {
 		return 2
 	}
 	opts.Run = *run
+	opts.RaftBootstrap = *bootstrap
 	// GOSSIPKV_FAULT plants a deliberate bug, for the tests that prove the
 	// history checker catches it (pkg/server/fault.go). Never set it
 	// otherwise.

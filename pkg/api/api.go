@@ -23,6 +23,13 @@ const (
 	// ErrFailed: the server could not carry the put out (disk error, limit
 	// exceeded); Reason says why.
 	ErrFailed
+	// ErrUnavailable (linearizable mode): the server could not reach a
+	// Raft leader backed by a quorum within its timeout. A write that
+	// fails so may still take effect.
+	ErrUnavailable
+	// ErrCAS: a cas found the key not holding the expected value (or no
+	// value), and wrote nothing.
+	ErrCAS
 )
 
 // String gives the spelling the master prints after "KEY:".
@@ -38,6 +45,10 @@ func (s Status) String() string {
 		return "ERR_CONN"
 	case ErrFailed:
 		return "ERR_FAILED"
+	case ErrUnavailable:
+		return "ERR_UNAVAILABLE"
+	case ErrCAS:
+		return "ERR_CAS"
 	}
 	return "ERR_UNKNOWN"
 }
@@ -59,6 +70,7 @@ const (
 	ServerPing   = "Server.Ping"
 	ServerPut    = "Server.Put"
 	ServerDelete = "Server.Delete"
+	ServerCAS    = "Server.CAS"
 	ServerGet    = "Server.Get"
 	ServerCut    = "Server.Cut"
 	ServerHeal   = "Server.Heal"
@@ -97,6 +109,14 @@ type PutReply struct {
 type DeleteArgs struct {
 	Key []byte
 	Dep model.Version
+}
+
+// CASArgs sets Key to Value if it holds Old (linearizable mode only). It
+// is answered with a PutReply: OK with the write's version, ErrCAS with
+// the version of what the key held, ErrUnavailable, or ErrFailed (a server
+// in eventual mode refuses it so).
+type CASArgs struct {
+	Key, Old, Value []byte
 }
 
 // GetArgs reads Key; Dep as in PutArgs.
@@ -142,6 +162,24 @@ type StatusReply struct {
 	// (its own included): what it routes by. For debugging a slow
 	// convergence: servers whose views disagree route differently.
 	Topology map[uint32][]uint32
+	// Raft is the server's Raft node in linearizable mode; nil in
+	// eventual mode.
+	Raft *RaftStatus
+}
+
+// RaftStatus is a server's view of its Raft group (see raftkv.Status).
+type RaftStatus struct {
+	// State is Follower, Candidate, Leader or Shutdown.
+	State string
+	// Leader is the leader this server knows of, when HasLeader.
+	Leader    uint32
+	HasLeader bool
+	Term      uint64
+	// CommitIndex is the last index this server knows committed, Applied
+	// the last it has applied (raft's no-op entries included).
+	LastIndex, CommitIndex, Applied uint64
+	// Voters are the group's voting members, by server id.
+	Voters []uint32
 }
 
 // StatsReply counts what a server has done since it started: the cost of
@@ -210,6 +248,7 @@ const (
 	ClientDisconnect = "Client.Disconnect"
 	ClientPut        = "Client.Put"
 	ClientDelete     = "Client.Delete"
+	ClientCAS        = "Client.CAS"
 	ClientGet        = "Client.Get"
 )
 
@@ -231,6 +270,12 @@ type ClientPutArgs struct {
 // ClientDeleteArgs asks the client to delete through its server.
 type ClientDeleteArgs struct {
 	Key []byte
+}
+
+// ClientCASArgs asks the client to cas through its server: set Key to
+// Value if it holds Old.
+type ClientCASArgs struct {
+	Key, Old, Value []byte
 }
 
 // ClientGetArgs asks the client to read through its server.
@@ -271,11 +316,23 @@ const (
 // server belongs to it (-run), refuses every other and gossips only with
 // that run's servers. LogFormat, when set, is the format of the server's
 // log ("text" or "json"); empty leaves it to the watchdog.
+//
+// Consistency, when set, overrides the config's consistency for the server
+// (the master's -consistency).
+//
+// RaftBootstrap (linearizable mode): the server starts the cluster's Raft
+// group, of itself alone, if it holds no Raft state. The master asks it of
+// exactly one server in a cluster's life (the first it starts while no
+// server holds Raft state); every other server waits for the group's
+// leader to add it. Two groups of one log would break Raft's log matching
+// once one leader adds a member of the other.
 type StartArgs struct {
-	ServerID  uint32
-	Fresh     bool
-	Run       string
-	LogFormat string
+	ServerID      uint32
+	Fresh         bool
+	Run           string
+	LogFormat     string
+	Consistency   string
+	RaftBootstrap bool
 }
 
 // StartReply gives the pid of the started server process.

@@ -42,6 +42,9 @@ const (
 	Pause
 	// Resume: server Server was continued (SIGCONT).
 	Resume
+	// CAS (linearizable mode): client Client set Key to Value through
+	// server Server if it held Old: Status OK if it did, Mismatch if not.
+	CAS
 )
 
 func (o Op) String() string {
@@ -68,6 +71,8 @@ func (o Op) String() string {
 		return "pause"
 	case Resume:
 		return "resume"
+	case CAS:
+		return "cas"
 	}
 	return "Op(" + strconv.Itoa(int(o)) + ")"
 }
@@ -86,6 +91,12 @@ const (
 	Unreachable
 	// Failed: ERR_FAILED.
 	Failed
+	// Mismatch: ERR_CAS, a cas that found another value and wrote
+	// nothing.
+	Mismatch
+	// Unavailable: ERR_UNAVAILABLE (linearizable mode): no quorum. A
+	// write so answered may still take effect.
+	Unavailable
 )
 
 func (s Status) String() string {
@@ -100,6 +111,10 @@ func (s Status) String() string {
 		return "ERR_CONN"
 	case Failed:
 		return "ERR_FAILED"
+	case Mismatch:
+		return "ERR_CAS"
+	case Unavailable:
+		return "ERR_UNAVAILABLE"
 	}
 	return "Status(" + strconv.Itoa(int(s)) + ")"
 }
@@ -121,7 +136,9 @@ type Event struct {
 
 	Client     uint32
 	Key, Value []byte
-	Status     Status
+	// Old is what a cas expected the key to hold.
+	Old    []byte
+	Status Status
 	// Version written or read (Status OK); for a get answered NoKey, the
 	// version of the tombstone the server read, if it held one (zero when
 	// it held nothing for the key).
@@ -154,7 +171,7 @@ type Event struct {
 // acknowledgement (ERR_CONN, ERR_FAILED, or no answer from the client): it
 // may or may not have taken effect, now or later.
 func (e Event) OutcomeUnknown() bool {
-	return (e.Op == Put || e.Op == Delete) && e.Status != OK
+	return (e.Op == Put || e.Op == Delete || e.Op == CAS) && e.Status != OK && e.Status != Mismatch
 }
 
 // Item is one key of a dumped store. Deleted: the key's winning write is a
@@ -183,6 +200,9 @@ func (e Event) String() string {
 	case Delete:
 		return fmt.Sprintf("line %d: delete client %d server %d %s: %v %v dep %v",
 			e.Line, e.Client, e.Server, showBytes(e.Key), e.Status, e.Version, e.Dep)
+	case CAS:
+		return fmt.Sprintf("line %d: cas client %d server %d %s %s->%s: %v %v",
+			e.Line, e.Client, e.Server, showBytes(e.Key), showBytes(e.Old), showBytes(e.Value), e.Status, e.Version)
 	case Get:
 		return fmt.Sprintf("line %d: get client %d server %d %s: %v %s %v dep %v",
 			e.Line, e.Client, e.Server, showBytes(e.Key), e.Status, showBytes(e.Value), e.Version, e.Dep)

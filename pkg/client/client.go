@@ -179,7 +179,16 @@ func (c *Client) Delete(args api.ClientDeleteArgs, reply *api.ClientReply) error
 	return nil
 }
 
-// write runs a put or delete (call) with the session's dependency on key,
+// CAS sets a key through the client's server if it holds the expected
+// value (linearizable mode; a server in eventual mode refuses it).
+func (c *Client) CAS(args api.ClientCASArgs, reply *api.ClientReply) error {
+	*reply = c.write("cas", args.Key, func(conn *rpcconn.Conn, _ model.Version, pr *api.PutReply) error {
+		return conn.Call(api.ServerCAS, api.CASArgs{Key: args.Key, Old: args.Old, Value: args.Value}, pr)
+	})
+	return nil
+}
+
+// write runs a put, delete or cas (call) with the session's dependency on key,
 // and keeps the write's version as the new one.
 func (c *Client) write(what string, key []byte, call func(*rpcconn.Conn, model.Version, *api.PutReply) error) api.ClientReply {
 	id, conn, dep, ok := c.session(key)

@@ -22,15 +22,20 @@ type Config struct {
 	Cluster string `yaml:"cluster"`
 	// DataDir holds one directory per server (server-ID) and the processes'
 	// log files. A relative path is taken relative to the config file.
-	DataDir    string     `yaml:"data_dir"`
-	LogLevel   string     `yaml:"log_level"`
-	Timing     Timing     `yaml:"timing"`
-	Durability Durability `yaml:"durability"`
-	Limits     Limits     `yaml:"limits"`
-	Security   Security   `yaml:"security"`
-	Runtime    Runtime    `yaml:"runtime"`
-	Servers    []Server   `yaml:"servers"`
-	Clients    []Client   `yaml:"clients"`
+	DataDir  string `yaml:"data_dir"`
+	LogLevel string `yaml:"log_level"`
+	// Consistency is ConsistencyEventual (replication by gossip, the
+	// conflict order and session guarantees) or ConsistencyLinearizable
+	// (every put, delete, cas and get through a Raft group of the
+	// servers).
+	Consistency string     `yaml:"consistency"`
+	Timing      Timing     `yaml:"timing"`
+	Durability  Durability `yaml:"durability"`
+	Limits      Limits     `yaml:"limits"`
+	Security    Security   `yaml:"security"`
+	Runtime     Runtime    `yaml:"runtime"`
+	Servers     []Server   `yaml:"servers"`
+	Clients     []Client   `yaml:"clients"`
 }
 
 // Server places one server id: its host and its ports.
@@ -79,7 +84,22 @@ type Timing struct {
 	StabilizeTimeout  time.Duration `yaml:"stabilize_timeout"`
 	StabilizePoll     time.Duration `yaml:"stabilize_poll"`
 	MaxClockOffset    time.Duration `yaml:"max_clock_offset"`
+	// Raft's timings, read in linearizable mode only (see raftkv.Config).
+	RaftHeartbeatTimeout   time.Duration `yaml:"raft_heartbeat_timeout"`
+	RaftElectionTimeout    time.Duration `yaml:"raft_election_timeout"`
+	RaftLeaderLeaseTimeout time.Duration `yaml:"raft_leader_lease_timeout"`
+	RaftCommitTimeout      time.Duration `yaml:"raft_commit_timeout"`
+	RaftTimeout            time.Duration `yaml:"raft_timeout"`
 }
+
+// The values of Config.Consistency.
+const (
+	ConsistencyEventual     = "eventual"
+	ConsistencyLinearizable = "linearizable"
+)
+
+// Linearizable reports whether the servers run in linearizable mode.
+func (c *Config) Linearizable() bool { return c.Consistency == ConsistencyLinearizable }
 
 // Durability says whether commits are fsync'd.
 type Durability struct {
@@ -143,6 +163,8 @@ func Default() *Config {
 		// The master's stderr is part of a run's transcript: at info,
 		// progress lines would bury the errors a user needs to see.
 		LogLevel: "warn",
+		// The store this project is about; linearizable is the option.
+		Consistency: ConsistencyEventual,
 		Timing: Timing{
 			// memberlist's LAN default is 200ms. Topology changes (a cut
 			// link) ride on gossip, so 50ms lets routing react within a few
@@ -229,6 +251,24 @@ func Default() *Config {
 			// without NTP discipline while keeping a wild clock from
 			// dragging every version of the cluster into the future.
 			MaxClockOffset: 5 * time.Second,
+			// A follower that hears nothing from its leader this long
+			// calls an election (raft's LAN default is 1s). Raft's own
+			// timers are randomized between 1x and 2x. 500ms replaces a
+			// lost leader within a second, and stays clear of the
+			// stalls (GC, fsync, ten processes on two cores) that would
+			// otherwise start needless elections.
+			RaftHeartbeatTimeout: 500 * time.Millisecond,
+			RaftElectionTimeout:  500 * time.Millisecond,
+			// Half the heartbeat timeout: a leader cut off from its
+			// quorum steps down before the majority can elect another.
+			RaftLeaderLeaseTimeout: 250 * time.Millisecond,
+			// Followers learn of a commit within this when nothing else
+			// carries it (printStore and stabilize read their state).
+			RaftCommitTimeout: 10 * time.Millisecond,
+			// A server without a quorum answers ERR_UNAVAILABLE after
+			// this: long enough for an election and a retry, short next
+			// to rpc_timeout, which must outlast it.
+			RaftTimeout: 2 * time.Second,
 		},
 		Durability: Durability{
 			// SPEC guarantee 1: a put is acknowledged only after fsync.

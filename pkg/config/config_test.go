@@ -29,12 +29,15 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 		RejoinInterval: 500 * time.Millisecond, RPCTimeout: 5 * time.Second,
 		StartTimeout: 10 * time.Second, StabilizeTimeout: 60 * time.Second,
 		StabilizePoll: 2 * time.Millisecond, MaxClockOffset: 5 * time.Second,
+		RaftHeartbeatTimeout: 500 * time.Millisecond, RaftElectionTimeout: 500 * time.Millisecond,
+		RaftLeaderLeaseTimeout: 250 * time.Millisecond, RaftCommitTimeout: 10 * time.Millisecond,
+		RaftTimeout: 2 * time.Second,
 	}
 	if d.Timing != want {
 		t.Errorf("Default().Timing = %+v, want %+v", d.Timing, want)
 	}
 	if !d.Durability.Fsync || d.Limits != (Limits{MaxKeyBytes: 4096, MaxValueBytes: 1 << 20}) ||
-		d.LogLevel != "warn" || d.DataDir != "data" || d.Cluster != "gossipkv" {
+		d.LogLevel != "warn" || d.Consistency != ConsistencyEventual || d.DataDir != "data" || d.Cluster != "gossipkv" {
 		t.Errorf("Default() = %+v", d)
 	}
 	// The knobs are valid; only the missing servers are not.
@@ -262,7 +265,7 @@ func TestParse_Errors(t *testing.T) {
 		{"unknown field", "  gossip_interval: 50ms", "  gosip_interval: 50ms",
 			[]string{`config: line 4: timing.gosip_interval: unknown field (did you mean "gossip_interval"?)`}, "timing.gosip_interval"},
 		{"unknown field far from any", "log_level: warn", "colour: blue",
-			[]string{`config: line 2: colour: unknown field (known fields: cluster, data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`}, "colour"},
+			[]string{`config: line 2: colour: unknown field (known fields: cluster, data_dir, log_level, consistency, timing, durability, limits, security, runtime, servers, clients)`}, "colour"},
 		{"unknown field in a flow item", "rpc_port: 7305", "rpc_prot: 7305",
 			[]string{`config: line 19: clients[0].rpc_prot: unknown field (did you mean "rpc_port"?)`}, "clients[0].rpc_prot"},
 		{"bad duration", "probe_timeout: 100ms", "probe_timeout: 100 ms",
@@ -343,7 +346,7 @@ func TestParse_Errors(t *testing.T) {
 			[]string{"config: line 18: a config is one YAML document; remove this '---' and what follows"}, ""},
 		{"several problems at once", "log_level: warn", "log_level: loud\ncolour: blue\ntiming2: {}",
 			[]string{
-				`config: line 3: colour: unknown field (known fields: cluster, data_dir, log_level, timing, durability, limits, security, runtime, servers, clients)`,
+				`config: line 3: colour: unknown field (known fields: cluster, data_dir, log_level, consistency, timing, durability, limits, security, runtime, servers, clients)`,
 				`config: line 4: timing2: unknown field (did you mean "timing"?)`,
 			}, "colour"},
 		{"several validation problems", "max_key_bytes: 4096", "max_key_bytes: 0\n  max_value_bytes: -1",
@@ -378,7 +381,7 @@ func TestParse_Errors(t *testing.T) {
 
 func TestParse_NotAMapping(t *testing.T) {
 	_, err := Parse([]byte("- 1\n- 2\n"), "/x")
-	want := `config: line 1: want a mapping of cluster, data_dir, log_level, timing, durability, limits, security, runtime, servers, clients, got a list`
+	want := `config: line 1: want a mapping of cluster, data_dir, log_level, consistency, timing, durability, limits, security, runtime, servers, clients, got a list`
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse(list) = %v, want %s", err, want)
 	}
@@ -691,6 +694,36 @@ func TestValidate_SecretKey(t *testing.T) {
 		err := c.Validate()
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("key %q: Validate() = %v, want %q", key, err, want)
+		}
+	}
+}
+
+func TestParse_Consistency(t *testing.T) {
+	c, err := Parse([]byte("consistency: linearizable\nservers:\n  - {id: 0, host: 127.0.0.1, rpc_port: 1, gossip_port: 2, watchdog_port: 3}\n"), "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Linearizable() {
+		t.Errorf("consistency %q: Linearizable() = false", c.Consistency)
+	}
+	if Default().Linearizable() {
+		t.Error("the default is linearizable, want eventual")
+	}
+	_, err = Parse([]byte("consistency: strong\nservers:\n  - {id: 0, host: 127.0.0.1, rpc_port: 1, gossip_port: 2, watchdog_port: 3}\n"), "/x")
+	if err == nil || !strings.Contains(err.Error(), "consistency") || !strings.Contains(err.Error(), "linearizable") {
+		t.Errorf("consistency: strong: %v, want an error naming the field and the choices", err)
+	}
+}
+
+func TestValidate_RaftTimings(t *testing.T) {
+	c := Local(1, 0, 7000)
+	c.Consistency = ConsistencyLinearizable
+	c.Timing.RaftLeaderLeaseTimeout = 2 * c.Timing.RaftHeartbeatTimeout
+	c.Timing.RaftTimeout = c.Timing.RPCTimeout
+	err := c.Validate()
+	for _, field := range []string{"timing.raft_leader_lease_timeout", "timing.raft_timeout"} {
+		if err == nil || !strings.Contains(err.Error(), field) {
+			t.Errorf("Validate() = %v, want an error naming %s", err, field)
 		}
 	}
 }

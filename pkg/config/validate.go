@@ -69,6 +69,11 @@ func (c *Config) validate() []*FieldError {
 	default:
 		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	switch c.Consistency {
+	case ConsistencyEventual, ConsistencyLinearizable:
+	default:
+		bad("consistency", "%q is not one of %s, %s", c.Consistency, ConsistencyEventual, ConsistencyLinearizable)
+	}
 
 	t := c.Timing
 	for _, d := range []struct {
@@ -90,6 +95,11 @@ func (c *Config) validate() []*FieldError {
 		{"stabilize_timeout", t.StabilizeTimeout},
 		{"stabilize_poll", t.StabilizePoll},
 		{"max_clock_offset", t.MaxClockOffset},
+		{"raft_heartbeat_timeout", t.RaftHeartbeatTimeout},
+		{"raft_election_timeout", t.RaftElectionTimeout},
+		{"raft_leader_lease_timeout", t.RaftLeaderLeaseTimeout},
+		{"raft_commit_timeout", t.RaftCommitTimeout},
+		{"raft_timeout", t.RaftTimeout},
 	} {
 		if d.v <= 0 {
 			bad("timing."+d.field, "%v must be greater than 0", d.v)
@@ -99,6 +109,17 @@ func (c *Config) validate() []*FieldError {
 		// memberlist waits for a probe's ack up to the timeout; one that
 		// outlasts the interval would overlap the next probe.
 		bad("timing.probe_timeout", "%v must be less than timing.probe_interval (%v)", t.ProbeTimeout, t.ProbeInterval)
+	}
+	if t.RaftLeaderLeaseTimeout > t.RaftHeartbeatTimeout {
+		// raft refuses it: a leader must step down before its followers
+		// give up on it.
+		bad("timing.raft_leader_lease_timeout", "%v must not exceed timing.raft_heartbeat_timeout (%v)", t.RaftLeaderLeaseTimeout, t.RaftHeartbeatTimeout)
+	}
+	if c.Linearizable() && t.RaftTimeout > 0 && t.RPCTimeout > 0 && t.RaftTimeout >= t.RPCTimeout {
+		// The server must answer ERR_UNAVAILABLE before its caller gives
+		// up on it and reports ERR_CONN. Only then: a file with a short
+		// rpc_timeout stays valid in eventual mode.
+		bad("timing.raft_timeout", "%v must be less than timing.rpc_timeout (%v)", t.RaftTimeout, t.RPCTimeout)
 	}
 	if t.SuspicionMult < 1 {
 		bad("timing.suspicion_mult", "%d must be at least 1", t.SuspicionMult)

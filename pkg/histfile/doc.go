@@ -8,8 +8,8 @@
 // order). Every object has:
 //
 //	line       the script line (int)
-//	op         what happened: "put", "get", "delete" (client operations;
-//	           "cas" is reserved for compare-and-set), or "start", "kill",
+//	op         what happened: "put", "get", "delete", "cas" (client
+//	           operations; cas in linearizable mode only), or "start", "kill",
 //	           "cut", "heal", "stabilize", "skew", "pause", "resume"
 //	           (cluster events)
 //	call_ns    when it began, and
@@ -29,14 +29,15 @@
 //	           cas, with "expect": E), and "dep": the version the client
 //	           depended on for the key, when it had one
 //	output     what came back: "status" (OK, ERR_KEY, ERR_DEP, ERR_CONN,
-//	           ERR_FAILED), "value" for a get answered OK, "version" of the
+//	           ERR_FAILED, and in linearizable mode ERR_CAS for a cas that
+//	           found another value, ERR_UNAVAILABLE), "value" for a get answered OK, "version" of the
 //	           write made or read (for ERR_KEY, of the tombstone read, if
 //	           any), and for ERR_KEY with no version "stable": the
 //	           server's stable point, up to which it held every write of
 //	           the key, the newest of them (if any) a delete whose
 //	           tombstone it collected
-//	unknown    true for a put or delete without an acknowledgement
-//	           (ERR_CONN, ERR_FAILED, or no answer): it may or may not have
+//	unknown    true for a put, delete or cas without an acknowledgement
+//	           (ERR_CONN, ERR_FAILED, ERR_UNAVAILABLE, or no answer): it may or may not have
 //	           taken effect, at any time after call_ns. return_ns is when
 //	           the master stopped waiting; a linearizability checker must
 //	           take the operation as never returning, its output unknown.

@@ -140,7 +140,7 @@ func Write(w io.Writer, h check.History) error {
 func recordOf(e check.Event) Record {
 	r := Record{Line: e.Line, Op: e.Op.String(), Call: int64(e.Call), Return: int64(e.Return), Server: ptr(e.Server)}
 	switch e.Op {
-	case check.Put, check.Get, check.Delete:
+	case check.Put, check.Get, check.Delete, check.CAS:
 		r.Client = ptr(e.Client)
 		r.Key = ptr(Bytes(e.Key))
 		r.Input = &Input{Dep: versionOf(e.Dep)}
@@ -148,6 +148,8 @@ func recordOf(e check.Event) Record {
 		switch {
 		case e.Op == check.Put:
 			r.Input.Value = ptr(Bytes(e.Value))
+		case e.Op == check.CAS:
+			r.Input.Value, r.Input.Expect = ptr(Bytes(e.Value)), ptr(Bytes(e.Old))
 		case e.Op == check.Get && e.Status == check.OK:
 			r.Output.Value = ptr(Bytes(e.Value))
 		}
@@ -239,16 +241,15 @@ var ops = map[string]check.Op{}
 var statuses = map[string]check.Status{}
 
 func init() {
-	for o := check.Start; o <= check.Resume; o++ {
+	for o := check.Start; o <= check.CAS; o++ {
 		ops[o.String()] = o
 	}
-	for s := check.OK; s <= check.Failed; s++ {
+	for s := check.OK; s <= check.Unavailable; s++ {
 		statuses[s.String()] = s
 	}
 }
 
-// Event is the record as a check.Event. A cas record has no Event yet: the
-// checker records none.
+// Event is the record as a check.Event.
 func (r Record) Event() (check.Event, error) {
 	op, ok := ops[r.Op]
 	if !ok {
@@ -268,8 +269,11 @@ func (r Record) Event() (check.Event, error) {
 	}
 	if in := r.Input; in != nil {
 		e.Dep = in.Dep.model()
-		if op == check.Put {
+		if op == check.Put || op == check.CAS {
 			e.Value = bytesOf(in.Value)
+		}
+		if op == check.CAS {
+			e.Old = bytesOf(in.Expect)
 		}
 	}
 	if out := r.Output; out != nil {

@@ -45,6 +45,11 @@ func sample() check.History {
 		{Op: check.Skew, Line: 16, Server: 0, Call: ms(29), Return: ms(30)},
 		{Op: check.Pause, Line: 17, Server: 1, Call: ms(31), Return: ms(32)},
 		{Op: check.Resume, Line: 18, Server: 1, Call: ms(33), Return: ms(34)},
+		{Op: check.CAS, Line: 19, Client: 5, Server: 0, Key: []byte("k"), Old: []byte("a"), Value: []byte("b"),
+			Status: check.OK, Version: v2, Call: ms(35), Return: ms(36)},
+		{Op: check.CAS, Line: 20, Client: 5, Server: 0, Key: []byte("k"), Old: []byte("a"), Value: []byte("c"),
+			Status: check.Mismatch, Version: v2, Call: ms(37), Return: ms(38)},
+		{Op: check.Get, Line: 21, Client: 6, Server: 1, Key: []byte("k"), Status: check.Unavailable, Call: ms(39), Return: ms(40)},
 	}
 }
 
@@ -57,6 +62,9 @@ func normalize(h check.History) check.History {
 		}
 		if len(e.Value) == 0 {
 			e.Value = nil
+		}
+		if len(e.Old) == 0 {
+			e.Old = nil
 		}
 		if len(e.Stores) == 0 {
 			e.Stores = nil
@@ -145,7 +153,7 @@ func TestRead_Errors(t *testing.T) {
 		`{"line":1,"op":"frobnicate"}`,
 		`{"line":1,"op":"get","key":"k","output":{"status":"MAYBE"}}`,
 		`{"line":1,"op":"get","key":{"hex":"00"}}`,
-		`{"line":1,"op":"cas","key":"k","input":{"expect":"a","value":"b"}}`,
+		`{"line":1,"op":"swap","key":"k","input":{"expect":"a","value":"b"}}`,
 	} {
 		if _, err := Read(strings.NewReader(in + "\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
 			t.Errorf("%s: err %v, want one naming line 1", in, err)

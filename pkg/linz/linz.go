@@ -62,6 +62,9 @@ func FromHistory(h check.History) []Op {
 			op.Kind, op.Value, op.Unknown = Put, string(e.Value), e.OutcomeUnknown()
 		case check.Delete:
 			op.Kind, op.Unknown = Delete, e.OutcomeUnknown()
+		case check.CAS:
+			op.Kind, op.Value, op.Expect = Cas, string(e.Value), string(e.Old)
+			op.Swapped, op.Unknown = e.Status == check.OK, e.OutcomeUnknown()
 		case check.Get:
 			switch e.Status {
 			case check.OK:

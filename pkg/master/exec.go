@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/rpc"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +49,8 @@ func (m *master) exec(ctx context.Context, c script.Command) error {
 		return m.get(c.IDs[0], c.Key)
 	case script.Delete:
 		return m.del(c.IDs[0], c.Key)
+	case script.CAS:
+		return m.cas(c.IDs[0], c.Key, c.Old, c.Value)
 	case script.SkewClock:
 		return m.skewClock(c.IDs[0], c.Skew)
 	case script.PauseServer:
@@ -110,6 +114,29 @@ func (m *master) needJoined(id uint32) error {
 	return nil
 }
 
+// raftGroupMarker, in the data directory, records that a server of the
+// cluster started its Raft group: a -keep-data run must not start another.
+const raftGroupMarker = "raft.group"
+
+// raftBootstrap says whether the server about to start is to start the
+// cluster's Raft group (linearizable mode): the first one started while no
+// server holds Raft state, that is in this run unless it keeps the data of
+// one where a group was started. Two groups would each begin a log of
+// their own, which Raft cannot reconcile once one leader adds a member of
+// the other.
+func (m *master) raftBootstrap() bool {
+	if !m.cfg.Linearizable() || m.raftGroup {
+		return false
+	}
+	if m.opts.KeepData {
+		if _, err := os.Stat(filepath.Join(m.cfg.DataDir, raftGroupMarker)); err == nil {
+			m.raftGroup = true
+			return false
+		}
+	}
+	return true
+}
+
 // ---- commands
 
 func (m *master) joinServer(id uint32) error {
@@ -119,12 +146,19 @@ func (m *master) joinServer(id uint32) error {
 	if m.view.Live(id) {
 		return fmt.Errorf("server %d is already running", id)
 	}
-	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run, LogFormat: string(m.opts.LogFormat)}
+	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run, LogFormat: string(m.opts.LogFormat),
+		Consistency: m.opts.Consistency, RaftBootstrap: m.raftBootstrap()}
 	var reply api.StartReply
 	if err := m.watchdogs[id].CallTimeout(api.WatchdogStart, args, &reply, m.startTimeout); err != nil {
 		return fmt.Errorf("start server %d: %w", id, err)
 	}
 	m.started[id] = true
+	if args.RaftBootstrap {
+		m.raftGroup = true
+		if err := os.WriteFile(filepath.Join(m.cfg.DataDir, raftGroupMarker), []byte(fmt.Sprintf("server %d\n", id)), 0o644); err != nil {
+			m.errf("recording that server %d started the raft group: %v (a later -keep-data run may start a second one)", id, err)
+		}
+	}
 	m.noteStart(id, args.Fresh, reply.Pid)
 	// Live peers still drop the new process's traffic if the master cut
 	// them, so heal their ends; the new process is told too, in case a
@@ -451,6 +485,31 @@ func (m *master) del(cid uint32, key []byte) error {
 	return nil
 }
 
+// cas prints KEY:OK when the key held old and now holds value, KEY:ERR_CAS
+// when it did not; anything else fails the line.
+func (m *master) cas(cid uint32, key, old, value []byte) error {
+	if !m.cfg.Linearizable() {
+		return fmt.Errorf("cas needs consistency: linearizable, and this run is %s (set consistency in the config, or run the master with -consistency linearizable)", m.cfg.Consistency)
+	}
+	if err := m.needJoined(cid); err != nil {
+		return err
+	}
+	var reply api.ClientReply
+	t0 := time.Now()
+	err := m.clients[cid].Call(api.ClientCAS, api.ClientCASArgs{Key: key, Old: old, Value: value}, &reply)
+	t1 := time.Now()
+	m.noteCAS(cid, key, old, value, reply, err, t0, t1)
+	if err != nil {
+		return fmt.Errorf("client %d: %w", cid, err)
+	}
+	switch reply.Status {
+	case api.OK, api.ErrCAS:
+		m.printKV(key, []byte(reply.Status.String()))
+		return nil
+	}
+	return statusError("cas failed", reply)
+}
+
 func (m *master) get(cid uint32, key []byte) error {
 	if err := m.needJoined(cid); err != nil {
 		return err
@@ -466,7 +525,7 @@ func (m *master) get(cid uint32, key []byte) error {
 	switch reply.Status {
 	case api.OK:
 		m.printKV(key, reply.Value)
-	case api.ErrKey, api.ErrDep, api.ErrConn:
+	case api.ErrKey, api.ErrDep, api.ErrConn, api.ErrUnavailable:
 		// These are answers, not failures of the line.
 		m.printKV(key, []byte(reply.Status.String()))
 	default:
@@ -492,6 +551,9 @@ func statusError(what string, r api.ClientReply) error {
 // Paused servers are left out (neither dead nor converged: they can take
 // no part until resumed), and a note on stderr names them.
 func (m *master) stabilize(ctx context.Context) error {
+	if m.cfg.Linearizable() {
+		return m.stabilizeLinear(ctx)
+	}
 	if p := m.view.PausedIDs(); len(p) > 0 {
 		m.notef("stabilize at line %d: left out paused servers %v", m.line, p)
 	}
@@ -578,4 +640,123 @@ func describe(groups [][]uint32, st map[uint32]api.StatusReply) string {
 		parts = append(parts, fmt.Sprintf("group %v differs: %s", g, strings.Join(servers, ", ")))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// stabilizeLinear is stabilize in linearizable mode: it polls until a
+// leader backed by a quorum of the voters (counting only the live servers
+// it has a direct link to: Raft does not relay) has committed its whole
+// log, and every live server with a link to it is a voter and has applied
+// that. The servers cut off from it are left as they are, and a note on
+// stderr names them; so are all of them when no live server reaches a
+// quorum.
+func (m *master) stabilizeLinear(ctx context.Context) error {
+	if p := m.view.PausedIDs(); len(p) > 0 {
+		m.notef("stabilize at line %d: left out paused servers %v", m.line, p)
+	}
+	live := m.view.ActiveIDs()
+	deadline := time.Now().Add(m.stabilizeTimeout)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		statuses, err := m.statusAll(live)
+		m.polls++
+		if err != nil {
+			return err
+		}
+		done, behind, why := m.raftSettled(live, statuses)
+		if done {
+			if len(behind) > 0 {
+				m.notef("stabilize at line %d: %s; left as they are: servers %v", m.line, why, behind)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not stable after %v: %s", m.stabilizeTimeout, why)
+		}
+		timer.Reset(m.stabilPoll)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stabilize: %w", ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// raftSettled judges one poll of stabilizeLinear: done, the live servers
+// left behind, and what it waits for (or, when done, why they are left).
+func (m *master) raftSettled(live []uint32, st map[uint32]api.StatusReply) (done bool, behind []uint32, why string) {
+	// The newest configuration any server reports.
+	var voters []uint32
+	var newest *api.RaftStatus
+	for _, id := range live {
+		r := st[id].Raft
+		if r == nil {
+			return false, nil, fmt.Sprintf("server %d reports no raft node (is it in eventual mode?)", id)
+		}
+		if newest == nil || r.Term > newest.Term || (r.Term == newest.Term && r.LastIndex > newest.LastIndex) {
+			newest = r
+		}
+	}
+	if newest == nil {
+		return true, nil, ""
+	}
+	voters = newest.Voters
+	reach := func(l uint32) []uint32 {
+		var q []uint32
+		for _, id := range live {
+			if id == l || !m.view.IsCut(l, id) {
+				q = append(q, id)
+			}
+		}
+		return q
+	}
+	quorum := func(q []uint32) bool {
+		n := 0
+		for _, id := range q {
+			if slices.Contains(voters, id) {
+				n++
+			}
+		}
+		return len(voters) > 0 && 2*n > len(voters)
+	}
+	possible := false
+	for _, id := range live {
+		if slices.Contains(voters, id) && quorum(reach(id)) {
+			possible = true
+		}
+	}
+	if !possible {
+		return true, live, fmt.Sprintf("no live server reaches a quorum of the raft voters %v", voters)
+	}
+	var leader uint32
+	var lr *api.RaftStatus
+	for _, id := range live {
+		r := st[id].Raft
+		if r.State == "Leader" && quorum(reach(id)) && (lr == nil || r.Term > lr.Term) {
+			leader, lr = id, r
+		}
+	}
+	if lr == nil {
+		return false, nil, "waiting for a raft leader backed by a quorum"
+	}
+	q := reach(leader)
+	if lr.CommitIndex < lr.LastIndex {
+		return false, nil, fmt.Sprintf("leader %d has committed %d of %d entries", leader, lr.CommitIndex, lr.LastIndex)
+	}
+	for _, id := range q {
+		r := st[id].Raft
+		if !slices.Contains(lr.Voters, id) {
+			return false, nil, fmt.Sprintf("server %d is not yet a voter of leader %d (voters %v)", id, leader, lr.Voters)
+		}
+		if r.Applied < lr.CommitIndex {
+			return false, nil, fmt.Sprintf("server %d has applied %d of leader %d's %d", id, r.Applied, leader, lr.CommitIndex)
+		}
+	}
+	for _, id := range live {
+		if !slices.Contains(q, id) {
+			behind = append(behind, id)
+		}
+	}
+	return true, behind, fmt.Sprintf("cut off from raft leader %d and its quorum", leader)
 }

@@ -88,6 +88,17 @@ func (m *master) noteDelete(cid uint32, key []byte, r api.ClientReply, err error
 		Status: st, Version: r.Version, Dep: r.Dep}, t0, t1)
 }
 
+// noteCAS records a cas whose call ran from t0 to t1.
+func (m *master) noteCAS(cid uint32, key, old, value []byte, r api.ClientReply, err error, t0, t1 time.Time) {
+	st := statusOf(r.Status, err)
+	m.met.puts.observe(t0, t1, st == check.OK || st == check.Mismatch)
+	if st == check.Unreachable {
+		m.met.errCon++
+	}
+	m.recordCall(check.Event{Op: check.CAS, Client: cid, Server: m.answeredBy(cid, r, st), Key: key, Old: old, Value: value,
+		Status: st, Version: r.Version, Dep: r.Dep}, t0, t1)
+}
+
 // noteGet records a get whose call ran from t0 to t1.
 func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t0, t1 time.Time) {
 	st := statusOf(r.Status, err)
@@ -106,7 +117,7 @@ func (m *master) noteGet(cid uint32, key []byte, r api.ClientReply, err error, t
 // answeredBy is the server of a put or get: the one that answered, or for
 // a call that got no answer, the one the client was pointed at.
 func (m *master) answeredBy(cid uint32, r api.ClientReply, st check.Status) uint32 {
-	if st == check.OK || st == check.NoKey || st == check.Behind {
+	if st == check.OK || st == check.NoKey || st == check.Behind || st == check.Mismatch || st == check.Unavailable {
 		return r.Server
 	}
 	return m.joined[cid]
@@ -125,6 +136,10 @@ func statusOf(s api.Status, err error) check.Status {
 		return check.Behind
 	case api.ErrConn:
 		return check.Unreachable
+	case api.ErrCAS:
+		return check.Mismatch
+	case api.ErrUnavailable:
+		return check.Unavailable
 	}
 	return check.Failed
 }

@@ -99,6 +99,10 @@ type Options struct {
 	// starts and, in each start call, to the servers. Empty leaves it to
 	// each process (text, unless its GOSSIPKV_LOG_FORMAT says otherwise).
 	LogFormat config.LogFormat
+	// Consistency, when set (the master's -consistency), overrides the
+	// consistency of the servers' config file: each start call carries
+	// it. Config.Consistency must say the same.
+	Consistency string
 	// Run is the run id (config.ValidName); empty draws a random one.
 	// The processes this run starts belong to it and refuse every other
 	// run, so two masters never drive each other's processes.
@@ -210,6 +214,9 @@ type master struct {
 	// started records the servers already started once in this run: only
 	// their first start is fresh.
 	started map[uint32]bool
+	// raftGroup: a server of the cluster started its Raft group (see
+	// raftBootstrap).
+	raftGroup bool
 	// joined maps a client that has joined to the server it was last
 	// pointed at; connected says whether that link is up.
 	joined    map[uint32]uint32

@@ -54,10 +54,13 @@
 // # Membership
 //
 // Bootstrap and AddVoter are explicit calls; the package has no rule of
-// its own. The rule meant for gossipkv's servers: a server with no Raft
-// state (HasState false) bootstraps a group of itself alone if no other
-// live server is in its memberlist cluster; otherwise it waits, and the
-// leader adds every live memberlist member that is not yet a voter. A
+// its own. gossipkv's servers start a group once in a cluster's life, at
+// the one start the master marks (a server of itself alone, before it
+// answers); every other server waits, and the leader adds every live
+// memberlist member that is not yet a voter. A rule a server applies on
+// its own view (bootstrap if no other server is seen) would let two
+// servers that cannot see each other start two groups, whose logs Raft
+// cannot reconcile. A
 // member that dies stays a voter (its vote counts towards the quorum), as
 // it must for a restart to keep what it acknowledged. A server whose data
 // directory was lost must be removed (RemoveServer) and added again, not

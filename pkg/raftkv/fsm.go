@@ -121,6 +121,18 @@ func (f *fsm) get(key []byte) (Register, bool) {
 	return r, ok
 }
 
+// applied copies every register, sorted by key, and the index applied.
+func (f *fsm) applied() (uint64, []KeyRegister) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	regs := make([]KeyRegister, 0, len(f.regs))
+	for k, r := range f.regs {
+		regs = append(regs, KeyRegister{Key: []byte(k), Register: r})
+	}
+	slices.SortFunc(regs, func(a, b KeyRegister) int { return bytes.Compare(a.Key, b.Key) })
+	return f.index, regs
+}
+
 // appliedIndex returns the last index applied.
 func (f *fsm) appliedIndex() uint64 {
 	f.mu.RLock()

@@ -357,6 +357,20 @@ func (n *Node) Get(ctx context.Context, key []byte) (Read, error) {
 	return Read{Value: resp.Value, Found: resp.Found, Version: resp.Version}, nil
 }
 
+// KeyRegister is one key of Applied.
+type KeyRegister struct {
+	Key []byte
+	Register
+}
+
+// Applied returns what this node's FSM has applied, sorted by key,
+// tombstones included, and the index it reflects. Unlike Get it reads the
+// local state, without the leader: a follower's may lag the group's, and
+// one cut off from a quorum stays as it was.
+func (n *Node) Applied() (index uint64, regs []KeyRegister) {
+	return n.fsm.applied()
+}
+
 // Status is a node's view of the group.
 type Status struct {
 	ID uint32
@@ -372,6 +386,11 @@ type Status struct {
 	CommitIndex   uint64
 	AppliedIndex  uint64
 	SnapshotIndex uint64
+	// RaftApplied is the last index raft has applied on this node, its
+	// own no-op entries (a new leader's first) included: those never
+	// reach the FSM, so AppliedIndex may stay below a CommitIndex that
+	// RaftApplied reaches.
+	RaftApplied uint64
 	// Voters is the latest configuration's voting members.
 	Voters []Peer
 }
@@ -385,6 +404,7 @@ func (n *Node) Status() Status {
 		LastIndex:    n.raft.LastIndex(),
 		CommitIndex:  n.raft.CommitIndex(),
 		AppliedIndex: n.fsm.appliedIndex(),
+		RaftApplied:  n.raft.AppliedIndex(),
 	}
 	if addr, id := n.raft.LeaderWithID(); addr != "" {
 		s.Leader.Addr = string(addr)

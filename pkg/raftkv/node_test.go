@@ -350,3 +350,32 @@ func TestNode_CAS(t *testing.T) {
 		t.Errorf("k is %q, want the winner %q", r.Value, winners[0])
 	}
 }
+
+// TestNode_Applied_LocalStateAndRaftApplied checks what a follower reports
+// of its own state: every key it applied, sorted, tombstones included, and
+// a RaftApplied index that reaches the leader's commit index (a new
+// leader's no-op entry, which the FSM never sees, included).
+func TestNode_Applied_LocalStateAndRaftApplied(t *testing.T) {
+	c := newCluster(t, 3, testConfig())
+	c.bootstrapAll()
+	leader := c.leader()
+	for _, k := range []string{"b", "a", "c"} {
+		retry(t, "put "+k, func() error { _, err := c.node(leader).Put(bg, []byte(k), []byte("v"+k)); return err })
+	}
+	retry(t, "delete c", func() error { _, err := c.node(leader).Delete(bg, []byte("c")); return err })
+	f := c.follower(leader)
+	commit := c.node(leader).Status().CommitIndex
+	eventually(t, "the follower applies the leader's commit index", func() (bool, string) {
+		st := c.node(f).Status()
+		return st.RaftApplied >= commit, fmt.Sprintf("%+v, leader commit %d", st, commit)
+	})
+	_, regs := c.node(f).Applied()
+	var got []string
+	for _, r := range regs {
+		got = append(got, fmt.Sprintf("%s=%s/%v", r.Key, r.Value, r.Deleted))
+	}
+	want := []string{"a=va/false", "b=vb/false", "c=/true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Applied() at follower %d = %v, want %v", f, got, want)
+	}
+}

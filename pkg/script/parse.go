@@ -127,6 +127,10 @@ func ParseLine(lineNo int, line string) (cmd Command, ok bool, err error) {
 		}
 		cmd.Key = []byte(rest[0])
 	}
+	if syn.old {
+		cmd.Old = []byte(rest[1])
+		rest = rest[1:]
+	}
 	if syn.val {
 		cmd.Value = []byte(rest[1])
 	}

@@ -25,6 +25,7 @@ const (
 	SkewClock
 	PauseServer
 	ResumeServer
+	CAS
 )
 
 // Command is one parsed script line.
@@ -36,8 +37,9 @@ type Command struct {
 	// killServer ID; joinClient CID SID; breakConnection A B;
 	// createConnection A B; printStore SID; put CID; get CID; delete CID.
 	IDs []uint32
-	// Key and Value of put, get and delete (Value for put only), unquoted.
-	Key, Value []byte
+	// Key and Value of put, get, delete and cas (Value for put and cas
+	// only), unquoted; Old is what a cas expects the key to hold.
+	Key, Value, Old []byte
 	// Skew of skewClock: how far the server's clock is shifted (0: set
 	// right).
 	Skew time.Duration
@@ -52,6 +54,7 @@ type syntax struct {
 	ids      []string // role of each id: "server id", "client id", "id"
 	args     string   // argument names for "takes N arguments (ARGS)"
 	key, val bool
+	old      bool // an expected value comes between key and value (cas)
 	dur      bool // a duration follows the ids (skewClock)
 }
 
@@ -69,6 +72,7 @@ var syntaxes = [...]syntax{
 	SkewClock:        {name: "skewClock", ids: []string{"server id"}, args: "SID DURATION", dur: true},
 	PauseServer:      {name: "pauseServer", ids: []string{"server id"}, args: "SID"},
 	ResumeServer:     {name: "resumeServer", ids: []string{"server id"}, args: "SID"},
+	CAS:              {name: "cas", ids: []string{"client id"}, args: "CID KEY OLD NEW", key: true, old: true, val: true},
 }
 
 func (s syntax) arity() int {
@@ -77,6 +81,9 @@ func (s syntax) arity() int {
 		n++
 	}
 	if s.val {
+		n++
+	}
+	if s.old {
 		n++
 	}
 	if s.dur {
@@ -106,6 +113,10 @@ func Format(c Command) string {
 	if syntaxes[c.Kind].key {
 		b.WriteByte(' ')
 		b.WriteString(formatField(c.Key))
+	}
+	if syntaxes[c.Kind].old {
+		b.WriteByte(' ')
+		b.WriteString(formatField(c.Old))
 	}
 	if syntaxes[c.Kind].val {
 		b.WriteByte(' ')

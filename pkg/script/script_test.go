@@ -15,13 +15,13 @@ import (
 func TestKind_String(t *testing.T) {
 	want := []string{"joinServer", "killServer", "joinClient", "breakConnection",
 		"createConnection", "stabilize", "printStore", "put", "get", "delete",
-		"skewClock", "pauseServer", "resumeServer"}
+		"skewClock", "pauseServer", "resumeServer", "cas"}
 	for k, name := range want {
 		if got := Kind(k).String(); got != name {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, name)
 		}
 	}
-	if got := Kind(len(want)).String(); got != "Kind(13)" {
+	if got := Kind(len(want)).String(); got != "Kind(14)" {
 		t.Errorf("out-of-range Kind.String() = %q", got)
 	}
 }
@@ -39,6 +39,8 @@ func TestParseLine_Commands(t *testing.T) {
 		{"stabilize", Command{Kind: Stabilize}},
 		{"printStore 4", Command{Kind: PrintStore, IDs: []uint32{4}}},
 		{"put 5 k v", Command{Kind: Put, IDs: []uint32{5}, Key: []byte("k"), Value: []byte("v")}},
+		{"cas 5 k old new", Command{Kind: CAS, IDs: []uint32{5}, Key: []byte("k"), Old: []byte("old"), Value: []byte("new")}},
+		{`cas 5 k "" "a b"`, Command{Kind: CAS, IDs: []uint32{5}, Key: []byte("k"), Old: []byte{}, Value: []byte("a b")}},
 		{"get 9 k", Command{Kind: Get, IDs: []uint32{9}, Key: []byte("k")}},
 		{"delete 9 k", Command{Kind: Delete, IDs: []uint32{9}, Key: []byte("k")}},
 		{`delete 9 "a b"`, Command{Kind: Delete, IDs: []uint32{9}, Key: []byte("a b")}},
@@ -101,6 +103,7 @@ func TestParseLine_Errors(t *testing.T) {
 		// Unknown commands, with and without a suggestion.
 		{"stablize", `unknown command "stablize" (did you mean "stabilize"?)`},
 		{"putt 5 k v", `unknown command "putt" (did you mean "put"?)`},
+		{"cas 5 k v", `cas takes 4 arguments (CID KEY OLD NEW), got 3`},
 		{"joinserver 1", `unknown command "joinserver" (did you mean "joinServer"? command names are case-sensitive)`},
 		{"STABILIZE", `unknown command "STABILIZE" (did you mean "stabilize"? command names are case-sensitive)`},
 		{"frobnicate 1", `unknown command "frobnicate"`},
@@ -239,12 +242,14 @@ func TestFormat_RoundTrip(t *testing.T) {
 		{Kind: SkewClock, IDs: []uint32{1}},
 		{Kind: PauseServer, IDs: []uint32{2}},
 		{Kind: ResumeServer, IDs: []uint32{2}},
+		{Kind: CAS, IDs: []uint32{5}, Key: []byte("k"), Old: []byte("a b"), Value: []byte{}},
 	}
 	wantText := []string{
 		"joinServer 0", "killServer 4294967295", "joinClient 5 0", "breakConnection 1 2",
 		"createConnection 2 1", "stabilize", "printStore 3", "put 5 k v", `put 5 "a b" ""`,
 		`put 5 "\x00\xff\n\"" "#x\u00a0y"`, `put 5 "\"q" {"a":1}`, "get 6 é",
 		"skewClock 1 +750ms", "skewClock 1 -2s", "skewClock 1 0", "pauseServer 2", "resumeServer 2",
+		`cas 5 k "a b" ""`,
 	}
 	for i, c := range cmds {
 		s := Format(c)
@@ -264,7 +269,7 @@ func TestFormat_RoundTrip(t *testing.T) {
 // sameCommand compares what a command means, not where it came from.
 func sameCommand(a, b Command) bool {
 	return a.Kind == b.Kind && reflect.DeepEqual(a.IDs, b.IDs) &&
-		bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Value, b.Value) && a.Skew == b.Skew
+		bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Value, b.Value) && bytes.Equal(a.Old, b.Old) && a.Skew == b.Skew
 }
 
 func TestReader_ContinuesAfterBadLines(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/raftkv"
 	"gossipkv/pkg/storage"
 	"gossipkv/pkg/transport/memnet"
 )
@@ -27,6 +28,12 @@ type cluster struct {
 	keys    map[uint32][]byte // secret key per server (none: no encryption)
 	runs    map[uint32]string // run per server (none: "")
 	offset  time.Duration     // MaxClockOffset of every server (0: none)
+	// raftDirs, when set, makes every server linearizable, with its Raft
+	// state in raftDirs[id] (kept across a restart); raftStarted, that a
+	// server was started to bootstrap the group (the first, as the master
+	// does).
+	raftDirs    map[uint32]string
+	raftStarted bool
 }
 
 func fastTiming() Timing {
@@ -87,9 +94,20 @@ func (c *cluster) startWith(id uint32, backend storage.Backend, reopen func() (s
 	if tr.Addr() != c.peers[id] {
 		c.t.Fatalf("server %d got address %s, want %s", id, tr.Addr(), c.peers[id])
 	}
+	var rc *raftkv.Config
+	if c.raftDirs != nil {
+		if c.raftDirs[id] == "" {
+			c.raftDirs[id] = c.t.TempDir()
+		}
+		cfg := fastRaft()
+		cfg.Dir = c.raftDirs[id]
+		rc = &cfg
+	}
+	bootstrap := rc != nil && !c.raftStarted
+	c.raftStarted = c.raftStarted || bootstrap
 	s, err := New(Options{ID: id, Peers: c.peers, Timing: fastTiming(), Backend: backend, Reopen: reopen,
 		Transport: tr, Logger: logger, SecretKey: c.keys[id], Cluster: "test", Run: c.runs[id],
-		MaxClockOffset: c.offset})
+		MaxClockOffset: c.offset, Raft: rc, RaftBootstrap: bootstrap})
 	if err != nil {
 		c.t.Fatalf("start server %d: %v", id, err)
 	}

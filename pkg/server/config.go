@@ -2,8 +2,10 @@ package server
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/raftkv"
 )
 
 // OptionsFromConfig derives the options of server id from the cluster
@@ -22,7 +24,17 @@ func OptionsFromConfig(cfg *config.Config, id uint32) (Options, error) {
 	if err != nil {
 		return Options{}, fmt.Errorf("server: security.secret_key: %w", err)
 	}
+	var rc *raftkv.Config
+	if cfg.Linearizable() {
+		c := raftkv.DefaultConfig()
+		c.Dir = filepath.Join(cfg.ServerDir(id), "raft")
+		c.Timeout = t.RaftTimeout
+		c.HeartbeatTimeout, c.ElectionTimeout = t.RaftHeartbeatTimeout, t.RaftElectionTimeout
+		c.LeaderLeaseTimeout, c.CommitTimeout = t.RaftLeaderLeaseTimeout, t.RaftCommitTimeout
+		rc = &c
+	}
 	return Options{
+		Raft:      rc,
 		SecretKey: key,
 		ID:        id,
 		Cluster:   cfg.Cluster,

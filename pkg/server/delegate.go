@@ -2,7 +2,10 @@ package server
 
 import (
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/memberlist"
@@ -36,6 +39,22 @@ type delegate struct {
 	inbox  *queue[inbound]
 	events *queue[memberEvent]
 	log    *slog.Logger
+	// poke, if set, is called (it must not block) on every membership
+	// change.
+	poke func()
+
+	// mu guards members: each member memberlist holds alive (kept here
+	// because memberlist's Members() hands out its own nodes, which it
+	// goes on writing).
+	mu      sync.Mutex
+	members map[uint32]bool
+}
+
+// liveMembers lists the members memberlist holds alive.
+func (d *delegate) liveMembers() []uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Collect(maps.Keys(d.members))
 }
 
 var (
@@ -92,6 +111,16 @@ func (d *delegate) member(n *memberlist.Node, alive bool) {
 			d.log.Warn("bad node metadata", "from", id, "err", err)
 		}
 		ev.version, ev.links = m.Version, m.Links
+		d.mu.Lock()
+		d.members[ev.id] = true
+		d.mu.Unlock()
+	} else {
+		d.mu.Lock()
+		delete(d.members, ev.id)
+		d.mu.Unlock()
 	}
 	d.events.push(ev)
+	if d.poke != nil {
+		d.poke()
+	}
 }

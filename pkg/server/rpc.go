@@ -35,6 +35,13 @@ func (r *Service) Delete(args api.DeleteArgs, reply *api.PutReply) error {
 	return nil
 }
 
+// CAS sets a key to a new value if it holds the old one (linearizable
+// mode only).
+func (r *Service) CAS(args api.CASArgs, reply *api.PutReply) error {
+	*reply = r.s.CAS(args.Key, args.Old, args.Value)
+	return nil
+}
+
 // Get reads for a client session.
 func (r *Service) Get(args api.GetArgs, reply *api.GetReply) error {
 	var err error

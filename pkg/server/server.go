@@ -22,6 +22,7 @@ import (
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/metrics"
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/raftkv"
 	"gossipkv/pkg/storage"
 	"gossipkv/pkg/transport"
 	"gossipkv/pkg/wire"
@@ -92,6 +93,17 @@ type Options struct {
 	// Fault is a deliberate bug for checker tests (fault.go); NoFault
 	// always, outside them.
 	Fault Fault
+	// Raft, when set, makes the server linearizable: puts, deletes, cas
+	// and gets go through a Raft group of the servers (package raftkv)
+	// whose state lives in Raft.Dir, and the gossip store stays empty.
+	// The server sets ID, Addr, Dial, Label and Logger. Nil: eventual
+	// mode, with no Raft node at all.
+	Raft *raftkv.Config
+	// RaftBootstrap: with Raft, and no Raft state in Raft.Dir, the server
+	// starts the cluster's group of itself alone before it answers (see
+	// api.StartArgs.RaftBootstrap). Without it a server never starts a
+	// group: it waits for a leader to add it.
+	RaftBootstrap bool
 }
 
 // Server is one replica: it owns the protocol state in one goroutine (run),
@@ -115,9 +127,15 @@ type Server struct {
 	// announce asks the announcer to re-publish our links (UpdateNode may
 	// not run concurrently with itself, and only the newest links matter).
 	announce chan struct{}
-	stop     chan struct{}
-	done     sync.WaitGroup
-	once     sync.Once
+	// raft is the Raft node in linearizable mode (nil in eventual mode);
+	// raftPoke wakes its membership loop, and joinedOnce is closed once
+	// the joiner has tried every missing server once (see raftMembers).
+	raft       *raftkv.Node
+	raftPoke   chan struct{}
+	joinedOnce chan struct{}
+	stop       chan struct{}
+	done       sync.WaitGroup
+	once       sync.Once
 
 	// Owned by run:
 	fault faultState // FAULT (tests only): see fault.go
@@ -170,6 +188,11 @@ type Server struct {
 	// mu guards missing, the peers the joiner should try (written by run).
 	mu      sync.Mutex
 	missing []uint32
+
+	// metaMu guards what the node metadata says: our links (written by
+	// run).
+	metaMu  sync.Mutex
+	metaOwn model.LinkState
 }
 
 // request is a call handed to the owner goroutine; reply is answered after
@@ -178,6 +201,7 @@ type request struct {
 	kind  reqKind
 	key   []byte
 	value []byte
+	old   []byte // reqCAS
 	dep   model.Version
 	peer  uint32
 	limit int // reqKeys: most keys to list
@@ -204,6 +228,8 @@ const (
 	// server is behind dep (answered after the commit, like a get).
 	reqAdd
 	reqAddHeld
+	// reqCAS is a cas: linearizable mode only, never handed to the owner.
+	reqCAS
 )
 
 type response struct {
@@ -245,6 +271,8 @@ func New(opts Options) (*Server, error) {
 		retry:      make(chan struct{}, 1),
 		joinNow:    make(chan struct{}, 1),
 		announce:   make(chan struct{}, 1),
+		raftPoke:   make(chan struct{}, 1),
+		joinedOnce: make(chan struct{}),
 		stop:       make(chan struct{}),
 		fault:      faultState{kind: opts.Fault},
 		alive:      map[uint32]bool{},
@@ -276,6 +304,13 @@ func New(opts Options) (*Server, error) {
 	if err := s.startMemberlist(); err != nil {
 		return nil, err
 	}
+	if opts.Raft != nil {
+		if err := s.startRaft(); err != nil {
+			s.ml.Shutdown()
+			s.data.close()
+			return nil, err
+		}
+	}
 	ids := slices.Sorted(maps.Keys(opts.Peers))
 	s.out = newOutbox(opts.ID, ids, opts.Timing.Flush, s.sendTo, func(to uint32, err error) {
 		s.log.Debug("send failed", "to", to, "err", err)
@@ -288,6 +323,10 @@ func New(opts Options) (*Server, error) {
 	go s.checkpointer()
 	go s.joiner()
 	go s.announcer()
+	if s.raft != nil {
+		s.done.Add(1)
+		go s.raftMembers()
+	}
 	return s, nil
 }
 
@@ -310,7 +349,11 @@ func (s *Server) startMemberlist() error {
 		inner = nt
 	}
 	s.cut = transport.New(inner, transport.Peers(o.Peers))
-	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log}
+	s.del = &delegate{self: o.ID, known: o.Peers, inbox: newQueue[inbound](), events: newQueue[memberEvent](), log: s.log,
+		members: map[uint32]bool{}}
+	if o.Raft != nil {
+		s.del.poke = s.pokeRaft
+	}
 	s.publishMeta(model.LinkState{})
 	label := gossipLabel(o.Cluster, o.Run)
 	if len(label) > maxLabel {
@@ -373,7 +416,14 @@ const dataTimeout = 2 * time.Second
 func (s *Server) sendTo(to uint32, buf []byte) error { return s.data.send(to, buf) }
 
 func (s *Server) publishMeta(own model.LinkState) {
-	b, err := wire.EncodeMeta(wire.Meta{Version: own.Version, Links: own.Links})
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
+	s.metaOwn = own
+	s.storeMetaLocked()
+}
+
+func (s *Server) storeMetaLocked() {
+	b, err := wire.EncodeMeta(wire.Meta{Version: s.metaOwn.Version, Links: s.metaOwn.Links})
 	if err != nil {
 		s.log.Error("encode meta", "err", err)
 		return
@@ -616,12 +666,19 @@ func (s *Server) handle(r request, pending []request) []request {
 		s.own = append(s.own, e)
 	case reqCut:
 		s.cut.Cut(r.peer)
+		if s.raft != nil {
+			s.raft.Cut(s.opts.Peers[r.peer])
+		}
 		s.cuts[r.peer] = true
 		s.out.discard(r.peer)
 		s.data.drop(r.peer, nil)
 		s.neighborsChanged()
 	case reqHeal:
 		s.cut.Heal(r.peer)
+		if s.raft != nil {
+			s.raft.Heal(s.opts.Peers[r.peer])
+		}
+		s.pokeRaft()
 		delete(s.cuts, r.peer)
 		delete(s.suspect, r.peer)
 		s.neighborsChanged()
@@ -1043,6 +1100,7 @@ func (s *Server) joiner() {
 	}
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	first := true
 	for {
 		s.mu.Lock()
 		ids := slices.Clone(s.missing)
@@ -1057,6 +1115,10 @@ func (s *Server) joiner() {
 			if n, err := s.ml.Join(addrs); err != nil && n == 0 {
 				s.log.Debug("rejoin", "peers", ids, "err", err)
 			}
+		}
+		if first {
+			first = false
+			close(s.joinedOnce)
 		}
 		// Peers we gave up on after a failed send get another chance.
 		select {
@@ -1102,6 +1164,15 @@ func (s *Server) Delete(key []byte, dep model.Version) api.PutReply {
 	return s.write(request{kind: reqDelete, key: key, dep: dep})
 }
 
+// CAS sets key to value if it holds old (linearizable mode only; a server
+// in eventual mode answers ErrFailed).
+func (s *Server) CAS(key, old, value []byte) api.PutReply {
+	if s.opts.MaxValueBytes > 0 && len(value) > s.opts.MaxValueBytes {
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("value of %d bytes exceeds max_value_bytes %d", len(value), s.opts.MaxValueBytes)}
+	}
+	return s.write(request{kind: reqCAS, key: key, old: old, value: value})
+}
+
 // PutIfAbsent writes key=value after dep, as Put, unless this server
 // holds a value for key (a deletion counts as none): the check and the
 // write are one step at this server, so of two calls here one at most
@@ -1136,6 +1207,12 @@ func (s *Server) writeHeld(r request) (reply api.PutReply, held bool) {
 		h = &s.latency.delete
 	}
 	defer h.Since(time.Now())
+	if s.raft != nil {
+		return s.raftWrite(r), false
+	}
+	if r.kind == reqCAS {
+		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("server %d: %v", s.opts.ID, errNotLinearizable)}, false
+	}
 	resp := s.call(r)
 	if resp.err != nil {
 		return api.PutReply{Status: api.ErrFailed, Reason: resp.err.Error()}, false
@@ -1149,6 +1226,9 @@ func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
 		return api.GetReply{}, fmt.Errorf("server %d: key of %d bytes exceeds max_key_bytes %d", s.opts.ID, len(key), s.opts.MaxKeyBytes)
 	}
 	defer s.latency.get.Since(time.Now())
+	if s.raft != nil {
+		return s.raftGet(key)
+	}
 	resp := s.call(request{kind: reqGet, key: key, dep: dep})
 	return resp.get, resp.err
 }
@@ -1156,6 +1236,9 @@ func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
 // Status reports what stabilize compares.
 func (s *Server) Status() (api.StatusReply, error) {
 	resp := s.call(request{kind: reqStatus})
+	if resp.err == nil && s.raft != nil {
+		resp.status.Raft = s.raftStatus()
+	}
 	return resp.status, resp.err
 }
 
@@ -1187,8 +1270,12 @@ func (s *Server) Latencies() api.Latencies {
 	return api.Latencies{Put: s.latency.put.Snapshot(), Delete: s.latency.delete.Snapshot(), Get: s.latency.get.Snapshot()}
 }
 
-// Dump returns the store sorted by key.
+// Dump returns the store sorted by key: in linearizable mode, what this
+// server's Raft node has applied.
 func (s *Server) Dump() (api.DumpReply, error) {
+	if s.raft != nil {
+		return s.raftDump(), nil
+	}
 	resp := s.call(request{kind: reqDump})
 	return resp.dump, resp.err
 }
@@ -1271,9 +1358,13 @@ func (s *Server) Shutdown() error {
 	s.once.Do(func() {
 		close(s.stop)
 		s.done.Wait()
+		if s.raft != nil {
+			// Before the transport its streams run on.
+			err = s.raft.Shutdown()
+		}
 		s.out.close()
 		s.data.close()
-		err = errors.Join(s.ml.Shutdown(), s.opts.Backend.Close())
+		err = errors.Join(err, s.ml.Shutdown(), s.opts.Backend.Close())
 	})
 	return err
 }

@@ -255,6 +255,11 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 			return fmt.Errorf("server %d: %w", w.id, err)
 		}
 	}
+	switch args.Consistency {
+	case "", config.ConsistencyEventual, config.ConsistencyLinearizable:
+	default:
+		return fmt.Errorf("server %d: consistency %q is not one of %s, %s", w.id, args.Consistency, config.ConsistencyEventual, config.ConsistencyLinearizable)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -268,7 +273,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 			return fmt.Errorf("server %d: wipe data: %w", w.id, err)
 		}
 	}
-	p, offset, err := w.spawn(args.Fresh, run, config.LogFormat(args.LogFormat))
+	p, offset, err := w.spawn(args.Fresh, run, config.LogFormat(args.LogFormat), args.Consistency, args.RaftBootstrap)
 	if err != nil {
 		return err
 	}
@@ -287,7 +292,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 
 // spawn execs the server with its output appended to the stderr log, and
 // returns the log's offset where this run's output begins.
-func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat) (*process, int64, error) {
+func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat, consistency string, bootstrap bool) (*process, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(w.logPath), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
@@ -301,7 +306,14 @@ func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat) (*proc
 	if err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
-	cmd := exec.Command(w.bin, w.args(run, format)...)
+	a := w.args(run, format)
+	if consistency != "" {
+		a = append(a, "-consistency", consistency)
+	}
+	if bootstrap {
+		a = append(a, "-raft-bootstrap")
+	}
+	cmd := exec.Command(w.bin, a...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
