@@ -184,7 +184,11 @@ func dispatch(ctx context.Context, mode string, o options) error {
 	case "floor":
 		return runFloor(e, o)
 	case "redis":
-		return runRedis(ctx, e, o)
+		fb, err := redisFront(e, o)
+		if err != nil {
+			return err
+		}
+		return runFront(ctx, e, o, mode, fb)
 	case "single":
 		runs, err = e.repeat(ctx, o.runs, specJob(o, o.servers, o.clients, o.size))
 	case "partition":
