@@ -70,3 +70,9 @@ redis: build
 DURATION ?= 5s
 http: build
 	bin/bench http -servers $(SERVERS) -size $(SIZE) -runs $(RUNS) -duration $(DURATION)
+
+# memaslap against the memcache front of a 5-server cluster that is up, in
+# turn with memcached (Debian's libmemcached-tools and memcached). memcached
+# is not durable: its figures bound what a store that fsyncs could reach.
+memcache: build
+	bin/bench memcache -servers $(SERVERS) -size $(SIZE) -runs $(RUNS) -duration $(DURATION)

@@ -114,9 +114,11 @@ func run(args []string) int {
 	case "redis":
 		fs.IntVar(&o.requests, "requests", 20000, "requests of each redis-benchmark test")
 		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
-	case "http":
-		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each wrk test runs")
-		fs.IntVar(&o.keys, "keys", 10000, "keys written before the first run, among which each request picks one at random")
+	case "http", "memcache":
+		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each test runs (memcache: whole seconds)")
+		if mode == "http" {
+			fs.IntVar(&o.keys, "keys", 10000, "keys written before the first run, among which each request picks one at random")
+		}
 		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
 	case "single", "floor":
 	default:
@@ -151,6 +153,10 @@ func run(args []string) int {
 	}
 	if mode == "http" && (o.keys < 1 || o.duration <= 0) {
 		fmt.Fprintln(os.Stderr, "bench: -keys must be at least 1 and -duration above 0")
+		return 2
+	}
+	if mode == "memcache" && o.duration < time.Second {
+		fmt.Fprintln(os.Stderr, "bench: -duration must be at least 1s")
 		return 2
 	}
 	if o.runs < 1 || o.servers < 1 || o.clients < 1 || o.puts < 1 || o.size < 1 || o.floorPuts < 1 {
@@ -197,8 +203,8 @@ func dispatch(ctx context.Context, mode string, o options) error {
 	switch mode {
 	case "floor":
 		return runFloor(e, o)
-	case "redis", "http":
-		front := map[string]func(*env, options) (frontBench, error){"redis": redisFront, "http": httpFront}[mode]
+	case "redis", "http", "memcache":
+		front := map[string]func(*env, options) (frontBench, error){"redis": redisFront, "http": httpFront, "memcache": memcacheFront}[mode]
 		fb, err := front(e, o)
 		if err != nil {
 			return err
