@@ -57,6 +57,7 @@ type figure struct{ rps, lat float64 }
 // o.runs rounds of fb.measure against each in turn at each of o.connList,
 // and prints the medians.
 func runFront(ctx context.Context, e *env, o options, mode string, fb frontBench) error {
+	loadStart := loadAverage() // before this benchmark's own processes load the machine
 	cfg, err := config.LocalFreePorts(o.servers, 0, e.path(mode+"-cluster"))
 	if err != nil {
 		return err
@@ -88,7 +89,6 @@ func runFront(ctx context.Context, e *env, o options, mode string, fb frontBench
 		}
 	}
 
-	loadStart := loadAverage()
 	// results[conns][test][target] are the runs' figures.
 	results := map[int]map[string]map[string][]figure{}
 	for run := range o.runs {
@@ -111,7 +111,7 @@ func runFront(ctx context.Context, e *env, o options, mode string, fb frontBench
 			}
 		}
 	}
-	fmt.Printf("%s, %d run(s) in turn, %s; load average %s at the start, %s at the end\n",
+	fmt.Printf("%s, %d run(s) in turn, %s; load average %s before the cluster started, %s at the end\n",
 		fb.title, o.runs, time.Now().Format("2006-01-02 15:04"), loadStart, loadAverage())
 	fmt.Printf("%-6s %-4s %14s %8s %14s %8s %7s\n", "conns", "test", "gossipkv rq/s", fb.latency+" ms", fb.peer+" rq/s", fb.latency+" ms", "ratio")
 	med := func(fs []figure, f func(figure) float64) float64 {

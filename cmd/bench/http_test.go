@@ -16,8 +16,8 @@ func TestParseWrk(t *testing.T) {
 		rps, p50 float64
 	}{
 		{"wrk-gossipkv-put-c1.txt", 4479 / 2.100301, 0.390},
-		{"wrk-etcd-put-c1.txt", 3993 / 3.001324, 0.634},
-		{"wrk-etcd-get-c50.txt", 20390 / 3.011659, 6.774},
+		{"wrk-etcd-put-c1.txt", 5148 / 3.000387, 0.539},
+		{"wrk-etcd-get-c50.txt", 19158 / 3.004448, 7.041},
 	} {
 		out, err := os.ReadFile("testdata/" + c.file)
 		if err != nil {

@@ -2,7 +2,9 @@
 -- values under random keys among those the benchmark loaded first.
 --   wrk -s wrk.lua URL -- API TEST KEYS SIZE
 -- API: gossipkv (PUT/GET /v1/kv/KEY) or etcd (POST /v3/kv/put and
--- /v3/kv/range, base64 in JSON); TEST: put or get. Keys are
+-- /v3/kv/range, base64 in JSON; serializable ranges, read from the
+-- member's own store as gossipkv's GETs are, without a Raft read index
+-- round); TEST: put or get. Keys are
 -- string.format("key:%06d", i) for i in 0..KEYS-1, values SIZE bytes of x.
 -- done prints one line that the benchmark reads, "wrk-result k=v ...".
 
@@ -42,7 +44,7 @@ function init(args)
         '{"key":"' .. base64(key) .. '","value":"' .. evalue .. '"}')
     elseif api == "etcd" and test == "get" then
       r = wrk.format("POST", "/v3/kv/range", {["Content-Type"] = "application/json"},
-        '{"key":"' .. base64(key) .. '"}')
+        '{"key":"' .. base64(key) .. '","serializable":true}')
     else
       error("wrk.lua: unknown API or test: " .. tostring(api) .. " " .. tostring(test))
     end
