@@ -161,7 +161,7 @@ func loadHTTP(ctx context.Context, api string, port, keys, size int) error {
 // runWrk runs wrk.lua's test (put or get) for duration with conns
 // connections on one thread.
 func runWrk(ctx context.Context, bin, script string, port, conns int, duration time.Duration, api, test string, keys, size int) (figure, error) {
-	cmd := exec.CommandContext(ctx, bin, "-t", "1", "-c", strconv.Itoa(conns), "-d", duration.String(),
+	cmd := exec.CommandContext(ctx, bin, "-t", "1", "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(duration.Seconds())), // wrk reads whole units
 		"--timeout", "10s", "-s", script, fmt.Sprintf("http://127.0.0.1:%d", port),
 		"--", api, test, strconv.Itoa(keys), strconv.Itoa(size))
 	out, err := cmd.Output()

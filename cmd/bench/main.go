@@ -115,7 +115,7 @@ func run(args []string) int {
 		fs.IntVar(&o.requests, "requests", 20000, "requests of each redis-benchmark test")
 		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
 	case "http", "memcache":
-		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each test runs (memcache: whole seconds)")
+		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each test runs, in whole seconds")
 		if mode == "http" {
 			fs.IntVar(&o.keys, "keys", 10000, "keys written before the first run, among which each request picks one at random")
 		}
@@ -151,12 +151,12 @@ func run(args []string) int {
 	if len(o.connList) == 0 {
 		o.connList = []int{1, 50}
 	}
-	if mode == "http" && (o.keys < 1 || o.duration <= 0) {
-		fmt.Fprintln(os.Stderr, "bench: -keys must be at least 1 and -duration above 0")
+	if (mode == "http" || mode == "memcache") && o.duration < time.Second {
+		fmt.Fprintln(os.Stderr, "bench: -duration must be at least 1s")
 		return 2
 	}
-	if mode == "memcache" && o.duration < time.Second {
-		fmt.Fprintln(os.Stderr, "bench: -duration must be at least 1s")
+	if mode == "http" && o.keys < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -keys must be at least 1")
 		return 2
 	}
 	if o.runs < 1 || o.servers < 1 || o.clients < 1 || o.puts < 1 || o.size < 1 || o.floorPuts < 1 {
