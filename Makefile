@@ -2,7 +2,7 @@
 GO ?= go
 BINARIES := master server client watchdog bench
 
-.PHONY: all build install test clean cleanup single multiple partition scaling floor redis
+.PHONY: all build install test clean cleanup single multiple partition scaling floor redis http memcache
 
 all: build
 
@@ -63,3 +63,16 @@ floor: build
 # in turn with a durable redis-server (Debian's redis-server and redis-tools).
 redis: build
 	bin/bench redis -servers $(SERVERS) -size $(SIZE) -runs $(RUNS)
+
+# wrk against the HTTP front of a 5-server cluster that is up, in turn with
+# a one-member etcd through its HTTP/JSON gateway (Debian's wrk and
+# etcd-server).
+DURATION ?= 5s
+http: build
+	bin/bench http -servers $(SERVERS) -size $(SIZE) -runs $(RUNS) -duration $(DURATION)
+
+# memaslap against the memcache front of a 5-server cluster that is up, in
+# turn with memcached (Debian's libmemcached-tools and memcached). memcached
+# is not durable: its figures bound what a store that fsyncs could reach.
+memcache: build
+	bin/bench memcache -servers $(SERVERS) -size $(SIZE) -runs $(RUNS) -duration $(DURATION)

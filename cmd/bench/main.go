@@ -13,6 +13,10 @@
 //	bench floor     [flags]  only the floor
 //	bench redis     [flags]  redis-benchmark against the Redis front of a cluster
 //	                         that is up, and in turn against a durable redis-server
+//	bench http      [flags]  wrk against its HTTP front, and in turn against a
+//	                         one-member etcd's HTTP/JSON gateway
+//	bench memcache  [flags]  memaslap against its memcache front, and in turn
+//	                         against memcached (not durable: an upper bound)
 //
 // The report goes to stdout, progress to stderr. Exit codes: 0 done, 1 a
 // run failed, 2 bad usage.
@@ -55,12 +59,14 @@ type options struct {
 	serverList, sizeList []int
 	plotPath             string
 
-	// redis
+	// redis, http, memcache
 	requests int
 	connList []int
+	duration time.Duration
+	keys     int
 }
 
-const usage = `usage: bench single|multiple|partition|scaling|floor|redis [flags]
+const usage = `usage: bench single|multiple|partition|scaling|floor|redis|http|memcache [flags]
 run "bench MODE -h" for the flags of a mode`
 
 func run(args []string) int {
@@ -108,6 +114,12 @@ func run(args []string) int {
 	case "redis":
 		fs.IntVar(&o.requests, "requests", 20000, "requests of each redis-benchmark test")
 		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
+	case "http", "memcache":
+		fs.DurationVar(&o.duration, "duration", 5*time.Second, "how long each test runs, in whole seconds")
+		if mode == "http" {
+			fs.IntVar(&o.keys, "keys", 10000, "keys written before the first run, among which each request picks one at random")
+		}
+		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
 	case "single", "floor":
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n%s\n", mode, usage)
@@ -138,6 +150,14 @@ func run(args []string) int {
 	}
 	if len(o.connList) == 0 {
 		o.connList = []int{1, 50}
+	}
+	if (mode == "http" || mode == "memcache") && o.duration < time.Second {
+		fmt.Fprintln(os.Stderr, "bench: -duration must be at least 1s")
+		return 2
+	}
+	if mode == "http" && o.keys < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -keys must be at least 1")
+		return 2
 	}
 	if o.runs < 1 || o.servers < 1 || o.clients < 1 || o.puts < 1 || o.size < 1 || o.floorPuts < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs, -servers, -clients, -puts, -size and -floor-puts must be at least 1")
@@ -183,8 +203,13 @@ func dispatch(ctx context.Context, mode string, o options) error {
 	switch mode {
 	case "floor":
 		return runFloor(e, o)
-	case "redis":
-		return runRedis(ctx, e, o)
+	case "redis", "http", "memcache":
+		front := map[string]func(*env, options) (frontBench, error){"redis": redisFront, "http": httpFront, "memcache": memcacheFront}[mode]
+		fb, err := front(e, o)
+		if err != nil {
+			return err
+		}
+		return runFront(ctx, e, o, mode, fb)
 	case "single":
 		runs, err = e.repeat(ctx, o.runs, specJob(o, o.servers, o.clients, o.size))
 	case "partition":

@@ -223,7 +223,7 @@ func TestParseBenchmarkCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["SET"] != [2]float64{2645.50, 0.327} || got["GET"] != [2]float64{20534.66, 0.039} {
+	if got["SET"] != (figure{2645.50, 0.327}) || got["GET"] != (figure{20534.66, 0.039}) {
 		t.Fatalf("parsed %v", got)
 	}
 	if _, err := parseBenchmarkCSV([]byte("\"test\",\"rps\"\n\"SET\",\"x\"\n")); err == nil {
