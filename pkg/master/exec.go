@@ -544,21 +544,28 @@ func statusError(what string, r api.ClientReply) error {
 
 // ---- stabilize
 
-// stabilize polls every live server's Status until, within each connected
-// group of the master's link view, all servers hold the same writes and the
-// same store.
+// stabilize polls every live server's Status until the cluster has
+// settled: in eventual mode, until within each connected group of the
+// master's link view all servers hold the same writes and the same store;
+// in linearizable mode, see raftSettled.
 //
 // Paused servers are left out (neither dead nor converged: they can take
 // no part until resumed), and a note on stderr names them.
 func (m *master) stabilize(ctx context.Context) error {
-	if m.cfg.Linearizable() {
-		return m.stabilizeLinear(ctx)
-	}
 	if p := m.view.PausedIDs(); len(p) > 0 {
 		m.notef("stabilize at line %d: left out paused servers %v", m.line, p)
 	}
-	groups := m.view.Groups()
 	live := m.view.ActiveIDs()
+	settled := m.converged(m.view.Groups())
+	if m.cfg.Linearizable() {
+		settled = func(st map[uint32]api.StatusReply) (bool, string) {
+			done, behind, why := m.raftSettled(live, st)
+			if done && len(behind) > 0 {
+				m.notef("stabilize at line %d: %s; left as they are: servers %v", m.line, why, behind)
+			}
+			return done, why
+		}
+	}
 	deadline := time.Now().Add(m.stabilizeTimeout)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -569,12 +576,12 @@ func (m *master) stabilize(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		diverged := divergent(groups, statuses)
-		if len(diverged) == 0 {
+		done, why := settled(statuses)
+		if done {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not stable after %v: %s", m.stabilizeTimeout, describe(diverged, statuses))
+			return fmt.Errorf("not stable after %v: %s", m.stabilizeTimeout, why)
 		}
 		timer.Reset(m.stabilPoll)
 		select {
@@ -582,6 +589,15 @@ func (m *master) stabilize(ctx context.Context) error {
 			return fmt.Errorf("stabilize: %w", ctx.Err())
 		case <-timer.C:
 		}
+	}
+}
+
+// converged judges a poll in eventual mode: every group's servers agree
+// (else what differs, for the error).
+func (m *master) converged(groups [][]uint32) func(map[uint32]api.StatusReply) (bool, string) {
+	return func(st map[uint32]api.StatusReply) (bool, string) {
+		diverged := divergent(groups, st)
+		return len(diverged) == 0, describe(diverged, st)
 	}
 }
 
@@ -642,49 +658,14 @@ func describe(groups [][]uint32, st map[uint32]api.StatusReply) string {
 	return strings.Join(parts, "; ")
 }
 
-// stabilizeLinear is stabilize in linearizable mode: it polls until a
-// leader backed by a quorum of the voters (counting only the live servers
-// it has a direct link to: Raft does not relay) has committed its whole
-// log, and every live server with a link to it is a voter and has applied
-// that. The servers cut off from it are left as they are, and a note on
-// stderr names them; so are all of them when no live server reaches a
-// quorum.
-func (m *master) stabilizeLinear(ctx context.Context) error {
-	if p := m.view.PausedIDs(); len(p) > 0 {
-		m.notef("stabilize at line %d: left out paused servers %v", m.line, p)
-	}
-	live := m.view.ActiveIDs()
-	deadline := time.Now().Add(m.stabilizeTimeout)
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	<-timer.C
-	for {
-		statuses, err := m.statusAll(live)
-		m.polls++
-		if err != nil {
-			return err
-		}
-		done, behind, why := m.raftSettled(live, statuses)
-		if done {
-			if len(behind) > 0 {
-				m.notef("stabilize at line %d: %s; left as they are: servers %v", m.line, why, behind)
-			}
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not stable after %v: %s", m.stabilizeTimeout, why)
-		}
-		timer.Reset(m.stabilPoll)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("stabilize: %w", ctx.Err())
-		case <-timer.C:
-		}
-	}
-}
-
-// raftSettled judges one poll of stabilizeLinear: done, the live servers
-// left behind, and what it waits for (or, when done, why they are left).
+// raftSettled judges one poll of stabilize in linearizable mode: done,
+// the live servers left behind, and what it waits for (or, when done, why
+// they are left). It is done once a leader backed by a quorum of the
+// voters (counting only the live servers it has a direct link to: Raft
+// does not relay) has committed its whole log, and every live server with
+// a link to it is a voter and has applied that. The servers cut off from
+// it are left as they are, and a note on stderr names them; so are all of
+// them when no live server reaches a quorum.
 func (m *master) raftSettled(live []uint32, st map[uint32]api.StatusReply) (done bool, behind []uint32, why string) {
 	// The newest configuration any server reports.
 	var voters []uint32
