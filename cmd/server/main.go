@@ -36,6 +36,7 @@ func run() int {
 	logFormat := config.LogFormat("text")
 	flag.Var(&logFormat, "log-format", "format of the log file: text or json (or GOSSIPKV_LOG_FORMAT)")
 	consistency := flag.String("consistency", "", "eventual or linearizable: overrides the config's consistency (the master passes its -consistency)")
+	group := flag.String("raft-group", "", "linearizable mode: the cluster's Raft group (the master passes it): Raft state of another group is dropped before the node starts")
 	bootstrap := flag.Bool("raft-bootstrap", false, "linearizable mode: start the cluster's Raft group, of this server alone, if it holds no Raft state (the master asks it of one server in a cluster's life)")
 	showVersion := flag.Bool("version", false, "print the build's version and exit")
 	if err := config.FlagsFromEnv(flag.CommandLine); err != nil {
@@ -80,6 +81,7 @@ func run() int {
 	}
 	opts.Run = *run
 	opts.RaftBootstrap = *bootstrap
+	opts.RaftGroup = *group
 	// GOSSIPKV_FAULT plants a deliberate bug, for the tests that prove the
 	// history checker catches it (pkg/server/fault.go). Never set it
 	// otherwise.

@@ -326,6 +326,12 @@ const (
 // server holds Raft state); every other server waits for the group's
 // leader to add it. Two groups of one log would break Raft's log matching
 // once one leader adds a member of the other.
+//
+// RaftGroup (linearizable mode) names the cluster's Raft group, drawn by
+// the master when the group is started: a server whose Raft state belongs
+// to another group (a run that left it out wiped and restarted the rest)
+// drops that state before it starts, rather than join with a log of
+// another history.
 type StartArgs struct {
 	ServerID      uint32
 	Fresh         bool
@@ -333,6 +339,7 @@ type StartArgs struct {
 	LogFormat     string
 	Consistency   string
 	RaftBootstrap bool
+	RaftGroup     string
 }
 
 // StartReply gives the pid of the started server process.

@@ -14,6 +14,7 @@ import (
 
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/check"
+	"gossipkv/pkg/rpcconn"
 	"gossipkv/pkg/script"
 )
 
@@ -114,27 +115,47 @@ func (m *master) needJoined(id uint32) error {
 	return nil
 }
 
-// raftGroupMarker, in the data directory, records that a server of the
-// cluster started its Raft group: a -keep-data run must not start another.
+// raftGroupMarker, in the data directory, names the cluster's Raft group
+// (linearizable mode): drawn when a server is asked to start it, kept for
+// -keep-data runs, which must not start another, and removed by a run that
+// wipes data.
 const raftGroupMarker = "raft.group"
 
-// raftBootstrap says whether the server about to start is to start the
-// cluster's Raft group (linearizable mode): the first one started while no
-// server holds Raft state, that is in this run unless it keeps the data of
-// one where a group was started. Two groups would each begin a log of
-// their own, which Raft cannot reconcile once one leader adds a member of
-// the other.
-func (m *master) raftBootstrap() bool {
-	if !m.cfg.Linearizable() || m.raftGroup {
-		return false
-	}
-	if m.opts.KeepData {
-		if _, err := os.Stat(filepath.Join(m.cfg.DataDir, raftGroupMarker)); err == nil {
-			m.raftGroup = true
-			return false
+// raftGroupFor says what the server about to start is told of the Raft
+// group: its name, and whether it is to start it (the first server started
+// while no server holds the group's state). Each run that wipes data
+// starts a new group; a -keep-data run goes on with the one the marker
+// names. A server whose Raft state is of another group drops it (see
+// api.StartArgs.RaftGroup): two groups would each begin a log of their
+// own, which Raft cannot reconcile once one leader adds a member of the
+// other.
+func (m *master) raftGroupFor() (group string, bootstrap bool, err error) {
+	marker := filepath.Join(m.cfg.DataDir, raftGroupMarker)
+	if !m.opts.KeepData && !m.raftMarkerChecked {
+		// Wiped servers hold no group; any left unwiped hold an old one.
+		if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", false, fmt.Errorf("remove %s: %w", marker, err)
 		}
 	}
-	return true
+	if m.opts.KeepData && !m.raftMarkerChecked {
+		if b, err := os.ReadFile(marker); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			m.raftGroupID, m.raftGroupStarted = strings.TrimSpace(string(b)), true
+		}
+	}
+	m.raftMarkerChecked = true
+	if !m.cfg.Linearizable() {
+		return "", false, nil
+	}
+	if m.raftGroupID == "" {
+		m.raftGroupID = rpcconn.NewRun() // a random name
+		// Recorded before the start: a server that starts the group and
+		// dies before the master hears of it must not leave the next
+		// -keep-data run to start another.
+		if err := os.WriteFile(marker, []byte(m.raftGroupID+"\n"), 0o644); err != nil {
+			return "", false, fmt.Errorf("record the raft group in %s: %w", marker, err)
+		}
+	}
+	return m.raftGroupID, !m.raftGroupStarted, nil
 }
 
 // ---- commands
@@ -146,19 +167,18 @@ func (m *master) joinServer(id uint32) error {
 	if m.view.Live(id) {
 		return fmt.Errorf("server %d is already running", id)
 	}
+	group, bootstrap, err := m.raftGroupFor()
+	if err != nil {
+		return err
+	}
 	args := api.StartArgs{ServerID: id, Fresh: !m.opts.KeepData && !m.started[id], Run: m.self.Run, LogFormat: string(m.opts.LogFormat),
-		Consistency: m.opts.Consistency, RaftBootstrap: m.raftBootstrap()}
+		Consistency: m.opts.Consistency, RaftBootstrap: bootstrap, RaftGroup: group}
 	var reply api.StartReply
 	if err := m.watchdogs[id].CallTimeout(api.WatchdogStart, args, &reply, m.startTimeout); err != nil {
 		return fmt.Errorf("start server %d: %w", id, err)
 	}
 	m.started[id] = true
-	if args.RaftBootstrap {
-		m.raftGroup = true
-		if err := os.WriteFile(filepath.Join(m.cfg.DataDir, raftGroupMarker), []byte(fmt.Sprintf("server %d\n", id)), 0o644); err != nil {
-			m.errf("recording that server %d started the raft group: %v (a later -keep-data run may start a second one)", id, err)
-		}
-	}
+	m.raftGroupStarted = m.raftGroupStarted || bootstrap
 	m.noteStart(id, args.Fresh, reply.Pid)
 	// Live peers still drop the new process's traffic if the master cut
 	// them, so heal their ends; the new process is told too, in case a
@@ -176,7 +196,39 @@ func (m *master) joinServer(id uint32) error {
 	if d := m.skews[id]; d != 0 {
 		calls = append(calls, m.skewCall(id, d))
 	}
-	return fanOut(calls)
+	if err := fanOut(calls); err != nil {
+		return err
+	}
+	if m.cfg.Linearizable() {
+		m.awaitVoter(id)
+	}
+	return nil
+}
+
+// awaitVoter waits, within the start timeout, until a leader of the Raft
+// group has server id among its voters with every entry of its log
+// committed, the configuration that added it included: a script that
+// kills the group's first server right after the next joins must find
+// them voters, able to elect a leader without it. A server that cannot be
+// added (no leader backed by a quorum reaches it) is named on stderr and
+// the script goes on.
+func (m *master) awaitVoter(id uint32) {
+	deadline := time.Now().Add(m.startTimeout)
+	for {
+		if st, err := m.statusAll(m.view.ActiveIDs()); err == nil {
+			for _, s := range st {
+				r := s.Raft
+				if r != nil && r.State == "Leader" && slices.Contains(r.Voters, id) && r.CommitIndex >= r.LastIndex {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			m.notef("joinServer at line %d: server %d is not a voter of the raft group after %v: no leader backed by a quorum added it", m.line, id, m.startTimeout)
+			return
+		}
+		time.Sleep(m.stabilPoll)
+	}
 }
 
 func (m *master) killServer(id uint32) error {

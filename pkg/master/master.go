@@ -214,9 +214,12 @@ type master struct {
 	// started records the servers already started once in this run: only
 	// their first start is fresh.
 	started map[uint32]bool
-	// raftGroup: a server of the cluster started its Raft group (see
-	// raftBootstrap).
-	raftGroup bool
+	// The Raft group (linearizable mode, see raftGroupFor): its name, and
+	// whether a server was started to begin it; raftMarkerChecked, that
+	// the run has read or reset DATA_DIR/raft.group.
+	raftGroupID       string
+	raftGroupStarted  bool
+	raftMarkerChecked bool
 	// joined maps a client that has joined to the server it was last
 	// pointed at; connected says whether that link is up.
 	joined    map[uint32]uint32

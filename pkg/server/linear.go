@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -44,6 +48,9 @@ func (s *Server) startRaft() error {
 		}
 		return demux.Dial(transport.RaftMagic, memberlist.Address{Addr: addr, Name: transport.Names(id)}, timeout)
 	}
+	if err := s.claimRaftDir(cfg.Dir); err != nil {
+		return fmt.Errorf("server %d: %w", o.ID, err)
+	}
 	n, err := raftkv.New(cfg)
 	if err != nil {
 		return fmt.Errorf("server %d: %w", o.ID, err)
@@ -58,6 +65,65 @@ func (s *Server) startRaft() error {
 		s.log.Info("raft: started the cluster's group, of this server alone")
 	}
 	return nil
+}
+
+// raftGroupFile, in the Raft directory, names the group its state is of.
+const raftGroupFile = "group"
+
+// claimRaftDir makes dir the Raft directory of the group Options.RaftGroup
+// names: state of another group, or of none named (a group this server
+// was in before the master named groups), is removed first, as the log of
+// another history; then the name is written, durably, before Raft starts.
+// A run that left this server out may have started a new group with the
+// others: joining it with the old log would let Raft take entries of two
+// histories that happen to share terms at the indexes it checks.
+func (s *Server) claimRaftDir(dir string) error {
+	group := s.opts.RaftGroup
+	if group == "" {
+		return nil
+	}
+	path := filepath.Join(dir, raftGroupFile)
+	had, err := os.ReadFile(path)
+	switch {
+	case err == nil && strings.TrimSpace(string(had)) == group:
+		return nil
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("raft: %w", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		s.log.Warn(fmt.Sprintf("raft: the state in %s is of another group (%q, this cluster's is %q): removed; the group's leader adds this server afresh", dir, strings.TrimSpace(string(had)), group))
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("raft: remove another group's state: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	if err := writeSynced(path, []byte(group+"\n")); err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	return nil
+}
+
+// writeSynced writes a small file and makes it and its name durable.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // raftMembers keeps the Raft group's voters in step with memberlist:

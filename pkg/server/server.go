@@ -104,6 +104,10 @@ type Options struct {
 	// api.StartArgs.RaftBootstrap). Without it a server never starts a
 	// group: it waits for a leader to add it.
 	RaftBootstrap bool
+	// RaftGroup names the cluster's Raft group (see api.StartArgs):
+	// state in Raft.Dir of another group is dropped before the node
+	// starts. Empty: the state is taken as it is.
+	RaftGroup string
 }
 
 // Server is one replica: it owns the protocol state in one goroutine (run),

@@ -273,7 +273,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 			return fmt.Errorf("server %d: wipe data: %w", w.id, err)
 		}
 	}
-	p, offset, err := w.spawn(args.Fresh, run, config.LogFormat(args.LogFormat), args.Consistency, args.RaftBootstrap)
+	p, offset, err := w.spawn(args.Fresh, run, config.LogFormat(args.LogFormat), args)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 
 // spawn execs the server with its output appended to the stderr log, and
 // returns the log's offset where this run's output begins.
-func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat, consistency string, bootstrap bool) (*process, int64, error) {
+func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat, args api.StartArgs) (*process, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(w.logPath), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
@@ -307,11 +307,14 @@ func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat, consis
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
 	a := w.args(run, format)
-	if consistency != "" {
-		a = append(a, "-consistency", consistency)
+	if args.Consistency != "" {
+		a = append(a, "-consistency", args.Consistency)
 	}
-	if bootstrap {
+	if args.RaftBootstrap {
 		a = append(a, "-raft-bootstrap")
+	}
+	if args.RaftGroup != "" {
+		a = append(a, "-raft-group", args.RaftGroup)
 	}
 	cmd := exec.Command(w.bin, a...)
 	cmd.Stdout, cmd.Stderr = f, f
