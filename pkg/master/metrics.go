@@ -128,6 +128,7 @@ func addStats(a *api.StatsReply, b api.StatsReply) {
 	a.Puts += b.Puts
 	a.Gets += b.Gets
 	a.Commits += b.Commits
+	a.Fsyncs += b.Fsyncs
 	a.Batches += b.Batches
 	a.Bytes += b.Bytes
 	a.Writes += b.Writes
@@ -186,6 +187,7 @@ func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 			Deltas: round3(float64(total.Deltas) / n),
 		}
 		st.BytesPerPut = round3(float64(total.Bytes) / n)
+		st.FsyncsPerPut = round3(float64(total.Fsyncs) / n)
 	}
 	return st
 }
