@@ -274,7 +274,7 @@ func testStatsFile(t *testing.T, bin string) {
 	}
 	want := []string{"commands", "errors", "elapsed_s", "commands_per_s", "puts", "puts_per_s", "gets", "gets_per_s",
 		"deletes", "put_latency_ms", "get_latency_ms", "delete_latency_ms", "stabilize", "servers", "msgs_per_put", "bytes_per_put",
-		"err_dep", "err_conn", "stale_reads", "check", "linearizability"}
+		"fsyncs_per_put", "cpu", "err_dep", "err_conn", "stale_reads", "check", "linearizability"}
 	var got []string
 	for k := range fields {
 		got = append(got, k)
@@ -307,10 +307,16 @@ func testStatsFile(t *testing.T, bin string) {
 		MsgsPerPut struct {
 			Total, Writes, Acks float64
 		} `json:"msgs_per_put"`
-		BytesPerPut float64 `json:"bytes_per_put"`
-		ErrDep      int     `json:"err_dep"`
-		ErrConn     int     `json:"err_conn"`
-		Check       *struct {
+		BytesPerPut  float64 `json:"bytes_per_put"`
+		FsyncsPerPut float64 `json:"fsyncs_per_put"`
+		CPU          map[string]struct {
+			Procs int     `json:"procs"`
+			UserS float64 `json:"user_s"`
+			SysS  float64 `json:"sys_s"`
+		} `json:"cpu"`
+		ErrDep  int `json:"err_dep"`
+		ErrConn int `json:"err_conn"`
+		Check   *struct {
 			OK         bool `json:"ok"`
 			Violations int  `json:"violations"`
 			Counts     struct {
@@ -325,6 +331,16 @@ func testStatsFile(t *testing.T, bin string) {
 	}
 	if st.Commands != strings.Count(script, "\n") || st.Errors != 0 || st.Puts != 21 || st.Gets != 2 || st.PutsPerS <= 0 {
 		t.Errorf("commands %d errors %d puts %d gets %d puts/s %v", st.Commands, st.Errors, st.Puts, st.Gets, st.PutsPerS)
+	}
+	if st.FsyncsPerPut < 1 {
+		t.Errorf("fsyncs_per_put %v, want at least one log append per put", st.FsyncsPerPut)
+	}
+	// The master's own rusage, its 3 watchdogs' (with the servers they
+	// reaped) and its 2 clients'.
+	for role, procs := range map[string]int{"master": 1, "servers": 3, "clients": 2} {
+		if u, ok := st.CPU[role]; !ok || u.Procs != procs || u.UserS+u.SysS <= 0 {
+			t.Errorf("cpu %s: %+v (present %v), want %d processes and CPU time", role, u, ok, procs)
+		}
 	}
 	for name, l := range map[string]lat{"put": st.PutLatency, "get": st.GetLatency} {
 		if l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max {

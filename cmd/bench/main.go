@@ -261,20 +261,23 @@ func partitionJob(o options) job {
 // turn with it, the same chain with a log append per put instead of a bbolt
 // commit (what a server does for its own puts), for comparison.
 func runFloor(e *env, o options) error {
-	var xs, logs []float64
+	var xs, logs, cpus, logCPUs []float64
+	perPut := func(cpuS float64) float64 { return cpuS * 1000 / float64(o.floorPuts) }
 	for i := range o.runs {
-		fl, err := e.measureFloor(o.floorPuts, o.size)
+		fl, flCPU, err := e.measureFloor(o.floorPuts, o.size)
 		if err != nil {
 			return err
 		}
-		lg, err := e.measureFloorWith(o.floorPuts, o.size, floor.Log)
+		lg, lgCPU, err := e.measureFloorWith(o.floorPuts, o.size, floor.Log)
 		if err != nil {
 			return err
 		}
-		e.logf("run %d/%d: floor %.0f puts/s; with a log append instead of a commit %.0f puts/s", i+1, o.runs, fl, lg)
+		e.logf("run %d/%d: floor %.0f puts/s, %.3f CPU ms/put; with a log append instead of a commit %.0f puts/s, %.3f CPU ms/put",
+			i+1, o.runs, fl, perPut(flCPU), lg, perPut(lgCPU))
 		xs, logs = append(xs, fl), append(logs, lg)
+		cpus, logCPUs = append(cpus, perPut(flCPU)), append(logCPUs, perPut(lgCPU))
 	}
-	fmt.Printf("floor: %.0f puts/s (median of %d runs of %d puts of %d B)\n", median(xs), o.runs, o.floorPuts, o.size)
-	fmt.Printf("floor with a log append per put instead of a bbolt commit: %.0f puts/s\n", median(logs))
+	fmt.Printf("floor: %.0f puts/s, %.3f CPU ms/put (medians of %d runs of %d puts of %d B)\n", median(xs), median(cpus), o.runs, o.floorPuts, o.size)
+	fmt.Printf("floor with a log append per put instead of a bbolt commit: %.0f puts/s, %.3f CPU ms/put\n", median(logs), median(logCPUs))
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/netns"
 	"gossipkv/pkg/rpcconn"
+	"gossipkv/pkg/runstats"
 )
 
 // Ports of every host in the namespace layout: each host has its own
@@ -107,10 +108,9 @@ func namespaceCluster(plan netns.Plan, cfg *config.Config) func(context.Context,
 		// The master cannot read the RSS of servers on other hosts; here
 		// they share the machine, so bench watches them itself.
 		rss := watchRSS(100 * time.Millisecond)
-		stop := func() map[uint32]int64 {
+		stop := func() stopped {
 			peaks := rss.stop()
-			stopAll(procs)
-			return peaks
+			return stopped{peaks: peaks, cpu: stopAll(procs)}
 		}
 		start := func(binary string, id uint32, addr, ping string) error {
 			p, err := startIn(plan.Hosts[id], filepath.Join(e.binDir, binary), path, id, cfg.LogDir())
@@ -140,9 +140,10 @@ func namespaceCluster(plan netns.Plan, cfg *config.Config) func(context.Context,
 // started is a process started inside a namespace; done closes when it
 // has been reaped.
 type started struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
+	name   string
+	binary string // "watchdog" or "client"
+	cmd    *exec.Cmd
+	done   chan struct{}
 }
 
 func startIn(h netns.Host, bin, cfgPath string, id uint32, logDir string) (*started, error) {
@@ -160,7 +161,7 @@ func startIn(h netns.Host, bin, cfgPath string, id uint32, logDir string) (*star
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s in %s: %w", name, h.NS, err)
 	}
-	p := &started{name: name, cmd: cmd, done: make(chan struct{})}
+	p := &started{name: name, binary: filepath.Base(bin), cmd: cmd, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		close(p.done)
@@ -195,8 +196,9 @@ func (p *started) waitAnswer(ctx context.Context, self rpcconn.Identity, addr, m
 }
 
 // stopAll sends SIGTERM to every process (a watchdog then kills its
-// server), waits up to 5 s, and SIGKILLs what is left.
-func stopAll(procs []*started) {
+// server), waits up to 5 s, and SIGKILLs what is left. It returns their
+// rusage by role (a watchdog's with the servers it reaped).
+func stopAll(procs []*started) (cpu runstats.CPU) {
 	for _, p := range procs {
 		p.cmd.Process.Signal(syscall.SIGTERM)
 	}
@@ -213,5 +215,12 @@ func stopAll(procs []*started) {
 	}
 	for _, p := range procs {
 		<-p.done
+		u, _ := runstats.ProcessUsage(p.cmd.ProcessState)
+		if p.binary == "watchdog" {
+			cpu.Servers.Add(u)
+		} else {
+			cpu.Clients.Add(u)
+		}
 	}
+	return cpu
 }

@@ -43,7 +43,33 @@ type Result struct {
 	AcksPerPut   float64 `json:"acks_per_put"`
 	DeltasPerPut float64 `json:"deltas_per_put"`
 	BytesPerPut  float64 `json:"bytes_per_put"`
-	Errors       int     `json:"errors"`
+	// FsyncsPerPut is the fdatasyncs and fsyncs of every server's store
+	// per put.
+	FsyncsPerPut float64 `json:"fsyncs_per_put"`
+
+	// CPUMsPerPut is the CPU time (user + system, in ms) of the whole
+	// cluster per put: the master, every watchdog, server and client, over
+	// the master's whole run (start-up and stop included), from rusage.
+	// UserMsPerPut and SysMsPerPut split it; the three roles split it too
+	// (the watchdogs counted with their servers; what the master did after
+	// it read its own usage, its exit, is in the total only).
+	CPUMsPerPut        float64 `json:"cpu_ms_per_put"`
+	UserMsPerPut       float64 `json:"user_ms_per_put"`
+	SysMsPerPut        float64 `json:"sys_ms_per_put"`
+	MasterCPUMsPerPut  float64 `json:"master_cpu_ms_per_put"`
+	ServersCPUMsPerPut float64 `json:"servers_cpu_ms_per_put"`
+	ClientsCPUMsPerPut float64 `json:"clients_cpu_ms_per_put"`
+	// FloorCPUMsPerPut is the floor's CPU time per put (bench's own
+	// rusage around it; the lower of the two measurements of the run), and
+	// CPURatio is CPUMsPerPut / FloorCPUMsPerPut of the same run (for
+	// medians: the median of the runs' ratios).
+	FloorCPUMsPerPut float64 `json:"floor_cpu_ms_per_put"`
+	CPURatio         float64 `json:"cpu_ratio"`
+	// CtxswPerPut is the cluster's context switches (voluntary and
+	// involuntary) per put.
+	CtxswPerPut float64 `json:"ctxsw_per_put"`
+
+	Errors int `json:"errors"`
 	// PeakRSSKB is each server's VmHWM, by server id (0 when unknown).
 	PeakRSSKB map[uint32]int64 `json:"peak_rss_kb"`
 }
@@ -62,6 +88,7 @@ func resultOf(s *Stats) Result {
 		AcksPerPut:   s.MsgsPerPut.Acks,
 		DeltasPerPut: s.MsgsPerPut.Deltas,
 		BytesPerPut:  s.BytesPerPut,
+		FsyncsPerPut: s.FsyncsPerPut,
 		Errors:       s.Errors,
 		PeakRSSKB:    map[uint32]int64{},
 	}
@@ -121,6 +148,16 @@ func Summarize(runs []Result) Result {
 	m.WritesPerPut = med(func(r Result) float64 { return r.WritesPerPut })
 	m.AcksPerPut = med(func(r Result) float64 { return r.AcksPerPut })
 	m.DeltasPerPut = med(func(r Result) float64 { return r.DeltasPerPut })
+	m.FsyncsPerPut = med(func(r Result) float64 { return r.FsyncsPerPut })
+	m.CPUMsPerPut = med(func(r Result) float64 { return r.CPUMsPerPut })
+	m.UserMsPerPut = med(func(r Result) float64 { return r.UserMsPerPut })
+	m.SysMsPerPut = med(func(r Result) float64 { return r.SysMsPerPut })
+	m.MasterCPUMsPerPut = med(func(r Result) float64 { return r.MasterCPUMsPerPut })
+	m.ServersCPUMsPerPut = med(func(r Result) float64 { return r.ServersCPUMsPerPut })
+	m.ClientsCPUMsPerPut = med(func(r Result) float64 { return r.ClientsCPUMsPerPut })
+	m.FloorCPUMsPerPut = med(func(r Result) float64 { return r.FloorCPUMsPerPut })
+	m.CPURatio = med(func(r Result) float64 { return r.CPURatio })
+	m.CtxswPerPut = med(func(r Result) float64 { return r.CtxswPerPut })
 	m.Errors = 0
 	m.PeakRSSKB = map[uint32]int64{}
 	ids := map[uint32]bool{}
@@ -164,6 +201,16 @@ var reportRows = []row{
 	{"  acks/put", func(r Result) float64 { return r.AcksPerPut }, "%.2f"},
 	{"  deltas/put", func(r Result) float64 { return r.DeltasPerPut }, "%.2f"},
 	{"bytes/put", func(r Result) float64 { return r.BytesPerPut }, "%.0f"},
+	{"cpu ms/put", func(r Result) float64 { return r.CPUMsPerPut }, "%.3f"},
+	{"  user ms/put", func(r Result) float64 { return r.UserMsPerPut }, "%.3f"},
+	{"  sys ms/put", func(r Result) float64 { return r.SysMsPerPut }, "%.3f"},
+	{"  master", func(r Result) float64 { return r.MasterCPUMsPerPut }, "%.3f"},
+	{"  servers+wd", func(r Result) float64 { return r.ServersCPUMsPerPut }, "%.3f"},
+	{"  clients", func(r Result) float64 { return r.ClientsCPUMsPerPut }, "%.3f"},
+	{"floor cpu ms/put", func(r Result) float64 { return r.FloorCPUMsPerPut }, "%.3f"},
+	{"cpu ratio", func(r Result) float64 { return r.CPURatio }, "%.2f"},
+	{"fsyncs/put", func(r Result) float64 { return r.FsyncsPerPut }, "%.2f"},
+	{"ctx switches/put", func(r Result) float64 { return r.CtxswPerPut }, "%.1f"},
 	{"errors", func(r Result) float64 { return float64(r.Errors) }, "%.0f"},
 }
 
@@ -217,12 +264,12 @@ func maxRSSKB(r Result) int64 {
 
 // WriteScalingTable prints one line of medians per cell.
 func WriteScalingTable(w io.Writer, cells []Result) {
-	fmt.Fprintf(w, "\n%8s %8s %8s %8s %7s %8s %8s %11s %9s %12s\n",
-		"servers", "value B", "puts/s", "floor/s", "ratio", "p50 ms", "p99 ms", "stabil. ms", "msgs/put", "max RSS MB")
+	fmt.Fprintf(w, "\n%8s %8s %8s %8s %7s %8s %8s %11s %9s %12s %11s %9s\n",
+		"servers", "value B", "puts/s", "floor/s", "ratio", "p50 ms", "p99 ms", "stabil. ms", "msgs/put", "max RSS MB", "cpu ms/put", "cpu ratio")
 	for _, c := range cells {
-		fmt.Fprintf(w, "%8d %8d %8.0f %8.0f %7.3f %8.2f %8.2f %11.1f %9.2f %12.1f\n",
+		fmt.Fprintf(w, "%8d %8d %8.0f %8.0f %7.3f %8.2f %8.2f %11.1f %9.2f %12.1f %11.3f %9.2f\n",
 			c.Servers, c.ValueSize, c.PutsPerS, c.FloorPutsPerS, c.Ratio, c.PutP50Ms, c.PutP99Ms,
-			c.StabilizeS*1000, c.MsgsPerPut, float64(maxRSSKB(c))/1024)
+			c.StabilizeS*1000, c.MsgsPerPut, float64(maxRSSKB(c))/1024, c.CPUMsPerPut, c.CPURatio)
 	}
 }
 

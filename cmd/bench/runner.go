@@ -16,6 +16,7 @@ import (
 
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/floor"
+	"gossipkv/pkg/runstats"
 )
 
 // env is where a benchmark runs: the binaries it drives and the directory
@@ -65,19 +66,26 @@ func (e *env) logf(format string, args ...any) {
 func (e *env) path(name string) string { return filepath.Join(e.dataDir, name) }
 
 // measureFloor runs the floor chain in the data directory's file system,
-// on a fresh database like the servers'.
-func (e *env) measureFloor(puts, valueSize int) (float64, error) {
+// on a fresh database like the servers', and returns its puts/s and the
+// CPU seconds it took.
+func (e *env) measureFloor(puts, valueSize int) (float64, float64, error) {
 	return e.measureFloorWith(puts, valueSize, floor.Commit)
 }
 
-// measureFloorWith is measureFloor with the server's durability d.
-func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64, error) {
+// measureFloorWith is measureFloor with the server's durability d. The
+// floor runs inside bench, which does nothing else meanwhile: its CPU time
+// is bench's own rusage (RUSAGE_SELF) across it, the opening and removal of
+// the database included.
+func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64, float64, error) {
 	dir := e.path("floor")
 	if err := os.RemoveAll(dir); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
-	return floor.MeasureDurability(puts, valueSize, dir, d)
+	before, _ := runstats.SelfUsage()
+	rate, err := floor.MeasureDurability(puts, valueSize, dir, d)
+	after, _ := runstats.SelfUsage()
+	return rate, after.Sub(before).CPUS(), err
 }
 
 // writeConfig saves cfg for the master and the processes it starts.
@@ -93,10 +101,13 @@ func (e *env) writeConfig(cfg *config.Config) (string, error) {
 // runMaster runs bin/master on a script and returns its figures. A run in
 // which some lines failed still counts (Errors says how many); a master that
 // could not start or wrote no figures is an error.
-func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats, error) {
+//
+// It also returns the master's rusage as bench reaped it: the master's own
+// and that of every process it reaped.
+func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats, Usage, error) {
 	script, err := os.Open(scriptPath)
 	if err != nil {
-		return nil, err
+		return nil, Usage{}, err
 	}
 	defer script.Close()
 	statsPath := e.path("stats.json")
@@ -104,7 +115,7 @@ func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats
 	args := []string{"-config", cfgPath, "-bin", e.binDir, "-stats", statsPath}
 	logf, err := os.Create(e.path("master.stderr"))
 	if err != nil {
-		return nil, err
+		return nil, Usage{}, err
 	}
 	defer logf.Close()
 	var stderr bytes.Buffer
@@ -120,20 +131,21 @@ func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, Usage{}, ctx.Err()
 	}
 	var ee *exec.ExitError
 	if runErr != nil && !(errors.As(runErr, &ee) && ee.ExitCode() == 1) {
-		return nil, fmt.Errorf("master: %v\n%s", runErr, tail(stderr.Bytes(), 15))
+		return nil, Usage{}, fmt.Errorf("master: %v\n%s", runErr, tail(stderr.Bytes(), 15))
 	}
 	if runErr != nil {
 		e.logf("some script lines failed; the master's last lines:\n%s", tail(stderr.Bytes(), 8))
 	}
 	s, err := readStats(statsPath)
 	if err != nil {
-		return nil, fmt.Errorf("master wrote no figures: %w\n%s", err, tail(stderr.Bytes(), 15))
+		return nil, Usage{}, fmt.Errorf("master wrote no figures: %w\n%s", err, tail(stderr.Bytes(), 15))
 	}
-	return s, nil
+	u, _ := runstats.ProcessUsage(cmd.ProcessState)
+	return s, u, nil
 }
 
 // tail is the last n lines of b, indented, each cut at 200 bytes: a failed
@@ -153,10 +165,18 @@ func tail(b []byte, n int) string {
 }
 
 // stopFunc stops a cluster's helper processes and returns the peak RSS in
-// KB of the servers it watched, by id.
-type stopFunc func() map[uint32]int64
+// KB of the servers it watched, by id, and their rusage by role.
+type stopFunc func() stopped
 
-func noStop() map[uint32]int64 { return nil }
+// stopped is what a stopFunc reports of the processes it stopped.
+type stopped struct {
+	peaks map[uint32]int64
+	// cpu is the rusage of the watchdogs (with their servers) and clients
+	// it reaped; Master is unused.
+	cpu runstats.CPU
+}
+
+func noStop() stopped { return stopped{} }
 
 // job is one benchmark run to do: a script, a cluster, the floor to
 // compare with.
@@ -193,7 +213,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	// during: they would compete) and the faster counts: it is the least a
 	// put can cost, and on a shared machine a burst of someone else's I/O
 	// only ever slows it down.
-	fl, err := e.measureFloor(j.floorPuts, j.floorSize)
+	fl, flCPU, err := e.measureFloor(j.floorPuts, j.floorSize)
 	if err != nil {
 		return Result{}, fmt.Errorf("floor: %w", err)
 	}
@@ -203,22 +223,24 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 		return Result{}, err
 	}
 	var once sync.Once
-	var peaks map[uint32]int64
-	stopOnce := func() { once.Do(func() { peaks = stop() }) }
+	var st stopped
+	stopOnce := func() { once.Do(func() { st = stop() }) }
 	defer stopOnce()
 	t0 := time.Now()
-	s, err := e.runMaster(ctx, cfgPath, scriptPath)
+	s, usage, err := e.runMaster(ctx, cfgPath, scriptPath)
 	stopOnce()
 	if err != nil {
 		return Result{}, err
 	}
-	fl2, err := e.measureFloor(j.floorPuts, j.floorSize)
+	fl2, flCPU2, err := e.measureFloor(j.floorPuts, j.floorSize)
 	if err != nil {
 		return Result{}, fmt.Errorf("floor: %w", err)
 	}
-	fl = max(fl, fl2)
+	// Like its rate, the floor's CPU per put is the better of the two.
+	fl, flCPU = max(fl, fl2), min(flCPU, flCPU2)
 	r := resultOf(s)
-	for id, kb := range peaks {
+	r.setCPU(clusterUsage(usage, s.CPU, st.cpu), s.Puts, flCPU, j.floorPuts)
+	for id, kb := range st.peaks {
 		if r.PeakRSSKB[id] <= 0 {
 			r.PeakRSSKB[id] = kb
 		}

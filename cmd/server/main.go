@@ -18,6 +18,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,8 +100,9 @@ func run() int {
 	}
 	defer logFile.Close()
 	dbPath := filepath.Join(cfg.ServerDir(uint32(*id)), "store.db")
+	opts.Syncs = new(atomic.Uint64)
 	open := func() (storage.Backend, error) {
-		return storage.OpenBolt(dbPath, storage.BoltOptions{NoSync: !cfg.Durability.Fsync})
+		return storage.OpenBolt(dbPath, storage.BoltOptions{NoSync: !cfg.Durability.Fsync, Syncs: opts.Syncs})
 	}
 	db, err := open()
 	if err != nil {

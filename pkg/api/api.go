@@ -188,16 +188,19 @@ type RaftStatus struct {
 // The JSON names are those of the master's -stats record (package runstats),
 // which carries a StatsReply per server.
 type StatsReply struct {
-	ID           uint32 `json:"id"`
-	Puts         uint64 `json:"puts"`
-	Gets         uint64 `json:"gets"`
-	Deletes      uint64 `json:"deletes"`
-	Commits      uint64 `json:"commits"`     // group commits (log appends by the committer)
-	Checkpoints  uint64 `json:"checkpoints"` // foldings of the log into the bbolt file
-	Batches      uint64 `json:"batches"`     // memberlist messages sent (each a batch)
-	Bytes        uint64 `json:"bytes"`       // bytes of those messages
-	Writes       uint64 `json:"writes"`      // entries sent on the fast path
-	Relayed      uint64 `json:"relayed"`     // of those, entries of another origin
+	ID          uint32 `json:"id"`
+	Puts        uint64 `json:"puts"`
+	Gets        uint64 `json:"gets"`
+	Deletes     uint64 `json:"deletes"`
+	Commits     uint64 `json:"commits"`     // group commits (log appends by the committer)
+	Checkpoints uint64 `json:"checkpoints"` // foldings of the log into the bbolt file
+	// Fsyncs counts the fdatasyncs and fsyncs of the server's store
+	// (storage.BoltOptions.Syncs); 0 for a store that does not count them.
+	Fsyncs       uint64 `json:"fsyncs"`
+	Batches      uint64 `json:"batches"` // memberlist messages sent (each a batch)
+	Bytes        uint64 `json:"bytes"`   // bytes of those messages
+	Writes       uint64 `json:"writes"`  // entries sent on the fast path
+	Relayed      uint64 `json:"relayed"` // of those, entries of another origin
 	Acks         uint64 `json:"acks"`
 	Deltas       uint64 `json:"deltas"` // repair messages
 	DeltaEntries uint64 `json:"delta_entries"`

@@ -128,6 +128,7 @@ func addStats(a *api.StatsReply, b api.StatsReply) {
 	a.Puts += b.Puts
 	a.Gets += b.Gets
 	a.Commits += b.Commits
+	a.Fsyncs += b.Fsyncs
 	a.Batches += b.Batches
 	a.Bytes += b.Bytes
 	a.Writes += b.Writes
@@ -179,6 +180,7 @@ func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 		addStats(&total, s.prior)
 		addStats(&total, s.cur)
 	}
+	st.CPU = m.cpu()
 	if n := float64(mt.puts.ok); n > 0 {
 		st.MsgsPerPut = runstats.MsgsPerPut{
 			Total: round3(float64(total.Batches) / n), Writes: round3(float64(total.Writes) / n),
@@ -186,8 +188,26 @@ func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 			Deltas: round3(float64(total.Deltas) / n),
 		}
 		st.BytesPerPut = round3(float64(total.Bytes) / n)
+		st.FsyncsPerPut = round3(float64(total.Fsyncs) / n)
 	}
 	return st
+}
+
+// cpu is the run's rusage by role: the master's own, and that of the
+// watchdogs (with their servers) and clients it started and has reaped
+// (all of them, once shutdown has run). Nil where there is no rusage.
+// Processes the master found running and did not start are not counted.
+func (m *master) cpu() *runstats.CPU {
+	self, ok := runstats.SelfUsage()
+	if !ok {
+		return nil
+	}
+	c := &runstats.CPU{Master: self}
+	if m.launch != nil {
+		c.Servers = m.launch.reapedUsage("watchdog")
+		c.Clients = m.launch.reapedUsage("client")
+	}
+	return c
 }
 
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }

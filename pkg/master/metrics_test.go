@@ -47,14 +47,17 @@ func TestPeakRSS_OwnProcess(t *testing.T) {
 func TestMetrics_CountersSurviveRestarts(t *testing.T) {
 	mt := newMetrics()
 	mt.started(0, 100)
-	mt.server(0).cur = api.StatsReply{Puts: 5, Batches: 7}
+	mt.server(0).cur = api.StatsReply{Puts: 5, Batches: 7, Fsyncs: 9}
 	mt.started(0, 200) // killed and started again: its counters start over
-	mt.server(0).cur = api.StatsReply{Puts: 2, Batches: 3}
+	mt.server(0).cur = api.StatsReply{Puts: 2, Batches: 3, Fsyncs: 6}
 	m := &master{met: mt, cfg: testConfig(t, 1, 1)}
 	mt.puts.ok = 10
 	st := m.stats(time.Second, 0)
 	if st.MsgsPerPut.Total != 1.0 {
 		t.Errorf("msgs per put %v, want (7+3)/10", st.MsgsPerPut.Total)
+	}
+	if st.FsyncsPerPut != 1.5 {
+		t.Errorf("fsyncs per put %v, want (9+6)/10", st.FsyncsPerPut)
 	}
 	if s := st.Servers["0"]; s.Pid != 200 {
 		t.Errorf("server 0 pid %d, want the newest", s.Pid)

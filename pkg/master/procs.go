@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/runstats"
 )
 
 // launcher starts the local helper processes (watchdogs, clients) that were
@@ -27,9 +28,13 @@ type launcher struct {
 	logDir    string
 	pids      pidFiles
 
-	// mu guards procs, appended to by concurrent starts.
+	// mu guards procs, appended to by concurrent starts, and usage.
 	mu    sync.Mutex
 	procs []*proc
+	// usage adds up the rusage of every started process reaped, by
+	// binary ("watchdog", "client"): a watchdog's includes the servers it
+	// reaped.
+	usage map[string]runstats.Usage
 }
 
 // proc is one started process; done is closed once it has been reaped.
@@ -85,12 +90,29 @@ func (l *launcher) start(binary string, id uint32) (*proc, error) {
 	go func() {
 		p.err = cmd.Wait()
 		l.pids.remove(name)
+		if u, ok := runstats.ProcessUsage(cmd.ProcessState); ok {
+			l.mu.Lock()
+			if l.usage == nil {
+				l.usage = map[string]runstats.Usage{}
+			}
+			sum := l.usage[binary]
+			sum.Add(u)
+			l.usage[binary] = sum
+			l.mu.Unlock()
+		}
 		close(p.done)
 	}()
 	l.mu.Lock()
 	l.procs = append(l.procs, p)
 	l.mu.Unlock()
 	return p, nil
+}
+
+// reapedUsage is the rusage of the processes of binary reaped so far.
+func (l *launcher) reapedUsage(binary string) runstats.Usage {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.usage[binary]
 }
 
 // count is how many processes were started.

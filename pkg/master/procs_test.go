@@ -16,6 +16,7 @@ import (
 	"gossipkv/pkg/api"
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/rpcconn"
+	"gossipkv/pkg/runstats"
 )
 
 // TestMain lets the test binary stand in for the watchdog and client
@@ -116,6 +117,7 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 		}
 	})
 
+	statsPath := filepath.Join(t.TempDir(), "stats.json")
 	r := runScript(t, cfg, lines(
 		"joinServer 0",
 		"joinServer 1",
@@ -131,6 +133,7 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 		o.ConfigPath = cfgPath
 		o.Echo = false
 		o.Run = "run1"
+		o.StatsFile = statsPath
 	})
 	if r.code != ExitOK {
 		t.Fatalf("exit %d, want %d", r.code, ExitOK)
@@ -167,6 +170,23 @@ func TestRun_StartsAndStopsProcesses(t *testing.T) {
 	for _, name := range []string{"watchdog-0", "watchdog-1", "client-2"} {
 		if _, err := os.Stat(filepath.Join(cfg.LogDir(), name+".stderr")); err != nil {
 			t.Errorf("no log for %s: %v", name, err)
+		}
+	}
+	// The -stats record has the rusage of what the master reaped, by role.
+	st, err := runstats.Read(statsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CPU == nil {
+		t.Fatal("-stats has no cpu")
+	}
+	c := st.CPU
+	if c.Servers.Procs != 2 || c.Clients.Procs != 1 || c.Master.Procs != 1 {
+		t.Errorf("cpu counted %d watchdogs, %d clients, %d masters; want 2, 1, 1", c.Servers.Procs, c.Clients.Procs, c.Master.Procs)
+	}
+	for what, u := range map[string]runstats.Usage{"master": c.Master, "watchdogs": c.Servers, "clients": c.Clients} {
+		if u.CPUS() <= 0 || u.Ctxsw() <= 0 {
+			t.Errorf("%s: %.6f s of CPU, %d context switches; want both positive", what, u.CPUS(), u.Ctxsw())
 		}
 	}
 }

@@ -30,9 +30,15 @@ type Stats struct {
 	Servers         map[string]Server `json:"servers"`
 	MsgsPerPut      MsgsPerPut        `json:"msgs_per_put"`
 	BytesPerPut     float64           `json:"bytes_per_put"`
-	ErrDep          int               `json:"err_dep"`
-	ErrConn         int               `json:"err_conn"`
-	StaleReads      int               `json:"stale_reads"`
+	// FsyncsPerPut is the fdatasyncs and fsyncs of every server's store
+	// (api.StatsReply.Fsyncs, over every run of each server) per
+	// successful put.
+	FsyncsPerPut float64 `json:"fsyncs_per_put"`
+	// CPU is the run's rusage by role; absent where there is none.
+	CPU        *CPU `json:"cpu,omitempty"`
+	ErrDep     int  `json:"err_dep"`
+	ErrConn    int  `json:"err_conn"`
+	StaleReads int  `json:"stale_reads"`
 	// Check is the verdict of -check; absent without it.
 	Check *Check `json:"check,omitempty"`
 	// Linearizability is the linearizability verdict of a -check run.

@@ -78,6 +78,10 @@ type Options struct {
 	// serving, failing only the puts of that commit. Nil: a failed commit
 	// stops the server.
 	Reopen func() (storage.Backend, error)
+	// Syncs, when set, is the counter of the store's fsyncs (given to
+	// storage.BoltOptions.Syncs of every store Backend and Reopen open),
+	// which Stats reports.
+	Syncs *atomic.Uint64
 	// Transport carries gossip; nil means a memberlist NetTransport bound
 	// to Peers[ID]. Tests pass a memberlist.MockNetwork transport.
 	Transport memberlist.NodeAwareTransport
@@ -1291,8 +1295,16 @@ func (s *Server) Stats() api.StatsReply {
 		ID: s.opts.ID, Puts: s.puts.Load(), Deletes: s.deletes.Load(), Gets: s.gets.Load(), Commits: s.commits.Load(), Checkpoints: s.checkpoints.Load(),
 		Batches: o.batches.Load(), Bytes: o.bytes.Load(), Writes: o.writes.Load(), Relayed: o.relayed.Load(),
 		Acks: o.acks.Load(), Deltas: o.deltas.Load(), DeltaEntries: o.deltaEntries.Load(), SendFailures: o.failures.Load(),
-		RefusedAhead: s.refused.Load(),
+		RefusedAhead: s.refused.Load(), Fsyncs: s.syncs(),
 	}
+}
+
+// syncs is the store's fsyncs so far (0 when not counted).
+func (s *Server) syncs() uint64 {
+	if s.opts.Syncs == nil {
+		return 0
+	}
+	return s.opts.Syncs.Load()
 }
 
 // SkewClock shifts the physical clock this server's hybrid logical

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -54,9 +55,33 @@ type BoltOptions struct {
 	// LockTimeout is how long OpenBolt waits for the file lock of a previous
 	// process; zero means DefaultLockTimeout.
 	LockTimeout time.Duration
+	// Syncs, when set, counts every fdatasync and fsync the store makes:
+	// the log's appends, resets and synced cuts, two per bbolt transaction
+	// it commits (its data pages, then its meta page), and the directory
+	// syncs. bbolt's fsync when it grows the file is not counted (it
+	// happens once per growth of the file, not per put). One counter may
+	// be shared by successive stores (a reopen).
+	Syncs *atomic.Uint64
 	// fs is the log's file system; nil: the operating system's. Tests
 	// put one there that loses what was not synced (a power loss).
 	fs fileSystem
+}
+
+// synced counts n syncs in o.Syncs, when set.
+func (o BoltOptions) synced(n uint64) {
+	if o.Syncs != nil {
+		o.Syncs.Add(n)
+	}
+}
+
+// update runs fn in a read-write transaction of db and counts the two
+// fdatasyncs of its commit.
+func (o BoltOptions) update(db *bolt.DB, fn func(*bolt.Tx) error) error {
+	err := db.Update(fn)
+	if err == nil && !o.NoSync {
+		o.synced(2)
+	}
+	return err
 }
 
 // fileSystem is the log's file system (see BoltOptions.fs).
@@ -164,7 +189,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	var folded uint64
 	var foldedKnown bool
 	if err := guard(path, func() error {
-		return db.Update(func(tx *bolt.Tx) (err error) {
+		return opts.update(db, func(tx *bolt.Tx) (err error) {
 			if version, err = initFormat(tx, withMeta); err != nil {
 				return err
 			}
@@ -205,6 +230,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 			_ = b.Close()
 			return nil, fmt.Errorf("storage: sync directory of %s: %w", path, err)
 		}
+		opts.synced(1)
 	}
 	b.damaged = len(b.opened) > 0
 	return b, nil
@@ -221,7 +247,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 func (b *Bolt) openLog(folded uint64, foldedKnown bool) error {
 	var scans [2]scan
 	for i := range b.logs {
-		w, err := openWAL(segmentPath(b.path, i), b.opts.NoSync, b.opts.fileSystem())
+		w, err := openWAL(segmentPath(b.path, i), b.opts.NoSync, b.opts.fileSystem(), b.opts.synced)
 		if err != nil {
 			return err
 		}
@@ -658,7 +684,7 @@ func (b *Bolt) commit(entries []model.Entry, meta *model.Meta) error {
 	}
 
 	err := guard(b.path, func() error {
-		return b.db.Update(func(tx *bolt.Tx) error {
+		return b.opts.update(b.db, func(tx *bolt.Tx) error {
 			w, mr, err := openStore(tx)
 			if err != nil {
 				return err
@@ -834,7 +860,7 @@ func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
 	if err != nil {
 		return err
 	}
-	err = ndb.Update(func(tx *bolt.Tx) error {
+	err = b.opts.update(ndb, func(tx *bolt.Tx) error {
 		if _, err := initFormat(tx, false); err != nil {
 			return err
 		}
@@ -866,6 +892,7 @@ func (b *Bolt) rebuild(entries []model.Entry, meta model.Meta) error {
 		if err := syncDir(filepath.Dir(b.path)); err != nil {
 			return err
 		}
+		b.opts.synced(1)
 	}
 	return guard(b.path, func() error {
 		var err error

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -245,5 +246,42 @@ func TestBolt_Checkpoint_RemovesCollectedTombstoneRecords(t *testing.T) {
 	st, err := b.Load()
 	if err != nil || len(st.Damage) > 0 || len(st.Entries) != 10 {
 		t.Fatalf("Load after collection: %d entries, damage %q, err %v", len(st.Entries), st.Damage, err)
+	}
+}
+
+// Syncs counts one fdatasync per log append and two per bbolt commit, and
+// none without fsync.
+func TestBolt_Syncs_Counted(t *testing.T) {
+	for _, noSync := range []bool{false, true} {
+		var n atomic.Uint64
+		b, err := OpenBolt(filepath.Join(t.TempDir(), "state.db"), BoltOptions{NoSync: noSync, Syncs: &n})
+		if err != nil {
+			t.Fatalf("OpenBolt: %v", err)
+		}
+		opened := n.Load()
+		if err := b.Log([]model.Entry{entry("a", "1", 1, 1, 1)}, metaAt(1, 1, 1)); err != nil {
+			t.Fatalf("Log: %v", err)
+		}
+		logged := n.Load()
+		if err := b.Checkpoint(); err != nil {
+			t.Fatalf("Checkpoint: %v", err)
+		}
+		checkpointed := n.Load()
+		b.Close()
+		if noSync {
+			if checkpointed != 0 {
+				t.Errorf("NoSync: %d syncs counted, want 0", checkpointed)
+			}
+			continue
+		}
+		if opened == 0 {
+			t.Errorf("no sync counted at open")
+		}
+		if got := logged - opened; got != 1 {
+			t.Errorf("a log append counted %d syncs, want 1", got)
+		}
+		if got := checkpointed - logged; got != 2 {
+			t.Errorf("a checkpoint counted %d syncs, want 2", got)
+		}
 	}
 }

@@ -48,6 +48,8 @@ type wal struct {
 	size   int64
 	seed   uint32 // CRC-32C of the salt: every sum starts from it
 	noSync bool
+	// synced counts the syncs made (BoltOptions.synced).
+	synced func(n uint64)
 }
 
 // logRecord is what one Log call made durable: entries, and a set of
@@ -125,7 +127,7 @@ type scan struct {
 // openWAL opens or creates a segment. A new segment, or one whose header a
 // crash left incomplete (no record can follow an unsynced header), gets a
 // fresh header.
-func openWAL(path string, noSync bool, fs fileSystem) (*wal, error) {
+func openWAL(path string, noSync bool, fs fileSystem, synced func(uint64)) (*wal, error) {
 	f, err := fs.openFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
@@ -135,7 +137,7 @@ func openWAL(path string, noSync bool, fs fileSystem) (*wal, error) {
 		f.Close()
 		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
 	}
-	w := &wal{path: path, f: f, fs: fs, size: st.Size(), noSync: noSync}
+	w := &wal{path: path, f: f, fs: fs, size: st.Size(), noSync: noSync, synced: synced}
 	if w.size <= walHeaderSize {
 		hdr := make([]byte, walHeaderSize)
 		if _, err := io.ReadFull(io.NewSectionReader(f, 0, w.size), hdr[:w.size]); err != nil {
@@ -171,7 +173,7 @@ func (w *wal) reset() error {
 	if w.noSync {
 		return nil
 	}
-	if err := w.fs.datasync(w.f); err != nil {
+	if err := w.datasync(); err != nil {
 		return fmt.Errorf("storage: reset log %s: %w", w.path, err)
 	}
 	return nil
@@ -352,7 +354,7 @@ func (w *wal) appendRecord(rec logRecord) error {
 	binary.LittleEndian.PutUint32(raw[20:], crc32.Update(w.seed, castagnoli, raw[:20]))
 	_, err := w.f.Write(raw)
 	if err == nil && !w.noSync {
-		err = w.fs.datasync(w.f)
+		err = w.datasync()
 	}
 	if err != nil {
 		if terr := w.truncate(w.size, true); terr != nil {
@@ -377,6 +379,14 @@ func (w *wal) truncate(size int64, sync bool) error {
 	w.size = size
 	if !sync || w.noSync {
 		return nil
+	}
+	return w.datasync()
+}
+
+// datasync makes the segment's data durable, and counts the call.
+func (w *wal) datasync() error {
+	if w.synced != nil {
+		w.synced(1)
 	}
 	return w.fs.datasync(w.f)
 }
