@@ -183,6 +183,12 @@ func TestUp_EndpointsAttachedScriptsSIGINT(t *testing.T) {
 	}
 
 	// A second up on the same data directory names the first.
+	// A script that asks for the other consistency is refused, not run
+	// in the mode the cluster happens to be in.
+	_, stderr, code = runMasterOut(t, bin, "get 3 a\n", "-consistency", "linearizable", "-config", cfgPath)
+	if code != 2 || !strings.Contains(stderr, "it runs consistency eventual, and this master asks for linearizable") {
+		t.Errorf("attach asking for linearizable to an eventual cluster: exit %d, stderr:\n%s", code, stderr)
+	}
 	_, stderr, code = runMasterOut(t, bin, "", "up", "-config", cfgPath)
 	if want := "is in use by `master up` pid " + strconv.Itoa(u.cmd.Process.Pid); code != 2 || !strings.Contains(stderr, want) {
 		t.Errorf("second up: exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, want)

@@ -84,7 +84,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.statsPath, "stats", "", "write the run's metrics as JSON to `file`")
 	fs.StringVar(&f.historyPath, "history", "", "with -check, write the recorded history to `file` (JSON Lines: one operation or cluster event a line)")
 	fs.StringVar(&f.historyHTMLPath, "history-html", "", "with -check, write the linearizability check's visualization (porcupine's HTML page) to `file`")
-	fs.StringVar(&f.consistency, "consistency", "", "eventual or linearizable: overrides the config's consistency for this run (the servers it starts get it too)")
+	consistencyFlag(fs, &f.consistency)
 	fs.BoolVar(&f.attach, "attach", false, "run the script on the cluster that \"master up\" keeps up on the config's data directory, and never start one (exit 2 if none is up)")
 }
 
@@ -115,12 +115,8 @@ func runMain(args []string) int {
 	if !ok {
 		return master.ExitStart
 	}
-	if f.consistency != "" {
-		cfg.Consistency = f.consistency
-		if err := cfg.Validate(); err != nil {
-			fmt.Fprintf(os.Stderr, "master: -consistency %s: %v\n", f.consistency, err)
-			return master.ExitStart
-		}
+	if !applyConsistency("master", cfg, f.consistency) {
+		return master.ExitStart
 	}
 	ctx, cancel := signalContext(syscall.SIGINT, syscall.SIGTERM)
 	defer cancel(nil)
@@ -155,6 +151,25 @@ func exitCode(ctx context.Context, code int) int {
 		}
 	}
 	return code
+}
+
+// consistencyFlag registers -consistency.
+func consistencyFlag(fs *flag.FlagSet, v *string) {
+	fs.StringVar(v, "consistency", "", "eventual or linearizable: overrides the config's consistency for this run (the servers it starts get it too)")
+}
+
+// applyConsistency puts a -consistency into the config, and says whether
+// the config is still valid (else it has said why).
+func applyConsistency(cmd string, cfg *config.Config, consistency string) bool {
+	if consistency == "" {
+		return true
+	}
+	cfg.Consistency = consistency
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: -consistency %s: %v\n", cmd, consistency, err)
+		return false
+	}
+	return true
 }
 
 // logFormatFlag registers -log-format, for the processes a command starts.

@@ -40,6 +40,8 @@ Flags:
 	fs.StringVar(&binDir, "bin", binDir, "`dir`ectory of the watchdog and client binaries")
 	var logFormat config.LogFormat
 	logFormatFlag(fs, &logFormat)
+	var consistency string
+	consistencyFlag(fs, &consistency)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -47,7 +49,7 @@ Flags:
 		return master.ExitStart
 	}
 	path, cfg, ok := loadConfig("master up", *cfgPath)
-	if !ok {
+	if !ok || !applyConsistency("master up", cfg, consistency) {
 		return master.ExitStart
 	}
 	// A closed terminal stops the cluster too, unless the master was
@@ -62,6 +64,6 @@ Flags:
 	defer std.close()
 	return master.Up(ctx, master.Options{
 		Config: cfg, ConfigPath: path, BinDir: binDir, KeepData: *keep, LogFormat: logFormat,
-		Stdout: std.stdout, Stderr: std.stderr,
+		Consistency: consistency, Stdout: std.stdout, Stderr: std.stderr,
 	}, std.local)
 }

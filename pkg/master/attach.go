@@ -114,7 +114,8 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 		errf("%v", err)
 		return ExitStart
 	}
-	h := hello{Version: controlVersion, Cluster: opts.Config.Cluster, Pid: os.Getpid(), Echo: opts.Echo, Config: opts.ConfigPath, Quiet: opts.Quiet}
+	h := hello{Version: controlVersion, Cluster: opts.Config.Cluster, Pid: os.Getpid(), Echo: opts.Echo, Config: opts.ConfigPath, Quiet: opts.Quiet,
+		Consistency: opts.Consistency}
 	c.SetDeadline(time.Now().Add(controlHelloTimeout))
 	var ans answer
 	err := writeJSONFrame(c, frameHello, h)
@@ -139,7 +140,7 @@ func attach(ctx context.Context, opts Options, c net.Conn, stdin io.Reader) int 
 	}
 	c.SetDeadline(time.Time{})
 	if !opts.Quiet {
-		errf("running the script on the cluster that is up: master pid %d, run %s, config %s", ans.Pid, ans.Run, ans.Config)
+		errf("running the script on the cluster that is up: master pid %d, run %s, config %s, consistency %s", ans.Pid, ans.Run, ans.Config, ans.Consistency)
 	}
 
 	stop := make(chan struct{})

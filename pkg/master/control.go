@@ -75,6 +75,9 @@ type hello struct {
 	Config  string `json:"config,omitempty"`
 	// Quiet: send back only errors on stderr (Options.Quiet).
 	Quiet bool `json:"quiet,omitempty"`
+	// Consistency is the mode the attacher asked for (-consistency);
+	// empty: whichever the cluster that is up runs.
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // answer is the up master's reply to a hello: Error is empty when it takes
@@ -86,6 +89,8 @@ type answer struct {
 	Run     string `json:"run"`
 	Pid     int    `json:"pid"`
 	Config  string `json:"config,omitempty"`
+	// Consistency is the mode the cluster that is up runs.
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // errNotUp means no master that is up answers on the control socket.

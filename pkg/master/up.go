@@ -61,6 +61,7 @@ func Up(ctx context.Context, opts Options, local io.Reader) int {
 	// starts waits for it instead of finding nothing there.
 	cs, err := listenControl(ctx, m.cfg.DataDir, answer{
 		Version: controlVersion, Cluster: m.cfg.Cluster, Run: m.self.Run, Pid: os.Getpid(), Config: opts.ConfigPath,
+		Consistency: m.cfg.Consistency,
 	})
 	if err != nil {
 		m.errf("%v", err)
@@ -344,6 +345,8 @@ func (cs *controlServer) handle(c net.Conn) {
 		ans.Error = fmt.Sprintf("it speaks version %d of the attach protocol, this master %d: use masters built from the same source", controlVersion, h.Version)
 	case h.Cluster != cs.self.Cluster:
 		ans.Error = fmt.Sprintf("it runs cluster %q, and this master's config names cluster %q", cs.self.Cluster, h.Cluster)
+	case h.Consistency != "" && h.Consistency != cs.self.Consistency:
+		ans.Error = fmt.Sprintf("it runs consistency %s, and this master asks for %s: leave -consistency out to run the script there, or stop that master and start one with -consistency %s", cs.self.Consistency, h.Consistency, h.Consistency)
 	}
 	select {
 	case <-cs.closing:
