@@ -180,6 +180,7 @@ type Node struct {
 	trans *raft.NetworkTransport
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
+	logs  raft.LogStore
 
 	// readyTerm is the term in which this node, as leader, has committed
 	// an entry of its own; until then its commit index may lag entries
@@ -237,7 +238,7 @@ func New(cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("raftkv: %w", err))
 	}
 
-	n := &Node{cfg: cfg, log: log, fsm: newFSM(), store: store}
+	n := &Node{cfg: cfg, log: log, fsm: newFSM(), store: store, logs: logs}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.layer = newLayer(cfg.Addr, cfg.Label, cfg.Dial, log)
 	n.layer.forward = n.serveForward
@@ -386,10 +387,11 @@ type Status struct {
 	CommitIndex   uint64
 	AppliedIndex  uint64
 	SnapshotIndex uint64
-	// RaftApplied is the last index raft has applied on this node, its
-	// own no-op entries (a new leader's first) included: those never
-	// reach the FSM, so AppliedIndex may stay below a CommitIndex that
-	// RaftApplied reaches.
+	// RaftApplied is the last index up to which everything is applied on
+	// this node: the FSM's applied index, carried over the entries after
+	// it that never reach the FSM (raft's no-op, a new leader's first).
+	// raft's own applied index is not it: raft moves it when it hands a
+	// batch to the FSM's goroutine, before the FSM has applied it.
 	RaftApplied uint64
 	// Voters is the latest configuration's voting members.
 	Voters []Peer
@@ -404,8 +406,8 @@ func (n *Node) Status() Status {
 		LastIndex:    n.raft.LastIndex(),
 		CommitIndex:  n.raft.CommitIndex(),
 		AppliedIndex: n.fsm.appliedIndex(),
-		RaftApplied:  n.raft.AppliedIndex(),
 	}
+	s.RaftApplied = n.appliedThrough(s.AppliedIndex, n.raft.AppliedIndex())
 	if addr, id := n.raft.LeaderWithID(); addr != "" {
 		s.Leader.Addr = string(addr)
 		s.Leader.ID, _ = parseServerID(id)
@@ -421,6 +423,22 @@ func (n *Node) Status() Status {
 		}
 	}
 	return s
+}
+
+// appliedThrough carries the FSM's applied index over the entries up to
+// raft's applied index that the FSM never sees (no-ops, barriers). It
+// stops at the first command or configuration entry, which the FSM has not
+// applied yet, and at an entry the log no longer holds.
+func (n *Node) appliedThrough(fsmIndex, raftIndex uint64) uint64 {
+	at := fsmIndex
+	for i := fsmIndex + 1; i <= raftIndex; i++ {
+		var l raft.Log
+		if n.logs.GetLog(i, &l) != nil || l.Type == raft.LogCommand || l.Type == raft.LogConfiguration {
+			break
+		}
+		at = i
+	}
+	return at
 }
 
 // Shutdown stops the node: operations in flight end (with ErrStopped or,
