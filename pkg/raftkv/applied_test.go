@@ -20,7 +20,10 @@ func TestNode_StatusApplied_NeverAheadOfTheStateMachine(t *testing.T) {
 	for i := range 300 {
 		v, err := c.node(l).Put(ctx, []byte("k"), []byte(fmt.Sprint(i)))
 		if err != nil {
-			t.Fatal(err)
+			// Availability is not what this test is about: a leader
+			// change under load may leave a put's fate unknown.
+			t.Logf("put %d: %v", i, err)
+			continue
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for f.Status().RaftApplied < uint64(v.Wall) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"gossipkv/pkg/model"
@@ -26,6 +27,12 @@ import (
 // The leader runs a forwarded request itself and never forwards it again:
 // if it no longer leads it answers statusNotLeader, and the follower looks
 // for the new leader until its timeout.
+//
+// A follower that cannot dial the leader (its link is cut) but reaches
+// other members relays through one of them: it sends the request marked
+// Relay to a voter, which forwards it to the leader once, never further.
+// A server cut off from the leader but linked to a quorum is thus not
+// unavailable, as the servers' own replication routes around a cut link.
 
 // maxForwardFrame bounds one frame; a larger length is garbage.
 const maxForwardFrame = 64 << 20
@@ -61,6 +68,9 @@ type request struct {
 	// gives up when nobody waits any more. A duration, not a deadline:
 	// the two clocks need not agree.
 	Timeout time.Duration `msgpack:"t"`
+	// Relay: the sender could not reach the leader; a receiver that does
+	// not lead forwards it to the leader, once.
+	Relay bool `msgpack:"r,omitempty"`
 }
 
 type response struct {
@@ -76,7 +86,7 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (response,
 	req.Timeout = remaining(ctx)
 	conn, err := n.layer.open(addr, kindForward, min(req.Timeout, n.cfg.IOTimeout))
 	if err != nil {
-		return response{}, fmt.Errorf("%w: leader %s unreachable: %v", errNotLeader, addr, err)
+		return response{}, fmt.Errorf("%w: %s: %v", errUnreachable, addr, err)
 	}
 	defer conn.Close()
 	if d, ok := ctx.Deadline(); ok {
@@ -126,7 +136,18 @@ func (n *Node) serveForward(conn net.Conn) {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, min(req.Timeout, n.cfg.Timeout))
 	defer cancel()
-	resp, err := n.local(ctx, req)
+	var resp response
+	var err error
+	addr, _ := n.raft.LeaderWithID()
+	switch {
+	case req.Relay && n.raft.State() != raft.Leader && addr != "":
+		req.Relay = false
+		resp, err = n.forward(ctx, string(addr), req)
+	case req.Relay && n.raft.State() != raft.Leader:
+		err = fmt.Errorf("%w: no leader known to relay to", errNotLeader)
+	default:
+		resp, err = n.local(ctx, req)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, errNotLeader):

@@ -43,6 +43,10 @@ var (
 // timeout.
 var errNotLeader = errors.New("raftkv: not the leader")
 
+// errUnreachable: the node a request was for could not be dialed, so
+// nothing was sent; it is an errNotLeader, to be tried elsewhere.
+var errUnreachable = fmt.Errorf("%w: unreachable", errNotLeader)
+
 // Peer names a member of the Raft group: its server id and the address its
 // node listens at (what the peers' DialFunc takes).
 type Peer struct {
@@ -536,13 +540,31 @@ func (n *Node) attempt(ctx context.Context, req request) (response, error) {
 		return n.local(ctx, req)
 	}
 	addr, id := n.raft.LeaderWithID()
-	if addr == "" {
-		return response{}, fmt.Errorf("%w: no leader known", errNotLeader)
-	}
 	if id == serverID(n.cfg.ID) {
 		return response{}, fmt.Errorf("%w: stepping down or up", errNotLeader)
 	}
-	return n.forward(ctx, string(addr), req)
+	err := fmt.Errorf("%w: no leader known", errNotLeader)
+	if addr != "" {
+		var resp response
+		if resp, err = n.forward(ctx, string(addr), req); !errors.Is(err, errUnreachable) {
+			return resp, err
+		}
+	}
+	// The leader cannot be dialed, or is not known here (a follower cut
+	// off from it hears no heartbeat): nothing was sent. Relay through a
+	// voter that may reach it.
+	relay := req
+	relay.Relay = true
+	for _, p := range n.Status().Voters {
+		if p.Addr == string(addr) || p.ID == n.cfg.ID {
+			continue
+		}
+		resp, rerr := n.forward(ctx, p.Addr, relay)
+		if !errors.Is(rerr, errNotLeader) {
+			return resp, rerr // answered, or the write's fate is unknown
+		}
+	}
+	return response{}, err
 }
 
 // local runs req on this node's raft, never forwarding it: it fails with
