@@ -48,7 +48,9 @@ func (n *Node) watchLeader() {
 		return ok
 	})
 	n.raft.RegisterObserver(obs)
+	n.wg.Add(1) // Shutdown waits for it
 	go func() {
+		defer n.wg.Done()
 		defer n.raft.DeregisterObserver(obs)
 		for {
 			select {
