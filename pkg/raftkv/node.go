@@ -100,6 +100,10 @@ type Config struct {
 	TrailingLogs      uint64
 	// SnapshotsRetained is how many snapshots Dir keeps.
 	SnapshotsRetained int
+
+	// Faults are deliberate bugs for the checker's tests (fault.go); the
+	// zero value is none.
+	Faults Faults
 }
 
 // DefaultConfig returns timings for servers on one LAN or one machine.
@@ -191,6 +195,8 @@ type Node struct {
 	// that earlier leaders committed, and reads wait for one.
 	readyTerm atomic.Uint64
 
+	fault faultState // FAULT (tests only): see fault.go
+
 	// ctx ends at Shutdown, ending every operation in flight.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -259,6 +265,7 @@ func New(cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("raftkv: %w", err))
 	}
 	n.raft = r
+	n.watchLeader() // FAULT hook: no-op unless StaleLeaderReads
 	log.Info("raft node started", "addr", cfg.Addr, "dir", cfg.Dir, "last_index", r.LastIndex())
 	return n, nil
 }
@@ -536,6 +543,11 @@ func (n *Node) final(ctx context.Context, err error) error {
 // attempt runs req once: here if this node leads, else at the leader it
 // knows of.
 func (n *Node) attempt(ctx context.Context, req request) (response, error) {
+	if req.Op == opGet {
+		if resp, ok := n.faultRead(req.Key); ok { // FAULT (tests only): local read, no read index
+			return resp, nil
+		}
+	}
 	if n.raft.State() == raft.Leader {
 		return n.local(ctx, req)
 	}
@@ -588,6 +600,9 @@ func (n *Node) local(ctx context.Context, req request) (response, error) {
 		return response{}, err
 	}
 	f := n.raft.Apply(cmd, remaining(ctx))
+	if resp, ok := n.ackOnPropose(req); ok { // FAULT (tests only): answered before its commit
+		return resp, nil
+	}
 	if err := writeError(n.await(ctx, f)); err != nil {
 		return response{}, err
 	}
@@ -625,6 +640,9 @@ func writeError(err error) error {
 // committed an entry of its own term, so the first read of a term commits
 // a no-op first.
 func (n *Node) readLocal(ctx context.Context, key []byte) (response, error) {
+	if resp, ok := n.faultRead(key); ok { // FAULT (tests only): no leadership check
+		return resp, nil
+	}
 	term := n.raft.CurrentTerm()
 	if n.readyTerm.Load() != term {
 		cmd, err := encodeCommand(command{Op: opNoop, Origin: n.cfg.ID})
@@ -645,13 +663,7 @@ func (n *Node) readLocal(ctx context.Context, key []byte) (response, error) {
 	if err := n.fsm.waitApplied(ctx, index); err != nil {
 		return response{}, err
 	}
-	reg, ok := n.fsm.get(key)
-	found := ok && !reg.Deleted
-	resp := response{Status: statusOK, Found: found, Version: reg.Version}
-	if found {
-		resp.Value = reg.Value
-	}
-	return resp, nil
+	return n.appliedRead(key), nil
 }
 
 // readError classifies a failed step of a read: a read changes nothing,

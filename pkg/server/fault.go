@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/raftkv"
 )
 
 // Fault is a deliberate bug, for the tests that prove the history checker
@@ -39,6 +40,19 @@ const (
 	// that read a write its server has not seen may write below it, which
 	// a server whose clock is behind (skewClock) makes lose.
 	FaultIgnoreWriteDeps
+	// FaultRaftLocalRead (linearizable mode): a follower answers gets from
+	// its own applied state instead of through the leader's read index; a
+	// follower cut off from the leader reads the past.
+	FaultRaftLocalRead
+	// FaultRaftAckBeforeCommit (linearizable mode): the leader answers a
+	// put or delete as soon as it has proposed it, before a quorum has it;
+	// a leader cut off right then loses the write.
+	FaultRaftAckBeforeCommit
+	// FaultRaftStaleLeader (linearizable mode): the leader reads its own
+	// applied state without confirming its leadership with a quorum, and
+	// goes on doing so after it lost its quorum, until it hears of the new
+	// leader.
+	FaultRaftStaleLeader
 )
 
 var faultNames = map[Fault]string{
@@ -48,6 +62,10 @@ var faultNames = map[Fault]string{
 	FaultAckBeforeCommit: "ack-before-commit",
 	FaultNoCausality:     "no-causality",
 	FaultIgnoreWriteDeps: "ignore-write-deps",
+
+	FaultRaftLocalRead:       "raft-local-read",
+	FaultRaftAckBeforeCommit: "raft-ack-before-commit",
+	FaultRaftStaleLeader:     "raft-stale-leader",
 }
 
 func (f Fault) String() string {
@@ -68,10 +86,21 @@ func ParseFault(s string) (Fault, error) {
 		}
 	}
 	var names []string
-	for _, f := range []Fault{FaultDropWrites, FaultIgnoreDeps, FaultAckBeforeCommit, FaultNoCausality, FaultIgnoreWriteDeps} {
+	for _, f := range []Fault{FaultDropWrites, FaultIgnoreDeps, FaultAckBeforeCommit, FaultNoCausality, FaultIgnoreWriteDeps,
+		FaultRaftLocalRead, FaultRaftAckBeforeCommit, FaultRaftStaleLeader} {
 		names = append(names, f.String())
 	}
 	return NoFault, fmt.Errorf("unknown fault %q (known: %s)", s, strings.Join(names, ", "))
+}
+
+// raft is the fault's part in the Raft node of linearizable mode: none
+// unless f is one of the raft- faults.
+func (f Fault) raft() raftkv.Faults {
+	return raftkv.Faults{
+		LocalReads:       f == FaultRaftLocalRead,
+		AckOnPropose:     f == FaultRaftAckBeforeCommit,
+		StaleLeaderReads: f == FaultRaftStaleLeader,
+	}
 }
 
 // ackBeforeCommitLag is the longest FaultAckBeforeCommit lets acknowledged

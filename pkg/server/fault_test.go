@@ -4,10 +4,12 @@ import (
 	"testing"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/raftkv"
 )
 
 func TestParseFault_Names(t *testing.T) {
-	for _, f := range []Fault{NoFault, FaultDropWrites, FaultIgnoreDeps, FaultAckBeforeCommit, FaultNoCausality} {
+	for _, f := range []Fault{NoFault, FaultDropWrites, FaultIgnoreDeps, FaultAckBeforeCommit, FaultNoCausality,
+		FaultIgnoreWriteDeps, FaultRaftLocalRead, FaultRaftAckBeforeCommit, FaultRaftStaleLeader} {
 		name := f.String()
 		if f == NoFault {
 			name = ""
@@ -19,6 +21,21 @@ func TestParseFault_Names(t *testing.T) {
 	}
 	if _, err := ParseFault("drop-write"); err == nil {
 		t.Error("a misspelt fault was accepted")
+	}
+}
+
+// The raft- faults reach the Raft node each as its own hook, and no other
+// fault touches it.
+func TestFault_RaftHooks(t *testing.T) {
+	want := map[Fault]raftkv.Faults{
+		FaultRaftLocalRead:       {LocalReads: true},
+		FaultRaftAckBeforeCommit: {AckOnPropose: true},
+		FaultRaftStaleLeader:     {StaleLeaderReads: true},
+	}
+	for f := range faultNames {
+		if got := f.raft(); got != want[f] {
+			t.Errorf("%v.raft() = %+v, want %+v", f, got, want[f])
+		}
 	}
 }
 

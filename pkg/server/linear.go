@@ -36,6 +36,7 @@ func (s *Server) startRaft() error {
 	cfg.Addr = o.Peers[o.ID]
 	cfg.Label = gossipLabel(o.Cluster, o.Run)
 	cfg.Logger = s.log
+	cfg.Faults = o.Fault.raft() // FAULT hook: none unless a raft- fault
 	byAddr := make(map[string]uint32, len(o.Peers))
 	for id, addr := range o.Peers {
 		byAddr[addr] = id
