@@ -9,8 +9,9 @@ import (
 )
 
 // Repair is a stabilize that had repair to wait for: since the stabilize
-// before it (or the start of the run), a heal, start or resume joined
-// servers that had been apart (or a server that was down) into one group.
+// before it, a heal, restart or resume joined servers that had been apart
+// (or a server that was down) into one group. A server's first start is
+// no repair: the run is setting up, or a server joins late.
 type Repair struct {
 	// Line is the stabilize's script line; From the line of the first
 	// event since the previous stabilize that made repair necessary.
@@ -27,6 +28,7 @@ func Repairs(h History) []Repair {
 	live := map[uint32]bool{}
 	paused := map[uint32]bool{}
 	cuts := map[pair]bool{}
+	started := map[uint32]bool{}
 	groups := func() map[uint32]int {
 		ids := make([]uint32, 0, len(live))
 		for id := range live {
@@ -48,12 +50,13 @@ func Repairs(h History) []Repair {
 	from := -1 // index in h of the event that made repair necessary
 	for i, e := range h {
 		var before map[uint32]int
-		switch e.Op {
-		case Start, Heal, Resume:
+		switch {
+		case e.Op == Start && started[e.Server], e.Op == Heal, e.Op == Resume:
 			before = groups()
 		}
 		switch e.Op {
 		case Start:
+			started[e.Server] = true
 			live[e.Server] = true
 			delete(paused, e.Server)
 			for p := range cuts {

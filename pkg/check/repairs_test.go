@@ -21,30 +21,37 @@ func expectRepairs(t *testing.T, h History, want []Repair) {
 	}
 }
 
-// The first stabilize waits for the servers that started to take each
-// other in; a stabilize with nothing reconnected since the last one is no
-// repair; after an isolation, the repair runs from the first heal that
-// joins the isolated server again to the stabilize's return.
+// The servers' first starts are no repair, and neither is a stabilize
+// with nothing reconnected since the last one; after an isolation, the
+// repair runs from the first heal that joins the isolated server again to
+// the stabilize's return.
 func TestRepairs_FromTheHealToTheStabilize(t *testing.T) {
 	b := (&hb{}).start(0).done(0, 5).start(1).done(5, 10).start(2).done(10, 15).
-		stabilize(nil).done(15, 40). // line 4: from line 2 (1 joins 0), 30ms
+		stabilize(nil).done(15, 40). // line 4: first starts only
 		cut(0, 1).done(40, 41).cut(0, 2).done(41, 42).
 		put(5, 1, "a", "1", ver(10, 1)).done(42, 43).
 		stabilize(nil).done(43, 60). // line 8: nothing reconnected
 		heal(0, 2).done(100, 101).heal(0, 1).done(101, 102).
 		stabilize(nil).done(102, 351) // line 11: from line 9, 250ms
-	expectRepairs(t, b.h, []Repair{{Line: 4, From: 2, Took: 30 * time.Millisecond}, {Line: 11, From: 9, Took: 250 * time.Millisecond}})
+	expectRepairs(t, b.h, []Repair{{Line: 11, From: 9, Took: 250 * time.Millisecond}})
 }
 
 // A heal inside a group that is connected anyway (a ring cut once) joins
-// nothing: the stabilize after it had no repair to wait for.
+// nothing: the stabilize after it had no repair to wait for. The same
+// heal after 0 was isolated is one.
 func TestRepairs_HealInsideAGroupIsNone(t *testing.T) {
-	b := (&hb{}).start(0, 1, 2).stabilize(nil).done(0, 10).
+	ring := (&hb{}).start(0, 1, 2).stabilize(nil).done(0, 10).
 		cut(0, 1).done(10, 11).
 		put(5, 0, "a", "1", ver(10, 0)).done(11, 12).
 		heal(0, 1).done(12, 13).
 		stabilize(nil).done(13, 20)
-	expectRepairs(t, b.h, []Repair{{Line: 4, From: 2, Took: 10 * time.Millisecond}})
+	expectRepairs(t, ring.h, nil)
+	isolated := (&hb{}).start(0, 1, 2).stabilize(nil).done(0, 10).
+		cut(0, 1).done(10, 11).cut(0, 2).done(11, 12).
+		put(5, 0, "a", "1", ver(10, 0)).done(12, 13).
+		heal(0, 1).done(13, 14).
+		stabilize(nil).done(14, 21)
+	expectRepairs(t, isolated.h, []Repair{{Line: 9, From: 8, Took: 7 * time.Millisecond}})
 }
 
 // A restart and a resume each bring a server back into its group; a
@@ -60,13 +67,10 @@ func TestRepairs_RestartResumeAndNotConverged(t *testing.T) {
 		resume(1).done(200, 201).
 		add(Event{Op: Stabilize, Converged: false, Err: "timeout"}).done(201, 5201). // line 11: left out
 		stabilize(nil).done(5300, 5301)                                              // line 12: nothing since line 11
-	expectRepairs(t, b.h, []Repair{
-		{Line: 4, From: 2, Took: time.Millisecond},
-		{Line: 8, From: 7, Took: 40 * time.Millisecond},
-	})
+	expectRepairs(t, b.h, []Repair{{Line: 8, From: 7, Took: 40 * time.Millisecond}})
 	// Without the failed stabilize, the resume's repair is counted.
 	b.h[10].Converged = true
-	if got := Repairs(b.h); len(got) != 3 || got[2] != (Repair{Line: 11, From: 10, Took: 5000 * time.Millisecond}) {
+	if got := Repairs(b.h); len(got) != 2 || got[1] != (Repair{Line: 11, From: 10, Took: 5000 * time.Millisecond}) {
 		t.Errorf("with line 11 converged, Repairs = %+v", got)
 	}
 }
