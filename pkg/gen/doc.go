@@ -38,6 +38,19 @@
 // and routes every other op around it: a write through it would fail the
 // line.
 //
+// Three more kinds draw from a fourth stream, and take about a third of
+// the episodes that skews and pauses leave (none while a server is down,
+// so that an older shape may restart it): deadorigin writes through a
+// server cut off from all but one peer, kills it and heals that peer to
+// the rest, which must get the write from the peer alone (stabilize, and
+// the writer reads it back there) before the origin restarts; flap
+// (shape flap-repair; the partition kind's flap shape is another) writes
+// on one side of a split, heals it and cuts and heals links across it
+// while the repair runs, before a stabilize; readback moves a client
+// that wrote one key and read another through two or three more servers,
+// reading both back at each (read your writes and monotonic reads across
+// servers).
+//
 // Comments in the script say which fault each episode is ("# fault:
 // ring 3-0-4-1-2-3"), so a transcript reads as a story.
 package gen

@@ -38,9 +38,12 @@ type Options struct {
 // Kinds names every kind of fault, as -fault-kinds spells them:
 // partitions (isolate, split, majority, bridge, chain, tree, ring, flap),
 // kills (kill, kill-after-stabilize, isolate-and-kill, restart), clock
-// skews, and pauses (SIGSTOP, then SIGCONT or a kill). Late joins happen
-// whatever the kinds.
-var Kinds = []string{"partition", "kill", "skew", "pause"}
+// skews, pauses (SIGSTOP, then SIGCONT or a kill), writes whose origin
+// dies once they reached part of a group (deadorigin), links that flap
+// while a repair is under way (flap), and clients that move from server to
+// server reading back what they wrote and read (readback). Late joins
+// happen whatever the kinds.
+var Kinds = []string{"partition", "kill", "skew", "pause", "deadorigin", "flap", "readback"}
 
 // kindOf is the kind of each shape of Shapes.
 var kindOf = map[string]string{
@@ -48,6 +51,7 @@ var kindOf = map[string]string{
 	"chain": "partition", "tree": "partition", "ring": "partition", "flap": "partition",
 	"kill": "kill", "kill-after-stabilize": "kill", "isolate-and-kill": "kill", "restart": "kill",
 	"skew": "skew", "pause": "pause",
+	"deadorigin": "deadorigin", "flap-repair": "flap", "readback": "readback",
 }
 
 // ParseKinds reads a comma-separated list of Kinds ("all": every one).
@@ -127,7 +131,7 @@ func (o Options) Validate() error {
 var Shapes = []string{
 	"isolate", "split", "majority", "bridge", "chain", "tree", "ring", "flap",
 	"kill", "kill-after-stabilize", "isolate-and-kill", "restart", "late-join",
-	"skew", "pause",
+	"skew", "pause", "deadorigin", "flap-repair", "readback",
 }
 
 // deleteShare is the percentage of the writes of ordinary ops that are
@@ -156,7 +160,9 @@ func build(o Options, deletes int) ([]string, error) {
 		deletes: deletes,
 		// Skews and pauses are drawn from a stream of their own too: with
 		// only the older kinds, a seed gives the script it always gave.
-		f:       rand.New(rand.NewPCG(uint64(o.Seed), 0x94d049bb133111eb)),
+		f: rand.New(rand.NewPCG(uint64(o.Seed), 0x94d049bb133111eb)),
+		// And so are the shapes of deadorigin, flap and readback.
+		n:       rand.New(rand.NewPCG(uint64(o.Seed), 0xbf58476d1ce4e5b9)),
 		paused:  map[uint32]bool{},
 		live:    make([]bool, o.Servers),
 		cuts:    map[link]bool{},
@@ -192,6 +198,7 @@ type gen struct {
 	r       *rand.Rand
 	d       *rand.Rand // which writes are deletes
 	f       *rand.Rand // skews and pauses
+	n       *rand.Rand // deadorigin, flap-repair and readback
 	deletes int        // percent of ordinary writes that are deletes
 	// paused holds the servers paused now; noStabilize says a clock is
 	// skewed so far behind that its server refuses every other server's
@@ -624,8 +631,8 @@ func (g *gen) eligible() []string {
 			continue
 		}
 		switch s {
-		case "late-join", "skew", "pause":
-			continue // scheduled (late-join), or chosen by newKind
+		case "late-join", "skew", "pause", "deadorigin", "flap-repair", "readback":
+			continue // scheduled (late-join), or chosen by newKind or newerKind
 		case "restart":
 			if len(g.deadIDs()) == 0 {
 				continue
@@ -650,7 +657,7 @@ func (g *gen) eligible() []string {
 
 // episode runs one fault for about nops ops, then heals it.
 func (g *gen) episode(nops int) {
-	if g.newKind(nops) {
+	if g.newKind(nops) || g.newerKind(nops) {
 		return
 	}
 	shapes := g.eligible()
@@ -774,7 +781,9 @@ func (g *gen) kill(shape string, x uint32, nops int) {
 		g.joinClient(i, x)
 	}
 	for range 1 + g.r.IntN(3) {
-		g.putOwn(i)
+		if g.ops < g.o.Ops { // the script's ops may run out
+			g.putOwn(i)
+		}
 	}
 	if shape == "kill-after-stabilize" {
 		g.emit("stabilize")

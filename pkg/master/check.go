@@ -32,10 +32,13 @@ const linzTimeout = 20 * time.Second
 func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) int {
 	var verdict *check.Verdict
 	var lin *linz.Verdict
+	var repairs *check.RepairStats
 	if m.hist != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(m.opts.Stderr, "check: skipped: the run was interrupted")
 		} else {
+			r := check.SummarizeRepairs(check.Repairs(m.hist.events))
+			repairs = &r
 			var v check.Verdict
 			if m.cfg.Linearizable() {
 				// The eventual model (groups converge on every write that
@@ -61,6 +64,9 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 	st := m.stats(elapsed, stale)
 	if m.hist != nil {
 		st.Check = checkStats(verdict)
+		if repairs != nil {
+			st.Check.Repairs = repairStats(*repairs)
+		}
 	}
 	if lin != nil {
 		st.Linearizability = linzStats(lin, m.opts.RequireLinearizable)
@@ -96,6 +102,9 @@ func (m *master) finish(ctx context.Context, code int, elapsed time.Duration) in
 			break
 		}
 		fmt.Fprintf(m.opts.Stderr, "check: %v\n", v)
+	}
+	if !m.opts.Quiet {
+		fmt.Fprintln(m.opts.Stderr, repairs.String())
 	}
 	linzFails := m.opts.RequireLinearizable && lin.Result == linz.NotLinearizable
 	if !m.opts.Quiet || linzFails {
@@ -173,6 +182,12 @@ func checkStats(v *check.Verdict) *runstats.Check {
 		st.Classes = append(st.Classes, runstats.ClassCount{Class: cl.String(), Violations: v.ByClass[cl]})
 	}
 	return st
+}
+
+// repairStats is the -stats form of the repairs.
+func repairStats(r check.RepairStats) *runstats.Repairs {
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	return &runstats.Repairs{Count: r.Count, MedianMs: ms(r.Median), MaxMs: ms(r.Max), MaxLine: r.MaxLine, MaxFrom: r.MaxFrom}
 }
 
 // failLinearizability turns the checker's verdict line into a failure

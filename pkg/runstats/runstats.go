@@ -58,6 +58,21 @@ type Check struct {
 	Violations int          `json:"violations"`
 	Classes    []ClassCount `json:"classes"`
 	Counts     CheckCounts  `json:"counts"`
+	// Repairs is how long the stabilizes that had repair to wait for
+	// took, each from the heal, restart or resume that reconnected
+	// servers (check.Repairs); absent when the check was skipped.
+	Repairs *Repairs `json:"repairs,omitempty"`
+}
+
+// Repairs sums up the run's repairs: how many, the median and the
+// slowest in milliseconds, and the lines of the slowest one's stabilize
+// and of the event it ran from.
+type Repairs struct {
+	Count    int     `json:"count"`
+	MedianMs float64 `json:"median_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	MaxLine  int     `json:"max_line,omitempty"`
+	MaxFrom  int     `json:"max_from,omitempty"`
 }
 
 // ClassCount is how many violations of one class the run had.
