@@ -416,11 +416,6 @@ func (r *Replica) Keys(from []byte, limit int) (keys [][]byte, more bool) {
 	return keys, more
 }
 
-// Collecting reports whether tombstones were collected since the last
-// TakeDirty: the next commit must then write the stable point that drops
-// them.
-func (r *Replica) Collecting() bool { return len(r.collected) > 0 }
-
 // Dirty reports whether anything changed since the last TakeDirty.
 func (r *Replica) Dirty() bool { return r.metaDirty || len(r.dirty) > 0 || len(r.collected) > 0 }
 
