@@ -43,7 +43,7 @@ DELAY ?= 0s
 BENCH_FLAGS = -servers $(SERVERS) -clients $(CLIENTS) -puts $(PUTS) -size $(SIZE) -runs $(RUNS)
 
 single: build
-	bin/bench single $(BENCH_FLAGS)
+	bin/bench single $(BENCH_FLAGS) $(if $(CONSISTENCY),-consistency $(CONSISTENCY))
 
 multiple: build
 	bin/bench multiple $(BENCH_FLAGS) -delay $(DELAY)

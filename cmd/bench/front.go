@@ -238,10 +238,24 @@ func startPeer(ctx context.Context, cmd *exec.Cmd, dir string, ready func() erro
 
 // freePort is a TCP port free on 127.0.0.1 a moment ago.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports[0], nil
+}
+
+// freePorts is n distinct TCP ports free on 127.0.0.1 a moment ago: every
+// probe listener stays open until all are chosen, so none comes twice.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -77,37 +75,11 @@ func httpFront(e *env, o options) (frontBench, error) {
 // startEtcd runs a one-member etcd with its client and peer URLs on free
 // loopback ports, until stop.
 func (e *env) startEtcd(ctx context.Context, bin string) (port int, stop func(), err error) {
-	if port, err = freePort(); err != nil {
-		return 0, nil, err
-	}
-	peerPort, err := freePort()
+	members, stop, err := e.startEtcdCluster(ctx, bin, "etcd", 1)
 	if err != nil {
 		return 0, nil, err
 	}
-	dir, err := e.peerDir("etcd")
-	if err != nil {
-		return 0, nil, err
-	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", port)
-	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	cmd := exec.Command(bin, "--name", "bench", "--data-dir", dir+"/data",
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "bench="+peer)
-	stop, err = startPeer(ctx, cmd, dir, func() error {
-		c := http.Client{Timeout: time.Second}
-		resp, err := c.Get(client + "/health")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if !bytes.Contains(b, []byte(`"health":"true"`)) {
-			return fmt.Errorf("/health answered %q", b)
-		}
-		return nil
-	})
-	return port, stop, err
+	return members[0].client, stop, nil
 }
 
 // httpKey is the key i, as wrk.lua makes it.
@@ -120,11 +92,7 @@ func loadHTTP(ctx context.Context, api string, port, keys, size int) error {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	request := func(i int) (*http.Request, error) {
 		if api == "etcd" {
-			body, _ := json.Marshal(map[string]string{
-				"key":   base64.StdEncoding.EncodeToString([]byte(httpKey(i))),
-				"value": base64.StdEncoding.EncodeToString(value),
-			})
-			return http.NewRequestWithContext(ctx, http.MethodPost, base+"/v3/kv/put", bytes.NewReader(body))
+			return etcdPutRequest(ctx, base, httpKey(i), value)
 		}
 		return http.NewRequestWithContext(ctx, http.MethodPut, base+"/v1/kv/"+httpKey(i), bytes.NewReader(value))
 	}

@@ -48,6 +48,10 @@ type options struct {
 	floorPuts                          int
 	dataDir, binDir, jsonPath          string
 
+	// single: eventual, or linearizable (then eventual and a 5-member etcd
+	// are measured in turn with it)
+	consistency string
+
 	// multiple
 	delay       time.Duration
 	hostsConfig string
@@ -120,7 +124,9 @@ func run(args []string) int {
 			fs.IntVar(&o.keys, "keys", 10000, "keys written before the first run, among which each request picks one at random")
 		}
 		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
-	case "single", "floor":
+	case "single":
+		fs.StringVar(&o.consistency, "consistency", config.ConsistencyEventual, "eventual, or linearizable: then each run also measures eventual mode and an etcd cluster of as many members, in turn (needs Debian's etcd-server)")
+	case "floor":
 	default:
 		fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n%s\n", mode, usage)
 		return 2
@@ -158,6 +164,19 @@ func run(args []string) int {
 	if mode == "http" && o.keys < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -keys must be at least 1")
 		return 2
+	}
+	if mode == "single" {
+		switch o.consistency {
+		case config.ConsistencyEventual:
+		case config.ConsistencyLinearizable:
+			if _, err := lookEtcd(); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s\n", etcdMissing)
+				return 2
+			}
+		default:
+			fmt.Fprintf(os.Stderr, "bench: -consistency %q: want %s or %s\n", o.consistency, config.ConsistencyEventual, config.ConsistencyLinearizable)
+			return 2
+		}
 	}
 	if o.runs < 1 || o.servers < 1 || o.clients < 1 || o.puts < 1 || o.size < 1 || o.floorPuts < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -runs, -servers, -clients, -puts, -size and -floor-puts must be at least 1")
@@ -211,6 +230,9 @@ func dispatch(ctx context.Context, mode string, o options) error {
 		}
 		return runFront(ctx, e, o, mode, fb)
 	case "single":
+		if o.consistency == config.ConsistencyLinearizable {
+			return runLinearizable(ctx, e, o)
+		}
 		runs, err = e.repeat(ctx, o.runs, specJob(o, o.servers, o.clients, o.size))
 	case "partition":
 		runs, err = e.repeat(ctx, o.runs, partitionJob(o))
@@ -235,10 +257,10 @@ func dispatch(ctx context.Context, mode string, o options) error {
 // specJob is the assignment benchmark on this machine.
 func specJob(o options, servers, clients, size int) job {
 	return job{
-		tmpl:      Result{Workload: "spec", Hosts: "single", Servers: servers, Clients: clients, Puts: o.puts, ValueSize: size},
+		tmpl:      Result{Workload: "spec", Hosts: "single", Consistency: o.consistency, Servers: servers, Clients: clients, Puts: o.puts, ValueSize: size},
 		script:    Spec{Servers: servers, Clients: clients, Puts: o.puts, ValueSize: size, Seed: o.seed}.Write,
 		floorPuts: o.floorPuts, floorSize: size,
-		cluster: localCluster(servers, clients),
+		cluster: localClusterIn(servers, clients, o.consistency),
 	}
 }
 

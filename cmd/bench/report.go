@@ -13,12 +13,15 @@ import (
 
 // Result is one benchmark run, or the medians of several.
 type Result struct {
-	Workload  string `json:"workload"` // "spec" or "partition"
-	Hosts     string `json:"hosts"`    // "single" (one machine, loopback) or "multiple"
-	Servers   int    `json:"servers"`
-	Clients   int    `json:"clients"`
-	Puts      int    `json:"puts"`
-	ValueSize int    `json:"value_size"`
+	Workload string `json:"workload"` // "spec" or "partition"
+	Hosts    string `json:"hosts"`    // "single" (one machine, loopback) or "multiple"
+	// Consistency is the mode the servers ran in: "eventual" or
+	// "linearizable" ("" in results saved before it was recorded: eventual).
+	Consistency string `json:"consistency,omitempty"`
+	Servers     int    `json:"servers"`
+	Clients     int    `json:"clients"`
+	Puts        int    `json:"puts"`
+	ValueSize   int    `json:"value_size"`
 	// ValueMin and ValueMax are the range of a workload of random sizes
 	// (ValueSize is then their mean).
 	ValueMin int       `json:"value_min,omitempty"`
@@ -225,8 +228,12 @@ func WriteReport(w io.Writer, runs []Result) {
 	if m.ValueMax > 0 {
 		size = fmt.Sprintf("%d-%d", m.ValueMin, m.ValueMax)
 	}
-	fmt.Fprintf(w, "\nbench %s, %s: %d servers, %d clients, %d puts of %s B, %d run(s), %s\n",
-		m.Workload, m.Hosts, m.Servers, m.Clients, m.Puts, size, len(runs), m.When.Format("2006-01-02 15:04"))
+	mode := m.Consistency
+	if mode == "" {
+		mode = "eventual"
+	}
+	fmt.Fprintf(w, "\nbench %s, %s, %s mode: %d servers, %d clients, %d puts of %s B, %d run(s), %s\n",
+		m.Workload, m.Hosts, mode, m.Servers, m.Clients, m.Puts, size, len(runs), m.When.Format("2006-01-02 15:04"))
 	fmt.Fprintf(w, "  %-16s %10s   %s\n", "", "median", "runs")
 	for _, rw := range reportRows {
 		vals := make([]string, len(runs))
@@ -278,6 +285,10 @@ type Saved struct {
 	Command string   `json:"command"`
 	Median  []Result `json:"median"`
 	Runs    []Result `json:"runs"`
+	// Comparison (bench single -consistency linearizable) is the medians
+	// of ComparisonRuns.
+	Comparison     *Comparison  `json:"comparison,omitempty"`
+	ComparisonRuns []Comparison `json:"comparison_runs,omitempty"`
 }
 
 func saveJSON(path string, s Saved) error {

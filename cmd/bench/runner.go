@@ -245,7 +245,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 			r.PeakRSSKB[id] = kb
 		}
 	}
-	r.Workload, r.Hosts = j.tmpl.Workload, j.tmpl.Hosts
+	r.Workload, r.Hosts, r.Consistency = j.tmpl.Workload, j.tmpl.Hosts, j.tmpl.Consistency
 	r.Servers, r.Clients, r.Puts, r.ValueSize = j.tmpl.Servers, j.tmpl.Clients, j.tmpl.Puts, j.tmpl.ValueSize
 	r.ValueMin, r.ValueMax = j.tmpl.ValueMin, j.tmpl.ValueMax
 	r.When = t0
@@ -257,10 +257,19 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 // localCluster lays the servers and clients out on loopback, on ports free
 // right now, for the master to start.
 func localCluster(servers, clients int) func(context.Context, *env) (string, stopFunc, error) {
+	return localClusterIn(servers, clients, "")
+}
+
+// localClusterIn is localCluster in a consistency mode ("": the config's
+// default, eventual).
+func localClusterIn(servers, clients int, consistency string) func(context.Context, *env) (string, stopFunc, error) {
 	return func(_ context.Context, e *env) (string, stopFunc, error) {
 		cfg, err := config.LocalFreePorts(servers, clients, e.path("cluster"))
 		if err != nil {
 			return "", nil, err
+		}
+		if consistency != "" {
+			cfg.Consistency = consistency
 		}
 		path, err := e.writeConfig(cfg)
 		return path, noStop, err
