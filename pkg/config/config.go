@@ -224,7 +224,7 @@ func Default() *Config {
 			// cut. An ack is a few dozen bytes.
 			HeartbeatInterval: 200 * time.Millisecond,
 			// memberlist never re-merges groups that declared each other
-			// dead (memberlist issue 222), so a loop re-joins known
+			// dead (a known limit of hashicorp/memberlist, its #222), so a loop re-joins known
 			// servers missing from the member list; this bounds how long
 			// a healed cluster can stay split if the join on
 			// createConnection did not take.

@@ -273,7 +273,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 			return fmt.Errorf("server %d: wipe data: %w", w.id, err)
 		}
 	}
-	p, offset, err := w.spawn(args.Fresh, run, config.LogFormat(args.LogFormat), args)
+	p, offset, err := w.spawn(run, args)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (w *Watchdog) Start(args api.StartArgs, reply *api.StartReply) error {
 
 // spawn execs the server with its output appended to the stderr log, and
 // returns the log's offset where this run's output begins.
-func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat, args api.StartArgs) (*process, int64, error) {
+func (w *Watchdog) spawn(run string, args api.StartArgs) (*process, int64, error) {
 	if err := os.MkdirAll(filepath.Dir(w.logPath), 0o755); err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
@@ -301,12 +301,12 @@ func (w *Watchdog) spawn(fresh bool, run string, format config.LogFormat, args a
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
 	defer f.Close() // the child has its own copy
-	fmt.Fprintf(f, "--- watchdog: start server %d at %s (fresh=%v, run %s)\n", w.id, time.Now().Format(time.RFC3339Nano), fresh, run)
+	fmt.Fprintf(f, "--- watchdog: start server %d at %s (fresh=%v, run %s)\n", w.id, time.Now().Format(time.RFC3339Nano), args.Fresh, run)
 	offset, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, 0, fmt.Errorf("server %d: %w", w.id, err)
 	}
-	a := w.args(run, format)
+	a := w.args(run, config.LogFormat(args.LogFormat))
 	if args.Consistency != "" {
 		a = append(a, "-consistency", args.Consistency)
 	}
