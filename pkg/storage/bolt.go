@@ -62,8 +62,14 @@ type BoltOptions struct {
 	// happens once per growth of the file, not per put). One counter may
 	// be shared by successive stores (a reopen).
 	Syncs *atomic.Uint64
-	// fs is the log's file system; nil: the operating system's. Tests
-	// put one there that loses what was not synced (a power loss).
+	// HoldUnsynced keeps the log's writes in the process until they are
+	// synced, so that a kill loses what was not synced as a power loss
+	// would (see heldFS): for harness runs whose kills stand for power
+	// losses. Everything else is as without it.
+	HoldUnsynced bool
+	// fs is the log's file system; nil: the operating system's (or
+	// heldFS). Tests put one there that loses what was not synced at a
+	// simulated power loss.
 	fs fileSystem
 }
 
@@ -86,10 +92,13 @@ func (o BoltOptions) update(db *bolt.DB, fn func(*bolt.Tx) error) error {
 
 // fileSystem is the log's file system (see BoltOptions.fs).
 func (o BoltOptions) fileSystem() fileSystem {
-	if o.fs == nil {
-		return osFS{}
+	switch {
+	case o.fs != nil:
+		return o.fs
+	case o.HoldUnsynced:
+		return heldFS{}
 	}
-	return o.fs
+	return osFS{}
 }
 
 // Bolt is a Backend in one bbolt file and its write-ahead log.
