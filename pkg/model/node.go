@@ -175,11 +175,7 @@ type peer struct {
 	seen  Seen   // the union of its acks since its replica id last changed
 	src   uint64 // its replica id, from its acks
 	known bool   // an ack has arrived
-	// fast waits for it to hold the writes we must deliver to it (see
-	// responsibleFor); slow, much longer, for it to hold everything we
-	// hold, whoever should have delivered it: the safety net for topology
-	// views that disagree.
-	fast, slow watch
+	waits waits
 	// partial: the last Delta sent to it was incomplete, ending with dot
 	// partialEnd; the ack that shows it holds that dot triggers the next
 	// part at once (an earlier ack, sent before the part arrived, must
@@ -192,6 +188,20 @@ type peer struct {
 	topoSent   uint64
 	holdSent   map[uint32]int64
 	stableSent Version
+}
+
+// waits are a neighbour's waits for the writes it lacks, by who is to
+// deliver them (see responsibleFor). fast: those of an origin in reach,
+// which this node forwards to it in the origin's tree; it is the one to
+// repair them, after a resend interval. unrooted: those of an origin out
+// of reach (dead or cut off), which no tree delivers and any neighbour of
+// it that holds them may: each waits in turn, by its rank among the
+// neighbour's neighbours, so the first holder repairs it and the others
+// see its ack. slow, much longer, for everything this node holds, whoever
+// should have delivered it: the safety net for topology views that
+// disagree.
+type waits struct {
+	fast, unrooted, slow watch
 }
 
 // topoRefresh: every this many heartbeats the whole view goes out even
@@ -297,7 +307,7 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		if p.src != m.Src {
 			// A new life: it holds only what it says now, and knows
 			// nothing of the topology, the holdings or the stable point.
-			p.seen, p.fast, p.slow, p.partial = Seen{}, watch{}, watch{}, false
+			p.seen, p.waits, p.partial = Seen{}, waits{}, false
 			p.topoSent, p.holdSent, p.stableSent = 0, nil, Version{}
 		}
 		p.seen.Union(m.Seen)
@@ -382,7 +392,7 @@ func (n *Node) Recover(r *Replica) {
 		r.AddMember(id)
 	}
 	for id, p := range n.peers {
-		p.fast, p.slow, p.partial = watch{}, watch{}, false
+		p.waits, p.partial = waits{}, false
 		n.ackDue[id] = true // tell them our set again
 	}
 }
@@ -425,7 +435,7 @@ func (n *Node) SetNeighbors(ids []uint32) {
 	for _, id := range n.neighbors {
 		if !slices.Contains(ids, id) {
 			if p := n.peers[id]; p != nil {
-				p.fast, p.slow, p.partial = watch{}, watch{}, false
+				p.waits, p.partial = waits{}, false
 			}
 			delete(n.batches, id)
 		}
@@ -536,64 +546,80 @@ func (n *Node) Tick(now int64) {
 	for _, nb := range n.neighbors {
 		p := n.peer(nb)
 		if !p.known || p.seen.Covers(mine) {
-			p.fast, p.slow, p.partial = watch{}, watch{}, false
+			p.waits, p.partial = waits{}, false
 			continue
 		}
 		rank := int64(slices.Index(g.Neighbors(nb), n.cfg.ID)) + 1
 		if rank < 1 {
 			rank = 1
 		}
-		fast := p.fast.due(p.seen, n.responsibleFor(g, nb, mine), now, n.cfg.Resend)
-		slow := p.slow.due(p.seen, mine, now, 2*n.cfg.Heartbeat+n.cfg.Resend*rank)
-		if fast || slow {
+		rooted, unrooted := n.responsibleFor(g, nb, mine)
+		fast := p.waits.fast.due(p.seen, rooted, now, n.cfg.Resend)
+		turn := p.waits.unrooted.due(p.seen, unrooted, now, n.cfg.Resend*rank)
+		slow := p.waits.slow.due(p.seen, mine, now, 2*n.cfg.Heartbeat+n.cfg.Resend*rank)
+		if fast || turn || slow {
 			n.sendDelta(nb, p, now)
 		}
 	}
 }
 
-// responsibleFor is the part of mine this node is to deliver to nb.
-func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) Seen {
-	memo := map[uint64]bool{}
-	keep := func(src uint64) bool {
-		if r, ok := memo[src]; ok {
-			return r
+// responsibleFor splits what of mine nb may need from this node: rooted,
+// the writes of origins in reach that this node forwards to nb in the
+// origin's tree; unrooted, the writes no tree delivers, which any holder
+// among nb's neighbours repairs in its turn (see waits).
+func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, unrooted Seen) {
+	const (
+		none = iota
+		tree
+		anyHolder
+	)
+	memo := map[uint64]int{}
+	kind := func(src uint64) int {
+		if k, ok := memo[src]; ok {
+			return k
 		}
-		// Writes of an origin out of reach, or of a replica we only know
-		// from a merged set (its writes all superseded here), have no tree:
-		// the neighbour's lowest-id neighbour delivers them.
 		server, known := n.R.ServerOf(src)
 		_, reachable := g.NextHop(n.cfg.ID, server)
-		lowest := func() bool {
-			nbs := g.Neighbors(nb)
-			return len(nbs) > 0 && nbs[0] == n.cfg.ID
-		}
-		var r bool
+		k := none
 		switch {
 		case known && server == nb:
 			// Its own writes: it holds those of its current life, but
 			// those of an earlier one its disk may have lost.
-			r = src != n.peer(nb).src && lowest()
+			if src != n.peer(nb).src {
+				k = anyHolder
+			}
 		case known && (reachable || server == n.cfg.ID):
-			parent, ok := g.Parent(server, nb)
-			r = ok && parent == n.cfg.ID
+			if parent, ok := g.Parent(server, nb); ok && parent == n.cfg.ID {
+				k = tree
+			}
 		default:
-			r = lowest()
+			// An origin out of reach, or a replica known only from a
+			// merged set (its writes all superseded here): no tree.
+			k = anyHolder
 		}
-		memo[src] = r
-		return r
+		memo[src] = k
+		return k
 	}
-	var out Seen
+	pick := func(k int) *Seen {
+		switch k {
+		case tree:
+			return &rooted
+		case anyHolder:
+			return &unrooted
+		}
+		return nil
+	}
 	for _, e := range mine.Prefix {
-		if keep(e.ID) {
+		if out := pick(kind(e.ID)); out != nil {
 			out.Prefix = append(out.Prefix, e)
 		}
 	}
 	for _, d := range mine.Extra {
-		if keep(d.Origin) {
+		if out := pick(kind(d.Origin)); out != nil {
 			out.Extra = append(out.Extra, d)
 		}
 	}
-	return out
+	return rooted, unrooted
 }
 
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
@@ -607,8 +633,8 @@ func (n *Node) sendDelta(to uint32, p *peer, now int64) {
 	if len(entries) > 0 {
 		p.partialEnd = entries[len(entries)-1].Dot()
 	}
-	// Both waits start again from now.
-	p.fast, p.slow = watch{}, watch{}
+	// Every wait starts again from now.
+	p.waits = waits{}
 }
 
 // ReadyOwn returns the Writes that carry this node's own new writes, for a

@@ -743,6 +743,53 @@ func TestNode_DeadOrigin_RepairedOnTheFastPath(t *testing.T) {
 	}
 }
 
+// A dead origin's write held by a node that is not the lowest-id
+// neighbour of those that lack it still spreads on the fast path: the
+// holder repairs in its turn, after the lower-ranked neighbours that do
+// not hold it. The shape is gen's deadorigin: 1 reaches only 3, writes,
+// dies, and 3 links up with 0, 2 and 4, which already share links.
+func TestNode_DeadOrigin_HolderNotLowestNeighbour_RepairedOnTheFastPath(t *testing.T) {
+	s := newSimNet(t, 12, 5)
+	for _, l := range [][2]uint32{{0, 1}, {0, 3}, {1, 2}, {1, 4}, {2, 3}, {3, 4}} {
+		s.cut[key(l[0], l[1])] = true
+	}
+	s.gossip(1)
+	s.put(1)
+	w := s.writes[0]
+	for i := 0; i < 50 && !s.nodes[3].R.Seen().Contains(w.Dot()); i++ {
+		s.step()
+	}
+	if !s.nodes[3].R.Seen().Contains(w.Dot()) {
+		t.Fatal("node 3 never got the write")
+	}
+	s.alive[1] = false
+	for _, l := range [][2]uint32{{0, 3}, {2, 3}, {3, 4}} {
+		delete(s.cut, key(l[0], l[1]))
+	}
+	s.gossip(1)
+	start := s.now
+	spread := func() bool {
+		for _, id := range []int{0, 2, 4} {
+			if !s.nodes[id].R.Seen().Contains(w.Dot()) {
+				return false
+			}
+		}
+		return true
+	}
+	for !spread() {
+		if s.now-start > 2000*ms {
+			t.Fatal("the dead origin's write did not spread in 2 s of simulated time")
+		}
+		s.step()
+	}
+	// Resend is 20 ms and the heartbeat 200 ms: node 3 ranks last among
+	// the neighbours of 0, 2 and 4, so its turn comes after three or four
+	// resends; the slow safety net needs two heartbeats at least.
+	if took := s.now - start; took > 150*ms {
+		t.Errorf("the dead origin's write took %d ms of simulated time to reach nodes 0, 2 and 4: repaired by the slow safety net", took/ms)
+	}
+}
+
 func TestAhead_RefusesOnlyWritesBeyondTheOffset(t *testing.T) {
 	near := Entry{Key: []byte("a"), Version: Version{Wall: 1500, Origin: 1}, Seq: 1, Src: 9}
 	far := Entry{Key: []byte("b"), Version: Version{Wall: 1501, Origin: 1}, Seq: 2, Src: 9}
