@@ -116,11 +116,13 @@ type RepairStats struct {
 	// MaxLine and MaxFrom are the lines of the slowest repair's stabilize
 	// and of the event it started from.
 	MaxLine, MaxFrom int
+	// Each is every repair, in script order.
+	Each []Repair
 }
 
 // SummarizeRepairs gives the count, median and maximum of rs.
 func SummarizeRepairs(rs []Repair) RepairStats {
-	s := RepairStats{Count: len(rs)}
+	s := RepairStats{Count: len(rs), Each: rs}
 	if len(rs) == 0 {
 		return s
 	}

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestSummarizeRepairs(t *testing.T) {
 	rs := []Repair{{Line: 5, From: 3, Took: 30 * time.Millisecond}, {Line: 9, From: 8, Took: 10 * time.Millisecond},
 		{Line: 14, From: 12, Took: 20 * time.Millisecond}}
 	s := SummarizeRepairs(rs)
-	if s != (RepairStats{Count: 3, Median: 20 * time.Millisecond, Max: 30 * time.Millisecond, MaxLine: 5, MaxFrom: 3}) {
+	if !reflect.DeepEqual(s, RepairStats{Count: 3, Median: 20 * time.Millisecond, Max: 30 * time.Millisecond, MaxLine: 5, MaxFrom: 3, Each: rs}) {
 		t.Errorf("SummarizeRepairs = %+v", s)
 	}
 	rs = append(rs, Repair{Line: 20, From: 19, Took: 300 * time.Millisecond})

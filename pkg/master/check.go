@@ -187,7 +187,11 @@ func checkStats(v *check.Verdict) *runstats.Check {
 // repairStats is the -stats form of the repairs.
 func repairStats(r check.RepairStats) *runstats.Repairs {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	return &runstats.Repairs{Count: r.Count, MedianMs: ms(r.Median), MaxMs: ms(r.Max), MaxLine: r.MaxLine, MaxFrom: r.MaxFrom}
+	out := &runstats.Repairs{Count: r.Count, MedianMs: ms(r.Median), MaxMs: ms(r.Max), MaxLine: r.MaxLine, MaxFrom: r.MaxFrom}
+	for _, e := range r.Each {
+		out.Each = append(out.Each, runstats.RepairTime{Line: e.Line, From: e.From, Ms: ms(e.Took)})
+	}
+	return out
 }
 
 // failLinearizability turns the checker's verdict line into a failure

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +39,9 @@ func TestFinish_Repairs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := runstats.Repairs{Count: 1, MedianMs: 300, MaxMs: 300, MaxLine: 6, MaxFrom: 5}
-		if st.Check == nil || st.Check.Repairs == nil || *st.Check.Repairs != want {
+		want := runstats.Repairs{Count: 1, MedianMs: 300, MaxMs: 300, MaxLine: 6, MaxFrom: 5,
+			Each: []runstats.RepairTime{{Line: 6, From: 5, Ms: 300}}}
+		if st.Check == nil || st.Check.Repairs == nil || !reflect.DeepEqual(*st.Check.Repairs, want) {
 			t.Errorf("quiet=%v: stats check %+v, want repairs %+v", quiet, st.Check, want)
 		}
 		line := "check: repairs: 1 (stabilizes after a heal, restart or resume), median 300.0ms, max 300.0ms (line 6, from line 5)"

@@ -73,6 +73,17 @@ type Repairs struct {
 	MaxMs    float64 `json:"max_ms"`
 	MaxLine  int     `json:"max_line,omitempty"`
 	MaxFrom  int     `json:"max_from,omitempty"`
+	// Each is every repair in script order, so that two runs of one
+	// script compare repair by repair.
+	Each []RepairTime `json:"each,omitempty"`
+}
+
+// RepairTime is one repair: the lines of its stabilize and of the event
+// it ran from, and how long it took in milliseconds.
+type RepairTime struct {
+	Line int     `json:"line"`
+	From int     `json:"from"`
+	Ms   float64 `json:"ms"`
 }
 
 // ClassCount is how many violations of one class the run had.
