@@ -2,7 +2,7 @@
 GO ?= go
 BINARIES := master server client watchdog bench
 
-.PHONY: all build install test clean cleanup single multiple partition scaling floor redis http memcache
+.PHONY: all build install test clean cleanup single multiple partition scaling floor redis http memcache mutants
 
 all: build
 
@@ -21,6 +21,14 @@ install:
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+# mutants plants each deliberate bug of cmd/mutants/mutants.yaml in turn,
+# runs generated scenarios through `master -check` against it, and prints
+# which seed caught it. Override like: make mutants SEEDS=1-10
+# ONLY=wal-no-fdatasync,session-physical-only TESTS=1 (also unit tests).
+SEEDS ?= 1-6
+mutants:
+	$(GO) run ./cmd/mutants -seeds $(SEEDS) $(if $(ONLY),-only $(ONLY)) $(if $(TESTS),-tests)
 
 clean: cleanup
 	rm -rf bin data

@@ -1,0 +1,481 @@
+// Command mutants measures what the harness catches: it plants one
+// deliberate bug at a time (mutants.yaml: source edits to a copy of the
+// project, or a GOSSIPKV_FAULT of the real servers), runs a fixed set of
+// generated scenarios (`master gen -seed N`) through `master -check`
+// against it, and prints which seed caught it, how and how soon.
+//
+// Every run treats kills as power losses (GOSSIPKV_POWER_LOSS=1): a
+// server's log loses what it did not sync, so a missing fdatasync shows.
+// A mutant counts as caught by a seed when the check fails (exit 3), when
+// the run fails in a way the real build's runs of the same seed did not
+// (any other exit but 0), or when one of its repairs (a stabilize after a
+// heal, restart or resume) takes -slow times the slowest of the real
+// build's runs of the same repair, and 150 ms more: a repair that is
+// correct but much slower is a bug too.
+//
+// Usage, from the module root (make mutants):
+//
+//	go run ./cmd/mutants [-only a,b] [-seeds 1-6] [-tests] [-json FILE]
+//
+// Exit status: 0 every mutant was caught, 1 one or more were not, 2 the
+// tool could not run (a bad flag, a build that failed, a mutant whose text
+// is no longer in the code, or the real build failing a seed).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gossipkv/pkg/config"
+	"gossipkv/pkg/runstats"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// options are the flags.
+type options struct {
+	list       string
+	only       string
+	seeds      []int
+	servers    int
+	clients    int
+	ops        int
+	kinds      string
+	slow       float64
+	tests      bool
+	runTimeout time.Duration
+	jsonPath   string
+	keep       bool
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("mutants", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var o options
+	var seeds string
+	fl.StringVar(&o.list, "list", "", "YAML `file` of mutants (default: the project's own, cmd/mutants/mutants.yaml)")
+	fl.StringVar(&o.only, "only", "", "comma-separated `names` of the mutants to run (default: all)")
+	fl.StringVar(&seeds, "seeds", "1-6", "the gen `seeds` every mutant is run against, in order until one catches it: a range 1-6 or a list 1,4,9")
+	fl.IntVar(&o.servers, "servers", 5, "servers of each scenario")
+	fl.IntVar(&o.clients, "clients", 5, "clients of each scenario")
+	fl.IntVar(&o.ops, "ops", 300, "puts, deletes and gets of each scenario")
+	fl.StringVar(&o.kinds, "fault-kinds", "all", "gen's -fault-kinds")
+	fl.Float64Var(&o.slow, "slow", 3, "a repair this many `times` slower than the real build's (and 150 ms more) catches a mutant")
+	fl.BoolVar(&o.tests, "tests", false, "also run the unit tests of the packages each edit mutant changes")
+	fl.DurationVar(&o.runTimeout, "run-timeout", 3*time.Minute, "longest one scenario may run")
+	fl.StringVar(&o.jsonPath, "json", "", "also write the results to `file` as JSON")
+	fl.BoolVar(&o.keep, "keep", false, "keep the work directory (the mutated copies and their logs) and print where it is")
+	if err := fl.Parse(args); err != nil {
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(stderr, "mutants: unexpected argument %q\n", fl.Arg(0))
+		return 2
+	}
+	var err error
+	if o.seeds, err = parseSeeds(seeds); err != nil {
+		fmt.Fprintln(stderr, "mutants: -seeds:", err)
+		return 2
+	}
+	results, err := runAll(o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "mutants:", err)
+		return 2
+	}
+	report(stdout, results, o)
+	if o.jsonPath != "" {
+		b, _ := json.MarshalIndent(results, "", "  ")
+		if err := os.WriteFile(o.jsonPath, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(stderr, "mutants:", err)
+			return 2
+		}
+	}
+	for _, r := range results {
+		if !r.Caught {
+			return 1
+		}
+	}
+	return 0
+}
+
+// parseSeeds reads "1-6" or "1,4,9".
+func parseSeeds(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 1 {
+			return nil, fmt.Errorf("%q: want seeds of 1 or more, as 1-6 or 1,4,9", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("%q: want seeds of 1 or more, as 1-6 or 1,4,9", s)
+			}
+		}
+		for n := a; n <= b; n++ {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Result is what the scenarios made of one mutant.
+type Result struct {
+	Name   string `json:"name"`
+	Area   string `json:"area"`
+	Bug    string `json:"bug"`
+	Caught bool   `json:"caught"`
+	// Seed caught it, How says how (the check's classes, an exit, a slow
+	// repair), after Seconds of scenarios (the seeds before it too).
+	Seed    int     `json:"seed,omitempty"`
+	How     string  `json:"how,omitempty"`
+	Seconds float64 `json:"seconds"`
+	// UnitTests: "fail", "pass", or "" when not run.
+	UnitTests string `json:"unit_tests,omitempty"`
+}
+
+// scenario is one generated script and what the real build made of it:
+// the slowest of its runs of each repair, by the stabilize's line, in ms.
+type scenario struct {
+	seed    int
+	script  string
+	repairs map[int]float64
+}
+
+// realRuns is how many times the real build runs each scenario: repair
+// times vary from run to run (failure detection, scheduling), and a
+// mutant is slow only against the slowest of them.
+const realRuns = 2
+
+func runAll(o options, log io.Writer) ([]Result, error) {
+	list, source := defaultList, "cmd/mutants/mutants.yaml"
+	if o.list != "" {
+		b, err := os.ReadFile(o.list)
+		if err != nil {
+			return nil, err
+		}
+		list, source = b, o.list
+	}
+	all, err := parseList(list, source)
+	if err != nil {
+		return nil, err
+	}
+	mutants, err := selectMutants(all, o.only)
+	if err != nil {
+		return nil, err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "gossipkv-mutants-")
+	if err != nil {
+		return nil, err
+	}
+	if o.keep {
+		fmt.Fprintln(log, "mutants: work directory", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+
+	realBin := filepath.Join(work, "real", "bin")
+	fmt.Fprintln(log, "mutants: building the real binaries")
+	if err := build(root, realBin); err != nil {
+		return nil, err
+	}
+	var scenarios []scenario
+	for _, seed := range o.seeds {
+		script, err := generate(realBin, seed, o)
+		if err != nil {
+			return nil, err
+		}
+		sc := scenario{seed: seed, script: script, repairs: map[int]float64{}}
+		for i := range realRuns {
+			res := runScenario(realBin, script, "", filepath.Join(work, "real", fmt.Sprintf("seed-%d-%d", seed, i+1)), o)
+			if res.code != 0 {
+				return nil, fmt.Errorf("the real build fails seed %d (exit %d), so the seeds measure nothing: %s", seed, res.code, res.detail())
+			}
+			for _, r := range res.repairs {
+				sc.repairs[r.Line] = max(sc.repairs[r.Line], r.Ms)
+			}
+		}
+		slowest := 0.0
+		for _, ms := range sc.repairs {
+			slowest = max(slowest, ms)
+		}
+		fmt.Fprintf(log, "mutants: seed %d: the real build passes %d runs; %d repairs, the slowest %.0f ms\n", seed, realRuns, len(sc.repairs), slowest)
+		scenarios = append(scenarios, sc)
+	}
+
+	var results []Result
+	for _, m := range mutants {
+		r, err := runMutant(m, root, realBin, work, scenarios, o, log)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// runMutant builds m (unless it is a fault of the real build) and runs the
+// scenarios against it until one catches it.
+func runMutant(m Mutant, root, realBin, work string, scenarios []scenario, o options, log io.Writer) (Result, error) {
+	r := Result{Name: m.Name, Area: m.Area, Bug: m.Bug}
+	dir := filepath.Join(work, m.Name)
+	bin := realBin
+	if len(m.Edits) > 0 {
+		src := filepath.Join(dir, "src")
+		if err := copyModule(root, src); err != nil {
+			return r, err
+		}
+		if err := m.apply(src); err != nil {
+			return r, err
+		}
+		bin = filepath.Join(dir, "bin")
+		if err := build(src, bin); err != nil {
+			return r, fmt.Errorf("mutant %s: %w", m.Name, err)
+		}
+		if o.tests {
+			r.UnitTests = unitTests(src, m.packages())
+		}
+	}
+	start := time.Now()
+	for _, sc := range scenarios {
+		res := runScenario(bin, sc.script, m.Fault, filepath.Join(dir, fmt.Sprint("seed-", sc.seed)), o)
+		if how, caught := res.catches(sc.repairs, o.slow); caught {
+			r.Caught, r.Seed, r.How = true, sc.seed, how
+			break
+		}
+	}
+	r.Seconds = time.Since(start).Seconds()
+	verdict := "NOT caught"
+	if r.Caught {
+		verdict = fmt.Sprintf("caught by seed %d: %s", r.Seed, r.How)
+	}
+	fmt.Fprintf(log, "mutants: %s: %s (%.1f s)\n", m.Name, verdict, r.Seconds)
+	return r, nil
+}
+
+// moduleRoot is the directory of the go.mod above the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod here or above: run it from the project")
+		}
+		dir = parent
+	}
+}
+
+// copyModule copies the module's sources, leaving out what is not source:
+// version control, binaries and data directories.
+func copyModule(root, dst string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "bin" || rel == "data") {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}
+
+// build builds the binaries a scenario runs into bin.
+func build(src, bin string) error {
+	cmd := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/master", "./cmd/server", "./cmd/client", "./cmd/watchdog")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build in %s: %v\n%s", src, err, out)
+	}
+	return nil
+}
+
+// unitTests runs the tests of pkgs in src: "fail" or "pass".
+func unitTests(src string, pkgs []string) string {
+	cmd := exec.Command("go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if err := cmd.Run(); err != nil {
+		return "fail"
+	}
+	return "pass"
+}
+
+// generate prints seed's scenario with the real master.
+func generate(bin string, seed int, o options) (string, error) {
+	cmd := exec.Command(filepath.Join(bin, "master"), "gen", "-seed", fmt.Sprint(seed), "-servers", fmt.Sprint(o.servers),
+		"-clients", fmt.Sprint(o.clients), "-ops", fmt.Sprint(o.ops), "-fault-kinds", o.kinds)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("master gen -seed %d: %v: %s", seed, err, errb.String())
+	}
+	return string(out), nil
+}
+
+// outcome is what one scenario run ended with.
+type outcome struct {
+	code    int
+	classes []string
+	repairs []runstats.RepairTime
+	stderr  string
+}
+
+// detail is the run's last words, for a report.
+func (o outcome) detail() string {
+	lines := strings.Split(strings.TrimSpace(o.stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return "(no output)"
+}
+
+// catches judges a run of a mutant against the real build's repair times
+// on the same scenario (by the stabilize's line).
+func (o outcome) catches(real map[int]float64, slow float64) (how string, caught bool) {
+	switch {
+	case o.code == 3 && len(o.classes) > 0:
+		return "check: " + strings.Join(o.classes, ", "), true
+	case o.code != 0:
+		return fmt.Sprintf("exit %d: %s", o.code, o.detail()), true
+	}
+	for _, r := range o.repairs {
+		if ref, ok := real[r.Line]; ok && r.Ms > slow*ref && r.Ms > ref+150 {
+			return fmt.Sprintf("slow repair: line %d took %.0f ms, the real build at most %.0f ms", r.Line, r.Ms, ref), true
+		}
+	}
+	return "", false
+}
+
+var classLine = regexp.MustCompile(`(?m)^check: line \d+: ([a-z-]+): `)
+
+// runScenario runs script through `master -check` on fresh ports and a
+// fresh data directory under dir, with fault planted (if any), kills as
+// power losses, and everything it started stopped after.
+func runScenario(bin, script, fault, dir string, o options) outcome {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return outcome{code: -1, stderr: err.Error()}
+	}
+	cfg, err := config.LocalFreePorts(o.servers, o.clients, filepath.Join(dir, "data"))
+	if err != nil {
+		return outcome{code: -1, stderr: err.Error()}
+	}
+	cfg.Timing.StabilizeTimeout = 5 * time.Second
+	cfgPath, statsPath := filepath.Join(dir, "config.yaml"), filepath.Join(dir, "stats.json")
+	if err := cfg.Write(cfgPath); err != nil {
+		return outcome{code: -1, stderr: err.Error()}
+	}
+	master := filepath.Join(bin, "master")
+	ctx, cancel := context.WithTimeout(context.Background(), o.runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, master, "-check", "-config", cfgPath, "-stats", statsPath, "-bin", bin)
+	// Interrupted, the master stops what it started before it exits.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Env = append(withoutHarnessVars(os.Environ()), "GOSSIPKV_POWER_LOSS=1")
+	if fault != "" {
+		cmd.Env = append(cmd.Env, "GOSSIPKV_FAULT="+fault)
+	}
+	cmd.Stdin = strings.NewReader(script)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	err = cmd.Run()
+	// What a killed master left, its pid files name.
+	_ = exec.Command(master, "cleanup", "-config", cfgPath).Run()
+	out := outcome{stderr: errb.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		out.code = exit.ExitCode()
+	case err != nil:
+		out.code, out.stderr = -1, err.Error()
+	}
+	if ctx.Err() != nil {
+		out.code, out.stderr = -1, fmt.Sprintf("the scenario ran longer than %v", o.runTimeout)
+	}
+	for _, m := range classLine.FindAllStringSubmatch(out.stderr, -1) {
+		if !slices.Contains(out.classes, m[1]) {
+			out.classes = append(out.classes, m[1])
+		}
+	}
+	if st, err := runstats.Read(statsPath); err == nil && st.Check != nil && st.Check.Repairs != nil {
+		out.repairs = st.Check.Repairs.Each
+	}
+	return out
+}
+
+// withoutHarnessVars drops the variables that plant faults, so that only
+// the mutant's own reach the servers.
+func withoutHarnessVars(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GOSSIPKV_FAULT=") && !strings.HasPrefix(kv, "GOSSIPKV_POWER_LOSS=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// report prints the kill table.
+func report(w io.Writer, results []Result, o options) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "mutant\tarea\tcaught by\thow\tseconds"
+	if o.tests {
+		header += "\tunit tests"
+	}
+	fmt.Fprintln(tw, header)
+	caught := 0
+	for _, r := range results {
+		by := "NOT caught"
+		if r.Caught {
+			caught++
+			by = fmt.Sprint("seed ", r.Seed)
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%.1f", r.Name, r.Area, by, r.How, r.Seconds)
+		if o.tests {
+			line += "\t" + r.UnitTests
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "caught %d of %d mutants with seeds %v (%d ops each, fault kinds %s)\n", caught, len(results), o.seeds, o.ops, o.kinds)
+}

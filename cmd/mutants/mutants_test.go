@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gossipkv/pkg/runstats"
+)
+
+// Every mutant of the project's list still finds its text, exactly once,
+// in the code as it is: a change to the code that moves a mutant's text
+// fails here rather than when someone runs `make mutants`.
+func TestDefaultList_EveryEditAppliesToTheTree(t *testing.T) {
+	ms, err := parseList(defaultList, "mutants.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	areas := map[string]int{}
+	for _, m := range ms {
+		areas[m.Area]++
+		if len(m.Edits) == 0 {
+			continue
+		}
+		dst := t.TempDir()
+		for _, e := range m.Edits {
+			b, err := os.ReadFile(filepath.Join(root, e.File))
+			if err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+			if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(e.File)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, e.File), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.apply(dst); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+	// The list covers each part of the protocol the harness must guard.
+	for _, area := range []string{"conflict order", "session", "forwarding", "repair", "acks", "wal", "stabilize"} {
+		if areas[area] == 0 {
+			t.Errorf("no mutant of area %q", area)
+		}
+	}
+}
+
+func TestParseList_Rejects(t *testing.T) {
+	for name, yaml := range map[string]string{
+		"no name":         "- {area: a, bug: b, fault: drop-writes}",
+		"taken name":      "- {name: x, area: a, bug: b, fault: f}\n- {name: x, area: a, bug: b, fault: f}",
+		"no bug":          "- {name: x, area: a, fault: f}",
+		"both":            "- {name: x, area: a, bug: b, fault: f, edits: [{file: a.go, from: x, to: y}]}",
+		"neither":         "- {name: x, area: a, bug: b}",
+		"unchanged edit":  "- {name: x, area: a, bug: b, edits: [{file: a.go, from: x, to: x}]}",
+		"outside module":  "- {name: x, area: a, bug: b, edits: [{file: ../a.go, from: x, to: y}]}",
+		"unknown field":   "- {name: x, area: a, bug: b, fault: f, seed: 3}",
+		"not a list":      "name: x",
+		"empty from text": "- {name: x, area: a, bug: b, edits: [{file: a.go, from: '', to: y}]}",
+	} {
+		if _, err := parseList([]byte(yaml), "list.yaml"); err == nil || !strings.Contains(err.Error(), "list.yaml") {
+			t.Errorf("%s: err %v, want an error naming the file", name, err)
+		}
+	}
+}
+
+// An edit whose text is missing or ambiguous is refused, and the file is
+// left as it was.
+func TestApply_ExactlyOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.go")
+	const src = "a := 1\nb := 1\nc := 2\n"
+	for _, c := range []struct {
+		from, want string
+		ok         bool
+	}{
+		{"c := 2", "a := 1\nb := 1\nc := 3\n", true},
+		{":= 1", src, false},   // twice
+		{"d := 4", src, false}, // never
+	} {
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := Mutant{Name: "m", Edits: []Edit{{File: "f.go", From: c.from, To: strings.Replace(c.from, "2", "3", 1)}}}
+		err := m.apply(dir)
+		if (err == nil) != c.ok {
+			t.Errorf("from %q: err %v, want ok=%v", c.from, err, c.ok)
+		}
+		if got, _ := os.ReadFile(path); string(got) != c.want {
+			t.Errorf("from %q: file %q, want %q", c.from, got, c.want)
+		}
+	}
+}
+
+func TestParseSeeds(t *testing.T) {
+	for in, want := range map[string]string{"1-3": "[1 2 3]", "2,5": "[2 5]", "1-2,7": "[1 2 7]", "4": "[4]"} {
+		got, err := parseSeeds(in)
+		if err != nil || fmt.Sprint(got) != want {
+			t.Errorf("%q: %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "3-1", "a", "1-", "-2"} {
+		if _, err := parseSeeds(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestOutcome_Catches(t *testing.T) {
+	real := map[int]float64{10: 50, 20: 10, 30: 400}
+	repairs := func(line int, ms float64) []runstats.RepairTime {
+		return []runstats.RepairTime{{Line: 5, From: 4, Ms: 20}, {Line: line, From: line - 1, Ms: ms}}
+	}
+	for _, c := range []struct {
+		name   string
+		o      outcome
+		caught bool
+		how    string
+	}{
+		{"check failed", outcome{code: 3, classes: []string{"lost-write"}}, true, "check: lost-write"},
+		{"other exit", outcome{code: 1, stderr: "line 9: put: ERR\n"}, true, "exit 1: line 9: put: ERR"},
+		{"passed", outcome{code: 0, repairs: repairs(10, 120)}, false, ""},
+		{"slow repair", outcome{code: 0, repairs: repairs(10, 450)}, true, "slow repair: line 10 took 450 ms, the real build at most 50 ms"},
+		{"slow by ratio, not by 150 ms", outcome{code: 0, repairs: repairs(20, 90)}, false, ""},
+		// The real build's slowest repair elsewhere does not hide a
+		// slow one here, nor does a slow one here count against another.
+		{"slow against its own line only", outcome{code: 0, repairs: repairs(30, 450)}, false, ""},
+		{"a repair the real build never made", outcome{code: 0, repairs: repairs(40, 900)}, false, ""},
+	} {
+		how, caught := c.o.catches(real, 3)
+		if caught != c.caught || how != c.how {
+			t.Errorf("%s: %q %v, want %q %v", c.name, how, caught, c.how, c.caught)
+		}
+	}
+}
