@@ -484,3 +484,24 @@ func TestNode_Applied_LocalStateAndRaftApplied(t *testing.T) {
 		t.Errorf("Applied() at follower %d = %v, want %v", f, got, want)
 	}
 }
+
+// TestNode_Keys_CutOffLeaderNeverLists lists keys at a leader right after
+// it is cut off from its quorum, before its lease runs out and it steps
+// down: it must confirm its leadership first, so it answers
+// ErrUnavailable, never the listing it holds; and so it does once the
+// majority has moved on.
+func TestNode_Keys_CutOffLeaderNeverLists(t *testing.T) {
+	c := newCluster(t, 3, testConfig())
+	c.bootstrapAll()
+	lead := c.leader()
+	c.putEverywhere(lead, "a", "1")
+	c.partition([]uint32{lead}, others(lead))
+	if keys, _, err := c.node(lead).Keys(bg, nil, 10); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("keys at the leader just cut off: %q, %v; want ErrUnavailable", keys, err)
+	}
+	maj := c.leader(others(lead)...)
+	retry(t, "put b", func() error { _, err := c.node(maj).Put(bg, []byte("b"), []byte("2")); return err })
+	if keys, _, err := c.node(lead).Keys(bg, nil, 10); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("keys at the cut-off old leader: %q, %v; want ErrUnavailable", keys, err)
+	}
+}
