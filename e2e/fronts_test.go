@@ -46,12 +46,12 @@ func checkClosedAfter(t *testing.T, cfg **config.Config, what string, addr func(
 // all (client 3 to server 0) and has client 3 write fromscript=yes: the
 // opening of each front's test. addr gives a server's port of the front
 // under test (what names it): once the master has stopped its cluster,
-// every such port must refuse connections.
-func startFronts(t *testing.T, what string, addr func(config.Server) string) (*session, *config.Config) {
+// every such port must refuse connections. edits change the config first.
+func startFronts(t *testing.T, what string, addr func(config.Server) string, edits ...func(*config.Config)) (*session, *config.Config) {
 	t.Helper()
 	var cfg *config.Config
 	checkClosedAfter(t, &cfg, what, addr)
-	s, cfg := startSession(t, 3, 1)
+	s, cfg := startSession(t, 3, 1, edits...)
 	for id := range 3 {
 		s.send("joinServer %d", id)
 	}

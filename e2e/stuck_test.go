@@ -26,13 +26,18 @@ type session struct {
 	pid   int // the master's
 }
 
-func startSession(t *testing.T, nServers, nClients int) (*session, *config.Config) {
+// startSession starts a master on a config of free local ports for
+// nServers servers and nClients clients, each edit applied to it first.
+func startSession(t *testing.T, nServers, nClients int, edits ...func(*config.Config)) (*session, *config.Config) {
 	t.Helper()
 	bin := buildBinaries(t, moduleRoot(t))
 	dir := t.TempDir()
 	cfg, err := config.LocalFreePorts(nServers, nClients, filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, edit := range edits {
+		edit(cfg)
 	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := cfg.Write(cfgPath); err != nil {

@@ -50,6 +50,8 @@
 // segments (url.PathEscape), so that binary keys are exact in JSON and
 // each can be appended to /v1/kv/ as it is. If-None-Match: * is checked
 // and written in one step at this server, but two servers that have not
-// seen each other's write may both accept it. There is no compare-and-set
-// (If-Match is refused) and no expiry.
+// seen each other's write may both accept it. In linearizable mode both
+// go through Raft: a listing is a linearizable read of the group's keys,
+// and If-None-Match: * one command, accepted once across the cluster.
+// There is no compare-and-set (If-Match is refused) and no expiry.
 package httpapi

@@ -36,7 +36,9 @@
 //     none). The check and the write are one step at the server it goes
 //     to, so of two adds there, one wins; but two servers that have not
 //     yet seen each other's write may both store, and the later one in
-//     the conflict order wins everywhere. It is not a lock.
+//     the conflict order wins everywhere. It is not a lock. (In
+//     linearizable mode it is one Raft command: of adds of a key at any
+//     servers, one stores.)
 //   - gets answers a "cas unique" derived from the value's version (it
 //     changes whenever the value does), but cas is refused, as are
 //     replace, append, prepend, incr and decr: none can be atomic across

@@ -23,12 +23,17 @@ const (
 	// unlike raft's own barrier it reaches the FSM, which counts it as
 	// applied.
 	opNoop
-	// opGet, opAddVoter and opRemoveServer never enter the log: they are
-	// forwarded to the leader only.
+	// opGet, opAddVoter, opRemoveServer and opKeys never enter the log:
+	// they are forwarded to the leader only.
 	opGet
 	opAddVoter
 	opRemoveServer
+	opKeys
 )
+
+// read reports whether o only reads: a read that fails anywhere can be
+// tried again, since it changed nothing.
+func (o op) read() bool { return o == opGet || o == opKeys }
 
 func (o op) String() string {
 	switch o {
@@ -46,6 +51,8 @@ func (o op) String() string {
 		return "add-voter"
 	case opRemoveServer:
 		return "remove-server"
+	case opKeys:
+		return "keys"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -64,6 +71,11 @@ type command struct {
 	Value []byte `msgpack:"v,omitempty"`
 	// Old is what a cas expects the key to hold.
 	Old []byte `msgpack:"x,omitempty"`
+	// Absent makes a cas expect the key to hold no value (never written,
+	// or deleted) instead of Old, which it ignores: put-if-absent. A flag
+	// and not a nil Old, because an empty Old is the empty value, and
+	// msgpack would not keep nil and empty apart.
+	Absent bool `msgpack:"a,omitempty"`
 	// Origin is the server the client's operation arrived at; it becomes
 	// the Origin of the write's version.
 	Origin uint32 `msgpack:"n"`

@@ -8,15 +8,19 @@
 // # The state machine
 //
 // The FSM holds, per key, a Register: value, version and a deleted flag.
-// Commands are put, delete and cas (set NEW if the key holds OLD), applied
-// in log order; a write's version is (Wall: its log index, Origin: the
-// server its client's operation arrived at), unique and ordered like the
-// log. A delete writes a tombstone, even for a key that never had a value,
-// so every delete has a version; a get of a deleted key finds nothing but
-// reports the delete's version. Tombstones are kept (the key space bounds
-// them). A cas matches only a present value equal to OLD: a missing or
-// deleted key never matches, not even an empty OLD, since the empty string
-// is a value and absence is not. Snapshots (every SnapshotThreshold
+// Commands are put, delete and cas (set NEW if the key holds OLD, or, for
+// put-if-absent, if it holds no value), applied in log order; a write's
+// version is (Wall: its log index, Origin: the server its client's
+// operation arrived at), unique and ordered like the log. A delete writes a
+// tombstone, even for a key that never had a value, so every delete has a
+// version; a get of a deleted key finds nothing but reports the delete's
+// version. Tombstones are kept (the key space bounds them). A cas matches
+// only a present value equal to OLD: a missing or deleted key never
+// matches, not even an empty OLD, since the empty string is a value and
+// absence is not; put-if-absent is the cas that expects absence, so its
+// check and its write are one entry. Beside the map the FSM keeps the keys
+// sorted, for listing them in pages; snapshots hold the registers only, and
+// a restore sorts the keys again. Snapshots (every SnapshotThreshold
 // entries) keep the log bounded; a node that restarts, or joins with an
 // empty directory, catches up from the newest snapshot and the log after
 // it. Everything lives in the node's directory: raft.db (raft-boltdb: log
@@ -24,13 +28,14 @@
 //
 // # Operations
 //
-// Put, Delete, CAS and Get go through the leader; a follower forwards them
-// (see forward.go) and looks for a new leader when its own disappears,
-// until the operation's timeout. A get is linearizable by Raft's read
-// index: the leader notes its commit index, confirms with a quorum that it
-// still leads (VerifyLeader), waits until its FSM has applied that index,
-// and reads. A leader commits a no-op of its own term before its first
-// read, since until then its commit index may miss entries its
+// Put, Delete, CAS, PutIfAbsent, Get and Keys go through the leader; a
+// follower forwards them (see forward.go) and looks for a new leader when
+// its own disappears, until the operation's timeout. Get and Keys (a page
+// of the keys that hold a value, in byte order) are linearizable by Raft's
+// read index: the leader notes its commit index, confirms with a quorum
+// that it still leads (VerifyLeader), waits until its FSM has applied that
+// index, and reads. A leader commits a no-op of its own term before its
+// first read, since until then its commit index may miss entries its
 // predecessors committed. No read ever answers from a follower's state.
 //
 // A node that cannot reach a leader backed by a quorum answers

@@ -58,6 +58,11 @@ type request struct {
 	// Value is a put's or cas's new value; Old what a cas expects.
 	Value []byte `msgpack:"v,omitempty"`
 	Old   []byte `msgpack:"x,omitempty"`
+	// Absent: a cas that expects no value instead of Old (command.Absent).
+	Absent bool `msgpack:"a,omitempty"`
+	// Limit is how many keys a listing returns at most; Key is where it
+	// starts.
+	Limit int `msgpack:"l,omitempty"`
 	// Origin is the server the client's operation arrived at.
 	Origin uint32 `msgpack:"n"`
 	// PeerID and PeerAddr name the member AddVoter adds or RemoveServer
@@ -79,6 +84,9 @@ type response struct {
 	Value   []byte        `msgpack:"v,omitempty"`
 	Found   bool          `msgpack:"f,omitempty"`
 	Err     string        `msgpack:"e,omitempty"`
+	// Keys and More are a listing's page, and whether more follow it.
+	Keys [][]byte `msgpack:"ks,omitempty"`
+	More bool     `msgpack:"m,omitempty"`
 }
 
 // forward runs req at the leader at addr.
@@ -98,7 +106,7 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (response,
 	// Once the request may have left, a write's fate is unknown unless
 	// the leader answers; a read can always be tried again.
 	lost := func(err error) error {
-		if req.Op == opGet {
+		if req.Op.read() {
 			return fmt.Errorf("%w: leader %s: %v", errNotLeader, addr, err)
 		}
 		return fmt.Errorf("%w: leader %s: %v", ErrUnavailable, addr, err)

@@ -37,6 +37,11 @@ type fsm struct {
 	// mu guards the fields below.
 	mu   sync.RWMutex
 	regs map[string]Register
+	// order is every key of regs, sorted, for listing keys in pages
+	// without sorting the whole key space for each. Keys never leave regs
+	// (tombstones are kept), so a key is inserted once, when first
+	// written, at the cost of moving the keys after it.
+	order []string
 	// index is the last log index the FSM has applied: commands and
 	// configuration entries (raft's own no-op and barrier entries never
 	// reach an FSM), or the index of the snapshot it was restored from.
@@ -74,25 +79,40 @@ func (f *fsm) Apply(l *raft.Log) any {
 // acknowledged delete has a version of its own. A cas matches only a key
 // that holds a value equal to Old: a missing or deleted key never matches,
 // not even an empty Old, because the empty string is a value like any
-// other and absence is not a value.
+// other and absence is not a value. A cas marked Absent is the converse:
+// it matches only a key that holds no value.
 func (f *fsm) applyLocked(c command, i uint64) applied {
 	v := model.Version{Wall: int64(i), Origin: c.Origin}
 	k := string(c.Key)
 	switch c.Op {
 	case opPut:
-		f.regs[k] = Register{Value: c.Value, Version: v}
+		f.setLocked(k, Register{Value: c.Value, Version: v})
 	case opDelete:
-		f.regs[k] = Register{Version: v, Deleted: true}
+		f.setLocked(k, Register{Version: v, Deleted: true})
 	case opCAS:
 		cur, ok := f.regs[k]
-		if !ok || cur.Deleted || !bytes.Equal(cur.Value, c.Old) {
+		held := ok && !cur.Deleted
+		match := held && bytes.Equal(cur.Value, c.Old)
+		if c.Absent {
+			match = !held
+		}
+		if !match {
 			return applied{Version: cur.Version, Mismatch: true}
 		}
-		f.regs[k] = Register{Value: c.Value, Version: v}
+		f.setLocked(k, Register{Value: c.Value, Version: v})
 	case opNoop:
 		return applied{}
 	}
 	return applied{Version: v}
+}
+
+// setLocked sets k's register, and enters k in order if it is new.
+func (f *fsm) setLocked(k string, r Register) {
+	if _, ok := f.regs[k]; !ok {
+		i, _ := slices.BinarySearch(f.order, k)
+		f.order = slices.Insert(f.order, i, k)
+	}
+	f.regs[k] = r
 }
 
 // StoreConfiguration only counts a configuration entry as applied, so that
@@ -119,6 +139,32 @@ func (f *fsm) get(key []byte) (Register, bool) {
 	r, ok := f.regs[string(key)]
 	r.Value = bytes.Clone(r.Value)
 	return r, ok
+}
+
+// maxListBytes bounds the keys one listing returns, in bytes, so that a
+// page always fits a forwarded answer (maxForwardFrame) whatever its
+// limit; a page cut short by it says more follow.
+const maxListBytes = maxForwardFrame / 2
+
+// keys lists up to limit keys that hold a value, in byte order, from the
+// key from on (from itself included), and whether more follow. The keys
+// are copies.
+func (f *fsm) keys(from []byte, limit int) (keys [][]byte, more bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	i, _ := slices.BinarySearch(f.order, string(from))
+	size := 0
+	for _, k := range f.order[i:] {
+		if f.regs[k].Deleted {
+			continue
+		}
+		if len(keys) == limit || (len(keys) > 0 && size+len(k) > maxListBytes) {
+			return keys, true
+		}
+		keys = append(keys, []byte(k))
+		size += len(k)
+	}
+	return keys, false
 }
 
 // applied copies every register, sorted by key, and the index applied.
@@ -178,9 +224,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	order := make([]string, 0, len(regs))
+	for k := range regs {
+		order = append(order, k)
+	}
+	slices.Sort(order)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.regs = regs
+	f.order = order
 	f.index = index
 	f.restores++
 	close(f.changed)

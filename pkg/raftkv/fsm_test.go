@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"testing/quick"
 	"time"
@@ -22,6 +23,7 @@ func TestCommand_RoundTrip(t *testing.T) {
 		{Op: opPut, Key: []byte("k\x00"), Value: nil, Origin: 0},
 		{Op: opDelete, Key: []byte("k"), Origin: 7},
 		{Op: opCAS, Key: []byte("k"), Old: []byte("a"), Value: []byte("b"), Origin: 1},
+		{Op: opCAS, Key: []byte("k"), Absent: true, Value: []byte("b"), Origin: 4},
 		{Op: opNoop, Origin: 2},
 	} {
 		b, err := encodeCommand(c)
@@ -33,7 +35,7 @@ func TestCommand_RoundTrip(t *testing.T) {
 			t.Fatalf("%v: %v", c.Op, err)
 		}
 		if got.Op != c.Op || !bytes.Equal(got.Key, c.Key) || !bytes.Equal(got.Value, c.Value) ||
-			!bytes.Equal(got.Old, c.Old) || got.Origin != c.Origin {
+			!bytes.Equal(got.Old, c.Old) || got.Absent != c.Absent || got.Origin != c.Origin {
 			t.Errorf("round trip of %+v gave %+v", c, got)
 		}
 	}
@@ -127,10 +129,14 @@ type modelOp struct {
 	Op         op
 	Key        byte
 	Old, Value byte
+	// Absent makes a cas a put-if-absent.
+	Absent bool
 }
 
 func randomOp(r *rand.Rand) modelOp {
-	return modelOp{Op: op(1 + r.IntN(3)), Key: byte(r.IntN(3)), Old: byte(r.IntN(3)), Value: byte(r.IntN(3))}
+	o := modelOp{Op: op(1 + r.IntN(3)), Key: byte(r.IntN(3)), Old: byte(r.IntN(3)), Value: byte(r.IntN(3))}
+	o.Absent = o.Op == opCAS && r.IntN(2) == 0
+	return o
 }
 
 // TestFSM_MatchesModel applies random commands to the FSM and to a map of
@@ -143,11 +149,14 @@ func TestFSM_MatchesModel(t *testing.T) {
 		for i := range 1 + r.IntN(60) {
 			o := randomOp(r)
 			key := []byte{'k', '0' + o.Key}
-			c := command{Op: o.Op, Key: key, Old: []byte{o.Old}, Value: []byte{o.Value}, Origin: uint32(r.IntN(5))}
+			c := command{Op: o.Op, Key: key, Old: []byte{o.Old}, Value: []byte{o.Value}, Absent: o.Absent, Origin: uint32(r.IntN(5))}
 			index := uint64(i + 1)
 			got := apply(t, f, index, c)
 			cur, present := m[string(key)]
 			wantMismatch := o.Op == opCAS && (!present || !bytes.Equal(cur, c.Old))
+			if o.Absent {
+				wantMismatch = present
+			}
 			if got.Mismatch != wantMismatch {
 				t.Logf("step %d %+v: mismatch %v, want %v", i, o, got.Mismatch, wantMismatch)
 				return false
@@ -170,6 +179,24 @@ func TestFSM_MatchesModel(t *testing.T) {
 				t.Logf("key %q: fsm %+v, model %q (%v)", k, reg, want, ok)
 				return false
 			}
+		}
+		// A listing from any point, with any limit, is the model's
+		// present keys in order.
+		live := slices.Sorted(maps.Keys(m))
+		from := []byte{'k', '0' + byte(r.IntN(4))}
+		limit := 1 + r.IntN(4)
+		keys, more := f.keys(from, limit)
+		var want []string
+		for _, k := range live {
+			if k >= string(from) {
+				want = append(want, k)
+			}
+		}
+		wantMore := len(want) > limit
+		want = want[:min(limit, len(want))]
+		if got := stringsOf(keys); !slices.Equal(got, want) || more != wantMore {
+			t.Logf("keys(%q, %d) = %q, %v; want %q, %v", from, limit, got, more, want, wantMore)
+			return false
 		}
 		return true
 	}
@@ -231,11 +258,127 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 	}) {
 		t.Errorf("restored state differs: %d keys, want %d", len(g.regs), len(f.regs))
 	}
+	// The restored FSM lists the restored keys, and none it held before.
+	var want []string
+	for _, k := range slices.Sorted(maps.Keys(f.regs)) {
+		if !f.regs[k].Deleted {
+			want = append(want, k)
+		}
+	}
+	if got, more := g.keys(nil, 1000); !slices.Equal(stringsOf(got), want) || more {
+		t.Errorf("restored FSM lists %q (more %v), want %q", got, more, want)
+	}
+
 	// Equal states give equal bytes, whatever the map's order.
 	f.index = 201
 	if !bytes.Equal(snapshotBytes(t, g), snapshotBytes(t, f)) {
 		t.Error("two snapshots of one state differ")
 	}
+
+	// A key first written after the restore takes its place in the order.
+	apply(t, g, 202, command{Op: opCAS, Key: []byte("new"), Absent: true, Value: []byte("x")})
+	if got, _ := g.keys([]byte("n"), 1); len(got) != 1 || string(got[0]) != "new" {
+		t.Errorf("a key written after the restore lists as %q, want [new]", got)
+	}
+}
+
+// TestFSM_PutIfAbsent: a cas marked Absent writes where the key holds no
+// value (never written, or deleted), and elsewhere reports the version it
+// found, whatever Old says.
+func TestFSM_PutIfAbsent(t *testing.T) {
+	v := func(i int64, o uint32) model.Version { return model.Version{Wall: i, Origin: o} }
+	k := []byte("k")
+	add := func(val string) command {
+		return command{Op: opCAS, Key: k, Absent: true, Old: []byte(val), Value: []byte(val), Origin: 1}
+	}
+	f := newFSM()
+	for i, s := range []struct {
+		name  string
+		c     command
+		want  applied
+		value string
+	}{
+		{"on a missing key it writes", add("a"), applied{Version: v(1, 1)}, "a"},
+		{"on a held key it fails, even with Old equal to the value", add("a"), applied{Version: v(1, 1), Mismatch: true}, "a"},
+		{"delete", command{Op: opDelete, Key: k, Origin: 2}, applied{Version: v(3, 2)}, ""},
+		{"on a deleted key it writes", add("b"), applied{Version: v(4, 1)}, "b"},
+		{"put of the empty value", command{Op: opPut, Key: k, Value: []byte{}, Origin: 3}, applied{Version: v(5, 3)}, ""},
+		{"the empty value is a value", add("c"), applied{Version: v(5, 3), Mismatch: true}, ""},
+	} {
+		if got := apply(t, f, uint64(i+1), s.c); got != s.want {
+			t.Errorf("%s: got %+v, want %+v", s.name, got, s.want)
+		}
+		if r, ok := f.get(k); !ok || r.Deleted != (s.c.Op == opDelete) || string(r.Value) != s.value {
+			t.Errorf("%s: key holds %+v (written %v), want %q", s.name, r, ok, s.value)
+		}
+	}
+}
+
+// TestFSM_Keys lists keys in pages: byte order, from inclusive, deleted
+// keys left out, more only when a key follows the page.
+func TestFSM_Keys(t *testing.T) {
+	f := newFSM()
+	for i, k := range []string{"d", "b", "a\x00", "a", "c", "e", "\xff"} {
+		apply(t, f, uint64(i+1), command{Op: opPut, Key: []byte(k), Value: []byte("v")})
+	}
+	apply(t, f, 8, command{Op: opDelete, Key: []byte("c")})
+	apply(t, f, 9, command{Op: opDelete, Key: []byte("never")})
+	for _, tc := range []struct {
+		from  string
+		limit int
+		want  []string
+		more  bool
+	}{
+		{"", 100, []string{"a", "a\x00", "b", "d", "e", "\xff"}, false},
+		{"", 2, []string{"a", "a\x00"}, true},
+		{"a\x00", 2, []string{"a\x00", "b"}, true},
+		{"b\x00", 2, []string{"d", "e"}, true}, // c is deleted
+		{"e", 1, []string{"e"}, true},
+		{"e\x00", 1, []string{"\xff"}, false},
+		{"\xff\x00", 5, nil, false},
+		{"c", 1, []string{"d"}, true},
+	} {
+		keys, more := f.keys([]byte(tc.from), tc.limit)
+		if got := stringsOf(keys); !slices.Equal(got, tc.want) || more != tc.more {
+			t.Errorf("keys(%q, %d) = %q, %v; want %q, %v", tc.from, tc.limit, got, more, tc.want, tc.more)
+		}
+	}
+	// The page is a copy: changing it changes nothing in the FSM.
+	keys, _ := f.keys(nil, 1)
+	keys[0][0] = 'z'
+	if again, _ := f.keys(nil, 1); string(again[0]) != "a" {
+		t.Errorf("the listing shares its bytes with the FSM: now %q", again[0])
+	}
+}
+
+// Long keys cut a page short of its limit, so that it fits a forwarded
+// answer; it still holds one key at least, and says more follow.
+func TestFSM_Keys_PageBoundedInBytes(t *testing.T) {
+	f := newFSM()
+	for i := range 3 {
+		key := bytes.Repeat([]byte{'a' + byte(i)}, maxListBytes/2+1)
+		apply(t, f, uint64(i+1), command{Op: opPut, Key: key})
+	}
+	var pages []int
+	for from := []byte(nil); ; {
+		keys, more := f.keys(from, 10)
+		pages = append(pages, len(keys))
+		if !more {
+			break
+		}
+		from = append(keys[len(keys)-1], 0)
+	}
+	if !slices.Equal(pages, []int{1, 1, 1}) {
+		t.Errorf("pages of %v keys, want [1 1 1]", pages)
+	}
+}
+
+func stringsOf(keys [][]byte) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, string(k))
+	}
+	return out
 }
 
 func TestFSM_RestoreGarbage(t *testing.T) {

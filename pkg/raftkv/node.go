@@ -28,7 +28,8 @@ var (
 	// before the quorum was lost.
 	ErrUnavailable = errors.New("raftkv: unavailable: no quorum within the timeout")
 	// ErrCASFailed means a cas found the key not holding the expected value
-	// (or not holding any value) and wrote nothing.
+	// (or not holding any value), or a PutIfAbsent found it holding one,
+	// and wrote nothing.
 	ErrCASFailed = errors.New("raftkv: cas: key does not hold the expected value")
 	// ErrStopped is returned by a node that has been shut down.
 	ErrStopped = errors.New("raftkv: node stopped")
@@ -347,6 +348,32 @@ func (n *Node) CAS(ctx context.Context, key, old, value []byte) (model.Version, 
 	return resp.Version, err
 }
 
+// PutIfAbsent sets key to value if the key holds no value (it was never
+// written, or its last write was a delete), and returns the write's
+// version. The check and the write are one command in the log, so of any
+// number of calls on one key, anywhere in the group, one writes until the
+// key is deleted again. If the key holds a value, PutIfAbsent returns
+// ErrCASFailed and that value's version.
+func (n *Node) PutIfAbsent(ctx context.Context, key, value []byte) (model.Version, error) {
+	resp, err := n.do(ctx, request{Op: opCAS, Key: key, Absent: true, Value: value})
+	if err == nil && resp.Status == statusMismatch {
+		err = ErrCASFailed
+	}
+	return resp.Version, err
+}
+
+// Keys lists, linearizably as Get reads, up to limit keys that hold a
+// value, in byte order from the key from on (from itself included; nil:
+// from the first), and whether more follow. A page may hold fewer than
+// limit keys when they are long (see maxListBytes), and says more follow.
+func (n *Node) Keys(ctx context.Context, from []byte, limit int) (keys [][]byte, more bool, err error) {
+	if limit < 1 {
+		return nil, false, fmt.Errorf("raftkv: keys: limit %d must be at least 1", limit)
+	}
+	resp, err := n.do(ctx, request{Op: opKeys, Key: from, Limit: limit})
+	return resp.Keys, resp.More, err
+}
+
 // Read is what Get returns.
 type Read struct {
 	// Value is the key's value, when Found.
@@ -583,8 +610,8 @@ func (n *Node) attempt(ctx context.Context, req request) (response, error) {
 // errNotLeader if this node does not lead.
 func (n *Node) local(ctx context.Context, req request) (response, error) {
 	switch req.Op {
-	case opGet:
-		return n.readLocal(ctx, req.Key)
+	case opGet, opKeys:
+		return n.readLocal(ctx, req)
 	case opAddVoter:
 		f := n.raft.AddVoter(serverID(req.PeerID), raft.ServerAddress(req.PeerAddr), 0, remaining(ctx))
 		return response{Status: statusOK}, writeError(n.await(ctx, f))
@@ -595,7 +622,7 @@ func (n *Node) local(ctx context.Context, req request) (response, error) {
 	default:
 		return response{}, fmt.Errorf("raftkv: unknown operation %v", req.Op)
 	}
-	cmd, err := encodeCommand(command{Op: req.Op, Key: req.Key, Value: req.Value, Old: req.Old, Origin: req.Origin})
+	cmd, err := encodeCommand(command{Op: req.Op, Key: req.Key, Value: req.Value, Old: req.Old, Absent: req.Absent, Origin: req.Origin})
 	if err != nil {
 		return response{}, err
 	}
@@ -633,24 +660,39 @@ func writeError(err error) error {
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
-// readLocal is the leader's linearizable read (Raft's read index): note
-// the commit index, confirm with a quorum that this node still leads, wait
-// until the FSM has applied that index, then read. The commit index covers
-// every write acknowledged before the read began only once the leader has
-// committed an entry of its own term, so the first read of a term commits
-// a no-op first.
-func (n *Node) readLocal(ctx context.Context, key []byte) (response, error) {
-	if resp, ok := n.faultRead(key); ok { // FAULT (tests only): no leadership check
-		return resp, nil
+// readLocal is the leader's linearizable read, a get or a listing of
+// keys: past the read index, it reads the FSM.
+func (n *Node) readLocal(ctx context.Context, req request) (response, error) {
+	if req.Op == opGet {
+		if resp, ok := n.faultRead(req.Key); ok { // FAULT (tests only): no leadership check
+			return resp, nil
+		}
 	}
+	if err := n.readIndex(ctx); err != nil {
+		return response{}, err
+	}
+	if req.Op == opKeys {
+		keys, more := n.fsm.keys(req.Key, req.Limit)
+		return response{Status: statusOK, Keys: keys, More: more}, nil
+	}
+	return n.appliedRead(req.Key), nil
+}
+
+// readIndex is Raft's read index, which makes a read at the leader
+// linearizable: note the commit index, confirm with a quorum that this
+// node still leads, and wait until the FSM has applied that index. The
+// commit index covers every write acknowledged before the read began only
+// once the leader has committed an entry of its own term, so the first
+// read of a term commits a no-op first.
+func (n *Node) readIndex(ctx context.Context) error {
 	term := n.raft.CurrentTerm()
 	if n.readyTerm.Load() != term {
 		cmd, err := encodeCommand(command{Op: opNoop, Origin: n.cfg.ID})
 		if err != nil {
-			return response{}, err
+			return err
 		}
 		if err := n.await(ctx, n.raft.Apply(cmd, remaining(ctx))); err != nil {
-			return response{}, readError(ctx, err)
+			return readError(ctx, err)
 		}
 		if n.raft.CurrentTerm() == term {
 			n.readyTerm.Store(term)
@@ -658,12 +700,9 @@ func (n *Node) readLocal(ctx context.Context, key []byte) (response, error) {
 	}
 	index := n.raft.CommitIndex()
 	if err := n.await(ctx, n.raft.VerifyLeader()); err != nil {
-		return response{}, readError(ctx, err)
+		return readError(ctx, err)
 	}
-	if err := n.fsm.waitApplied(ctx, index); err != nil {
-		return response{}, err
-	}
-	return n.appliedRead(key), nil
+	return n.fsm.waitApplied(ctx, index)
 }
 
 // readError classifies a failed step of a read: a read changes nothing,

@@ -125,6 +125,17 @@ func TestNode_MinorityUnavailable(t *testing.T) {
 		"put":    func(n *Node) error { _, err := n.Put(bg, []byte("k"), []byte("v3")); return err },
 		"delete": func(n *Node) error { _, err := n.Delete(bg, []byte("k")); return err },
 		"cas":    func(n *Node) error { _, err := n.CAS(bg, []byte("k"), []byte("v1"), []byte("v4")); return err },
+		"put-if-absent": func(n *Node) error {
+			_, err := n.PutIfAbsent(bg, []byte("fresh"), []byte("v5"))
+			return err
+		},
+		"keys": func(n *Node) error {
+			keys, _, err := n.Keys(bg, nil, 10)
+			if err == nil {
+				return fmt.Errorf("listed %q", keys)
+			}
+			return err
+		},
 	}
 	var fs []func()
 	for _, id := range minority {
@@ -351,6 +362,100 @@ func TestNode_CAS(t *testing.T) {
 	}
 }
 
+// TestNode_PutIfAbsent checks put-if-absent through followers, and that
+// of concurrent ones on one key, from every node, exactly one writes.
+func TestNode_PutIfAbsent(t *testing.T) {
+	c := newCluster(t, 3, testConfig())
+	c.bootstrapAll()
+	f := c.follower(c.leader())
+	add := func(id uint32, key, val string) (model.Version, error) {
+		t.Helper()
+		var v model.Version
+		var err error
+		eventually(t, "put-if-absent", func() (bool, string) {
+			v, err = c.node(id).PutIfAbsent(bg, []byte(key), []byte(val))
+			return !errors.Is(err, ErrUnavailable), fmt.Sprint(err)
+		})
+		return v, err
+	}
+	first, err := add(f, "k", "a")
+	if err != nil || first.Origin != f {
+		t.Fatalf("put-if-absent on a missing key: %v %v", first, err)
+	}
+	if v, err := add(0, "k", "b"); !errors.Is(err, ErrCASFailed) || v != first {
+		t.Fatalf("put-if-absent on a held key: %v %v, want ErrCASFailed at %v", v, err, first)
+	}
+	if r := c.mustGet(1, "k"); string(r.Value) != "a" {
+		t.Fatalf("after a failed put-if-absent: %+v, want a", r)
+	}
+	retry(t, "delete", func() error { _, err := c.node(f).Delete(bg, []byte("k")); return err })
+	if v, err := add(2, "k", "c"); err != nil || !first.Less(v) {
+		t.Fatalf("put-if-absent on a deleted key: %v %v", v, err)
+	}
+
+	var mu sync.Mutex
+	var winners []string
+	var fs []func()
+	for i := range 12 {
+		fs = append(fs, func() {
+			val := fmt.Sprintf("g%d", i)
+			_, err := c.node(uint32(i%3)).PutIfAbsent(bg, []byte("race"), []byte(val))
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners = append(winners, val)
+				mu.Unlock()
+			case !errors.Is(err, ErrCASFailed):
+				t.Errorf("put-if-absent %s: %v", val, err)
+			}
+		})
+	}
+	runConcurrently(fs...)
+	if len(winners) != 1 {
+		t.Fatalf("winners %v, want exactly one", winners)
+	}
+	if r := c.mustGet(1, "race"); string(r.Value) != winners[0] {
+		t.Errorf("race is %q, want the winner %q", r.Value, winners[0])
+	}
+}
+
+// TestNode_Keys lists keys through a follower right after writes through
+// another node: linearizable as a get, so every acknowledged write shows.
+func TestNode_Keys(t *testing.T) {
+	c := newCluster(t, 3, testConfig())
+	c.bootstrapAll()
+	leader := c.leader()
+	f := c.follower(leader)
+	other := 3 - leader - f
+	for _, k := range []string{"b", "a", "d", "c"} {
+		retry(t, "put "+k, func() error { _, err := c.node(other).Put(bg, []byte(k), []byte("v")); return err })
+	}
+	retry(t, "delete c", func() error { _, err := c.node(other).Delete(bg, []byte("c")); return err })
+	var got []string
+	var from []byte
+	for pages := 0; ; pages++ {
+		var keys [][]byte
+		var more bool
+		retry(t, "keys", func() (err error) { keys, more, err = c.node(f).Keys(bg, from, 2); return err })
+		if pages > 2 || len(keys) > 2 {
+			t.Fatalf("page %d: %q", pages, keys)
+		}
+		for _, k := range keys {
+			got = append(got, string(k))
+		}
+		if !more {
+			break
+		}
+		from = append(keys[len(keys)-1], 0)
+	}
+	if !slices.Equal(got, []string{"a", "b", "d"}) {
+		t.Errorf("follower %d lists %q, want [a b d]", f, got)
+	}
+	if _, _, err := c.node(f).Keys(bg, nil, 0); err == nil {
+		t.Error("Keys with limit 0 gave no error")
+	}
+}
+
 // TestNode_Applied_LocalStateAndRaftApplied checks what a follower reports
 // of its own state: every key it applied, sorted, tombstones included, and
 // a RaftApplied index that reaches the leader's commit index (a new
@@ -377,5 +482,26 @@ func TestNode_Applied_LocalStateAndRaftApplied(t *testing.T) {
 	want := []string{"a=va/false", "b=vb/false", "c=/true"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Applied() at follower %d = %v, want %v", f, got, want)
+	}
+}
+
+// TestNode_Keys_CutOffLeaderNeverLists lists keys at a leader right after
+// it is cut off from its quorum, before its lease runs out and it steps
+// down: it must confirm its leadership first, so it answers
+// ErrUnavailable, never the listing it holds; and so it does once the
+// majority has moved on.
+func TestNode_Keys_CutOffLeaderNeverLists(t *testing.T) {
+	c := newCluster(t, 3, testConfig())
+	c.bootstrapAll()
+	lead := c.leader()
+	c.putEverywhere(lead, "a", "1")
+	c.partition([]uint32{lead}, others(lead))
+	if keys, _, err := c.node(lead).Keys(bg, nil, 10); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("keys at the leader just cut off: %q, %v; want ErrUnavailable", keys, err)
+	}
+	maj := c.leader(others(lead)...)
+	retry(t, "put b", func() error { _, err := c.node(maj).Put(bg, []byte("b"), []byte("2")); return err })
+	if keys, _, err := c.node(lead).Keys(bg, nil, 10); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("keys at the cut-off old leader: %q, %v; want ErrUnavailable", keys, err)
 	}
 }

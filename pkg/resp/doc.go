@@ -31,6 +31,9 @@
 //     has not reached this server yet.
 //   - SCAN and KEYS list this server's keys (every server stores every
 //     key, but one may not have received the newest writes yet), sorted.
+//     In linearizable mode they list the Raft group's keys instead, each
+//     page a linearizable read (Store.Keys); a server without a quorum
+//     answers an error naming ERR_UNAVAILABLE.
 //     A SCAN cursor names where its next page starts, kept by the server
 //     for its newest 4096 pages: a scan continues on any connection to the
 //     same server, and a key present for the whole scan is returned

@@ -38,9 +38,9 @@
 // (linear.go): its streams go through the same demux and cuttable
 // transport under the same label, the server the master marks
 // (Options.RaftBootstrap) starts the group, a membership loop has the
-// leader add live members as voters, and Put, Delete, Get
-// and CAS go to the node instead of the owner goroutine, whose store then
-// stays empty.
+// leader add live members as voters, and Put, Delete, Get, CAS,
+// PutIfAbsent and Keys go to the node instead of the owner goroutine,
+// whose store then stays empty.
 //
 // Caveats: a failed append or checkpoint (a full disk) makes the server fail
 // the puts it held and reload its durable state (file plus log); without

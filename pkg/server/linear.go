@@ -206,8 +206,10 @@ func (s *Server) pokeRaft() {
 	}
 }
 
-// raftWrite runs a put, delete or cas on the Raft group.
-func (s *Server) raftWrite(r request) api.PutReply {
+// raftWrite runs a put, delete, cas or put-if-absent on the Raft group.
+// held, for a put-if-absent only, says the key held a value: the reply is
+// then OK with that value's version, as in eventual mode.
+func (s *Server) raftWrite(r request) (reply api.PutReply, held bool) {
 	ctx := context.Background()
 	var v model.Version
 	var err error
@@ -221,18 +223,23 @@ func (s *Server) raftWrite(r request) api.PutReply {
 	case reqCAS:
 		s.puts.Add(1)
 		v, err = s.raft.CAS(ctx, r.key, r.old, r.value)
+	case reqAdd:
+		s.puts.Add(1)
+		v, err = s.raft.PutIfAbsent(ctx, r.key, r.value)
 	default:
-		return api.PutReply{Status: api.ErrFailed, Reason: "not available in linearizable mode"}
+		return api.PutReply{Status: api.ErrFailed, Reason: "not available in linearizable mode"}, false
 	}
 	switch {
 	case err == nil:
-		return api.PutReply{Status: api.OK, Version: v}
+		return api.PutReply{Status: api.OK, Version: v}, false
+	case errors.Is(err, raftkv.ErrCASFailed) && r.kind == reqAdd:
+		return api.PutReply{Status: api.OK, Version: v}, true
 	case errors.Is(err, raftkv.ErrCASFailed):
-		return api.PutReply{Status: api.ErrCAS, Version: v}
+		return api.PutReply{Status: api.ErrCAS, Version: v}, false
 	case errors.Is(err, raftkv.ErrUnavailable):
-		return api.PutReply{Status: api.ErrUnavailable, Reason: fmt.Sprintf("server %d: %v", s.opts.ID, err)}
+		return api.PutReply{Status: api.ErrUnavailable, Reason: fmt.Sprintf("server %d: %v", s.opts.ID, err)}, false
 	}
-	return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("server %d: %v", s.opts.ID, err)}
+	return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("server %d: %v", s.opts.ID, err)}, false
 }
 
 // raftGet reads key linearizably through the Raft group.
@@ -248,6 +255,21 @@ func (s *Server) raftGet(key []byte) (api.GetReply, error) {
 		return api.GetReply{Status: api.OK, Value: r.Value, Version: r.Version}, nil
 	}
 	return api.GetReply{Status: api.ErrKey, Version: r.Version}, nil
+}
+
+// raftKeys lists keys linearizably through the Raft group, as raftGet
+// reads. Without a quorum it fails naming ERR_UNAVAILABLE (the error
+// wraps raftkv.ErrUnavailable), rather than list this server's applied
+// state, which may be old.
+func (s *Server) raftKeys(from []byte, limit int) ([][]byte, bool, error) {
+	keys, more, err := s.raft.Keys(context.Background(), from, limit)
+	switch {
+	case errors.Is(err, raftkv.ErrUnavailable):
+		return nil, false, fmt.Errorf("server %d: keys: %v: %w", s.opts.ID, api.ErrUnavailable, err)
+	case err != nil:
+		return nil, false, fmt.Errorf("server %d: keys: %w", s.opts.ID, err)
+	}
+	return keys, more, nil
 }
 
 // raftStatus is the Raft node's part of Status.

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,6 +164,156 @@ func TestLinear_RestartKeepsTheLog(t *testing.T) {
 	}
 	if st, _ := c.servers[f].Status(); !slices.Equal(st.Raft.Voters, []uint32{0, 1, 2}) {
 		t.Errorf("voters after the restart: %v", st.Raft.Voters)
+	}
+}
+
+// listAll walks server id's keys in pages of two, as SCAN does.
+func (c *cluster) listAll(id uint32) ([]string, error) {
+	c.t.Helper()
+	var got []string
+	var from []byte
+	for pages := 0; ; pages++ {
+		keys, more, err := c.servers[id].Keys(from, 2)
+		if err != nil {
+			return got, err
+		}
+		if pages > 100 || len(keys) > 2 {
+			c.t.Fatalf("server %d: page %d of %q", id, pages, keys)
+		}
+		for _, k := range keys {
+			got = append(got, string(k))
+		}
+		if !more {
+			return got, nil
+		}
+		from = append(keys[len(keys)-1], 0)
+	}
+}
+
+// Keys reads the Raft group's keys, not the (empty) gossip store: at a
+// follower, right after writes through another server, with no wait, as
+// linearizable as a get.
+func TestLinear_KeysThroughAFollower(t *testing.T) {
+	c := newLinearCluster(t, 3)
+	leader := c.waitVoters(2, 0, 1, 2)
+	writer, reader := (leader+1)%3, (leader+2)%3
+	for i, k := range []string{"b", "a", "e", "c", "d"} {
+		c.put(writer, k, "v")
+		if i == 3 {
+			if r := c.servers[writer].Delete([]byte("c"), model.Version{}); r.Status != api.OK {
+				t.Fatalf("delete c: %+v", r)
+			}
+		}
+		got, err := c.listAll(reader)
+		if err != nil {
+			t.Fatalf("keys at follower %d after put %s at %d: %v", reader, k, writer, err)
+		}
+		if !slices.IsSorted(got) || (k != "c" && !slices.Contains(got, k)) || slices.Contains(got, "c") {
+			t.Fatalf("follower %d lists %q right after put %s at %d (c deleted)", reader, got, k, writer)
+		}
+	}
+	for id := range uint32(3) {
+		got, err := c.listAll(id)
+		if err != nil || fmt.Sprint(got) != "[a b d e]" {
+			t.Errorf("server %d lists %q, %v; want [a b d e]", id, got, err)
+		}
+	}
+	if _, _, err := c.servers[0].Keys(nil, 0); err == nil {
+		t.Error("Keys with limit 0 gave no error")
+	}
+}
+
+// PutIfAbsent is one Raft command: of many racing from two servers on
+// one key, exactly one stores, and every other reports the winner's
+// version; after a delete the key takes one again.
+func TestLinear_PutIfAbsentRacingStoresOnce(t *testing.T) {
+	c := newLinearCluster(t, 3)
+	c.waitVoters(2, 0, 1, 2)
+	type result struct {
+		value  string
+		reply  api.PutReply
+		stored bool
+	}
+	results := make(chan result, 16)
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			v := fmt.Sprint("from-", i%2, "-", i)
+			r, stored := c.servers[uint32(i%2)].PutIfAbsent([]byte("lock"), []byte(v), model.Version{})
+			results <- result{v, r, stored}
+		})
+	}
+	wg.Wait()
+	close(results)
+	var winner result
+	var losers []result
+	for r := range results {
+		switch {
+		case r.reply.Status != api.OK:
+			t.Errorf("PutIfAbsent %s: %+v", r.value, r.reply)
+		case r.stored && winner.stored:
+			t.Errorf("both %s and %s stored", winner.value, r.value)
+		case r.stored:
+			winner = r
+		default:
+			losers = append(losers, r)
+		}
+	}
+	if !winner.stored {
+		t.Fatal("no PutIfAbsent stored")
+	}
+	for _, r := range losers {
+		if r.reply.Version != winner.reply.Version {
+			t.Errorf("PutIfAbsent %s not stored, at version %v; want the winner's %v", r.value, r.reply.Version, winner.reply.Version)
+		}
+	}
+	g := c.waitGet(2, "lock", api.OK, winner.value)
+	if g.Version != winner.reply.Version {
+		t.Errorf("lock read at %v, want the winner's version %v", g.Version, winner.reply.Version)
+	}
+	if r := c.servers[2].Delete([]byte("lock"), model.Version{}); r.Status != api.OK {
+		t.Fatalf("delete: %+v", r)
+	}
+	if r, stored := c.servers[1].PutIfAbsent([]byte("lock"), []byte("again"), model.Version{}); r.Status != api.OK || !stored {
+		t.Errorf("PutIfAbsent after the delete: %+v, stored %v", r, stored)
+	}
+}
+
+// A server cut off from the quorum answers Keys and PutIfAbsent with
+// ERR_UNAVAILABLE within the timeout: never the listing it holds, which
+// misses what the majority wrote meanwhile.
+func TestLinear_CutOffServerRefusesKeysAndPutIfAbsent(t *testing.T) {
+	c := newLinearCluster(t, 3)
+	c.waitVoters(2, 0, 1, 2)
+	c.put(0, "old", "v")
+	c.waitGet(2, "old", api.OK, "v")
+	c.cut(2, 0)
+	c.cut(2, 1)
+	c.waitGet(0, "old", api.OK, "v") // the majority has a leader again
+	c.put(1, "new", "v")
+	start := time.Now()
+	keys, _, err := c.servers[2].Keys(nil, 10)
+	if !errors.Is(err, raftkv.ErrUnavailable) || !strings.Contains(err.Error(), "ERR_UNAVAILABLE") || keys != nil {
+		t.Errorf("keys on the cut-off server: %q, %v; want ERR_UNAVAILABLE", keys, err)
+	}
+	if r, stored := c.servers[2].PutIfAbsent([]byte("fresh"), []byte("v"), model.Version{}); r.Status != api.ErrUnavailable || stored {
+		t.Errorf("PutIfAbsent on the cut-off server: %+v, stored %v; want ERR_UNAVAILABLE", r, stored)
+	}
+	// Bounded, not timed: a generous margin over the timeout tells an
+	// answer from an unbounded wait.
+	if d := time.Since(start); d > 2*fastRaft().Timeout+10*time.Second {
+		t.Errorf("the cut-off server took %v to answer", d)
+	}
+	c.heal(2, 0)
+	c.heal(2, 1)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		got, err := c.listAll(2)
+		if err == nil && (fmt.Sprint(got) == "[new old]" || fmt.Sprint(got) == "[fresh new old]") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healed server 2 lists %q, %v; want [new old], with fresh if the unacknowledged add took effect", got, err)
+		}
 	}
 }
 

@@ -1189,6 +1189,12 @@ func (s *Server) CAS(key, old, value []byte) api.PutReply {
 // conflict order wins. stored says whether it wrote. When it did not,
 // the reply is OK with the version of the value held (the caller has read
 // it), or ErrDep: this server has not seen dep, so it cannot tell.
+//
+// In linearizable mode it is one Raft command, checked and applied
+// together in the log: of any calls on a key, at any servers, one writes
+// (until a delete), and dep plays no part. Without a quorum it answers
+// ErrUnavailable within the timeout, like a put, and may still take
+// effect.
 func (s *Server) PutIfAbsent(key, value []byte, dep model.Version) (reply api.PutReply, stored bool) {
 	if s.opts.MaxValueBytes > 0 && len(value) > s.opts.MaxValueBytes {
 		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("value of %d bytes exceeds max_value_bytes %d", len(value), s.opts.MaxValueBytes)}, false
@@ -1216,7 +1222,7 @@ func (s *Server) writeHeld(r request) (reply api.PutReply, held bool) {
 	}
 	defer h.Since(time.Now())
 	if s.raft != nil {
-		return s.raftWrite(r), false
+		return s.raftWrite(r)
 	}
 	if r.kind == reqCAS {
 		return api.PutReply{Status: api.ErrFailed, Reason: fmt.Sprintf("server %d: %v", s.opts.ID, errNotLinearizable)}, false
@@ -1257,9 +1263,18 @@ func (s *Server) Status() (api.StatusReply, error) {
 // just after the last key of the one before (that key with a 0 byte
 // appended); each page holds the owner for the time it takes to copy limit
 // keys, so keep pages to a few thousand.
+//
+// In linearizable mode it lists the Raft group's keys, linearizably as a
+// get reads them (at the leader, past its read index); a server without
+// a quorum fails within the timeout, with an error naming
+// ERR_UNAVAILABLE, and never lists its own state. Each page is a read of
+// its own: a walk in pages sees each page as of its own moment.
 func (s *Server) Keys(from []byte, limit int) (keys [][]byte, more bool, err error) {
 	if limit < 1 {
 		return nil, false, fmt.Errorf("server %d: keys: limit %d must be at least 1", s.opts.ID, limit)
+	}
+	if s.raft != nil {
+		return s.raftKeys(from, limit)
 	}
 	resp := s.call(request{kind: reqKeys, key: from, limit: limit})
 	return resp.keys, resp.more, resp.err
