@@ -404,9 +404,12 @@ func (s *Server) expired(ss *session.Deps, rp reply, name string, key []byte) {
 	case g.Status == api.OK:
 		ss.Observe(key, g.Version)
 		rp.line("NOT_STORED")
-	default:
+	case g.Status == api.ErrKey:
 		ss.Observe(key, g.Version)
 		rp.line("STORED")
+	default:
+		// ERR_UNAVAILABLE (linearizable mode, no quorum): it cannot tell.
+		rp.line("SERVER_ERROR get: %v", g.Status)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gossipkv/pkg/api"
 	"gossipkv/pkg/front/fronttest"
 	"gossipkv/pkg/model"
 )
@@ -247,4 +248,22 @@ func TestServer_Close_WaitsForConnections(t *testing.T) {
 		t.Error("an idle connection is still open after Close")
 	}
 	fronttest.CheckClosed(t, s.Addr(), s.Close)
+}
+
+// unavailableGets is a store whose gets cannot reach a quorum
+// (linearizable mode, cut off).
+type unavailableGets struct{ *fronttest.Store }
+
+func (unavailableGets) Get([]byte, model.Version) (api.GetReply, error) {
+	return api.GetReply{Status: api.ErrUnavailable}, nil
+}
+
+// An add of an expired item asks whether the key holds a value; a server
+// that cannot tell says so, rather than answer STORED (no value).
+func TestProtocol_ExpiredAdd_UnavailableIsAnError(t *testing.T) {
+	s := listen(t, unavailableGets{fronttest.NewStore()}, Config{})
+	c := dial(t, s)
+	if got, want := c.do("add k 0 -1 0\r\n\r\n", 1), "SERVER_ERROR get: "+api.ErrUnavailable.String(); got != want {
+		t.Errorf("add of an expired item = %q, want %q", got, want)
+	}
 }
