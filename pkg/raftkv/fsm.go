@@ -42,6 +42,8 @@ type fsm struct {
 	// (tombstones are kept), so a key is inserted once, when first
 	// written, at the cost of moving the keys after it.
 	order []string
+	// live counts the keys of regs that hold a value (not a tombstone).
+	live int
 	// index is the last log index the FSM has applied: commands and
 	// configuration entries (raft's own no-op and barrier entries never
 	// reach an FSM), or the index of the snapshot it was restored from.
@@ -108,11 +110,26 @@ func (f *fsm) applyLocked(c command, i uint64) applied {
 
 // setLocked sets k's register, and enters k in order if it is new.
 func (f *fsm) setLocked(k string, r Register) {
-	if _, ok := f.regs[k]; !ok {
+	old, ok := f.regs[k]
+	if !ok {
 		i, _ := slices.BinarySearch(f.order, k)
 		f.order = slices.Insert(f.order, i, k)
 	}
+	if ok && !old.Deleted {
+		f.live--
+	}
+	if !r.Deleted {
+		f.live++
+	}
 	f.regs[k] = r
+}
+
+// counts returns how many keys were ever written (tombstones included)
+// and how many hold a value.
+func (f *fsm) counts() (keys, live int) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.regs), f.live
 }
 
 // StoreConfiguration only counts a configuration entry as applied, so that
@@ -225,14 +242,19 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	order := make([]string, 0, len(regs))
-	for k := range regs {
+	live := 0
+	for k, r := range regs {
 		order = append(order, k)
+		if !r.Deleted {
+			live++
+		}
 	}
 	slices.Sort(order)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.regs = regs
 	f.order = order
+	f.live = live
 	f.index = index
 	f.restores++
 	close(f.changed)

@@ -180,6 +180,11 @@ func TestFSM_MatchesModel(t *testing.T) {
 				return false
 			}
 		}
+		// The counts are the model's.
+		if keys, liveCount := f.counts(); keys != len(f.regs) || liveCount != len(m) {
+			t.Logf("counts %d keys, %d live; want %d, %d", keys, liveCount, len(f.regs), len(m))
+			return false
+		}
 		// A listing from any point, with any limit, is the model's
 		// present keys in order.
 		live := slices.Sorted(maps.Keys(m))
@@ -267,6 +272,9 @@ func TestFSM_SnapshotRestore(t *testing.T) {
 	}
 	if got, more := g.keys(nil, 1000); !slices.Equal(stringsOf(got), want) || more {
 		t.Errorf("restored FSM lists %q (more %v), want %q", got, more, want)
+	}
+	if keys, live := g.counts(); keys != len(f.regs) || live != len(want) {
+		t.Errorf("restored FSM counts %d keys, %d live; want %d, %d", keys, live, len(f.regs), len(want))
 	}
 
 	// Equal states give equal bytes, whatever the map's order.

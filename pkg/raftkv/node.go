@@ -433,6 +433,10 @@ type Status struct {
 	RaftApplied uint64
 	// Voters is the latest configuration's voting members.
 	Voters []Peer
+	// Keys counts the keys this node has applied a write of, tombstones
+	// included, Live those that hold a value: this node's state, as
+	// Status is, not a linearizable read.
+	Keys, Live int
 }
 
 // Status reports the node's state.
@@ -446,6 +450,7 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.fsm.appliedIndex(),
 	}
 	s.RaftApplied = n.appliedThrough(s.AppliedIndex, n.raft.AppliedIndex())
+	s.Keys, s.Live = n.fsm.counts()
 	if addr, id := n.raft.LeaderWithID(); addr != "" {
 		s.Leader.Addr = string(addr)
 		s.Leader.ID, _ = parseServerID(id)

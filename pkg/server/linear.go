@@ -272,9 +272,12 @@ func (s *Server) raftKeys(from []byte, limit int) ([][]byte, bool, error) {
 	return keys, more, nil
 }
 
-// raftStatus is the Raft node's part of Status.
-func (s *Server) raftStatus() *api.RaftStatus {
+// raftStatus fills in the Raft node's part of Status. Its key counts
+// replace the gossip store's, which is empty in this mode:
+// the fronts' DBSIZE, INFO, /v1/status and memcache stats show the data.
+func (s *Server) raftStatus(into *api.StatusReply) {
 	st := s.raft.Status()
+	into.Keys, into.Live = st.Keys, st.Live
 	rs := &api.RaftStatus{
 		State: st.State, Leader: st.Leader.ID, HasLeader: st.Leader.Addr != "", Term: st.Term,
 		LastIndex: st.LastIndex, CommitIndex: st.CommitIndex, Applied: st.RaftApplied,
@@ -283,7 +286,7 @@ func (s *Server) raftStatus() *api.RaftStatus {
 		rs.Voters = append(rs.Voters, v.ID)
 	}
 	slices.Sort(rs.Voters)
-	return rs
+	into.Raft = rs
 }
 
 // raftDump is what this server's Raft node has applied, in Dump's form.

@@ -221,6 +221,23 @@ func TestLinear_KeysThroughAFollower(t *testing.T) {
 	if _, _, err := c.servers[0].Keys(nil, 0); err == nil {
 		t.Error("Keys with limit 0 gave no error")
 	}
+	// Status counts what each server has applied (the fronts' DBSIZE and
+	// /v1/status): five keys written, one of them deleted.
+	for id := range uint32(3) {
+		var st api.StatusReply
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var err error
+			if st, err = c.servers[id].Status(); err != nil {
+				t.Fatal(err)
+			}
+			if (st.Keys == 5 && st.Live == 4) || time.Now().After(deadline) {
+				break
+			}
+		}
+		if st.Keys != 5 || st.Live != 4 {
+			t.Errorf("server %d: status counts %d keys, %d live; want 5 and 4", id, st.Keys, st.Live)
+		}
+	}
 }
 
 // PutIfAbsent is one Raft command: of many racing from two servers on

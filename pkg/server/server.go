@@ -1251,7 +1251,7 @@ func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
 func (s *Server) Status() (api.StatusReply, error) {
 	resp := s.call(request{kind: reqStatus})
 	if resp.err == nil && s.raft != nil {
-		resp.status.Raft = s.raftStatus()
+		s.raftStatus(&resp.status)
 	}
 	return resp.status, resp.err
 }
