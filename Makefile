@@ -2,7 +2,7 @@
 GO ?= go
 BINARIES := master server client watchdog bench
 
-.PHONY: all build install test clean cleanup single multiple partition scaling floor redis http memcache mutants
+.PHONY: all build install test clean cleanup single multiple partition scaling concurrent floor redis http memcache mutants
 
 all: build
 
@@ -63,6 +63,12 @@ partition: build
 # 5, 10, 20 servers x 100 B, 1 KB, 10 KB values; writes bench/scaling.png.
 scaling: build
 	bin/bench scaling -puts $(PUTS) -runs $(RUNS) -json bench/scaling.json
+
+# 1, 8 and 64 clients putting at once, each on a server (round-robin) and
+# all on server 0; PUTS in all at each point, shared among the clients.
+CLIENTS_LIST ?= 1,8,64
+concurrent: build
+	bin/bench concurrent -servers $(SERVERS) -clients-list $(CLIENTS_LIST) -puts $(PUTS) -size $(SIZE) -runs $(RUNS)
 
 floor: build
 	bin/bench floor -size $(SIZE) -runs $(RUNS)

@@ -18,20 +18,7 @@ func TestRun_TinyCluster_CPUFigures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
-		"gossipkv/cmd/master", "gossipkv/cmd/watchdog", "gossipkv/cmd/server", "gossipkv/cmd/client")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	logw := io.Writer(io.Discard)
-	if testing.Verbose() {
-		logw = os.Stderr
-	}
-	e, err := newEnv(bin, t.TempDir(), logw, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := testEnv(t)
 	o := options{puts: 50, seed: 1, floorPuts: 50}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -65,4 +52,25 @@ func TestRun_TinyCluster_CPUFigures(t *testing.T) {
 	}
 	t.Logf("cpu %.3f ms/put (master %.3f, servers %.3f, clients %.3f), floor %.3f, ratio %.2f, fsyncs/put %.2f, ctxsw/put %.1f",
 		r.CPUMsPerPut, r.MasterCPUMsPerPut, r.ServersCPUMsPerPut, r.ClientsCPUMsPerPut, r.FloorCPUMsPerPut, r.CPURatio, r.FsyncsPerPut, r.CtxswPerPut)
+}
+
+// testEnv builds the binaries bench drives into a temporary directory and
+// returns an env on them, its progress on stderr with -v.
+func testEnv(t *testing.T) *env {
+	t.Helper()
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
+		"gossipkv/cmd/master", "gossipkv/cmd/watchdog", "gossipkv/cmd/server", "gossipkv/cmd/client")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	logw := io.Writer(io.Discard)
+	if testing.Verbose() {
+		logw = os.Stderr
+	}
+	e, err := newEnv(bin, t.TempDir(), logw, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
 }

@@ -18,15 +18,19 @@ type clusterCPU struct {
 }
 
 // clusterUsage puts together the master's usage as bench reaped it, the
-// roles of its -stats (nil: none), and the roles of processes bench started
-// and reaped itself (watchdogs and clients on other hosts' namespaces).
+// roles of its -stats (nil: none), and what bench did or reaped itself:
+// watchdogs and clients it started (in other hosts' namespaces, or the
+// clients of bench concurrent), and, as the master's role, bench's own
+// work where it issued the puts in the master's place.
 func clusterUsage(master Usage, stats *runstats.CPU, extra runstats.CPU) clusterCPU {
 	c := clusterCPU{total: master}
 	if stats != nil {
 		c.roles = *stats
 	}
+	c.total.Add(extra.Master)
 	c.total.Add(extra.Servers)
 	c.total.Add(extra.Clients)
+	c.roles.Master.Add(extra.Master)
 	c.roles.Servers.Add(extra.Servers)
 	c.roles.Clients.Add(extra.Clients)
 	return c

@@ -29,6 +29,11 @@ func TestClusterUsage_AddsWhatBenchReaped(t *testing.T) {
 	if !near(c.total.CPUS(), 2.8) || c.total.VoluntaryCtxsw != 5 || c.roles.Servers.Procs != 2 || !near(c.roles.Clients.UserS, 0.5) {
 		t.Errorf("with bench's processes: total %+v roles %+v", c.total, c.roles)
 	}
+	// Where bench issued the puts, its own work is the master's role.
+	c = clusterUsage(Usage{Procs: 1, UserS: 0.3}, &runstats.CPU{Master: Usage{Procs: 1, UserS: 0.3}}, runstats.CPU{Master: Usage{UserS: 0.2, SysS: 0.1}})
+	if !near(c.total.CPUS(), 0.6) || !near(c.roles.Master.CPUS(), 0.6) {
+		t.Errorf("with bench issuing the puts: total %+v roles %+v", c.total, c.roles)
+	}
 	// A master without cpu in its -stats: the total only.
 	c = clusterUsage(master, nil, runstats.CPU{})
 	if c.total != master || c.roles.Master.Procs != 0 {

@@ -10,6 +10,8 @@
 //	                         and restored, a kill and a restart, then stabilize
 //	bench scaling   [flags]  single at 5, 10, 20 servers x 100 B, 1 KB, 10 KB values;
 //	                         writes a plot
+//	bench concurrent [flags] 1, 8, 64 clients putting at once, each on a server of
+//	                         its own or all on one
 //	bench floor     [flags]  only the floor
 //	bench redis     [flags]  redis-benchmark against the Redis front of a cluster
 //	                         that is up, and in turn against a durable redis-server
@@ -29,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +66,11 @@ type options struct {
 	serverList, sizeList []int
 	plotPath             string
 
+	// concurrent
+	clientList []int
+	placements []string
+	verify     bool
+
 	// redis, http, memcache
 	requests int
 	connList []int
@@ -70,7 +78,7 @@ type options struct {
 	keys     int
 }
 
-const usage = `usage: bench single|multiple|partition|scaling|floor|redis|http|memcache [flags]
+const usage = `usage: bench single|multiple|partition|scaling|concurrent|floor|redis|http|memcache [flags]
 run "bench MODE -h" for the flags of a mode`
 
 func run(args []string) int {
@@ -124,6 +132,10 @@ func run(args []string) int {
 			fs.IntVar(&o.keys, "keys", 10000, "keys written before the first run, among which each request picks one at random")
 		}
 		fs.Func("conns", "comma-separated numbers of connections (default 1,50)", intList(&o.connList))
+	case "concurrent":
+		fs.Func("clients-list", "comma-separated numbers of clients putting at once (default 1,8,64); -puts is the total of each point", intList(&o.clientList))
+		fs.Func("placements", "comma-separated placements of the clients: spread (client i on server i mod -servers), one (all on server 0) (default spread,one)", placementList(&o.placements))
+		fs.BoolVar(&o.verify, "verify", false, "after the stabilize, check that every server holds every acknowledged put (its printStores count in the CPU figures)")
 	case "single":
 		fs.StringVar(&o.consistency, "consistency", config.ConsistencyEventual, "eventual, or linearizable: then each run also measures eventual mode and an etcd cluster of as many members, in turn (needs Debian's etcd-server)")
 	case "floor":
@@ -142,6 +154,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	if mode == "concurrent" && o.clients != 0 {
+		fmt.Fprintln(os.Stderr, "bench: concurrent takes -clients-list, not -clients")
+		return 2
+	}
 	if o.clients == 0 {
 		o.clients = o.servers
 	}
@@ -156,6 +172,16 @@ func run(args []string) int {
 	}
 	if len(o.connList) == 0 {
 		o.connList = []int{1, 50}
+	}
+	if len(o.clientList) == 0 {
+		o.clientList = []int{1, 8, 64}
+	}
+	if len(o.placements) == 0 {
+		o.placements = []string{Spread, OneServer}
+	}
+	if mode == "concurrent" && o.puts < slices.Max(o.clientList) {
+		fmt.Fprintf(os.Stderr, "bench: -puts %d is fewer than %d clients: every client needs a put\n", o.puts, slices.Max(o.clientList))
+		return 2
 	}
 	if (mode == "http" || mode == "memcache") && o.duration < time.Second {
 		fmt.Fprintln(os.Stderr, "bench: -duration must be at least 1s")
@@ -213,6 +239,20 @@ func intList(dst *[]int) func(string) error {
 	}
 }
 
+func placementList(dst *[]string) func(string) error {
+	return func(s string) error {
+		*dst = nil
+		for _, f := range strings.Split(s, ",") {
+			p := strings.TrimSpace(f)
+			if p != Spread && p != OneServer {
+				return fmt.Errorf("%q is not %s or %s", f, Spread, OneServer)
+			}
+			*dst = append(*dst, p)
+		}
+		return nil
+	}
+}
+
 func dispatch(ctx context.Context, mode string, o options) error {
 	e, err := newEnv(o.binDir, o.dataDir, os.Stderr, mode != "floor")
 	if err != nil {
@@ -240,8 +280,11 @@ func dispatch(ctx context.Context, mode string, o options) error {
 		runs, err = runMultiple(ctx, e, o)
 	case "scaling":
 		runs, medians, err = runScaling(ctx, e, o)
+	case "concurrent":
+		runs, medians, err = runConcurrent(ctx, e, o)
 	}
-	if len(runs) > 0 && mode != "scaling" {
+	// scaling and concurrent report each of their points themselves.
+	if len(runs) > 0 && mode != "scaling" && mode != "concurrent" {
 		WriteReport(os.Stdout, runs)
 		medians = []Result{Summarize(runs)}
 	}

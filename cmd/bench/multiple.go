@@ -146,20 +146,28 @@ type started struct {
 	done   chan struct{}
 }
 
+// startIn starts bin as id inside host h's namespace. ip netns exec execs
+// the binary in place, so the process's pid is the watchdog's or client's
+// own.
 func startIn(h netns.Host, bin, cfgPath string, id uint32, logDir string) (*started, error) {
+	return startWith(h.Command, "in "+h.NS, bin, cfgPath, id, logDir)
+}
+
+// startWith starts bin as id of the config at cfgPath through command
+// (exec.Command, or a namespace's), its output in logDir; where says
+// where, for errors. If bench dies, so does the process.
+func startWith(command func(string, ...string) *exec.Cmd, where, bin, cfgPath string, id uint32, logDir string) (*started, error) {
 	name := fmt.Sprintf("%s-%d", filepath.Base(bin), id)
 	logf, err := os.Create(filepath.Join(logDir, name+".bench.stderr"))
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := h.Command(bin, "-config", cfgPath, "-id", strconv.FormatUint(uint64(id), 10))
+	cmd := command(bin, "-config", cfgPath, "-id", strconv.FormatUint(uint64(id), 10))
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// ip netns exec execs the binary in place, so this pid is the
-	// watchdog's or client's own; if bench dies, so does it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s in %s: %w", name, h.NS, err)
+		return nil, fmt.Errorf("start %s %s: %w", name, where, err)
 	}
 	p := &started{name: name, binary: filepath.Base(bin), cmd: cmd, done: make(chan struct{})}
 	go func() {

@@ -18,10 +18,13 @@ type Result struct {
 	// Consistency is the mode the servers ran in: "eventual" or
 	// "linearizable" ("" in results saved before it was recorded: eventual).
 	Consistency string `json:"consistency,omitempty"`
-	Servers     int    `json:"servers"`
-	Clients     int    `json:"clients"`
-	Puts        int    `json:"puts"`
-	ValueSize   int    `json:"value_size"`
+	// Placement is where the clients of bench concurrent are: "spread"
+	// (client i on server i mod Servers) or "one" (all on server 0).
+	Placement string `json:"placement,omitempty"`
+	Servers   int    `json:"servers"`
+	Clients   int    `json:"clients"`
+	Puts      int    `json:"puts"`
+	ValueSize int    `json:"value_size"`
 	// ValueMin and ValueMax are the range of a workload of random sizes
 	// (ValueSize is then their mean).
 	ValueMin int       `json:"value_min,omitempty"`
@@ -73,6 +76,10 @@ type Result struct {
 	CtxswPerPut float64 `json:"ctxsw_per_put"`
 
 	Errors int `json:"errors"`
+	// ServerPuts is the puts the servers took from clients, by their own
+	// counters (bench concurrent, which issues the puts itself: it should
+	// be Puts).
+	ServerPuts int `json:"server_puts,omitempty"`
 	// PeakRSSKB is each server's VmHWM, by server id (0 when unknown).
 	PeakRSSKB map[uint32]int64 `json:"peak_rss_kb"`
 }
@@ -161,6 +168,7 @@ func Summarize(runs []Result) Result {
 	m.FloorCPUMsPerPut = med(func(r Result) float64 { return r.FloorCPUMsPerPut })
 	m.CPURatio = med(func(r Result) float64 { return r.CPURatio })
 	m.CtxswPerPut = med(func(r Result) float64 { return r.CtxswPerPut })
+	m.ServerPuts = int(med(func(r Result) float64 { return float64(r.ServerPuts) }))
 	m.Errors = 0
 	m.PeakRSSKB = map[uint32]int64{}
 	ids := map[uint32]bool{}
@@ -232,8 +240,12 @@ func WriteReport(w io.Writer, runs []Result) {
 	if mode == "" {
 		mode = "eventual"
 	}
-	fmt.Fprintf(w, "\nbench %s, %s, %s mode: %d servers, %d clients, %d puts of %s B, %d run(s), %s\n",
-		m.Workload, m.Hosts, mode, m.Servers, m.Clients, m.Puts, size, len(runs), m.When.Format("2006-01-02 15:04"))
+	clients := fmt.Sprintf("%d clients", m.Clients)
+	if m.Placement != "" {
+		clients += " (" + placementText(m.Placement) + ")"
+	}
+	fmt.Fprintf(w, "\nbench %s, %s, %s mode: %d servers, %s, %d puts of %s B, %d run(s), %s\n",
+		m.Workload, m.Hosts, mode, m.Servers, clients, m.Puts, size, len(runs), m.When.Format("2006-01-02 15:04"))
 	fmt.Fprintf(w, "  %-16s %10s   %s\n", "", "median", "runs")
 	for _, rw := range reportRows {
 		vals := make([]string, len(runs))
@@ -278,6 +290,34 @@ func WriteScalingTable(w io.Writer, cells []Result) {
 			c.Servers, c.ValueSize, c.PutsPerS, c.FloorPutsPerS, c.Ratio, c.PutP50Ms, c.PutP99Ms,
 			c.StabilizeS*1000, c.MsgsPerPut, float64(maxRSSKB(c))/1024, c.CPUMsPerPut, c.CPURatio)
 	}
+}
+
+// placementText says where the clients of a placement are.
+func placementText(p string) string {
+	switch p {
+	case Spread:
+		return "each on a server, round-robin"
+	case OneServer:
+		return "all on server 0"
+	}
+	return p
+}
+
+// WriteConcurrentTable prints one line of medians per point of bench
+// concurrent: the rates, the CPU per put of the cluster and of each role,
+// and the floor of the same runs.
+func WriteConcurrentTable(w io.Writer, points []Result) {
+	fmt.Fprintf(w, "\n%7s %-7s %7s %7s %7s %8s %8s %7s %7s %7s %7s %7s %7s %7s %6s\n",
+		"clients", "placed", "puts/s", "p50 ms", "p99 ms", "stab. ms", "cpu/put", "master", "srv+wd", "clients",
+		"fsync/p", "floor/s", "fl cpu", "cpu x", "errors")
+	for _, p := range points {
+		fmt.Fprintf(w, "%7d %-7s %7.0f %7.2f %7.2f %8.1f %8.3f %7.3f %7.3f %7.3f %7.2f %7.0f %7.3f %7.2f %6d\n",
+			p.Clients, p.Placement, p.PutsPerS, p.PutP50Ms, p.PutP99Ms, p.StabilizeS*1000, p.CPUMsPerPut,
+			p.MasterCPUMsPerPut, p.ServersCPUMsPerPut, p.ClientsCPUMsPerPut, p.FsyncsPerPut,
+			p.FloorPutsPerS, p.FloorCPUMsPerPut, p.CPURatio, p.Errors)
+	}
+	fmt.Fprintln(w, "  (cpu ms per put: the cluster, then the master's role (bench issues the puts), the servers with their watchdogs,")
+	fmt.Fprintln(w, "   the clients; fsyncs per put; the floor's puts/s and cpu ms per put; cpu x: cluster cpu / floor cpu)")
 }
 
 // Saved is what -json writes.

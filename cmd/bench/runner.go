@@ -98,30 +98,30 @@ func (e *env) writeConfig(cfg *config.Config) (string, error) {
 	return path, os.WriteFile(path, b, 0o644)
 }
 
-// runMaster runs bin/master on a script and returns its figures. A run in
-// which some lines failed still counts (Errors says how many); a master that
-// could not start or wrote no figures is an error.
+// runMaster runs bin/master on the script at scriptPath, or, given a
+// driver, on what the driver writes to its stdin while it runs, and
+// returns its figures (and what the driver measured). A run in which some
+// lines failed still counts (Errors says how many); a master that could
+// not start or wrote no figures is an error.
 //
 // It also returns the master's rusage as bench reaped it: the master's own
 // and that of every process it reaped.
-func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats, Usage, error) {
-	script, err := os.Open(scriptPath)
-	if err != nil {
-		return nil, Usage{}, err
-	}
-	defer script.Close()
+func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string, drive driver) (*Stats, Usage, *driven, error) {
 	statsPath := e.path("stats.json")
 	os.Remove(statsPath)
 	args := []string{"-config", cfgPath, "-bin", e.binDir, "-stats", statsPath}
+	if drive != nil {
+		// The driver reads the transcript to know when the lines it
+		// wrote have run.
+		args = append(args, "-echo")
+	}
 	logf, err := os.Create(e.path("master.stderr"))
 	if err != nil {
-		return nil, Usage{}, err
+		return nil, Usage{}, nil, err
 	}
 	defer logf.Close()
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, filepath.Join(e.binDir, "master"), args...)
-	cmd.Stdin = script
-	cmd.Stdout = io.Discard
 	cmd.Stderr = io.MultiWriter(logf, &stderr)
 	// On cancel the master gets SIGTERM, so it still stops its servers,
 	// watchdogs and clients; only a master that hangs is killed.
@@ -129,23 +129,61 @@ func (e *env) runMaster(ctx context.Context, cfgPath, scriptPath string) (*Stats
 	cmd.WaitDelay = 30 * time.Second
 	// If bench itself is killed, the master still stops what it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	runErr := cmd.Run()
+	var dr *driven
+	var driveErr, runErr error
+	if drive == nil {
+		script, err := os.Open(scriptPath)
+		if err != nil {
+			return nil, Usage{}, nil, err
+		}
+		defer script.Close()
+		cmd.Stdin, cmd.Stdout = script, io.Discard
+		runErr = cmd.Run()
+	} else {
+		dr, driveErr, runErr = runDriven(ctx, cmd, cfgPath, drive)
+	}
 	if ctx.Err() != nil {
-		return nil, Usage{}, ctx.Err()
+		return nil, Usage{}, nil, ctx.Err()
 	}
 	var ee *exec.ExitError
 	if runErr != nil && !(errors.As(runErr, &ee) && ee.ExitCode() == 1) {
-		return nil, Usage{}, fmt.Errorf("master: %v\n%s", runErr, tail(stderr.Bytes(), 15))
+		return nil, Usage{}, nil, errors.Join(driveErr, fmt.Errorf("master: %v\n%s", runErr, tail(stderr.Bytes(), 15)))
+	}
+	if driveErr != nil {
+		return nil, Usage{}, nil, fmt.Errorf("%w; the master's last lines:\n%s", driveErr, tail(stderr.Bytes(), 8))
 	}
 	if runErr != nil {
 		e.logf("some script lines failed; the master's last lines:\n%s", tail(stderr.Bytes(), 8))
 	}
 	s, err := readStats(statsPath)
 	if err != nil {
-		return nil, Usage{}, fmt.Errorf("master wrote no figures: %w\n%s", err, tail(stderr.Bytes(), 15))
+		return nil, Usage{}, nil, fmt.Errorf("master wrote no figures: %w\n%s", err, tail(stderr.Bytes(), 15))
 	}
 	u, _ := runstats.ProcessUsage(cmd.ProcessState)
-	return s, u, nil
+	return s, u, dr, nil
+}
+
+// runDriven starts cmd (the master) with its stdin and stdout given to
+// drive, and waits for it once drive is done: closing its stdin ends the
+// script, so a driver that fails half-way still lets the master stop
+// everything it started.
+func runDriven(ctx context.Context, cmd *exec.Cmd, cfgPath string, drive driver) (*driven, error, error) {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	dr, driveErr := drive(ctx, cfgPath, stdin, stdout)
+	stdin.Close()
+	// Wait closes stdout: whatever the driver left unread is read first.
+	io.Copy(io.Discard, stdout)
+	return dr, driveErr, cmd.Wait()
 }
 
 // tail is the last n lines of b, indented, each cut at 200 bytes: a failed
@@ -181,8 +219,12 @@ func noStop() stopped { return stopped{} }
 // job is one benchmark run to do: a script, a cluster, the floor to
 // compare with.
 type job struct {
-	tmpl      Result // layout fields; figures are filled in
-	script    func(io.Writer) error
+	tmpl   Result // layout fields; figures are filled in
+	script func(io.Writer) error
+	// drive, where set instead of script, writes the master's stdin while
+	// it runs and issues puts itself; its figures take the place of the
+	// master's put figures.
+	drive     driver
 	floorPuts int
 	floorSize int
 	// cluster writes the config and starts whatever must run before the
@@ -197,16 +239,18 @@ type job struct {
 // measures the floor again.
 func (e *env) run(ctx context.Context, j job) (Result, error) {
 	scriptPath := e.path("script.txt")
-	f, err := os.Create(scriptPath)
-	if err != nil {
-		return Result{}, err
-	}
-	err = j.script(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return Result{}, fmt.Errorf("writing the script: %w", err)
+	if j.script != nil {
+		f, err := os.Create(scriptPath)
+		if err != nil {
+			return Result{}, err
+		}
+		err = j.script(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("writing the script: %w", err)
+		}
 	}
 
 	// The floor is measured before and after the cluster runs (never
@@ -227,7 +271,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	stopOnce := func() { once.Do(func() { st = stop() }) }
 	defer stopOnce()
 	t0 := time.Now()
-	s, usage, err := e.runMaster(ctx, cfgPath, scriptPath)
+	s, usage, dr, err := e.runMaster(ctx, cfgPath, scriptPath, j.drive)
 	stopOnce()
 	if err != nil {
 		return Result{}, err
@@ -239,13 +283,27 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	// Like its rate, the floor's CPU per put is the better of the two.
 	fl, flCPU = max(fl, fl2), min(flCPU, flCPU2)
 	r := resultOf(s)
-	r.setCPU(clusterUsage(usage, s.CPU, st.cpu), s.Puts, flCPU, j.floorPuts)
+	puts, extra := s.Puts, st.cpu
+	if dr != nil {
+		if len(dr.errs) > 0 {
+			e.logf("some puts failed:\n%v", errors.Join(dr.errs...))
+		}
+		dr.fill(&r, s)
+		if r.ServerPuts < dr.acked {
+			e.logf("the servers counted %d puts, fewer than the %d acknowledged", r.ServerPuts, dr.acked)
+		}
+		puts = dr.acked
+		// bench issued the puts, which in a script run is the master's
+		// work.
+		extra.Master.Add(dr.cpu)
+	}
+	r.setCPU(clusterUsage(usage, s.CPU, extra), puts, flCPU, j.floorPuts)
 	for id, kb := range st.peaks {
 		if r.PeakRSSKB[id] <= 0 {
 			r.PeakRSSKB[id] = kb
 		}
 	}
-	r.Workload, r.Hosts, r.Consistency = j.tmpl.Workload, j.tmpl.Hosts, j.tmpl.Consistency
+	r.Workload, r.Hosts, r.Consistency, r.Placement = j.tmpl.Workload, j.tmpl.Hosts, j.tmpl.Consistency, j.tmpl.Placement
 	r.Servers, r.Clients, r.Puts, r.ValueSize = j.tmpl.Servers, j.tmpl.Clients, j.tmpl.Puts, j.tmpl.ValueSize
 	r.ValueMin, r.ValueMax = j.tmpl.ValueMin, j.tmpl.ValueMax
 	r.When = t0

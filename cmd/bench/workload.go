@@ -70,11 +70,17 @@ func (g *gen) put(client, size int) {
 
 // join starts the servers and points each client at its own server.
 func (g *gen) join(servers, clients int) {
+	g.joinOn(servers, clients, func(c int) int { return c % servers })
+}
+
+// joinOn starts the servers and points client c (0-based; its id is
+// servers+c) at server serverOf(c).
+func (g *gen) joinOn(servers, clients int, serverOf func(c int) int) {
 	for s := range servers {
 		g.line("joinServer %d", s)
 	}
 	for c := range clients {
-		g.line("joinClient %d %d", servers+c, c%servers)
+		g.line("joinClient %d %d", servers+c, serverOf(c))
 	}
 }
 

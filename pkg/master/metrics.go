@@ -3,7 +3,6 @@ package master
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,21 +138,6 @@ func addStats(a *api.StatsReply, b api.StatsReply) {
 	a.SendFailures += b.SendFailures
 }
 
-// percentiles gives p50, p99 and max in milliseconds (nearest rank).
-func percentiles(ds []time.Duration) runstats.Latency {
-	if len(ds) == 0 {
-		return runstats.Latency{}
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := func(p float64) time.Duration {
-		i := int(math.Ceil(p*float64(len(s)))) - 1
-		return s[max(0, min(i, len(s)-1))]
-	}
-	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
-	return runstats.Latency{P50: ms(rank(0.50)), P99: ms(rank(0.99)), Max: ms(s[len(s)-1])}
-}
-
 // stats builds the -stats object; staleReads comes from the checker.
 func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 	mt := m.met
@@ -162,8 +146,8 @@ func (m *master) stats(elapsed time.Duration, staleReads int) runstats.Stats {
 		Commands: m.commands, Errors: m.failures, ElapsedS: round3(secs),
 		Puts: mt.puts.ok, PutsPerS: round3(mt.puts.rate()),
 		Gets: mt.gets.ok, GetsPerS: round3(mt.gets.rate()),
-		Deletes: mt.deletes.ok, DeleteLatencyMs: percentiles(mt.deletes.latency),
-		PutLatencyMs: percentiles(mt.puts.latency), GetLatencyMs: percentiles(mt.gets.latency),
+		Deletes: mt.deletes.ok, DeleteLatencyMs: runstats.LatencyOf(mt.deletes.latency),
+		PutLatencyMs: runstats.LatencyOf(mt.puts.latency), GetLatencyMs: runstats.LatencyOf(mt.gets.latency),
 		Stabilize: []runstats.Stabilize{},
 		Servers:   map[string]runstats.Server{},
 		ErrDep:    mt.errDep, ErrConn: mt.errCon, StaleReads: staleReads,

@@ -14,23 +14,6 @@ import (
 	"gossipkv/pkg/runstats"
 )
 
-func TestPercentiles_NearestRank(t *testing.T) {
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- { // unsorted on purpose
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	got := percentiles(ds)
-	if got != (runstats.Latency{P50: 50, P99: 99, Max: 100}) {
-		t.Errorf("percentiles of 1..100 ms = %+v", got)
-	}
-	if got := percentiles([]time.Duration{1500 * time.Microsecond}); got != (runstats.Latency{P50: 1.5, P99: 1.5, Max: 1.5}) {
-		t.Errorf("one sample: %+v", got)
-	}
-	if got := percentiles(nil); got != (runstats.Latency{}) {
-		t.Errorf("no samples: %+v", got)
-	}
-}
-
 func TestPeakRSS_OwnProcess(t *testing.T) {
 	kb, ok := peakRSS(os.Getpid())
 	if _, err := os.Stat("/proc/self/status"); err != nil {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"gossipkv/pkg/api"
 )
@@ -74,5 +75,22 @@ func TestWrite_NoCheckNoVerdict(t *testing.T) {
 	}
 	if _, ok := m["check"]; ok {
 		t.Errorf("a record without a check has %q: %s", "check", m["check"])
+	}
+}
+
+func TestLatencyOf_NearestRank(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	got := LatencyOf(ds)
+	if got != (Latency{P50: 50, P99: 99, Max: 100}) {
+		t.Errorf("LatencyOf of 1..100 ms = %+v", got)
+	}
+	if got := LatencyOf([]time.Duration{1500 * time.Microsecond}); got != (Latency{P50: 1.5, P99: 1.5, Max: 1.5}) {
+		t.Errorf("one sample: %+v", got)
+	}
+	if got := LatencyOf(nil); got != (Latency{}) {
+		t.Errorf("no samples: %+v", got)
 	}
 }
