@@ -8,10 +8,12 @@
 // server's log loses what it did not sync, so a missing fdatasync shows.
 // A mutant counts as caught by a seed when the check fails (exit 3), when
 // the run fails in a way the real build's runs of the same seed did not
-// (any other exit but 0), or when one of its repairs (a stabilize after a
-// heal, restart or resume) takes -slow times the slowest of the real
-// build's runs of the same repair, and 150 ms more: a repair that is
-// correct but much slower is a bug too.
+// (any other exit but 0), or when one of its stabilizes, or one of its
+// repairs (from a heal, restart or resume to the stabilize after it),
+// takes -slow times the slowest of the real build's runs of the same
+// line, and 100 ms more: a repair that is correct but much slower is a
+// bug too (writes that the fast path should have carried, left to the
+// slow one).
 //
 // Usage, from the module root (make mutants):
 //
@@ -30,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.IntVar(&o.clients, "clients", 5, "clients of each scenario")
 	fl.IntVar(&o.ops, "ops", 300, "puts, deletes and gets of each scenario")
 	fl.StringVar(&o.kinds, "fault-kinds", "all", "gen's -fault-kinds")
-	fl.Float64Var(&o.slow, "slow", 3, "a repair this many `times` slower than the real build's (and 150 ms more) catches a mutant")
+	fl.Float64Var(&o.slow, "slow", 3, "a stabilize or repair this many `times` slower than the real build's (and 100 ms more) catches a mutant")
 	fl.BoolVar(&o.tests, "tests", false, "also run the unit tests of the packages each edit mutant changes")
 	fl.DurationVar(&o.runTimeout, "run-timeout", 3*time.Minute, "longest one scenario may run")
 	fl.StringVar(&o.jsonPath, "json", "", "also write the results to `file` as JSON")
@@ -150,16 +153,22 @@ type Result struct {
 }
 
 // scenario is one generated script and what the real build made of it:
-// the slowest of its runs of each repair, by the stabilize's line, in ms.
+// the slowest of its runs of each stabilize and of each repair, by the
+// stabilize's line, in ms.
 type scenario struct {
-	seed    int
-	script  string
-	repairs map[int]float64
+	seed   int
+	script string
+	real   timings
 }
 
-// realRuns is how many times the real build runs each scenario: repair
-// times vary from run to run (failure detection, scheduling), and a
-// mutant is slow only against the slowest of them.
+// timings are a run's stabilize and repair times by line, in ms.
+type timings struct {
+	stabilize, repair map[int]float64
+}
+
+// realRuns is how many times the real build runs each scenario: times
+// vary from run to run (failure detection, scheduling), and a mutant is
+// slow only against the slowest of them.
 const realRuns = 2
 
 func runAll(o options, log io.Writer) ([]Result, error) {
@@ -204,21 +213,20 @@ func runAll(o options, log io.Writer) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := scenario{seed: seed, script: script, repairs: map[int]float64{}}
+		sc := scenario{seed: seed, script: script, real: timings{stabilize: map[int]float64{}, repair: map[int]float64{}}}
 		for i := range realRuns {
 			res := runScenario(realBin, script, "", filepath.Join(work, "real", fmt.Sprintf("seed-%d-%d", seed, i+1)), o)
 			if res.code != 0 {
 				return nil, fmt.Errorf("the real build fails seed %d (exit %d), so the seeds measure nothing: %s", seed, res.code, res.detail())
 			}
-			for _, r := range res.repairs {
-				sc.repairs[r.Line] = max(sc.repairs[r.Line], r.Ms)
+			for line, ms := range res.times.stabilize {
+				sc.real.stabilize[line] = max(sc.real.stabilize[line], ms)
+			}
+			for line, ms := range res.times.repair {
+				sc.real.repair[line] = max(sc.real.repair[line], ms)
 			}
 		}
-		slowest := 0.0
-		for _, ms := range sc.repairs {
-			slowest = max(slowest, ms)
-		}
-		fmt.Fprintf(log, "mutants: seed %d: the real build passes %d runs; %d repairs, the slowest %.0f ms\n", seed, realRuns, len(sc.repairs), slowest)
+		fmt.Fprintf(log, "mutants: seed %d: the real build passes %d runs (%d stabilizes, %d repairs)\n", seed, realRuns, len(sc.real.stabilize), len(sc.real.repair))
 		scenarios = append(scenarios, sc)
 	}
 
@@ -258,7 +266,7 @@ func runMutant(m Mutant, root, realBin, work string, scenarios []scenario, o opt
 	start := time.Now()
 	for _, sc := range scenarios {
 		res := runScenario(bin, sc.script, m.Fault, filepath.Join(dir, fmt.Sprint("seed-", sc.seed)), o)
-		if how, caught := res.catches(sc.repairs, o.slow); caught {
+		if how, caught := res.catches(sc.real, o.slow); caught {
 			r.Caught, r.Seed, r.How = true, sc.seed, how
 			break
 		}
@@ -354,7 +362,7 @@ func generate(bin string, seed int, o options) (string, error) {
 type outcome struct {
 	code    int
 	classes []string
-	repairs []runstats.RepairTime
+	times   timings
 	stderr  string
 }
 
@@ -369,18 +377,24 @@ func (o outcome) detail() string {
 	return "(no output)"
 }
 
-// catches judges a run of a mutant against the real build's repair times
-// on the same scenario (by the stabilize's line).
-func (o outcome) catches(real map[int]float64, slow float64) (how string, caught bool) {
+// catches judges a run of a mutant against the real build's times on the
+// same scenario, line by line.
+func (o outcome) catches(real timings, slow float64) (how string, caught bool) {
 	switch {
 	case o.code == 3 && len(o.classes) > 0:
 		return "check: " + strings.Join(o.classes, ", "), true
 	case o.code != 0:
 		return fmt.Sprintf("exit %d: %s", o.code, o.detail()), true
 	}
-	for _, r := range o.repairs {
-		if ref, ok := real[r.Line]; ok && r.Ms > slow*ref && r.Ms > ref+150 {
-			return fmt.Sprintf("slow repair: line %d took %.0f ms, the real build at most %.0f ms", r.Line, r.Ms, ref), true
+	for _, c := range []struct {
+		what      string
+		got, real map[int]float64
+	}{{"stabilize", o.times.stabilize, real.stabilize}, {"repair", o.times.repair, real.repair}} {
+		for _, line := range slices.Sorted(maps.Keys(c.got)) {
+			ms := c.got[line]
+			if ref, ok := c.real[line]; ok && ms > slow*ref && ms > ref+100 {
+				return fmt.Sprintf("slow %s: line %d took %.0f ms, the real build at most %.0f ms", c.what, line, ms, ref), true
+			}
 		}
 	}
 	return "", false
@@ -437,8 +451,16 @@ func runScenario(bin, script, fault, dir string, o options) outcome {
 			out.classes = append(out.classes, m[1])
 		}
 	}
-	if st, err := runstats.Read(statsPath); err == nil && st.Check != nil && st.Check.Repairs != nil {
-		out.repairs = st.Check.Repairs.Each
+	out.times = timings{stabilize: map[int]float64{}, repair: map[int]float64{}}
+	if st, err := runstats.Read(statsPath); err == nil {
+		for _, s := range st.Stabilize {
+			out.times.stabilize[s.Line] = s.Seconds * 1000
+		}
+		if st.Check != nil && st.Check.Repairs != nil {
+			for _, r := range st.Check.Repairs.Each {
+				out.times.repair[r.Line] = r.Ms
+			}
+		}
 	}
 	return out
 }

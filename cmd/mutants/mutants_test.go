@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"gossipkv/pkg/runstats"
 )
 
 // Every mutant of the project's list still finds its text, exactly once,
@@ -115,10 +113,8 @@ func TestParseSeeds(t *testing.T) {
 }
 
 func TestOutcome_Catches(t *testing.T) {
-	real := map[int]float64{10: 50, 20: 10, 30: 400}
-	repairs := func(line int, ms float64) []runstats.RepairTime {
-		return []runstats.RepairTime{{Line: 5, From: 4, Ms: 20}, {Line: line, From: line - 1, Ms: ms}}
-	}
+	real := timings{stabilize: map[int]float64{5: 10, 10: 50}, repair: map[int]float64{10: 60, 20: 10, 30: 400}}
+	at := func(stab, rep map[int]float64) timings { return timings{stabilize: stab, repair: rep} }
 	for _, c := range []struct {
 		name   string
 		o      outcome
@@ -127,13 +123,14 @@ func TestOutcome_Catches(t *testing.T) {
 	}{
 		{"check failed", outcome{code: 3, classes: []string{"lost-write"}}, true, "check: lost-write"},
 		{"other exit", outcome{code: 1, stderr: "line 9: put: ERR\n"}, true, "exit 1: line 9: put: ERR"},
-		{"passed", outcome{code: 0, repairs: repairs(10, 120)}, false, ""},
-		{"slow repair", outcome{code: 0, repairs: repairs(10, 450)}, true, "slow repair: line 10 took 450 ms, the real build at most 50 ms"},
-		{"slow by ratio, not by 150 ms", outcome{code: 0, repairs: repairs(20, 90)}, false, ""},
-		// The real build's slowest repair elsewhere does not hide a
-		// slow one here, nor does a slow one here count against another.
-		{"slow against its own line only", outcome{code: 0, repairs: repairs(30, 450)}, false, ""},
-		{"a repair the real build never made", outcome{code: 0, repairs: repairs(40, 900)}, false, ""},
+		{"passed", outcome{times: at(map[int]float64{5: 20, 10: 120}, map[int]float64{10: 130})}, false, ""},
+		{"slow stabilize", outcome{times: at(map[int]float64{5: 300}, nil)}, true, "slow stabilize: line 5 took 300 ms, the real build at most 10 ms"},
+		{"slow repair", outcome{times: at(nil, map[int]float64{10: 450})}, true, "slow repair: line 10 took 450 ms, the real build at most 60 ms"},
+		{"slow by ratio, not by 100 ms", outcome{times: at(nil, map[int]float64{20: 90})}, false, ""},
+		// The real build's slowest time elsewhere does not hide a slow
+		// one here, nor does a slow one here count against another line.
+		{"slow against its own line only", outcome{times: at(nil, map[int]float64{30: 450})}, false, ""},
+		{"a line the real build never timed", outcome{times: at(map[int]float64{40: 900}, map[int]float64{40: 900})}, false, ""},
 	} {
 		how, caught := c.o.catches(real, 3)
 		if caught != c.caught || how != c.how {
