@@ -35,11 +35,13 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -94,7 +96,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mutants: -seeds:", err)
 		return 2
 	}
-	results, err := runAll(o, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	results, err := runAll(ctx, o, stderr)
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "mutants: interrupted")
+		return 130
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "mutants:", err)
 		return 2
@@ -171,7 +179,7 @@ type timings struct {
 // slow only against the slowest of them.
 const realRuns = 2
 
-func runAll(o options, log io.Writer) ([]Result, error) {
+func runAll(ctx context.Context, o options, log io.Writer) ([]Result, error) {
 	list, source := defaultList, "cmd/mutants/mutants.yaml"
 	if o.list != "" {
 		b, err := os.ReadFile(o.list)
@@ -204,7 +212,7 @@ func runAll(o options, log io.Writer) ([]Result, error) {
 
 	realBin := filepath.Join(work, "real", "bin")
 	fmt.Fprintln(log, "mutants: building the real binaries")
-	if err := build(root, realBin); err != nil {
+	if err := build(ctx, root, realBin); err != nil {
 		return nil, err
 	}
 	var scenarios []scenario
@@ -215,7 +223,10 @@ func runAll(o options, log io.Writer) ([]Result, error) {
 		}
 		sc := scenario{seed: seed, script: script, real: timings{stabilize: map[int]float64{}, repair: map[int]float64{}}}
 		for i := range realRuns {
-			res := runScenario(realBin, script, "", filepath.Join(work, "real", fmt.Sprintf("seed-%d-%d", seed, i+1)), o)
+			res := runScenario(ctx, realBin, realBin, script, "", filepath.Join(work, "real", fmt.Sprintf("seed-%d-%d", seed, i+1)), o)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			if res.code != 0 {
 				return nil, fmt.Errorf("the real build fails seed %d (exit %d), so the seeds measure nothing: %s", seed, res.code, res.detail())
 			}
@@ -232,7 +243,7 @@ func runAll(o options, log io.Writer) ([]Result, error) {
 
 	var results []Result
 	for _, m := range mutants {
-		r, err := runMutant(m, root, realBin, work, scenarios, o, log)
+		r, err := runMutant(ctx, m, root, realBin, work, scenarios, o, log)
 		if err != nil {
 			return nil, err
 		}
@@ -242,11 +253,14 @@ func runAll(o options, log io.Writer) ([]Result, error) {
 }
 
 // runMutant builds m (unless it is a fault of the real build) and runs the
-// scenarios against it until one catches it.
-func runMutant(m Mutant, root, realBin, work string, scenarios []scenario, o options, log io.Writer) (Result, error) {
+// scenarios against it until one catches it. The master, which judges the
+// run, is the real one unless m is a bug of the master itself (stabilize):
+// a bug planted in code the checker shares (the conflict order of package
+// model) must not bend the judge.
+func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenarios []scenario, o options, log io.Writer) (Result, error) {
 	r := Result{Name: m.Name, Area: m.Area, Bug: m.Bug}
 	dir := filepath.Join(work, m.Name)
-	bin := realBin
+	bin, masterBin := realBin, realBin
 	if len(m.Edits) > 0 {
 		src := filepath.Join(dir, "src")
 		if err := copyModule(root, src); err != nil {
@@ -256,16 +270,22 @@ func runMutant(m Mutant, root, realBin, work string, scenarios []scenario, o opt
 			return r, err
 		}
 		bin = filepath.Join(dir, "bin")
-		if err := build(src, bin); err != nil {
+		if err := build(ctx, src, bin); err != nil {
 			return r, fmt.Errorf("mutant %s: %w", m.Name, err)
 		}
+		if m.editsMaster() {
+			masterBin = bin
+		}
 		if o.tests {
-			r.UnitTests = unitTests(src, m.packages())
+			r.UnitTests = unitTests(ctx, src, m.packages())
 		}
 	}
 	start := time.Now()
 	for _, sc := range scenarios {
-		res := runScenario(bin, sc.script, m.Fault, filepath.Join(dir, fmt.Sprint("seed-", sc.seed)), o)
+		res := runScenario(ctx, masterBin, bin, sc.script, m.Fault, filepath.Join(dir, fmt.Sprint("seed-", sc.seed)), o)
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
 		if how, caught := res.catches(sc.real, o.slow); caught {
 			r.Caught, r.Seed, r.How = true, sc.seed, how
 			break
@@ -324,8 +344,8 @@ func copyModule(root, dst string) error {
 }
 
 // build builds the binaries a scenario runs into bin.
-func build(src, bin string) error {
-	cmd := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/master", "./cmd/server", "./cmd/client", "./cmd/watchdog")
+func build(ctx context.Context, src, bin string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./cmd/master", "./cmd/server", "./cmd/client", "./cmd/watchdog")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -335,8 +355,8 @@ func build(src, bin string) error {
 }
 
 // unitTests runs the tests of pkgs in src: "fail" or "pass".
-func unitTests(src string, pkgs []string) string {
-	cmd := exec.Command("go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
+func unitTests(ctx context.Context, src string, pkgs []string) string {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if err := cmd.Run(); err != nil {
@@ -402,10 +422,11 @@ func (o outcome) catches(real timings, slow float64) (how string, caught bool) {
 
 var classLine = regexp.MustCompile(`(?m)^check: line \d+: ([a-z-]+): `)
 
-// runScenario runs script through `master -check` on fresh ports and a
+// runScenario runs script through `master -check` (the one in masterBin,
+// starting the servers, watchdogs and clients of bin) on fresh ports and a
 // fresh data directory under dir, with fault planted (if any), kills as
 // power losses, and everything it started stopped after.
-func runScenario(bin, script, fault, dir string, o options) outcome {
+func runScenario(ctx context.Context, masterBin, bin, script, fault, dir string, o options) outcome {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return outcome{code: -1, stderr: err.Error()}
 	}
@@ -418,8 +439,8 @@ func runScenario(bin, script, fault, dir string, o options) outcome {
 	if err := cfg.Write(cfgPath); err != nil {
 		return outcome{code: -1, stderr: err.Error()}
 	}
-	master := filepath.Join(bin, "master")
-	ctx, cancel := context.WithTimeout(context.Background(), o.runTimeout)
+	master := filepath.Join(masterBin, "master")
+	ctx, cancel := context.WithTimeout(ctx, o.runTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, master, "-check", "-config", cfgPath, "-stats", statsPath, "-bin", bin)
 	// Interrupted, the master stops what it started before it exits.

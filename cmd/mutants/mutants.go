@@ -106,6 +106,17 @@ func (m Mutant) apply(root string) error {
 	return nil
 }
 
+// editsMaster reports whether m is a bug of the master (its stabilize),
+// whose binary then comes from the mutated copy too.
+func (m Mutant) editsMaster() bool {
+	for _, e := range m.Edits {
+		if dir := filepath.ToSlash(filepath.Dir(e.File)); dir == "pkg/master" || dir == "cmd/master" {
+			return true
+		}
+	}
+	return false
+}
+
 // packages lists the directories m edits, for its unit tests.
 func (m Mutant) packages() []string {
 	var out []string
