@@ -36,10 +36,19 @@ func genMain(args []string) int {
 	fs.IntVar(&o.Faults, "faults", d.Faults, "how many fault episodes (of the kinds -fault-kinds names)")
 	kinds := fs.String("fault-kinds", "all", "which kinds of fault, comma-separated: "+strings.Join(gen.Kinds, ",")+", or all")
 	fs.DurationVar(&o.MaxClockOffset, "max-clock-offset", 5*time.Second, "the config's timing.max_clock_offset, which skews are drawn within and beyond")
+	consistency := fs.String("consistency", "eventual", "the `mode` the script is for: eventual, or linearizable (cas among the writes, no clock skews; run it with master -consistency linearizable)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if !noArgs(fs, "master gen") {
+		return 2
+	}
+	switch *consistency {
+	case "eventual":
+	case "linearizable":
+		o.Linearizable = true
+	default:
+		fmt.Fprintf(os.Stderr, "master gen: -consistency %q: want eventual or linearizable\n", *consistency)
 		return 2
 	}
 	var err error

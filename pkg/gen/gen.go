@@ -33,6 +33,10 @@ type Options struct {
 	// MaxClockOffset is the config's timing.max_clock_offset, which skews
 	// are drawn within and beyond (0: the default, 5s).
 	MaxClockOffset time.Duration
+	// Linearizable makes a script for linearizable mode: about one write
+	// in six is a cas (of the key's last value, mostly), and there are no
+	// clock skews, which Raft's order does not read.
+	Linearizable bool
 }
 
 // Kinds names every kind of fault, as -fault-kinds spells them:
@@ -73,7 +77,12 @@ func ParseKinds(s string) ([]string, error) {
 }
 
 // has reports whether kind is to be generated.
-func (o Options) has(kind string) bool { return len(o.Kinds) == 0 || slices.Contains(o.Kinds, kind) }
+func (o Options) has(kind string) bool {
+	if o.Linearizable && kind == "skew" {
+		return false
+	}
+	return len(o.Kinds) == 0 || slices.Contains(o.Kinds, kind)
+}
 
 func (o Options) maxOffset() time.Duration {
 	if o.MaxClockOffset > 0 {
@@ -117,6 +126,9 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("-faults %d: must not be negative", o.Faults))
 	}
 	for _, k := range o.Kinds {
+		if o.Linearizable && k == "skew" {
+			errs = append(errs, errors.New("-fault-kinds skew: clock skews mean nothing in linearizable mode, whose order is Raft's log, not the servers' clocks"))
+		}
 		if !slices.Contains(Kinds, k) {
 			errs = append(errs, fmt.Errorf("-fault-kinds: unknown kind %q (known: %s)", k, strings.Join(Kinds, ",")))
 		}
@@ -162,7 +174,11 @@ func build(o Options, deletes int) ([]string, error) {
 		// only the older kinds, a seed gives the script it always gave.
 		f: rand.New(rand.NewPCG(uint64(o.Seed), 0x94d049bb133111eb)),
 		// And so are the shapes of deadorigin, flap and readback.
-		n:       rand.New(rand.NewPCG(uint64(o.Seed), 0xbf58476d1ce4e5b9)),
+		n: rand.New(rand.NewPCG(uint64(o.Seed), 0xbf58476d1ce4e5b9)),
+		// And which writes are cas in linearizable mode, and their old
+		// values.
+		c:       rand.New(rand.NewPCG(uint64(o.Seed), 0x2545f4914f6cdd1d)),
+		values:  map[int][]string{},
 		paused:  map[uint32]bool{},
 		live:    make([]bool, o.Servers),
 		cuts:    map[link]bool{},
@@ -199,7 +215,11 @@ type gen struct {
 	d       *rand.Rand // which writes are deletes
 	f       *rand.Rand // skews and pauses
 	n       *rand.Rand // deadorigin, flap-repair and readback
+	c       *rand.Rand // cas (linearizable mode)
 	deletes int        // percent of ordinary writes that are deletes
+	// values holds, per key, the values written to it in script order (""
+	// for a delete): the old values a cas is drawn from.
+	values map[int][]string
 	// paused holds the servers paused now; noStabilize says a clock is
 	// skewed so far behind that its server refuses every other server's
 	// writes, so that stabilize could not converge until it is set right.
@@ -240,6 +260,9 @@ func (g *gen) run() {
 	}
 	if o.MaxClockOffset > 0 && o.has("skew") {
 		kinds += " -max-clock-offset " + o.MaxClockOffset.String()
+	}
+	if o.Linearizable {
+		kinds += " -consistency linearizable"
 	}
 	g.comment("gossipkv gen -seed %d -servers %d -clients %d -ops %d -keys %d -value-size %d -faults %d%s",
 		o.Seed, o.Servers, o.Clients, o.Ops, o.Keys, o.ValueSize, o.Faults, kinds)
@@ -500,7 +523,9 @@ func (g *gen) value() string {
 }
 
 func (g *gen) put(i, k int) {
-	g.emit("put %d k%d %s", g.clientID(i), k, g.value())
+	v := g.value()
+	g.emit("put %d k%d %s", g.clientID(i), k, v)
+	g.values[k] = append(g.values[k], v)
 	g.lastKey[i] = k
 	g.ops++
 }
@@ -510,17 +535,48 @@ func (g *gen) put(i, k int) {
 func (g *gen) del(i, k int) {
 	g.writes++
 	g.emit("delete %d k%d", g.clientID(i), k)
+	g.values[k] = append(g.values[k], "")
 	g.lastKey[i] = k
 	g.ops++
 }
 
-// write puts k, or with the given percentage deletes it.
+// casShare is the percentage of ordinary writes that are cas in
+// linearizable mode.
+const casShare = 16
+
+// write puts k, or with the given percentage deletes it; in linearizable
+// mode some writes are cas.
 func (g *gen) write(i, k, deletes int) {
+	if g.o.Linearizable && g.c.IntN(100) < casShare {
+		g.cas(i, k)
+		return
+	}
 	if g.d.IntN(100) < deletes {
 		g.del(i, k)
 		return
 	}
 	g.put(i, k)
+}
+
+// cas sets k to a new value if it holds an old one: three times in four
+// the value the script last wrote to it (which it holds, unless that
+// write failed or a later one failed to report), else an older one (or
+// one never written) that only a lost or reordered write would match.
+func (g *gen) cas(i, k int) {
+	hist := slices.DeleteFunc(slices.Clone(g.values[k]), func(v string) bool { return v == "" })
+	old := "v0"
+	last := g.values[k]
+	switch {
+	case len(last) > 0 && last[len(last)-1] != "" && g.c.IntN(4) != 0:
+		old = last[len(last)-1]
+	case len(hist) > 0:
+		old = hist[g.c.IntN(len(hist))]
+	}
+	v := g.value()
+	g.emit("cas %d k%d %s %s", g.clientID(i), k, old, v)
+	g.values[k] = append(g.values[k], v)
+	g.lastKey[i] = k
+	g.ops++
 }
 
 // putOwn writes a key that no other put writes, so that losing it cannot

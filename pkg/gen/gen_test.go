@@ -534,3 +534,42 @@ func TestGenerate_KindsLimitTheFaults(t *testing.T) {
 		t.Errorf("ParseKinds(all) = %v, %v; want nil (every kind)", k, err)
 	}
 }
+
+// A script for linearizable mode has cas among its writes, each of an old
+// value the script wrote to that key before (or of one never written), and
+// no clock skews; asking for skews there is an error.
+func TestGenerate_Linearizable(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		o := DefaultOptions()
+		o.Seed, o.Linearizable = seed, true
+		lines, err := Generate(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written := map[string][]string{}
+		cas := 0
+		for n, l := range lines {
+			f := strings.Fields(l)
+			switch {
+			case len(f) > 0 && f[0] == "skewClock":
+				t.Errorf("seed %d line %d: %q in a linearizable script", seed, n+1, l)
+			case len(f) == 4 && f[0] == "put":
+				written[f[2]] = append(written[f[2]], f[3])
+			case len(f) == 5 && f[0] == "cas":
+				cas++
+				if f[3] != "v0" && !slices.Contains(written[f[2]], f[3]) {
+					t.Errorf("seed %d line %d: %q expects a value never written to %s", seed, n+1, l, f[2])
+				}
+				written[f[2]] = append(written[f[2]], f[4])
+			}
+		}
+		if cas == 0 {
+			t.Errorf("seed %d: no cas in %d lines", seed, len(lines))
+		}
+	}
+	o := DefaultOptions()
+	o.Linearizable, o.Kinds = true, []string{"partition", "skew"}
+	if _, err := Generate(o); err == nil || !strings.Contains(err.Error(), "skew") {
+		t.Errorf("skews in linearizable mode: err %v", err)
+	}
+}
