@@ -44,10 +44,11 @@ type Options struct {
 // kills (kill, kill-after-stabilize, isolate-and-kill, restart), clock
 // skews, pauses (SIGSTOP, then SIGCONT or a kill), writes whose origin
 // dies once they reached part of a group (deadorigin), links that flap
-// while a repair is under way (flap), and clients that move from server to
-// server reading back what they wrote and read (readback). Late joins
-// happen whatever the kinds.
-var Kinds = []string{"partition", "kill", "skew", "pause", "deadorigin", "flap", "readback"}
+// while a repair is under way (flap), clients that move from server to
+// server reading back what they wrote and read (readback), and two clocks
+// set back alike, so that two servers issue the same hybrid clock
+// (twinskew). Late joins happen whatever the kinds.
+var Kinds = []string{"partition", "kill", "skew", "pause", "deadorigin", "flap", "readback", "twinskew"}
 
 // kindOf is the kind of each shape of Shapes.
 var kindOf = map[string]string{
@@ -55,7 +56,7 @@ var kindOf = map[string]string{
 	"chain": "partition", "tree": "partition", "ring": "partition", "flap": "partition",
 	"kill": "kill", "kill-after-stabilize": "kill", "isolate-and-kill": "kill", "restart": "kill",
 	"skew": "skew", "pause": "pause",
-	"deadorigin": "deadorigin", "flap-repair": "flap", "readback": "readback",
+	"deadorigin": "deadorigin", "flap-repair": "flap", "readback": "readback", "twinskew": "twinskew",
 }
 
 // ParseKinds reads a comma-separated list of Kinds ("all": every one).
@@ -78,11 +79,14 @@ func ParseKinds(s string) ([]string, error) {
 
 // has reports whether kind is to be generated.
 func (o Options) has(kind string) bool {
-	if o.Linearizable && kind == "skew" {
+	if o.Linearizable && isSkew(kind) {
 		return false
 	}
 	return len(o.Kinds) == 0 || slices.Contains(o.Kinds, kind)
 }
+
+// isSkew reports whether kind skews clocks.
+func isSkew(kind string) bool { return kind == "skew" || kind == "twinskew" }
 
 func (o Options) maxOffset() time.Duration {
 	if o.MaxClockOffset > 0 {
@@ -126,8 +130,8 @@ func (o Options) Validate() error {
 		errs = append(errs, fmt.Errorf("-faults %d: must not be negative", o.Faults))
 	}
 	for _, k := range o.Kinds {
-		if o.Linearizable && k == "skew" {
-			errs = append(errs, errors.New("-fault-kinds skew: clock skews mean nothing in linearizable mode, whose order is Raft's log, not the servers' clocks"))
+		if o.Linearizable && isSkew(k) {
+			errs = append(errs, fmt.Errorf("-fault-kinds %s: clock skews mean nothing in linearizable mode, whose order is Raft's log, not the servers' clocks", k))
 		}
 		if !slices.Contains(Kinds, k) {
 			errs = append(errs, fmt.Errorf("-fault-kinds: unknown kind %q (known: %s)", k, strings.Join(Kinds, ",")))
@@ -143,7 +147,7 @@ func (o Options) Validate() error {
 var Shapes = []string{
 	"isolate", "split", "majority", "bridge", "chain", "tree", "ring", "flap",
 	"kill", "kill-after-stabilize", "isolate-and-kill", "restart", "late-join",
-	"skew", "pause", "deadorigin", "flap-repair", "readback",
+	"skew", "pause", "deadorigin", "flap-repair", "readback", "twinskew",
 }
 
 // deleteShare is the percentage of the writes of ordinary ops that are
@@ -687,7 +691,7 @@ func (g *gen) eligible() []string {
 			continue
 		}
 		switch s {
-		case "late-join", "skew", "pause", "deadorigin", "flap-repair", "readback":
+		case "late-join", "skew", "pause", "deadorigin", "flap-repair", "readback", "twinskew":
 			continue // scheduled (late-join), or chosen by newKind or newerKind
 		case "restart":
 			if len(g.deadIDs()) == 0 {

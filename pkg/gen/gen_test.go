@@ -573,3 +573,52 @@ func TestGenerate_Linearizable(t *testing.T) {
 		t.Errorf("skews in linearizable mode: err %v", err)
 	}
 }
+
+// A twinskew episode sets two clocks back by the same amount, within the
+// max clock offset, and writes one key through each of the two servers
+// from two clients, each then reading it where the other wrote.
+func TestGenerate_TwinSkew(t *testing.T) {
+	episodes := 0
+	for seed := int64(1); seed <= 10; seed++ {
+		o := DefaultOptions()
+		o.Seed, o.Kinds = seed, []string{"twinskew"}
+		lines, err := Generate(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, l := range lines {
+			var x, y uint32
+			var back string
+			if _, err := fmt.Sscanf(l, "# fault: twinskew %d %d %s", &x, &y, &back); err != nil {
+				continue
+			}
+			episodes++
+			d, err := time.ParseDuration(back)
+			if err != nil || d >= 0 || -d > 5*time.Second {
+				t.Errorf("seed %d line %d: skew %q, want behind within the offset", seed, n+1, back)
+			}
+			ep := strings.Join(lines[n+1:min(len(lines), n+30)], "\n")
+			for _, want := range []string{
+				fmt.Sprintf("skewClock %d %s\nskewClock %d %s\n", x, back, y, back),
+				"\nstabilize\n",
+				fmt.Sprintf("skewClock %d 0\nskewClock %d 0", x, y),
+			} {
+				if !strings.Contains(ep, want) {
+					t.Errorf("seed %d line %d: no %q in the episode:\n%s", seed, n+1, want, ep)
+				}
+			}
+			var puts []string
+			for _, e := range strings.Split(ep, "\n") {
+				if f := strings.Fields(e); len(f) == 4 && f[0] == "put" {
+					puts = append(puts, f[1]+" "+f[2])
+				}
+			}
+			if len(puts) < 3 || puts[1] == puts[2] || strings.Fields(puts[1])[1] != strings.Fields(puts[2])[1] {
+				t.Errorf("seed %d line %d: puts %q: want one key written by two clients", seed, n+1, puts)
+			}
+		}
+	}
+	if episodes == 0 {
+		t.Error("no twinskew episode in seeds 1-10")
+	}
+}

@@ -1,11 +1,16 @@
 package gen
 
-import "slices"
+import (
+	"slices"
+	"time"
 
-// ---- deadorigin, flap-repair and readback
+	"gossipkv/pkg/script"
+)
 
-// newerKind runs a deadorigin, flap-repair or readback episode in about a
-// third of the episodes that newKind leaves when those kinds are on, and
+// ---- deadorigin, flap-repair, readback and twinskew
+
+// newerKind runs a deadorigin, flap-repair, readback or twinskew episode in
+// about a third of the episodes that newKind leaves when those kinds are on, and
 // reports whether it did. Its choices come from g.n, which is not drawn
 // from at all when these kinds are off, so that the older kinds' scripts
 // do not change. While a server is down it leaves the episode to the
@@ -16,10 +21,13 @@ func (g *gen) newerKind(nops int) bool {
 	}
 	n := len(g.ready())
 	var shapes []string
-	for _, s := range []string{"deadorigin", "flap-repair", "readback"} {
+	for _, s := range []string{"deadorigin", "flap-repair", "readback", "twinskew"} {
 		need := 2
-		if s == "deadorigin" {
+		if s == "deadorigin" || s == "twinskew" {
 			need = 3
+		}
+		if s == "twinskew" && len(g.clients) < 2 {
+			continue
 		}
 		if g.o.has(kindOf[s]) && n >= need {
 			shapes = append(shapes, s)
@@ -35,6 +43,8 @@ func (g *gen) newerKind(nops int) bool {
 		g.flapRepair(nops)
 	case "readback":
 		g.readBack(nops)
+	case "twinskew":
+		g.twinSkew(nops)
 	}
 	return true
 }
@@ -181,6 +191,47 @@ func (g *gen) readBack(nops int) {
 			g.get(i, rk)
 		}
 	}
+	g.opsFor(nops, nil)
+	g.endEpisode()
+}
+
+// twinSkew sets the clocks of x and y back by the same amount (within the
+// max clock offset), lets both take in the newest write of a key (put
+// through a third server, then a stabilize), cuts each off alone, and has
+// one client write the key through x and another through y. With their
+// clocks behind that write, x and y issue the same hybrid clock (physical
+// and logical parts), and only the origin orders the two writes. Each
+// client then reads the key where the other wrote: the one whose write
+// orders higher must not read the other's (Read Your Writes; ERR_DEP is
+// right), nor ever read it after its own.
+func (g *gen) twinSkew(nops int) {
+	order := g.ready()
+	x, y, z := order[0], order[1], order[2]
+	off := g.o.maxOffset()
+	back := 200*time.Millisecond + time.Duration(g.n.Int64N(int64(off*4/5-200*time.Millisecond)/int64(time.Millisecond)+1))*time.Millisecond
+	k := g.n.IntN(g.o.Keys)
+	i := g.n.IntN(len(g.clients))
+	j := (i + 1 + g.n.IntN(len(g.clients)-1)) % len(g.clients)
+	g.comment("fault: twinskew %d %d %s", x, y, script.FormatSkew(-back))
+	g.emit("skewClock %d %s", x, script.FormatSkew(-back))
+	g.emit("skewClock %d %s", y, script.FormatSkew(-back))
+	if g.room(5) {
+		g.joinClient(i, z)
+		g.put(i, k)
+		g.emit("stabilize")
+		g.keepOnly(g.complete(order[2:]))
+		g.joinClient(i, x)
+		g.put(i, k)
+		g.joinClient(j, y)
+		g.put(j, k)
+		g.joinClient(i, y)
+		g.get(i, k)
+		g.joinClient(j, x)
+		g.get(j, k)
+	}
+	g.healAll()
+	g.emit("skewClock %d 0", x)
+	g.emit("skewClock %d 0", y)
 	g.opsFor(nops, nil)
 	g.endEpisode()
 }
