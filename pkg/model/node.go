@@ -400,9 +400,23 @@ func (n *Node) Recover(r *Replica) {
 // SetLinks records the direct links that server id announced at version
 // (memberlist metadata or a neighbour's Ack); an older version than the one
 // known changes nothing. News is passed on to every neighbour.
+//
+// Our own links come from SetNeighbors, but a version of ours above the
+// one we announce is an earlier life's, which peers still hold: a server
+// whose clock was set back across a restart would otherwise announce
+// links they ignore until its clock passes that version. We announce ours
+// again above it. (Our own version coming back is not news.)
 func (n *Node) SetLinks(id uint32, version int64, links []uint32) {
 	if id == n.cfg.ID {
-		return // ours come from SetNeighbors
+		if own := n.links[id]; version > own.Version {
+			n.links[id] = LinkState{ID: id, Version: version + 1, Links: own.Links}
+			n.graph = nil
+			n.topoGen++
+			for _, nb := range n.neighbors {
+				n.ackDue[nb] = true
+			}
+		}
+		return
 	}
 	if cur, ok := n.links[id]; ok && cur.Version >= version {
 		return

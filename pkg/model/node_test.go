@@ -815,3 +815,53 @@ func TestAhead_RefusesOnlyWritesBeyondTheOffset(t *testing.T) {
 		t.Errorf("Ack: %+v refused %v", m, refused)
 	}
 }
+
+// A server whose clock was set back across a restart announces its links
+// at versions below its earlier life's, which its peers still hold; it
+// learns that version from their topology and announces above it, so the
+// peers take its new links.
+func TestNode_ClockSetBackAcrossRestart_LinksStillTaken(t *testing.T) {
+	const sec = int64(1e9)
+	mk := func(id uint32, start int64) *Node {
+		return NewNode(NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20, Start: start, Members: []uint32{0, 1, 2}},
+			NewReplica(id, uint64(start)+uint64(id), nil, Meta{}))
+	}
+	nodes := map[uint32]*Node{0: mk(0, 1000*sec), 1: mk(1, 1000*sec), 2: mk(2, 1000*sec)}
+	now := 1000 * sec
+	exchange := func() {
+		for range 20 {
+			now += 10 * ms
+			for id, n := range nodes {
+				n.Tick(now)
+				for _, o := range n.Ready() {
+					if to, ok := nodes[o.To]; ok && slices.Contains(n.Neighbors(), o.To) {
+						to.Step(id, o.Msg, now)
+					}
+				}
+			}
+		}
+	}
+	nodes[0].SetNeighbors([]uint32{1})
+	nodes[1].SetNeighbors([]uint32{0, 2})
+	nodes[2].SetNeighbors([]uint32{1})
+	exchange()
+	if got := nodes[2].Topology()[0]; !slices.Equal(got, []uint32{1}) {
+		t.Fatalf("before the restart, node 2 sees node 0's links as %v, want [1]", got)
+	}
+	// Node 0 restarts with its clock 100 s behind, and now links to 2 too.
+	nodes[0] = mk(0, 900*sec)
+	nodes[0].SetNeighbors([]uint32{1, 2})
+	nodes[2].SetNeighbors([]uint32{0, 1})
+	exchange()
+	for _, id := range []uint32{1, 2} {
+		if got := nodes[id].Topology()[0]; !slices.Equal(got, []uint32{1, 2}) {
+			t.Errorf("node %d sees node 0's links as %v, want [1 2]", id, got)
+		}
+	}
+	// And it settles: its own version coming back is not news.
+	v := nodes[0].OwnLinks().Version
+	exchange()
+	if again := nodes[0].OwnLinks().Version; again != v {
+		t.Errorf("node 0's link version moved from %d to %d with nothing changed", v, again)
+	}
+}
