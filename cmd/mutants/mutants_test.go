@@ -143,3 +143,25 @@ func TestOutcome_Catches(t *testing.T) {
 		}
 	}
 }
+
+// A slow line counts once it is slow again on a second run; a second run
+// that fails counts as it would have on the first.
+func TestConfirmed(t *testing.T) {
+	real := timings{stabilize: map[int]float64{5: 10, 9: 10}, repair: map[int]float64{}}
+	first := []slowLine{{"stabilize", 5, 300, 10}}
+	slowAt := func(line int) outcome {
+		return outcome{times: timings{stabilize: map[int]float64{line: 300}}}
+	}
+	if how, ok := confirmed(first, slowAt(5), real, 3); !ok || !strings.Contains(how, "second run") {
+		t.Errorf("slow on the same line again: %q %v", how, ok)
+	}
+	if _, ok := confirmed(first, slowAt(9), real, 3); ok {
+		t.Error("slow on another line confirmed the first")
+	}
+	if _, ok := confirmed(first, outcome{}, real, 3); ok {
+		t.Error("a second run on time confirmed the first")
+	}
+	if how, ok := confirmed(first, outcome{code: 3, classes: []string{"lost-write"}}, real, 3); !ok || how != "check: lost-write" {
+		t.Errorf("a failed second run: %q %v", how, ok)
+	}
+}
