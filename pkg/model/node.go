@@ -182,6 +182,12 @@ type peer struct {
 	// not: the next part would repeat it).
 	partial    bool
 	partialEnd Dot
+	// unheeded counts the Deltas sent to it since it last held more than
+	// when the one before left (heldAt): a neighbour that refuses what it
+	// is sent (its clock far behind the writes) or whose link drops every
+	// Delta is sent them less and less often, not every resend interval.
+	unheeded int
+	heldAt   uint64
 	// topoSent is the topology generation last sent to it; holdSent, the
 	// version of each server's holding sent to it; stableSent, the
 	// version of the stable point.
@@ -307,7 +313,7 @@ func (n *Node) Step(from uint32, m Message, now int64) {
 		if p.src != m.Src {
 			// A new life: it holds only what it says now, and knows
 			// nothing of the topology, the holdings or the stable point.
-			p.seen, p.waits, p.partial = Seen{}, waits{}, false
+			p.seen, p.waits, p.partial, p.unheeded, p.heldAt = Seen{}, waits{}, false, 0, 0
 			p.topoSent, p.holdSent, p.stableSent = 0, nil, Version{}
 		}
 		p.seen.Union(m.Seen)
@@ -449,7 +455,8 @@ func (n *Node) SetNeighbors(ids []uint32) {
 	for _, id := range n.neighbors {
 		if !slices.Contains(ids, id) {
 			if p := n.peers[id]; p != nil {
-				p.waits, p.partial = waits{}, false
+				// Back on its link, it is sent at the full rate again.
+				p.waits, p.partial, p.unheeded = waits{}, false, 0
 			}
 			delete(n.batches, id)
 		}
@@ -568,8 +575,9 @@ func (n *Node) Tick(now int64) {
 			rank = 1
 		}
 		rooted, unrooted := n.responsibleFor(g, nb, mine)
-		fast := p.waits.fast.due(p.seen, rooted, now, n.cfg.Resend)
-		turn := p.waits.unrooted.due(p.seen, unrooted, now, n.cfg.Resend*rank)
+		resend := n.cfg.Resend << p.backoff()
+		fast := p.waits.fast.due(p.seen, rooted, now, resend)
+		turn := p.waits.unrooted.due(p.seen, unrooted, now, resend*rank)
 		slow := p.waits.slow.due(p.seen, mine, now, 2*n.cfg.Heartbeat+n.cfg.Resend*rank)
 		if fast || turn || slow {
 			n.sendDelta(nb, p, now)
@@ -636,7 +644,23 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, un
 	return rooted, unrooted
 }
 
+// maxBackoff bounds the doubling of the resend interval for a neighbour
+// that does not take what it is sent: 16 times, 0.8 s at 50 ms.
+const maxBackoff = 4
+
+// backoff is how many times the resend interval doubles for p: once per
+// Delta it left unheeded, beyond the first.
+func (p *peer) backoff() int {
+	if p.seen.Count() > p.heldAt {
+		p.unheeded = 0
+	}
+	return min(max(p.unheeded-1, 0), maxBackoff)
+}
+
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
+	p.backoff() // a Delta that made progress starts the count again
+	p.unheeded++
+	p.heldAt = p.seen.Count()
 	entries, complete := n.R.Delta(p.seen, n.cfg.MaxDeltaBytes)
 	d := Delta{Entries: entries, Complete: complete, For: p.src, Src: n.R.Src(), Stable: n.stable}
 	if complete {

@@ -865,3 +865,58 @@ func TestNode_ClockSetBackAcrossRestart_LinksStillTaken(t *testing.T) {
 		t.Errorf("node 0's link version moved from %d to %d with nothing changed", v, again)
 	}
 }
+
+// A neighbour that takes nothing it is sent (its clock far behind the
+// writes, so it refuses them) is sent Deltas less and less often, not one
+// every resend interval; once it takes them it catches up within the
+// longest backoff.
+func TestNode_UnheededDeltas_BackOff(t *testing.T) {
+	const sec = int64(1e9)
+	mk := func(id uint32) *Node {
+		return NewNode(NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20, Start: sec, Members: []uint32{0, 1}},
+			NewReplica(id, uint64(id)+1, nil, Meta{}))
+	}
+	a, b := mk(0), mk(1)
+	a.SetNeighbors([]uint32{1})
+	b.SetNeighbors([]uint32{0})
+	now := sec
+	e := a.Put([]byte("k"), []byte("v"), Version{}, now)
+	refusing := true
+	deltas := 0
+	run := func(d int64) {
+		for end := now + d; now < end; {
+			now += ms
+			for _, x := range []struct {
+				from, to *Node
+				id       uint32
+			}{{a, b, 0}, {b, a, 1}} {
+				x.from.Tick(now)
+				for _, o := range x.from.Ready() {
+					switch o.Msg.(type) {
+					case Writes, Delta:
+						if x.from == a {
+							deltas++
+						}
+						if refusing && x.from == a {
+							continue
+						}
+					}
+					x.to.Step(x.id, o.Msg, now)
+				}
+			}
+		}
+	}
+	run(2 * sec)
+	// Without backing off: one every 20 ms, about 100.
+	if deltas > 25 {
+		t.Errorf("%d Deltas to a neighbour that took none in 2 s, want at most 25", deltas)
+	}
+	refusing = false
+	start := now
+	for !b.R.Seen().Contains(e.Dot()) && now-start < 2*sec {
+		run(ms)
+	}
+	if took := now - start; took > 20*ms<<maxBackoff+50*ms {
+		t.Errorf("the neighbour took %d ms to catch up once it took Deltas", took/ms)
+	}
+}
