@@ -160,7 +160,8 @@ type Result struct {
 	Seed    int     `json:"seed,omitempty"`
 	How     string  `json:"how,omitempty"`
 	Seconds float64 `json:"seconds"`
-	// UnitTests: "fail", "pass", or "" when not run.
+	// UnitTests says whether the unit tests of the packages it edits
+	// catch it (fail): "caught", "NOT caught", or "" when not run.
 	UnitTests string `json:"unit_tests,omitempty"`
 }
 
@@ -377,15 +378,16 @@ func build(ctx context.Context, src, bin string) error {
 	return nil
 }
 
-// unitTests runs the tests of pkgs in src: "fail" or "pass".
+// unitTests runs the tests of pkgs in src: "caught" if they fail, else
+// "NOT caught".
 func unitTests(ctx context.Context, src string, pkgs []string) string {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if err := cmd.Run(); err != nil {
-		return "fail"
+		return "caught"
 	}
-	return "pass"
+	return "NOT caught"
 }
 
 // generate prints seed's scenario with the real master.
@@ -565,7 +567,7 @@ func report(w io.Writer, results []Result, o options) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := "mutant\tarea\tcaught by\thow\tseconds"
 	if o.tests {
-		header += "\tunit tests"
+		header += "\tunit tests of its packages"
 	}
 	fmt.Fprintln(tw, header)
 	caught := 0
