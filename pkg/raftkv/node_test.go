@@ -336,20 +336,30 @@ func TestNode_CAS(t *testing.T) {
 
 	// Concurrent cas from every node: exactly one moves "start" on.
 	retry(t, "put start", func() error { _, err := c.node(0).Put(bg, []byte("k"), []byte("start")); return err })
+	exactlyOneWins(t, c, "k", func(n *Node, val string) error {
+		_, err := n.CAS(bg, []byte("k"), []byte("start"), []byte(val))
+		return err
+	})
+}
+
+// exactlyOneWins runs 12 writes of key at once, from every node in turn,
+// each of its own value, where all but one must lose with ErrCASFailed,
+// and checks that one won and that key holds its value.
+func exactlyOneWins(t *testing.T, c *cluster, key string, write func(n *Node, val string) error) {
+	t.Helper()
 	var mu sync.Mutex
 	var winners []string
 	var fs []func()
 	for i := range 12 {
 		fs = append(fs, func() {
 			val := fmt.Sprintf("g%d", i)
-			_, err := c.node(uint32(i%3)).CAS(bg, []byte("k"), []byte("start"), []byte(val))
-			switch {
+			switch err := write(c.node(uint32(i%3)), val); {
 			case err == nil:
 				mu.Lock()
 				winners = append(winners, val)
 				mu.Unlock()
 			case !errors.Is(err, ErrCASFailed):
-				t.Errorf("cas %s: %v", val, err)
+				t.Errorf("write %s: %v", val, err)
 			}
 		})
 	}
@@ -357,8 +367,8 @@ func TestNode_CAS(t *testing.T) {
 	if len(winners) != 1 {
 		t.Fatalf("winners %v, want exactly one", winners)
 	}
-	if r := c.mustGet(1, "k"); string(r.Value) != winners[0] {
-		t.Errorf("k is %q, want the winner %q", r.Value, winners[0])
+	if r := c.mustGet(1, key); string(r.Value) != winners[0] {
+		t.Errorf("%s is %q, want the winner %q", key, r.Value, winners[0])
 	}
 }
 
@@ -393,30 +403,10 @@ func TestNode_PutIfAbsent(t *testing.T) {
 		t.Fatalf("put-if-absent on a deleted key: %v %v", v, err)
 	}
 
-	var mu sync.Mutex
-	var winners []string
-	var fs []func()
-	for i := range 12 {
-		fs = append(fs, func() {
-			val := fmt.Sprintf("g%d", i)
-			_, err := c.node(uint32(i%3)).PutIfAbsent(bg, []byte("race"), []byte(val))
-			switch {
-			case err == nil:
-				mu.Lock()
-				winners = append(winners, val)
-				mu.Unlock()
-			case !errors.Is(err, ErrCASFailed):
-				t.Errorf("put-if-absent %s: %v", val, err)
-			}
-		})
-	}
-	runConcurrently(fs...)
-	if len(winners) != 1 {
-		t.Fatalf("winners %v, want exactly one", winners)
-	}
-	if r := c.mustGet(1, "race"); string(r.Value) != winners[0] {
-		t.Errorf("race is %q, want the winner %q", r.Value, winners[0])
-	}
+	exactlyOneWins(t, c, "race", func(n *Node, val string) error {
+		_, err := n.PutIfAbsent(bg, []byte("race"), []byte(val))
+		return err
+	})
 }
 
 // TestNode_Keys lists keys through a follower right after writes through
