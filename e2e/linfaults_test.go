@@ -58,8 +58,17 @@ func lostWriteScript() string {
 
 func TestLinearizableFaults(t *testing.T) {
 	bin := buildBinaries(t, moduleRoot(t))
-	// A cut-off server gives up after a second, not the default two.
-	short := func(c *config.Config) { c.Timing.RaftTimeout = time.Second }
+	// A cut-off server gives up after a second, not the default two. A
+	// leader cut off keeps its leadership for a second (its lease; 250 ms
+	// by default), so that the put sent to it right after the cut reaches
+	// it while it still leads, however slow the machine: the case
+	// raft-ack-before-commit breaks. Elections wait as long, and stabilize
+	// with them.
+	short := func(c *config.Config) {
+		c.Timing.RaftTimeout = time.Second
+		c.Timing.RaftHeartbeatTimeout, c.Timing.RaftElectionTimeout, c.Timing.RaftLeaderLeaseTimeout = time.Second, time.Second, time.Second
+		c.Timing.StabilizeTimeout = 15 * time.Second
+	}
 	run := func(t *testing.T, fault, script string) outcome {
 		return runBin(t, bin, "master", fault, script, "-check", "-consistency", "linearizable", "-config", checkCluster(t, 3, 3, short))
 	}
