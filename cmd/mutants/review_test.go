@@ -23,3 +23,12 @@ func TestReview_EnvironmentFailuresAreNotCatches(t *testing.T) {
 		}
 	}
 }
+
+// Review: parseList takes any fault name; the servers refuse an unknown
+// GOSSIPKV_FAULT and exit 2 at start, every run then fails, and catches
+// counts that as the mutant caught. A typo in a list is a "kill".
+func TestReview_UnknownFaultIsRefusedByTheList(t *testing.T) {
+	if _, err := parseList([]byte("- {name: x, area: a, bug: b, fault: drop-write}"), "list.yaml"); err == nil {
+		t.Error("a mutant with the unknown fault \"drop-write\" was accepted; its runs can only fail at the servers' start, which counts as caught")
+	}
+}
