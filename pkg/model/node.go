@@ -182,12 +182,14 @@ type peer struct {
 	// not: the next part would repeat it).
 	partial    bool
 	partialEnd Dot
-	// unheeded counts the Deltas sent to it since it last held more than
-	// when the one before left (heldAt): a neighbour that refuses what it
-	// is sent (its clock far behind the writes) or whose link drops every
-	// Delta is sent them less and less often, not every resend interval.
-	unheeded int
-	heldAt   uint64
+	// unheeded counts the Deltas sent to it while it held no more than
+	// when the one before left (heldAt) and we held nothing new to send
+	// (sentAt, what we held then): a neighbour that refuses what it is
+	// sent (its clock far behind the writes) or whose link drops every
+	// Delta is sent them less and less often, not every resend interval,
+	// until it takes something or we have something new for it.
+	unheeded       int
+	heldAt, sentAt uint64
 	// topoSent is the topology generation last sent to it; holdSent, the
 	// version of each server's holding sent to it; stableSent, the
 	// version of the stable point.
@@ -203,11 +205,14 @@ type peer struct {
 // of reach (dead or cut off), which no tree delivers and any neighbour of
 // it that holds them may: each waits in turn, by its rank among the
 // neighbour's neighbours, so the first holder repairs it and the others
-// see its ack. slow, much longer, for everything this node holds, whoever
-// should have delivered it: the safety net for topology views that
-// disagree.
+// see its ack. behind: those another node is to deliver in their tree,
+// which this node holds too; it steps in two turns after the unrooted
+// ones, for a parent that lacks them (an origin whose new life lost them
+// from its disk, and the nodes between). slow, much longer, for
+// everything this node holds, whoever should have delivered it: the
+// safety net for topology views that disagree.
 type waits struct {
-	fast, unrooted, slow watch
+	fast, unrooted, behind, slow watch
 }
 
 // topoRefresh: every this many heartbeats the whole view goes out even
@@ -574,26 +579,33 @@ func (n *Node) Tick(now int64) {
 		if rank < 1 {
 			rank = 1
 		}
-		rooted, unrooted := n.responsibleFor(g, nb, mine)
-		resend := n.cfg.Resend << p.backoff()
-		fast := p.waits.fast.due(p.seen, rooted, now, resend)
-		turn := p.waits.unrooted.due(p.seen, unrooted, now, resend*rank)
+		d := n.responsibleFor(g, nb, mine)
+		resend := n.cfg.Resend << n.backoff(p)
+		fast := p.waits.fast.due(p.seen, d.rooted, now, resend)
+		turn := p.waits.unrooted.due(p.seen, d.unrooted, now, resend*rank)
+		behind := p.waits.behind.due(p.seen, d.others, now, resend*(rank+2))
 		slow := p.waits.slow.due(p.seen, mine, now, 2*n.cfg.Heartbeat+n.cfg.Resend*rank)
-		if fast || turn || slow {
+		if fast || turn || behind || slow {
 			n.sendDelta(nb, p, now)
 		}
 	}
 }
 
-// responsibleFor splits what of mine nb may need from this node: rooted,
-// the writes of origins in reach that this node forwards to nb in the
-// origin's tree; unrooted, the writes no tree delivers, which any holder
-// among nb's neighbours repairs in its turn (see waits).
-func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, unrooted Seen) {
+// deliveries splits what of mine a neighbour may lack by who is to deliver
+// it (see waits): rooted, this node in the origin's tree; unrooted, any
+// holder, the origin being out of reach; others, another node in the
+// origin's tree.
+type deliveries struct {
+	rooted, unrooted, others Seen
+}
+
+// responsibleFor splits what of mine nb may need from this node.
+func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) deliveries {
 	const (
 		none = iota
 		tree
 		anyHolder
+		otherParent
 	)
 	memo := map[uint64]int{}
 	kind := func(src uint64) int {
@@ -611,6 +623,7 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, un
 				k = anyHolder
 			}
 		case known && (reachable || server == n.cfg.ID):
+			k = otherParent
 			if parent, ok := g.Parent(server, nb); ok && parent == n.cfg.ID {
 				k = tree
 			}
@@ -622,12 +635,15 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, un
 		memo[src] = k
 		return k
 	}
+	var d deliveries
 	pick := func(k int) *Seen {
 		switch k {
 		case tree:
-			return &rooted
+			return &d.rooted
 		case anyHolder:
-			return &unrooted
+			return &d.unrooted
+		case otherParent:
+			return &d.others
 		}
 		return nil
 	}
@@ -636,12 +652,12 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, un
 			out.Prefix = append(out.Prefix, e)
 		}
 	}
-	for _, d := range mine.Extra {
-		if out := pick(kind(d.Origin)); out != nil {
-			out.Extra = append(out.Extra, d)
+	for _, dot := range mine.Extra {
+		if out := pick(kind(dot.Origin)); out != nil {
+			out.Extra = append(out.Extra, dot)
 		}
 	}
-	return rooted, unrooted
+	return d
 }
 
 // maxBackoff bounds the doubling of the resend interval for a neighbour
@@ -649,18 +665,20 @@ func (n *Node) responsibleFor(g *router.Graph, nb uint32, mine Seen) (rooted, un
 const maxBackoff = 4
 
 // backoff is how many times the resend interval doubles for p: once per
-// Delta it left unheeded, beyond the first.
-func (p *peer) backoff() int {
-	if p.seen.Count() > p.heldAt {
+// Delta it left unheeded, beyond the first. A neighbour that took
+// something, or a write new to us since the last Delta, starts the count
+// again: a write it never refused is repaired at the full rate.
+func (n *Node) backoff(p *peer) int {
+	if p.seen.Count() > p.heldAt || n.R.Seen().Count() > p.sentAt {
 		p.unheeded = 0
 	}
 	return min(max(p.unheeded-1, 0), maxBackoff)
 }
 
 func (n *Node) sendDelta(to uint32, p *peer, now int64) {
-	p.backoff() // a Delta that made progress starts the count again
+	n.backoff(p) // progress since the last Delta starts the count again
 	p.unheeded++
-	p.heldAt = p.seen.Count()
+	p.heldAt, p.sentAt = p.seen.Count(), n.R.Seen().Count()
 	entries, complete := n.R.Delta(p.seen, n.cfg.MaxDeltaBytes)
 	d := Delta{Entries: entries, Complete: complete, For: p.src, Src: n.R.Src(), Stable: n.stable}
 	if complete {

@@ -920,3 +920,117 @@ func TestNode_UnheededDeltas_BackOff(t *testing.T) {
 		t.Errorf("the neighbour took %d ms to catch up once it took Deltas", took/ms)
 	}
 }
+
+// The backoff for a neighbour that takes none of its Deltas does not slow
+// the repair of a write it would take: a neighbour that refuses one write
+// for good (its origin's clock beyond the max offset ahead of the
+// neighbour's) still has a later write it lost on the fast path repaired
+// after one resend, not at the backed-off interval.
+//
+// Chain 2 - 0 - 1 (node 2 joins late). Node 0 writes e1 with its clock 4 s ahead; node 1's
+// clock is 4 s behind, so e1 is 8 s ahead of it and it refuses e1 (max
+// offset 5 s) for the 3 s this test needs. After 2 s of that, node 2 (normal
+// clock) writes e2; node 0 is node 1's parent in 2's tree and forwards e2,
+// and that Writes batch is lost. e2 is not refused by node 1: it should
+// be repaired one resend (20 ms) after node 0 holds it.
+func TestNode_Backoff_SparesAWriteTheNeighbourTakes(t *testing.T) {
+	const sec = int64(1e9)
+	const maxOffset = 5 * sec
+	skew := map[uint32]int64{0: 0, 1: -4 * sec, 2: 0}
+	mk := func(id uint32) *Node {
+		return NewNode(NodeConfig{ID: id, Resend: 20 * ms, Heartbeat: 200 * ms, MaxDeltaBytes: 1 << 20, Start: 10 * sec, Members: []uint32{0, 1, 2}},
+			NewReplica(id, uint64(id)+1, nil, Meta{}))
+	}
+	nodes := map[uint32]*Node{0: mk(0), 1: mk(1), 2: mk(2)}
+	nodes[0].SetNeighbors([]uint32{1})
+	nodes[1].SetNeighbors([]uint32{0})
+	now := 10 * sec
+	dropWrites01 := false
+	run := func(d int64, until func() bool) {
+		for end := now + d; now < end && (until == nil || !until()); {
+			now += ms
+			for _, id := range []uint32{0, 1, 2} {
+				n := nodes[id]
+				n.Tick(now + skew[id])
+				for _, o := range n.Ready() {
+					if id == 0 && o.To == 1 {
+						if _, ok := o.Msg.(Writes); ok && dropWrites01 {
+							continue
+						}
+					}
+					to := nodes[o.To]
+					if !slices.Contains(to.Neighbors(), id) {
+						continue
+					}
+					m, _ := Ahead(o.Msg, now+skew[o.To], maxOffset)
+					to.Step(id, m, now+skew[o.To])
+				}
+			}
+		}
+	}
+	run(500*ms, nil) // topology settles
+	e1 := nodes[0].Put([]byte("a"), []byte("ahead"), Version{}, now+4*sec)
+	run(2*sec, nil)
+	if nodes[1].R.Seen().Contains(e1.Dot()) {
+		t.Fatal("node 1 took e1, which is beyond its max offset")
+	}
+	// Node 2 links up with node 0 and writes at once (its clock has not
+	// taken e1's).
+	nodes[0].SetNeighbors([]uint32{1, 2})
+	nodes[2].SetNeighbors([]uint32{0})
+	dropWrites01 = true
+	e2 := nodes[2].Put([]byte("b"), []byte("normal"), Version{}, now)
+	run(2*sec, func() bool { return nodes[0].R.Seen().Contains(e2.Dot()) })
+	if !nodes[0].R.Seen().Contains(e2.Dot()) {
+		t.Fatal("node 0 never got e2")
+	}
+	start := now
+	run(2*sec, func() bool { return nodes[1].R.Seen().Contains(e2.Dot()) })
+	if !nodes[1].R.Seen().Contains(e2.Dot()) {
+		t.Fatal("node 1 never got e2")
+	}
+	if took := now - start; took > 60*ms {
+		t.Errorf("node 1 got e2, a write it does not refuse, %d ms after its parent held it (resend is 20 ms): the backoff earned by e1's refusals delayed it", took/ms)
+	}
+}
+
+// A write of an earlier life of an origin that is alive and in reach, but
+// whose disk no longer holds it (a wiped or restored data directory), is
+// for the laggard's parent in the origin's tree to deliver, and that
+// parent (the origin itself here) lacks it: a holder that is not the
+// parent steps in a few resends later (waits.behind), not after the slow
+// safety net's two heartbeats.
+//
+// Chain 0 - 1 - 2. Node 2 writes w, which only node 0 takes (0-2 the only
+// link); node 2 restarts from an empty disk; then the links become 0-1
+// and 1-2. Node 1 lacks w; its parent in node 2's tree is node 2, which
+// lacks it too; node 0 holds it.
+func TestNode_LiveOriginLostItsWrite_RepairedByAnotherHolder(t *testing.T) {
+	s := newSimNet(t, 7, 3)
+	s.cut[key(0, 1)], s.cut[key(1, 2)] = true, true
+	s.gossip(1)
+	s.put(2)
+	w := s.writes[0]
+	for i := 0; i < 200 && !s.nodes[0].R.Seen().Contains(w.Dot()); i++ {
+		s.step()
+	}
+	if !s.nodes[0].R.Seen().Contains(w.Dot()) {
+		t.Fatal("node 0 never got the write")
+	}
+	s.restartFrom(2, simDisk{}) // wiped: the new life lacks w
+	s.cut[key(0, 2)] = true
+	delete(s.cut, key(0, 1))
+	delete(s.cut, key(1, 2))
+	s.gossip(1)
+	start := s.now
+	for !s.nodes[1].R.Seen().Contains(w.Dot()) {
+		if s.now-start > 3000*ms {
+			t.Fatal("node 1 never got w")
+		}
+		s.step()
+	}
+	// Resend 20 ms, heartbeat 200 ms.
+	if took := s.now - start; took > 150*ms {
+		t.Errorf("node 1 got w %d ms after the links came up: left to the slow safety net", took/ms)
+	}
+}
