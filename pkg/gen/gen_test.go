@@ -622,3 +622,31 @@ func TestGenerate_TwinSkew(t *testing.T) {
 		t.Error("no twinskew episode in seeds 1-10")
 	}
 }
+
+// A max clock offset too small for a twinskew (which Validate accepts)
+// generates scripts without one, and never panics.
+func TestGenerate_TwinSkew_SmallMaxClockOffset(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		o := DefaultOptions()
+		o.Seed, o.Kinds, o.MaxClockOffset = seed, []string{"twinskew"}, 200*time.Millisecond
+		if err := o.Validate(); err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("seed %d: Generate panicked: %v", seed, r)
+				}
+			}()
+			lines, err := Generate(o)
+			if err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			for _, l := range lines {
+				if strings.HasPrefix(l, "# fault: twinskew") {
+					t.Fatalf("seed %d: %q with a max clock offset of 200ms", seed, l)
+				}
+			}
+		}()
+	}
+}

@@ -26,7 +26,7 @@ func (g *gen) newerKind(nops int) bool {
 		if s == "deadorigin" || s == "twinskew" {
 			need = 3
 		}
-		if s == "twinskew" && len(g.clients) < 2 {
+		if s == "twinskew" && (len(g.clients) < 2 || g.o.maxOffset()*4/5 < twinSkewMin) {
 			continue
 		}
 		if g.o.has(kindOf[s]) && n >= need {
@@ -195,6 +195,14 @@ func (g *gen) readBack(nops int) {
 	g.endEpisode()
 }
 
+// twinSkewMin is the least a twinskew sets clocks back: more than the
+// third server's write, the stabilize and the cuts take before the two
+// writes, however loaded the machine, so that both clocks are still behind
+// that write when they are issued. Within the max clock offset's four
+// fifths, so no server refuses another's writes: a smaller offset has no
+// twinskew.
+const twinSkewMin = time.Second
+
 // twinSkew sets the clocks of x and y back by the same amount (within the
 // max clock offset), lets both take in the newest write of a key (put
 // through a third server, then a stabilize), cuts each off alone, and has
@@ -208,7 +216,7 @@ func (g *gen) twinSkew(nops int) {
 	order := g.ready()
 	x, y, z := order[0], order[1], order[2]
 	off := g.o.maxOffset()
-	back := 200*time.Millisecond + time.Duration(g.n.Int64N(int64(off*4/5-200*time.Millisecond)/int64(time.Millisecond)+1))*time.Millisecond
+	back := twinSkewMin + time.Duration(g.n.Int64N(int64(off*4/5-twinSkewMin)/int64(time.Millisecond)+1))*time.Millisecond
 	k := g.n.IntN(g.o.Keys)
 	i := g.n.IntN(len(g.clients))
 	j := (i + 1 + g.n.IntN(len(g.clients)-1)) % len(g.clients)
