@@ -160,6 +160,9 @@ type Result struct {
 	Seed    int     `json:"seed,omitempty"`
 	How     string  `json:"how,omitempty"`
 	Seconds float64 `json:"seconds"`
+	// Unjudged are the seeds whose runs could not tell, twice (see
+	// unjudged): left out.
+	Unjudged []int `json:"unjudged,omitempty"`
 	// UnitTests says whether the unit tests of the packages it edits
 	// catch it (fail): "caught", "NOT caught", or "" when not run.
 	UnitTests string `json:"unit_tests,omitempty"`
@@ -249,16 +252,20 @@ func runAll(ctx context.Context, o options, log io.Writer) ([]Result, error) {
 	// A control first: the real build again, run like a mutant. If timing
 	// noise alone makes a seed "catch" it, slowness cannot tell a bug here.
 	control := Mutant{Name: "control", Area: "none", Bug: "the real build, unchanged: no scenario may catch it"}
-	ctl, err := runMutant(ctx, control, root, realBin, work, scenarios, o, log)
+	realTests := map[string]bool{} // by package list: the real tree's unit tests pass
+	ctl, err := runMutant(ctx, control, root, realBin, work, scenarios, realTests, o, log)
 	if err != nil {
 		return nil, err
 	}
-	if ctl.Caught {
+	switch {
+	case ctl.Caught && strings.HasPrefix(ctl.How, "slow "):
 		return nil, fmt.Errorf("seed %d caught the control, the real build itself (%s): the machine is too noisy for the timings to tell a bug (raise -slow, or run it on a quieter machine)", ctl.Seed, ctl.How)
+	case ctl.Caught:
+		return nil, fmt.Errorf("seed %d caught the control, the real build itself (%s): the real build fails this scenario now and then; that is a bug to find before any mutant can be judged", ctl.Seed, ctl.How)
 	}
 	var results []Result
 	for _, m := range mutants {
-		r, err := runMutant(ctx, m, root, realBin, work, scenarios, o, log)
+		r, err := runMutant(ctx, m, root, realBin, work, scenarios, realTests, o, log)
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +279,7 @@ func runAll(ctx context.Context, o options, log io.Writer) ([]Result, error) {
 // run, is the real one unless m is a bug of the master itself (stabilize):
 // a bug planted in code the checker shares (the conflict order of package
 // model) must not bend the judge.
-func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenarios []scenario, o options, log io.Writer) (Result, error) {
+func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenarios []scenario, realTests map[string]bool, o options, log io.Writer) (Result, error) {
 	r := Result{Name: m.Name, Area: m.Area, Bug: m.Bug}
 	dir := filepath.Join(work, m.Name)
 	bin, masterBin := realBin, realBin
@@ -292,23 +299,41 @@ func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenar
 			masterBin = bin
 		}
 		if o.tests {
-			r.UnitTests = unitTests(ctx, src, m.packages())
+			r.UnitTests = unitTests(ctx, root, src, m.packages(), realTests)
 		}
 	}
 	start := time.Now()
 	for _, sc := range scenarios {
-		res := runScenario(ctx, masterBin, bin, sc.script, m.Fault, filepath.Join(dir, fmt.Sprint("seed-", sc.seed)), o)
+		run := func(name string) (outcome, verdict, string) {
+			res := runScenario(ctx, masterBin, bin, sc.script, m.Fault, filepath.Join(dir, name), o)
+			v, how := res.judge(sc.real, o.slow)
+			return res, v, how
+		}
+		res, v, how := run(fmt.Sprint("seed-", sc.seed))
+		if v == unjudged && ctx.Err() == nil {
+			fmt.Fprintf(log, "mutants: %s: seed %d could not be judged (%s); running it again\n", m.Name, sc.seed, how)
+			res, v, how = run(fmt.Sprintf("seed-%d-rerun", sc.seed))
+		}
 		if ctx.Err() != nil {
 			return r, ctx.Err()
 		}
-		how, caught := res.catches(sc.real, o.slow)
-		if caught && res.code == 0 {
-			// Caught by its timings alone: run the scenario again.
-			again := runScenario(ctx, masterBin, bin, sc.script, m.Fault, filepath.Join(dir, fmt.Sprintf("seed-%d-again", sc.seed)), o)
+		caught := false
+		switch v {
+		case failedCheck:
+			caught = true
+		case failedRun, slow:
+			again, _, _ := run(fmt.Sprintf("seed-%d-again", sc.seed))
 			if ctx.Err() != nil {
 				return r, ctx.Err()
 			}
-			how, caught = confirmed(res.slowLines(sc.real, o.slow), again, sc.real, o.slow)
+			var first []slowLine
+			if v == slow {
+				first = res.slowLines(sc.real, o.slow)
+			}
+			how, caught = confirmed(first, again, sc.real, o.slow)
+		case unjudged:
+			r.Unjudged = append(r.Unjudged, sc.seed)
+			fmt.Fprintf(log, "mutants: %s: seed %d could not be judged twice (%s): left out\n", m.Name, sc.seed, how)
 		}
 		if caught {
 			r.Caught, r.Seed, r.How = true, sc.seed, how
@@ -378,16 +403,28 @@ func build(ctx context.Context, src, bin string) error {
 	return nil
 }
 
-// unitTests runs the tests of pkgs in src: "caught" if they fail, else
-// "NOT caught".
-func unitTests(ctx context.Context, src string, pkgs []string) string {
-	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
-	if err := cmd.Run(); err != nil {
-		return "caught"
+// unitTests says whether the tests of pkgs catch the mutant in src:
+// "caught" if they fail there and pass on the real tree (root), whose
+// results realPass keeps by package list; "NOT caught" if they pass;
+// "fail on the real build too" if they fail on both, which says nothing.
+func unitTests(ctx context.Context, root, src string, pkgs []string, realPass map[string]bool) string {
+	passes := func(dir string) bool {
+		cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+		return cmd.Run() == nil
 	}
-	return "NOT caught"
+	key := strings.Join(pkgs, " ")
+	if _, ok := realPass[key]; !ok {
+		realPass[key] = passes(root)
+	}
+	switch {
+	case !realPass[key]:
+		return "fail on the real build too"
+	case passes(src):
+		return "NOT caught"
+	}
+	return "caught"
 }
 
 // generate prints seed's scenario with the real master.
@@ -422,19 +459,39 @@ func (o outcome) detail() string {
 	return "(no output)"
 }
 
-// catches judges a run of a mutant: a failed check or run, or else its
-// first slow stabilize or repair (see slowLines).
-func (o outcome) catches(real timings, factor float64) (how string, caught bool) {
+// verdict is what one run of a scenario says of the build it ran.
+type verdict int
+
+const (
+	passed verdict = iota
+	// failedCheck: the check found a violation (exit 3). It convicts at
+	// once: the real build passed this scenario twice.
+	failedCheck
+	// failedRun: a script line failed (exit 1); slow: a stabilize or
+	// repair much slower than the real build's. Either may be the
+	// machine's doing, so either convicts only if a second run agrees.
+	failedRun
+	slow
+	// unjudged: the run could not tell (no free port, a master that could
+	// not start, a run past -run-timeout): the environment, not the code.
+	unjudged
+)
+
+// judge says what a run of a mutant shows, against the real build's
+// timings of the same scenario.
+func (o outcome) judge(real timings, factor float64) (verdict, string) {
 	switch {
 	case o.code == 3 && len(o.classes) > 0:
-		return "check: " + strings.Join(o.classes, ", "), true
+		return failedCheck, "check: " + strings.Join(o.classes, ", ")
+	case o.code == 1 || o.code == 3:
+		return failedRun, fmt.Sprintf("exit %d: %s", o.code, o.detail())
 	case o.code != 0:
-		return fmt.Sprintf("exit %d: %s", o.code, o.detail()), true
+		return unjudged, fmt.Sprintf("exit %d: %s", o.code, o.detail())
 	}
-	if slow := o.slowLines(real, factor); len(slow) > 0 {
-		return slow[0].String(), true
+	if s := o.slowLines(real, factor); len(s) > 0 {
+		return slow, s[0].String()
 	}
-	return "", false
+	return passed, ""
 }
 
 // slowLine is a stabilize or repair much slower than the real build's.
@@ -467,12 +524,16 @@ func (o outcome) slowLines(real timings, factor float64) []slowLine {
 	return out
 }
 
-// confirmed judges the second run of a scenario whose first run was slow
-// (first): it fails, or it is slow on one of the same lines again. One
-// slow line can be the machine's doing; the same line twice is the code's.
+// confirmed judges the second run of a scenario whose first run failed a
+// line (first is then nil) or was slow on the lines first: it fails the
+// check or a line, or it is slow on one of the same lines again. One slow
+// line or failed line can be the machine's doing; twice is the code's.
 func confirmed(first []slowLine, again outcome, real timings, factor float64) (how string, ok bool) {
-	if again.code != 0 {
-		return again.catches(real, factor)
+	switch v, how := again.judge(real, factor); v {
+	case failedCheck, failedRun:
+		return how + " (on a second run)", true
+	case unjudged:
+		return "", false
 	}
 	for _, s := range again.slowLines(real, factor) {
 		for _, f := range first {
@@ -577,7 +638,11 @@ func report(w io.Writer, results []Result, o options) {
 			caught++
 			by = fmt.Sprint("seed ", r.Seed)
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%.1f", r.Name, r.Area, by, r.How, r.Seconds)
+		how := r.How
+		if len(r.Unjudged) > 0 {
+			how = strings.TrimSpace(fmt.Sprintf("%s (seeds %v could not be judged)", how, r.Unjudged))
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%.1f", r.Name, r.Area, by, how, r.Seconds)
 		if o.tests {
 			line += "\t" + r.UnitTests
 		}

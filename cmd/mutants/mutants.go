@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"gossipkv/pkg/server"
 )
 
 // defaultList is the project's own set of mutants.
@@ -56,6 +58,13 @@ func parseList(data []byte, source string) ([]Mutant, error) {
 			return nil, fmt.Errorf("%s: area and bug must say what it breaks", where)
 		case (m.Fault == "") == (len(m.Edits) == 0):
 			return nil, fmt.Errorf("%s: give either edits or a fault, not both or neither", where)
+		}
+		// A fault the servers do not know stops them at start, and every
+		// run would fail for that alone.
+		if m.Fault != "" {
+			if _, err := server.ParseFault(m.Fault); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
 		}
 		for j, e := range m.Edits {
 			if e.File == "" || e.From == "" || e.From == e.To || filepath.IsAbs(e.File) || strings.HasPrefix(filepath.Clean(e.File), "..") {

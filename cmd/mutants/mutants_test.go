@@ -59,15 +59,16 @@ func TestDefaultList_EveryEditAppliesToTheTree(t *testing.T) {
 func TestParseList_Rejects(t *testing.T) {
 	for name, yaml := range map[string]string{
 		"no name":         "- {area: a, bug: b, fault: drop-writes}",
-		"taken name":      "- {name: x, area: a, bug: b, fault: f}\n- {name: x, area: a, bug: b, fault: f}",
-		"no bug":          "- {name: x, area: a, fault: f}",
-		"both":            "- {name: x, area: a, bug: b, fault: f, edits: [{file: a.go, from: x, to: y}]}",
+		"taken name":      "- {name: x, area: a, bug: b, fault: drop-writes}\n- {name: x, area: a, bug: b, fault: drop-writes}",
+		"no bug":          "- {name: x, area: a, fault: drop-writes}",
+		"both":            "- {name: x, area: a, bug: b, fault: drop-writes, edits: [{file: a.go, from: x, to: y}]}",
 		"neither":         "- {name: x, area: a, bug: b}",
 		"unchanged edit":  "- {name: x, area: a, bug: b, edits: [{file: a.go, from: x, to: x}]}",
 		"outside module":  "- {name: x, area: a, bug: b, edits: [{file: ../a.go, from: x, to: y}]}",
-		"unknown field":   "- {name: x, area: a, bug: b, fault: f, seed: 3}",
+		"unknown field":   "- {name: x, area: a, bug: b, fault: drop-writes, seed: 3}",
 		"not a list":      "name: x",
 		"empty from text": "- {name: x, area: a, bug: b, edits: [{file: a.go, from: '', to: y}]}",
+		"unknown fault":   "- {name: x, area: a, bug: b, fault: drop-write}",
 	} {
 		if _, err := parseList([]byte(yaml), "list.yaml"); err == nil || !strings.Contains(err.Error(), "list.yaml") {
 			t.Errorf("%s: err %v, want an error naming the file", name, err)
@@ -117,29 +118,34 @@ func TestParseSeeds(t *testing.T) {
 	}
 }
 
-func TestOutcome_Catches(t *testing.T) {
+func TestOutcome_Judge(t *testing.T) {
 	real := timings{stabilize: map[int]float64{5: 10, 10: 50}, repair: map[int]float64{10: 60, 20: 10, 30: 400}}
 	at := func(stab, rep map[int]float64) timings { return timings{stabilize: stab, repair: rep} }
 	for _, c := range []struct {
-		name   string
-		o      outcome
-		caught bool
-		how    string
+		name string
+		o    outcome
+		v    verdict
+		how  string
 	}{
-		{"check failed", outcome{code: 3, classes: []string{"lost-write"}}, true, "check: lost-write"},
-		{"other exit", outcome{code: 1, stderr: "line 9: put: ERR\n"}, true, "exit 1: line 9: put: ERR"},
-		{"passed", outcome{times: at(map[int]float64{5: 20, 10: 120}, map[int]float64{10: 130})}, false, ""},
-		{"slow stabilize", outcome{times: at(map[int]float64{5: 300}, nil)}, true, "slow stabilize: line 5 took 300 ms, the real build at most 10 ms"},
-		{"slow repair", outcome{times: at(nil, map[int]float64{10: 450})}, true, "slow repair: line 10 took 450 ms, the real build at most 60 ms"},
-		{"slow by ratio, not by 100 ms", outcome{times: at(nil, map[int]float64{20: 90})}, false, ""},
+		{"check failed", outcome{code: 3, classes: []string{"lost-write"}}, failedCheck, "check: lost-write"},
+		{"a line failed", outcome{code: 1, stderr: "line 9: put: ERR\n"}, failedRun, "exit 1: line 9: put: ERR"},
+		// The environment, not the code: no free port, a master that
+		// could not start, a run past its time.
+		{"no port", outcome{code: -1, stderr: "config: finding a free port in 10000-32767: address already in use"}, unjudged, "exit -1: config: finding a free port in 10000-32767: address already in use"},
+		{"past its time", outcome{code: -1, stderr: "the scenario ran longer than 3m0s"}, unjudged, "exit -1: the scenario ran longer than 3m0s"},
+		{"could not start", outcome{code: 2, stderr: "master: watchdog of server 0: not answering"}, unjudged, "exit 2: master: watchdog of server 0: not answering"},
+		{"passed", outcome{times: at(map[int]float64{5: 20, 10: 120}, map[int]float64{10: 130})}, passed, ""},
+		{"slow stabilize", outcome{times: at(map[int]float64{5: 300}, nil)}, slow, "slow stabilize: line 5 took 300 ms, the real build at most 10 ms"},
+		{"slow repair", outcome{times: at(nil, map[int]float64{10: 450})}, slow, "slow repair: line 10 took 450 ms, the real build at most 60 ms"},
+		{"slow by ratio, not by 100 ms", outcome{times: at(nil, map[int]float64{20: 90})}, passed, ""},
 		// The real build's slowest time elsewhere does not hide a slow
 		// one here, nor does a slow one here count against another line.
-		{"slow against its own line only", outcome{times: at(nil, map[int]float64{30: 450})}, false, ""},
-		{"a line the real build never timed", outcome{times: at(map[int]float64{40: 900}, map[int]float64{40: 900})}, false, ""},
+		{"slow against its own line only", outcome{times: at(nil, map[int]float64{30: 450})}, passed, ""},
+		{"a line the real build never timed", outcome{times: at(map[int]float64{40: 900}, map[int]float64{40: 900})}, passed, ""},
 	} {
-		how, caught := c.o.catches(real, 3)
-		if caught != c.caught || how != c.how {
-			t.Errorf("%s: %q %v, want %q %v", c.name, how, caught, c.how, c.caught)
+		v, how := c.o.judge(real, 3)
+		if v != c.v || how != c.how {
+			t.Errorf("%s: %v %q, want %v %q", c.name, v, how, c.v, c.how)
 		}
 	}
 }
@@ -161,7 +167,14 @@ func TestConfirmed(t *testing.T) {
 	if _, ok := confirmed(first, outcome{}, real, 3); ok {
 		t.Error("a second run on time confirmed the first")
 	}
-	if how, ok := confirmed(first, outcome{code: 3, classes: []string{"lost-write"}}, real, 3); !ok || how != "check: lost-write" {
+	if how, ok := confirmed(first, outcome{code: 3, classes: []string{"lost-write"}}, real, 3); !ok || how != "check: lost-write (on a second run)" {
 		t.Errorf("a failed second run: %q %v", how, ok)
+	}
+	// A line that failed twice convicts; once, then an unjudged run, not.
+	if _, ok := confirmed(nil, outcome{code: 1, stderr: "line 9: put: ERR"}, real, 3); !ok {
+		t.Error("a line failed on the second run too, not confirmed")
+	}
+	if _, ok := confirmed(nil, outcome{code: 2, stderr: "master: could not start"}, real, 3); ok {
+		t.Error("a second run that could not start confirmed the first")
 	}
 }
