@@ -201,6 +201,9 @@ type Server struct {
 	// run).
 	metaMu  sync.Mutex
 	metaOwn model.LinkState
+	// announced is the version of our links last put in the metadata
+	// (owned by run).
+	announced int64
 }
 
 // request is a call handed to the owner goroutine; reply is answered after
@@ -522,6 +525,9 @@ func (s *Server) run() {
 			}
 			if n := s.node.R.TakeRecovered(); n > 0 {
 				s.log.Warn(fmt.Sprintf("took back %d writes of this server's own from server %d: its disk had lost them (a data directory rolled back, damaged or wiped); the writes it numbers now carry a new replica id, so none reuses a lost one's dot", n, in.from))
+			}
+			if s.node.OwnLinks().Version != s.announced {
+				s.announceLinks()
 			}
 		}
 		// The protocol's timers (heartbeats, repair watches) need checking
@@ -1061,7 +1067,17 @@ func (s *Server) neighborsChanged() {
 		return
 	}
 	s.node.SetNeighbors(ids)
-	s.publishMeta(s.node.OwnLinks())
+	s.announceLinks()
+}
+
+// announceLinks puts our links in memberlist's metadata and has the
+// announcer gossip them: when they change, and when their version moves
+// above an earlier life's that a peer's Ack carried (model.Node.SetLinks),
+// so that memberlist carries the version that peers take.
+func (s *Server) announceLinks() {
+	own := s.node.OwnLinks()
+	s.announced = own.Version
+	s.publishMeta(own)
 	select {
 	case s.announce <- struct{}{}:
 	default:
