@@ -927,12 +927,12 @@ func TestNode_UnheededDeltas_BackOff(t *testing.T) {
 // neighbour's) still has a later write it lost on the fast path repaired
 // after one resend, not at the backed-off interval.
 //
-// Chain 2 - 0 - 1 (node 2 joins late). Node 0 writes e1 with its clock 4 s ahead; node 1's
-// clock is 4 s behind, so e1 is 8 s ahead of it and it refuses e1 (max
-// offset 5 s) for the 3 s this test needs. After 2 s of that, node 2 (normal
-// clock) writes e2; node 0 is node 1's parent in 2's tree and forwards e2,
-// and that Writes batch is lost. e2 is not refused by node 1: it should
-// be repaired one resend (20 ms) after node 0 holds it.
+// Chain 2 - 0 - 1 (node 2 joins late). Node 0 writes e1 with its clock
+// 4 s ahead; node 1's clock is 4 s behind, so e1 is 8 s ahead of it and
+// it refuses e1 (max offset 5 s) for the 3 s this test needs. After 2 s of
+// that, node 2 (normal clock) writes e2; node 0 is node 1's parent in 2's
+// tree and forwards e2, and that Writes batch is lost. Node 1 does not
+// refuse e2: it is repaired one resend (20 ms) after node 0 holds it.
 func TestNode_Backoff_SparesAWriteTheNeighbourTakes(t *testing.T) {
 	const sec = int64(1e9)
 	const maxOffset = 5 * sec
