@@ -78,7 +78,12 @@ func dropCollected(entries []model.Entry, s model.Stable) []model.Entry {
 // decide, not dots: the meta may already hold the dots of logged writes
 // whose entries the file does not, see Bolt.Commit), so a crash between a
 // Commit and the log's truncation is harmless.
+//
+// Only the newest of a key's logged entries is looked up and stored: the
+// others could not win against it, and in a checkpoint each look-up reads
+// and checks a record and each store rewrites one.
 func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) {
+	n := 0
 	for _, rec := range logged {
 		meta.Seen.Union(rec.seen)
 		if meta.Stable.Version.Less(rec.stable.Version) {
@@ -87,9 +92,32 @@ func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entr
 		meta.Members = unionSorted(meta.Members, rec.members)
 		for _, e := range rec.entries {
 			meta.Seen.Add(e.Dot())
-			putIfNewer(e, cur, put)
+		}
+		n += len(rec.entries)
+	}
+	for _, e := range newestPerKey(logged, n) {
+		putIfNewer(e, cur, put)
+	}
+}
+
+// newestPerKey lists the newest of the logged entries of each key, in the
+// order the keys first appear; n is how many entries there are in all.
+func newestPerKey(logged []logRecord, n int) []model.Entry {
+	out := make([]model.Entry, 0, n)
+	at := make(map[string]int, n)
+	for _, rec := range logged {
+		for _, e := range rec.entries {
+			i, ok := at[string(e.Key)]
+			switch {
+			case !ok:
+				at[string(e.Key)] = len(out)
+				out = append(out, e)
+			case out[i].Less(e):
+				out[i] = e
+			}
 		}
 	}
+	return out
 }
 
 // putIfNewer stores e unless its key holds an entry at least as new.
