@@ -17,7 +17,14 @@ import (
 // at or below the stable point among the keys written is dropped (del): a
 // replica that collects tombstones passes them in entries, and a tombstone
 // logged before the point is dropped as its record is folded.
+//
+// What each key holds is read once: a key's entry as read or as written
+// since is remembered, so that the tombstone check after the fold, which
+// runs for every key written once there is a stable point, reads nothing
+// again.
 func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry), del func(key []byte)) model.Meta {
+	kc := keyCache{cur: cur, put: put, del: del, known: map[string]held{}}
+	cur, put, del = kc.get, kc.set, kc.remove
 	meta := stored
 	meta.Seen = stored.Seen.Clone()
 	if caller != nil {
@@ -49,6 +56,39 @@ func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, l
 		}
 	}
 	return meta
+}
+
+// keyCache remembers what each key holds as it is read or written through
+// it.
+type keyCache struct {
+	cur   func(key []byte) (model.Entry, bool)
+	put   func(model.Entry)
+	del   func(key []byte)
+	known map[string]held
+}
+
+type held struct {
+	e  model.Entry
+	ok bool
+}
+
+func (kc *keyCache) get(key []byte) (model.Entry, bool) {
+	if h, found := kc.known[string(key)]; found {
+		return h.e, h.ok
+	}
+	e, ok := kc.cur(key)
+	kc.known[string(key)] = held{e, ok}
+	return e, ok
+}
+
+func (kc *keyCache) set(e model.Entry) {
+	kc.put(e)
+	kc.known[string(e.Key)] = held{e, true}
+}
+
+func (kc *keyCache) remove(key []byte) {
+	kc.del(key)
+	kc.known[string(key)] = held{}
 }
 
 // unionSorted merges two sorted lists of ids into a new one.

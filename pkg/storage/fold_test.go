@@ -78,3 +78,72 @@ func cloneStore(m map[string]model.Entry) map[string]model.Entry {
 	}
 	return out
 }
+
+// commitState with a stable point against the plain definition (each
+// logged entry stored where newer, then every written key's tombstone at
+// or below the point dropped): the same store, reading each key at most
+// once.
+func TestCommitState_ReadsEachKeyOnce(t *testing.T) {
+	for seed := range uint64(200) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		keys := 1 + rng.IntN(6)
+		entry := func() model.Entry {
+			e := model.Entry{
+				Key:     []byte(fmt.Sprint("k", rng.IntN(keys))),
+				Version: model.Version{Wall: 1 + int64(rng.IntN(8)), Origin: 1},
+				Seq:     1 + uint64(rng.IntN(1000)),
+				Src:     5,
+			}
+			if e.Deleted = rng.IntN(3) == 0; !e.Deleted {
+				e.Value = []byte(fmt.Sprint(rng.Uint32()))
+			}
+			return e
+		}
+		stored := map[string]model.Entry{}
+		for range rng.IntN(keys + 1) {
+			e := entry()
+			stored[string(e.Key)] = e
+		}
+		var logged []logRecord
+		for range 1 + rng.IntN(3) {
+			var rec logRecord
+			for range rng.IntN(6) {
+				rec.entries = append(rec.entries, entry())
+			}
+			logged = append(logged, rec)
+		}
+		stable := model.Stable{Version: model.Version{Wall: 1 + int64(rng.IntN(8)), Origin: 1}}
+		logged[len(logged)-1].stable = stable
+
+		want := cloneStore(stored)
+		for _, rec := range logged {
+			for _, e := range rec.entries {
+				if c, ok := want[string(e.Key)]; !ok || c.Less(e) {
+					want[string(e.Key)] = e
+				}
+			}
+		}
+		for _, rec := range logged {
+			for _, e := range rec.entries {
+				if c, ok := want[string(e.Key)]; ok && collectable(c, stable) {
+					delete(want, string(e.Key))
+				}
+			}
+		}
+
+		got := cloneStore(stored)
+		reads := map[string]int{}
+		commitState(model.Meta{}, nil, nil, logged,
+			func(key []byte) (model.Entry, bool) { reads[string(key)]++; e, ok := got[string(key)]; return e, ok },
+			func(e model.Entry) { got[string(e.Key)] = e },
+			func(key []byte) { delete(got, string(key)) })
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: store %v, want %v", seed, got, want)
+		}
+		for k, n := range reads {
+			if n > 1 {
+				t.Fatalf("seed %d: key %s read %d times, want once", seed, k, n)
+			}
+		}
+	}
+}
