@@ -138,11 +138,17 @@ func benchGroupCommit(b *testing.B, writers int, noSync, log bool) {
 	b.ReportMetric(float64(b.N)/float64(commits), "puts/commit")
 }
 
-// BenchmarkMsgpack_Entry measures the msgpack cost of a 1 KB entry, both as
-// model.Entry (the wire) and as the store record.
+// BenchmarkMsgpack_Entry measures the msgpack cost of a 1 KB entry, as
+// model.Entry, as the store record, and as a log record of one entry and a
+// set of five replicas.
 func BenchmarkMsgpack_Entry(b *testing.B) {
 	e := model.Entry{Key: []byte("k42"), Value: make([]byte, 1024), Version: model.Version{Wall: 1 << 60, Logical: 3, Origin: 4}, Seq: 123456}
 	rec := storeRecord{Value: e.Value, Version: e.Version, Seq: e.Seq}
+	var seen model.Seen
+	for id := range uint64(5) {
+		seen.Add(model.Dot{Origin: 1<<62 + id, Seq: 1})
+	}
+	logged := walPayload{Entries: []walEntry{{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq}}, Seen: seen}
 	for _, tc := range []struct {
 		name string
 		v    any
@@ -150,6 +156,7 @@ func BenchmarkMsgpack_Entry(b *testing.B) {
 	}{
 		{"entry", &e, func() any { return new(model.Entry) }},
 		{"record", &rec, func() any { return new(storeRecord) }},
+		{"log-record", &logged, func() any { return new(walPayload) }},
 	} {
 		raw, err := msgpack.Marshal(tc.v)
 		if err != nil {
