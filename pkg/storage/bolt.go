@@ -756,15 +756,16 @@ func openStore(tx *bolt.Tx) (*storeWriter, metaRecord, error) {
 	return &storeWriter{tx: tx, store: tx.Bucket(storeBucket), keys: mr.Keys, digest: mr.Digest}, mr, nil
 }
 
-// get returns the entry stored under key; a record that fails its checks
-// counts as absent, so that the entry written over it repairs it.
+// get returns the entry stored under key, without its value (commitState
+// only orders and collects by what it returns); a record that fails its
+// checks counts as absent, so that the entry written over it repairs it.
 func (w *storeWriter) get(key []byte) (model.Entry, bool) {
 	sk := storeKey(key)
 	raw := w.store.Get(sk)
 	if raw == nil {
 		return model.Entry{}, false
 	}
-	e, err := decodeRecord(sk, raw)
+	e, err := decodeRecordHead(sk, raw)
 	return e, err == nil
 }
 

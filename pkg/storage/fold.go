@@ -17,7 +17,14 @@ import (
 // at or below the stable point among the keys written is dropped (del): a
 // replica that collects tombstones passes them in entries, and a tombstone
 // logged before the point is dropped as its record is folded.
+//
+// What each key holds is read once: a key's entry as read or as written
+// since is remembered, so that the tombstone check after the fold, which
+// runs for every key written once there is a stable point, reads nothing
+// again.
 func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry), del func(key []byte)) model.Meta {
+	kc := keyCache{cur: cur, put: put, del: del, known: map[string]held{}}
+	cur, put, del = kc.get, kc.set, kc.remove
 	meta := stored
 	meta.Seen = stored.Seen.Clone()
 	if caller != nil {
@@ -51,6 +58,39 @@ func commitState(stored model.Meta, caller *model.Meta, entries []model.Entry, l
 	return meta
 }
 
+// keyCache remembers what each key holds as it is read or written through
+// it.
+type keyCache struct {
+	cur   func(key []byte) (model.Entry, bool)
+	put   func(model.Entry)
+	del   func(key []byte)
+	known map[string]held
+}
+
+type held struct {
+	e  model.Entry
+	ok bool
+}
+
+func (kc *keyCache) get(key []byte) (model.Entry, bool) {
+	if h, found := kc.known[string(key)]; found {
+		return h.e, h.ok
+	}
+	e, ok := kc.cur(key)
+	kc.known[string(key)] = held{e, ok}
+	return e, ok
+}
+
+func (kc *keyCache) set(e model.Entry) {
+	kc.put(e)
+	kc.known[string(e.Key)] = held{e, true}
+}
+
+func (kc *keyCache) remove(key []byte) {
+	kc.del(key)
+	kc.known[string(key)] = held{}
+}
+
 // unionSorted merges two sorted lists of ids into a new one.
 func unionSorted(a, b []uint32) []uint32 {
 	out := slices.Concat(a, b)
@@ -78,7 +118,12 @@ func dropCollected(entries []model.Entry, s model.Stable) []model.Entry {
 // decide, not dots: the meta may already hold the dots of logged writes
 // whose entries the file does not, see Bolt.Commit), so a crash between a
 // Commit and the log's truncation is harmless.
+//
+// Only the newest of a key's logged entries is looked up and stored: the
+// others could not win against it, and in a checkpoint each look-up reads
+// and checks a record and each store rewrites one.
 func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entry, bool), put func(model.Entry)) {
+	n := 0
 	for _, rec := range logged {
 		meta.Seen.Union(rec.seen)
 		if meta.Stable.Version.Less(rec.stable.Version) {
@@ -87,9 +132,32 @@ func fold(meta *model.Meta, logged []logRecord, cur func(key []byte) (model.Entr
 		meta.Members = unionSorted(meta.Members, rec.members)
 		for _, e := range rec.entries {
 			meta.Seen.Add(e.Dot())
-			putIfNewer(e, cur, put)
+		}
+		n += len(rec.entries)
+	}
+	for _, e := range newestPerKey(logged, n) {
+		putIfNewer(e, cur, put)
+	}
+}
+
+// newestPerKey lists the newest of the logged entries of each key, in the
+// order the keys first appear; n is how many entries there are in all.
+func newestPerKey(logged []logRecord, n int) []model.Entry {
+	out := make([]model.Entry, 0, n)
+	at := make(map[string]int, n)
+	for _, rec := range logged {
+		for _, e := range rec.entries {
+			i, ok := at[string(e.Key)]
+			switch {
+			case !ok:
+				at[string(e.Key)] = len(out)
+				out = append(out, e)
+			case out[i].Less(e):
+				out[i] = e
+			}
 		}
 	}
+	return out
 }
 
 // putIfNewer stores e unless its key holds an entry at least as new.

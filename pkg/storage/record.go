@@ -77,6 +77,8 @@ type storeRecord struct {
 	Seq     uint64        `msgpack:"s"`
 	Src     uint64        `msgpack:"r"`
 	Deleted bool          `msgpack:"d,omitempty"`
+	// skipValue has DecodeMsgpack leave Value out (see decodeRecordHead).
+	skipValue bool `msgpack:"-"`
 }
 
 // metaRecord is the meta bucket's "replica" record: the replica's meta;
@@ -130,6 +132,23 @@ func decodeRecord(sk, raw []byte) (model.Entry, error) {
 	// msgpack copies []byte fields out of its input (checked by
 	// TestUnmarshal_DoesNotAlias), so only the key needs a copy.
 	return model.Entry{Key: bytes.Clone(sk[1:]), Value: rec.Value, Version: rec.Version, Seq: rec.Seq, Src: rec.Src, Deleted: rec.Deleted}, nil
+}
+
+// decodeRecordHead is decodeRecord without the value: what a record is
+// compared and collected by (its version, dot and tombstone mark), checked
+// whole all the same.
+func decodeRecordHead(sk, raw []byte) (model.Entry, error) {
+	if len(sk) == 0 || sk[0] != storeKeyPrefix {
+		return model.Entry{}, errors.New("key lacks the store prefix")
+	}
+	if raw == nil {
+		return model.Entry{}, errors.New("nested bucket")
+	}
+	rec := storeRecord{skipValue: true}
+	if err := unseal(sk, raw, &rec); err != nil {
+		return model.Entry{}, err
+	}
+	return model.Entry{Key: bytes.Clone(sk[1:]), Version: rec.Version, Seq: rec.Seq, Src: rec.Src, Deleted: rec.Deleted}, nil
 }
 
 // unmarshal decodes exactly one msgpack value that fills all of data;

@@ -334,11 +334,16 @@ func (w *wal) appendRecord(rec logRecord) error {
 	for i, e := range rec.entries {
 		p.Entries[i] = walEntry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted}
 	}
-	var buf bytes.Buffer
-	buf.Write(make([]byte, recHeaderSize))
+	// Sized for the entries up front: growing the buffer for a record of
+	// 1 KB values copies it several times over.
+	size := recHeaderSize + 64 + 16*(len(rec.seen.Prefix)+len(rec.seen.Extra)+len(rec.members))
+	for _, e := range rec.entries {
+		size += 48 + len(e.Key) + len(e.Value)
+	}
+	buf := bytes.NewBuffer(make([]byte, recHeaderSize, size))
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
-	enc.Reset(&buf)
+	enc.Reset(buf)
 	if err := enc.Encode(&p); err != nil {
 		return fmt.Errorf("storage: encode log record: %w", err)
 	}

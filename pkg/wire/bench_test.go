@@ -62,3 +62,37 @@ func BenchmarkDecode_Writes(b *testing.B) {
 		})
 	}
 }
+
+// benchAck is an Ack as a server of five sends on a heartbeat: its set,
+// every server's links and every server's holding.
+func benchAck() []model.Message {
+	var seen model.Seen
+	for id := range uint64(5) {
+		seen.Prefix = seen.Prefix.With(1<<62+id, 1000)
+	}
+	ack := model.Ack{Seen: seen, Src: 1<<62 + 3}
+	for id := range uint32(5) {
+		ack.Topology = append(ack.Topology, model.LinkState{ID: id, Version: 1 << 60, Links: []uint32{0, 1, 2, 3, 4}})
+		ack.Holdings = append(ack.Holdings, model.Holding{ID: id, Version: 1 << 60, Seen: seen, Clock: model.Version{Wall: 1 << 60, Origin: id}})
+	}
+	return []model.Message{ack}
+}
+
+func BenchmarkEncodeDecode_Ack(b *testing.B) {
+	msgs := benchAck()
+	raw, err := Encode(3, msgs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		raw, err := Encode(3, msgs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := Decode(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

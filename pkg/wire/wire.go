@@ -77,7 +77,16 @@ func Encode(from uint32, msgs []model.Message) ([]byte, error) {
 			return nil, fmt.Errorf("wire: cannot encode %T", m)
 		}
 	}
-	buf := bytes.NewBuffer([]byte{byte(TypeBatch)})
+	// Sized for the entries up front: growing a buffer for a batch of 1 KB
+	// values copies it several times over.
+	size := 64
+	for _, m := range b.Msgs {
+		size += 64 + 32*(len(m.Seen.Prefix)+len(m.Topology)+len(m.Holdings))
+		for _, e := range m.Entries {
+			size += 48 + len(e.Key) + len(e.Value)
+		}
+	}
+	buf := bytes.NewBuffer(append(make([]byte, 0, size), byte(TypeBatch)))
 	if err := compact(buf).Encode(&b); err != nil {
 		return nil, fmt.Errorf("wire: encode: %w", err)
 	}
