@@ -78,9 +78,12 @@ func (r *Decoder) Version(v *model.Version) {
 	}
 }
 
-// Seen reads what Encoder.Seen wrote into s.
+// Seen reads what Encoder.Seen wrote into s. Every log record and every
+// ack holds one, a map per replica, so it loops over the keys itself as
+// Version does.
 func (r *Decoder) Seen(s *model.Seen) {
-	r.Fields(func(k string) {
+	for n := r.MapLen(); n > 0 && r.err == nil; n-- {
+		k := r.Key()
 		switch k {
 		case "p":
 			s.Prefix = nil
@@ -88,8 +91,8 @@ func (r *Decoder) Seen(s *model.Seen) {
 				s.Prefix = make(vclock.Clock, n)
 				for i := range s.Prefix {
 					e := &s.Prefix[i]
-					r.Fields(func(k string) {
-						switch k {
+					for n := r.MapLen(); n > 0 && r.err == nil; n-- {
+						switch r.Key() {
 						case "i":
 							e.ID = r.Uint64()
 						case "n":
@@ -97,7 +100,7 @@ func (r *Decoder) Seen(s *model.Seen) {
 						default:
 							r.Skip()
 						}
-					})
+					}
 				}
 			}
 		case "x":
@@ -106,8 +109,8 @@ func (r *Decoder) Seen(s *model.Seen) {
 				s.Extra = make([]model.Dot, n)
 				for i := range s.Extra {
 					d := &s.Extra[i]
-					r.Fields(func(k string) {
-						switch k {
+					for n := r.MapLen(); n > 0 && r.err == nil; n-- {
+						switch r.Key() {
 						case "o":
 							d.Origin = r.Uint64()
 						case "s":
@@ -115,13 +118,16 @@ func (r *Decoder) Seen(s *model.Seen) {
 						default:
 							r.Skip()
 						}
-					})
+					}
 				}
 			}
 		default:
 			r.Skip()
 		}
-	})
+		if r.err != nil {
+			r.Wrapf("field %q", k)
+		}
+	}
 }
 
 // Stable reads what Encoder.Stable wrote, or a nil, as a pointer field

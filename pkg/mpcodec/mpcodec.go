@@ -160,25 +160,17 @@ func (r *Decoder) Fields(field func(key string)) {
 // while Err is nil, and Wrapf an error with the key as Fields does.
 
 // MapLen reads a map's length: 0 for nil (or after an error).
-func (r *Decoder) MapLen() int {
-	if r.err != nil {
-		return 0
-	}
-	n, err := r.d.DecodeMapLen()
-	if err != nil {
-		r.err = err
+func (r *Decoder) MapLen() (n int) {
+	if r.err == nil {
+		n, r.err = r.d.DecodeMapLen()
 	}
 	return max(n, 0)
 }
 
 // Key reads a map's key.
-func (r *Decoder) Key() string {
-	if r.err != nil {
-		return ""
-	}
-	k, err := r.d.DecodeString()
-	if err != nil {
-		r.err = err
+func (r *Decoder) Key() (k string) {
+	if r.err == nil {
+		k, r.err = r.d.DecodeString()
 	}
 	return k
 }
@@ -215,17 +207,11 @@ func (r *Decoder) Skip() {
 }
 
 // The reads below return a zero value once there is an error. Each is
-// small enough to inline, and stores an error only when there is one (a
-// store of a nil interface through a pointer costs a write barrier check):
-// storage decodes every record's fields with them.
+// small enough to inline: storage decodes every record's fields with them.
 
-func (r *Decoder) Uint64() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, err := r.d.DecodeUint64()
-	if err != nil {
-		r.err = err
+func (r *Decoder) Uint64() (v uint64) {
+	if r.err == nil {
+		v, r.err = r.d.DecodeUint64()
 	}
 	return v
 }
@@ -238,36 +224,24 @@ func (r *Decoder) Uint32() uint32 { return uint32(r.Uint64()) }
 // its width.
 func (r *Decoder) Uint8() uint8 { return uint8(r.Uint64()) }
 
-func (r *Decoder) Int64() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, err := r.d.DecodeInt64()
-	if err != nil {
-		r.err = err
+func (r *Decoder) Int64() (v int64) {
+	if r.err == nil {
+		v, r.err = r.d.DecodeInt64()
 	}
 	return v
 }
 
-func (r *Decoder) Bool() bool {
-	if r.err != nil {
-		return false
-	}
-	v, err := r.d.DecodeBool()
-	if err != nil {
-		r.err = err
+func (r *Decoder) Bool() (v bool) {
+	if r.err == nil {
+		v, r.err = r.d.DecodeBool()
 	}
 	return v
 }
 
 // Bytes reads a byte string into a new slice (nil for nil).
-func (r *Decoder) Bytes() []byte {
-	if r.err != nil {
-		return nil
-	}
-	v, err := r.d.DecodeBytes()
-	if err != nil {
-		r.err = err
+func (r *Decoder) Bytes() (v []byte) {
+	if r.err == nil {
+		v, r.err = r.d.DecodeBytes()
 	}
 	return v
 }

@@ -245,7 +245,7 @@ func TestDecoder_TruncatedInputFails(t *testing.T) {
 func TestDecoder_ErrorNamesField(t *testing.T) {
 	raw := encodeHand(t, func(w *Encoder) { w.Stable(modelCases()[1]) }, true)
 	_, err := decodeStable(raw[:len(raw)-1])
-	if err == nil || err.Error() != `field "c": field "x": field "s": EOF` {
+	if err == nil || err.Error() != `field "c": field "x": EOF` {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -174,8 +174,11 @@ func (p *walPayload) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return d.Err()
 }
 
+// decode reads one logged entry, looping over the keys itself as
+// storeRecord's DecodeMsgpack does: every put is logged in one.
 func (e *walEntry) decode(d *mpcodec.Decoder) {
-	d.Fields(func(k string) {
+	for n := d.MapLen(); n > 0 && d.Err() == nil; n-- {
+		k := d.Key()
 		switch k {
 		case "k":
 			e.Key = d.Bytes()
@@ -192,5 +195,8 @@ func (e *walEntry) decode(d *mpcodec.Decoder) {
 		default:
 			d.Skip()
 		}
-	})
+		if d.Err() != nil {
+			d.Wrapf("field %q", k)
+		}
+	}
 }
