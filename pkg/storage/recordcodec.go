@@ -3,6 +3,7 @@ package storage
 import (
 	"github.com/vmihailenco/msgpack/v5"
 
+	"gossipkv/pkg/model"
 	"gossipkv/pkg/mpcodec"
 )
 
@@ -23,26 +24,61 @@ var (
 // disk.
 func fullWidth(enc *msgpack.Encoder) mpcodec.Encoder { return mpcodec.NewEncoder(enc, false) }
 
-// EncodeMsgpack writes r as the map {v, t, s, r[, d]}.
-func (r *storeRecord) EncodeMsgpack(enc *msgpack.Encoder) error {
-	w := fullWidth(enc)
-	n := 4
-	if r.Deleted {
-		n++
+// A store record and a logged entry share the fields of a write, under
+// the same keys: v, t, s, r and (when set) d. writeFields counts them,
+// encodeWrite writes them in that order, and decodeWriteField reads one.
+
+func writeFields(deleted bool) int {
+	if deleted {
+		return 5
 	}
-	w.MapLen(n)
+	return 4
+}
+
+func encodeWrite(w *mpcodec.Encoder, value []byte, v model.Version, seq, src uint64, deleted bool) {
 	w.Key("v")
-	w.Bytes(r.Value)
+	w.Bytes(value)
 	w.Key("t")
-	w.Version(r.Version)
+	w.Version(v)
 	w.Key("s")
-	w.Uint64(r.Seq)
+	w.Uint64(seq)
 	w.Key("r")
-	w.Uint64(r.Src)
-	if r.Deleted {
+	w.Uint64(src)
+	if deleted {
 		w.Key("d")
 		w.Bool(true)
 	}
+}
+
+// decodeWriteField reads field k of a write into the fields given (value
+// nil: the value is skipped) and reports whether k is one of them.
+func decodeWriteField(d *mpcodec.Decoder, k string, value *[]byte, v *model.Version, seq, src *uint64, deleted *bool) bool {
+	switch k {
+	case "v":
+		if value == nil {
+			d.Skip()
+		} else {
+			*value = d.Bytes()
+		}
+	case "t":
+		d.Version(v)
+	case "s":
+		*seq = d.Uint64()
+	case "r":
+		*src = d.Uint64()
+	case "d":
+		*deleted = d.Bool()
+	default:
+		return false
+	}
+	return true
+}
+
+// EncodeMsgpack writes r as the map {v, t, s, r[, d]}.
+func (r *storeRecord) EncodeMsgpack(enc *msgpack.Encoder) error {
+	w := fullWidth(enc)
+	w.MapLen(writeFields(r.Deleted))
+	encodeWrite(&w, r.Value, r.Version, r.Seq, r.Src, r.Deleted)
 	return w.Err()
 }
 
@@ -53,24 +89,13 @@ func (r *storeRecord) EncodeMsgpack(enc *msgpack.Encoder) error {
 // field was a measurable share of that.
 func (r *storeRecord) DecodeMsgpack(dec *msgpack.Decoder) error {
 	d := mpcodec.NewDecoder(dec)
+	value := &r.Value
+	if r.skipValue {
+		value = nil
+	}
 	for n := d.MapLen(); n > 0 && d.Err() == nil; n-- {
 		k := d.Key()
-		switch k {
-		case "v":
-			if r.skipValue {
-				d.Skip()
-			} else {
-				r.Value = d.Bytes()
-			}
-		case "t":
-			d.Version(&r.Version)
-		case "s":
-			r.Seq = d.Uint64()
-		case "r":
-			r.Src = d.Uint64()
-		case "d":
-			r.Deleted = d.Bool()
-		default:
+		if !decodeWriteField(&d, k, value, &r.Version, &r.Seq, &r.Src, &r.Deleted) {
 			d.Skip()
 		}
 		if d.Err() != nil {
@@ -107,25 +132,10 @@ func (p *walPayload) EncodeMsgpack(enc *msgpack.Encoder) error {
 		w.ArrayLen(len(p.Entries))
 		for i := range p.Entries {
 			e := &p.Entries[i]
-			m := 5
-			if e.Deleted {
-				m++
-			}
-			w.MapLen(m)
+			w.MapLen(1 + writeFields(e.Deleted))
 			w.Key("k")
 			w.Bytes(e.Key)
-			w.Key("v")
-			w.Bytes(e.Value)
-			w.Key("t")
-			w.Version(e.Version)
-			w.Key("s")
-			w.Uint64(e.Seq)
-			w.Key("r")
-			w.Uint64(e.Src)
-			if e.Deleted {
-				w.Key("d")
-				w.Bool(true)
-			}
+			encodeWrite(&w, e.Value, e.Version, e.Seq, e.Src, e.Deleted)
 		}
 	}
 	w.Key("s")
@@ -179,20 +189,10 @@ func (p *walPayload) DecodeMsgpack(dec *msgpack.Decoder) error {
 func (e *walEntry) decode(d *mpcodec.Decoder) {
 	for n := d.MapLen(); n > 0 && d.Err() == nil; n-- {
 		k := d.Key()
-		switch k {
-		case "k":
+		switch {
+		case k == "k":
 			e.Key = d.Bytes()
-		case "v":
-			e.Value = d.Bytes()
-		case "t":
-			d.Version(&e.Version)
-		case "s":
-			e.Seq = d.Uint64()
-		case "r":
-			e.Src = d.Uint64()
-		case "d":
-			e.Deleted = d.Bool()
-		default:
+		case !decodeWriteField(d, k, &e.Value, &e.Version, &e.Seq, &e.Src, &e.Deleted):
 			d.Skip()
 		}
 		if d.Err() != nil {
