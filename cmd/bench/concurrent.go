@@ -451,9 +451,6 @@ func concurrentCluster(servers, clients int) func(context.Context, *env) (string
 		if err != nil {
 			return "", nil, err
 		}
-		if err := os.MkdirAll(cfg.LogDir(), 0o755); err != nil {
-			return "", nil, err
-		}
 		var procs []*started
 		stop := func() stopped { return stopped{cpu: stopAll(procs)} }
 		bin := filepath.Join(e.binDir, "client")

@@ -101,9 +101,6 @@ func namespaceCluster(plan netns.Plan, cfg *config.Config) func(context.Context,
 		if err != nil {
 			return "", nil, err
 		}
-		if err := os.MkdirAll(cfg.LogDir(), 0o755); err != nil {
-			return "", nil, err
-		}
 		var procs []*started
 		// The master cannot read the RSS of servers on other hosts; here
 		// they share the machine, so bench watches them itself.

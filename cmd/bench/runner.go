@@ -94,6 +94,11 @@ func (e *env) writeConfig(cfg *config.Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The log directory too: the watchdogs and clients that bench starts
+	// itself (not through the master) write their logs there.
+	if err := os.MkdirAll(cfg.LogDir(), 0o755); err != nil {
+		return "", err
+	}
 	path := e.path("cluster.yaml")
 	return path, os.WriteFile(path, b, 0o644)
 }
