@@ -26,7 +26,7 @@ test: build
 # runs generated scenarios through `master -check` against it, and prints
 # which seed caught it. Override like: make mutants SEEDS=1-10
 # ONLY=wal-no-fdatasync,session-physical-only TESTS=1 (also unit tests).
-SEEDS ?= 1-6
+SEEDS ?= 1-6,9
 mutants:
 	$(GO) run ./cmd/mutants -seeds $(SEEDS) $(if $(ONLY),-only $(ONLY)) $(if $(TESTS),-tests)
 
