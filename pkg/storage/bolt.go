@@ -305,9 +305,12 @@ func (b *Bolt) openLog(folded uint64, foldedKnown bool) error {
 		b.opened = append(b.opened, fmt.Sprintf("%s.wal*: %d record(s) missing from the log's sequence, the first number %d (the log runs to %d)", b.path, missing, first, maxLSN))
 	}
 	// Only one append can have been cut short: the one after the last.
+	// Zeros hold nothing: the room a segment grows by, or an extension of
+	// the file whose data never reached the disk; any segment may end so.
+	cutShort := func(sc scan) bool { return !sc.tailZeros && (sc.tailShort || sc.tailLSN == maxLSN+1) }
 	torn := 0
 	for _, sc := range scans {
-		if sc.tail.n > 0 && (sc.tailBlank || sc.tailLSN == maxLSN+1) {
+		if sc.tail.n > 0 && cutShort(sc) {
 			torn++
 		}
 	}
@@ -315,7 +318,7 @@ func (b *Bolt) openLog(folded uint64, foldedKnown bool) error {
 		if sc.tail.n == 0 {
 			continue
 		}
-		if torn == 1 && (sc.tailBlank || sc.tailLSN == maxLSN+1) {
+		if sc.tailZeros || torn == 1 && cutShort(sc) {
 			if err := b.logs[i].cut(sc.tail.off); err != nil {
 				return err
 			}

@@ -5,7 +5,8 @@
 // and Memory, for tests that run servers in one process and simulate crashes.
 //
 // Writes go in two ways. Log makes entries durable with one append and one
-// fdatasync to a write-ahead log beside the bbolt file: a server logs its
+// fdatasync to a write-ahead log beside the bbolt file (into room the
+// segment grew ahead, so the sync commits no new file size): a server logs its
 // own new writes and answers their puts, and every commit_delay logs the
 // rest of what changed (others' writes) with its whole set of writes held.
 // Checkpoint, every checkpoint_interval, folds the log into the bbolt file

@@ -3,6 +3,7 @@ package storage
 import (
 	"io"
 	"os"
+	"slices"
 )
 
 // heldFS is the operating system's file system, except that a log
@@ -15,10 +16,16 @@ import (
 type heldFS struct{}
 
 // heldFile is an open segment: the file as the operating system has it,
-// and after its end the bytes written since the last sync.
+// and over it the writes made since the last sync, in order.
 type heldFile struct {
 	f       *os.File
-	pending []byte
+	pending []heldWrite
+}
+
+// heldWrite is one write not yet handed to the operating system.
+type heldWrite struct {
+	off  int64
+	data []byte
 }
 
 func (heldFS) openFile(path string, flag int, perm os.FileMode) (segmentFile, error) {
@@ -39,13 +46,13 @@ func (heldFS) datasync(f segmentFile) error {
 
 func (heldFS) syncDir(dir string) error { return syncDir(dir) }
 
-// flush hands the held bytes to the operating system.
+// flush hands the held writes to the operating system.
 func (h *heldFile) flush() error {
-	if len(h.pending) == 0 {
-		return nil
-	}
-	if _, err := h.f.Write(h.pending); err != nil {
-		return err
+	for i, w := range h.pending {
+		if _, err := h.f.WriteAt(w.data, w.off); err != nil {
+			h.pending = slices.Delete(h.pending, 0, i)
+			return err
+		}
 	}
 	h.pending = h.pending[:0]
 	return nil
@@ -60,30 +67,38 @@ func (h *heldFile) onDisk() (int64, error) {
 	return st.Size(), nil
 }
 
-// Write appends p (segments are opened O_APPEND).
-func (h *heldFile) Write(p []byte) (int, error) {
-	h.pending = append(h.pending, p...)
+// size is the file's size with the held writes.
+func (h *heldFile) size() (int64, error) {
+	n, err := h.onDisk()
+	for _, w := range h.pending {
+		n = max(n, w.off+int64(len(w.data)))
+	}
+	return n, err
+}
+
+// WriteAt holds a copy of p, to be written at off.
+func (h *heldFile) WriteAt(p []byte, off int64) (int, error) {
+	h.pending = append(h.pending, heldWrite{off, slices.Clone(p)})
 	return len(p), nil
 }
 
+// ReadAt reads the file as the process sees it: the operating system's
+// bytes (zeros past its end), with the held writes over them.
 func (h *heldFile) ReadAt(p []byte, off int64) (int, error) {
-	disk, err := h.onDisk()
+	size, err := h.size()
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	if off < disk {
-		n, err = h.f.ReadAt(p[:min(int64(len(p)), disk-off)], off)
-		if err != nil && err != io.EOF {
-			return n, err
-		}
+	n := int(max(0, min(int64(len(p)), size-off)))
+	clear(p[:n])
+	if _, err := h.f.ReadAt(p[:n], off); err != nil && err != io.EOF {
+		return 0, err
 	}
-	if n < len(p) {
-		at := off + int64(n) - disk
-		if at >= int64(len(h.pending)) {
-			return n, io.EOF
+	for _, w := range h.pending {
+		lo, hi := max(off, w.off), min(off+int64(n), w.off+int64(len(w.data)))
+		if lo < hi {
+			copy(p[lo-off:hi-off], w.data[lo-w.off:hi-w.off])
 		}
-		n += copy(p[n:], h.pending[at:])
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -91,22 +106,29 @@ func (h *heldFile) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// Truncate cuts what is held first; a cut below the operating system's
-// end drops everything held and goes to the file.
+// Truncate cuts what is held, and the file if it is longer; a file made
+// longer gets zeros, held like a write.
 func (h *heldFile) Truncate(size int64) error {
-	disk, err := h.onDisk()
+	cur, err := h.size()
 	if err != nil {
 		return err
 	}
-	if size >= disk {
-		if held := size - disk; held <= int64(len(h.pending)) {
-			h.pending = h.pending[:held]
-		} else {
-			h.pending = append(h.pending, make([]byte, held-int64(len(h.pending)))...)
+	kept := h.pending[:0]
+	for _, w := range h.pending {
+		if w.off < size {
+			w.data = w.data[:min(int64(len(w.data)), size-w.off)]
+			kept = append(kept, w)
 		}
+	}
+	h.pending = kept
+	if size > cur {
+		h.pending = append(h.pending, heldWrite{cur, make([]byte, size-cur)})
 		return nil
 	}
-	h.pending = h.pending[:0]
+	disk, err := h.onDisk()
+	if err != nil || size >= disk {
+		return err
+	}
 	return h.f.Truncate(size)
 }
 
@@ -115,7 +137,11 @@ func (h *heldFile) Stat() (os.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return heldInfo{FileInfo: st, size: st.Size() + int64(len(h.pending))}, nil
+	size, err := h.size()
+	if err != nil {
+		return nil, err
+	}
+	return heldInfo{FileInfo: st, size: size}, nil
 }
 
 // Close hands what is held to the operating system: a process that

@@ -85,20 +85,23 @@ func TestHeldFS_KillLosesWhatWasNotSynced(t *testing.T) {
 	}
 }
 
-// A cut goes to what is held first, and below it to the file.
-func TestHeldFile_Truncate(t *testing.T) {
+// A cut goes to what is held first, and below it to the file; writes
+// over bytes the file has are held over them until a sync.
+func TestHeldFile_TruncateAndOverwrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
-	f, err := heldFS{}.openFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := heldFS{}.openFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	write := func(s string) {
-		if _, err := f.Write([]byte(s)); err != nil {
+	write := func(s string, off int64) {
+		t.Helper()
+		if _, err := f.WriteAt([]byte(s), off); err != nil {
 			t.Fatal(err)
 		}
 	}
 	read := func() string {
+		t.Helper()
 		st, err := f.Stat()
 		if err != nil {
 			t.Fatal(err)
@@ -109,13 +112,24 @@ func TestHeldFile_Truncate(t *testing.T) {
 		}
 		return string(buf)
 	}
-	write("durable")
+	onDisk := func() string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	write("durable", 0)
 	if err := (heldFS{}).datasync(f); err != nil {
 		t.Fatal(err)
 	}
-	write("held")
+	write("held", 7)
 	if got := read(); got != "durableheld" {
 		t.Fatalf("read %q", got)
+	}
+	if got := onDisk(); got != "durable" {
+		t.Fatalf("on disk before a sync: %q", got)
 	}
 	if err := f.Truncate(9); err != nil {
 		t.Fatal(err)
@@ -129,8 +143,27 @@ func TestHeldFile_Truncate(t *testing.T) {
 	if got := read(); got != "dur" {
 		t.Fatalf("after a cut into the file: %q", got)
 	}
-	write("x")
+	write("x", 3)
 	if got := read(); got != "durx" {
 		t.Fatalf("after a write: %q", got)
+	}
+	// A write over synced bytes, and one past a gap, read as written (the
+	// gap as zeros) and reach the disk only with the sync.
+	if err := (heldFS{}).datasync(f); err != nil {
+		t.Fatal(err)
+	}
+	write("UR", 1)
+	write("y", 6)
+	if got := read(); got != "dURx\x00\x00y" {
+		t.Fatalf("after writes over the file and past its end: %q", got)
+	}
+	if got := onDisk(); got != "durx" {
+		t.Fatalf("on disk before a sync: %q", got)
+	}
+	if err := (heldFS{}).datasync(f); err != nil {
+		t.Fatal(err)
+	}
+	if got := onDisk(); got != "dURx\x00\x00y" {
+		t.Fatalf("on disk after a sync: %q", got)
 	}
 }

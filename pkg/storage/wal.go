@@ -41,13 +41,23 @@ import (
 // are not the last append. The writes of a damaged record are missing
 // (Bolt.Load then claims only what it can vouch for), and the server takes
 // them back from its peers.
+//
+// A segment grows ahead of its records, by walChunk bytes of zeros at a
+// time: an append then writes over bytes the file already has, and its
+// fdatasync writes only the data, where an append that grows the file
+// also commits the file's new size to the file system's journal
+// (BenchmarkBolt_Log, one writer, on ext4: 202 against 281 µs an append).
+// A scan reads the zeros after the last record as the end of the log, and
+// Load cuts them off.
 type wal struct {
-	path   string
-	f      segmentFile
-	fs     fileSystem
-	size   int64
-	seed   uint32 // CRC-32C of the salt: every sum starts from it
-	noSync bool
+	path string
+	f    segmentFile
+	fs   fileSystem
+	// size is where the next record goes: the end of the last one.
+	// alloc is the file's size, zeros from size on.
+	size, alloc int64
+	seed        uint32 // CRC-32C of the salt: every sum starts from it
+	noSync      bool
 	// synced counts the syncs made (BoltOptions.synced).
 	synced func(n uint64)
 }
@@ -94,6 +104,16 @@ const (
 	recHeaderSize = 24
 )
 
+// walChunk is how far a segment grows ahead of its records at a time: one
+// write of zeros and one costlier sync per chunk, where each append would
+// pay one. A checkpoint empties a segment every checkpoint_interval or
+// 1 MiB of records (the server's checkpointBytes), so a chunk that size
+// is zeroed about once per checkpoint.
+const walChunk = 1 << 20
+
+// zeros is what a segment grows by.
+var zeros = make([]byte, walChunk)
+
 // walMaxRecord bounds a record's announced length on replay, so that a torn
 // length field cannot make replay allocate gigabytes. A Log of more is
 // refused before it is written.
@@ -119,16 +139,17 @@ type scan struct {
 	// or fewer, follows: a record cut short or failing its payload sum,
 	// as an append cut by a crash leaves it. Zero otherwise.
 	tailLSN uint64
-	// tailBlank: the tail is shorter than a record header, or zeros (a
-	// file extended before its data reached the disk).
-	tailBlank bool
+	// tailZeros: the tail is zeros, the room a segment grows by (or a
+	// file extended before its data reached the disk). tailShort: it is
+	// shorter than a record header, as an append cut short can leave it.
+	tailZeros, tailShort bool
 }
 
 // openWAL opens or creates a segment. A new segment, or one whose header a
 // crash left incomplete (no record can follow an unsynced header), gets a
 // fresh header.
 func openWAL(path string, noSync bool, fs fileSystem, synced func(uint64)) (*wal, error) {
-	f, err := fs.openFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := fs.openFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
 	}
@@ -137,7 +158,7 @@ func openWAL(path string, noSync bool, fs fileSystem, synced func(uint64)) (*wal
 		f.Close()
 		return nil, fmt.Errorf("storage: open log %s: %w", path, err)
 	}
-	w := &wal{path: path, f: f, fs: fs, size: st.Size(), noSync: noSync, synced: synced}
+	w := &wal{path: path, f: f, fs: fs, size: st.Size(), alloc: st.Size(), noSync: noSync, synced: synced}
 	if w.size <= walHeaderSize {
 		hdr := make([]byte, walHeaderSize)
 		if _, err := io.ReadFull(io.NewSectionReader(f, 0, w.size), hdr[:w.size]); err != nil {
@@ -164,11 +185,11 @@ func (w *wal) reset() error {
 	if err := w.f.Truncate(0); err != nil {
 		return fmt.Errorf("storage: reset log %s: %w", w.path, err)
 	}
-	w.size = 0
-	if _, err := w.f.Write(hdr); err != nil {
+	w.size, w.alloc = 0, 0
+	if _, err := w.f.WriteAt(hdr, 0); err != nil {
 		return fmt.Errorf("storage: reset log %s: %w", w.path, err)
 	}
-	w.size = walHeaderSize
+	w.size, w.alloc = walHeaderSize, walHeaderSize
 	w.seed = crc32.Checksum(hdr[len(walMagic):], castagnoli)
 	if w.noSync {
 		return nil
@@ -208,8 +229,12 @@ func (w *wal) scan() (scan, error) {
 			next := w.resync(data, pos+1)
 			if next < 0 {
 				sc.tail = span{pos, int64(len(data)) - pos}
-				sc.tailBlank = len(data[pos:]) < recHeaderSize || allZero(data[pos:])
-				if h, ok := w.header(data, pos); ok && recHeaderSize+int64(h.length) >= sc.tail.n {
+				sc.tailZeros = allZero(data[pos:])
+				sc.tailShort = len(data[pos:]) < recHeaderSize
+				// The zeros a segment grows by follow a record cut
+				// short, as they follow the last whole one.
+				written := int64(len(bytes.TrimRight(data[pos:], "\x00")))
+				if h, ok := w.header(data, pos); ok && recHeaderSize+int64(h.length) >= written {
 					sc.tailLSN = h.lsn
 				}
 				break
@@ -357,7 +382,10 @@ func (w *wal) appendRecord(rec logRecord) error {
 	binary.LittleEndian.PutUint64(raw[8:], rec.lsn)
 	binary.LittleEndian.PutUint32(raw[16:], crc32.Update(w.seed, castagnoli, raw[recHeaderSize:]))
 	binary.LittleEndian.PutUint32(raw[20:], crc32.Update(w.seed, castagnoli, raw[:20]))
-	_, err := w.f.Write(raw)
+	err := w.grow(w.size + int64(len(raw)))
+	if err == nil {
+		_, err = w.f.WriteAt(raw, w.size)
+	}
 	if err == nil && !w.noSync {
 		err = w.datasync()
 	}
@@ -371,6 +399,19 @@ func (w *wal) appendRecord(rec logRecord) error {
 	return nil
 }
 
+// grow makes the file at least end bytes long, in whole chunks of zeros
+// past the header. Not synced: the append's sync that follows carries it.
+func (w *wal) grow(end int64) error {
+	for w.alloc < end {
+		n := walChunk - (w.alloc-walHeaderSize)%walChunk
+		if _, err := w.f.WriteAt(zeros[:n], w.alloc); err != nil {
+			return err
+		}
+		w.alloc += n
+	}
+	return nil
+}
+
 // empty drops every record, keeping the header; the cut is not synced
 // (losing it costs only a replay that changes nothing).
 func (w *wal) empty() error { return w.truncate(walHeaderSize, false) }
@@ -381,7 +422,7 @@ func (w *wal) truncate(size int64, sync bool) error {
 	if err := w.f.Truncate(size); err != nil {
 		return err
 	}
-	w.size = size
+	w.size, w.alloc = size, size
 	if !sync || w.noSync {
 		return nil
 	}
@@ -396,11 +437,23 @@ func (w *wal) datasync() error {
 	return w.fs.datasync(w.f)
 }
 
-func (w *wal) close() error { return w.f.Close() }
+// close closes the segment, first cutting off the zeros it grew by (not
+// synced: after a crash they read as the end of the log all the same), so
+// that a segment at rest ends with its last record.
+func (w *wal) close() error {
+	var err error
+	if w.alloc > w.size {
+		err = w.f.Truncate(w.size)
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // segmentFile is what the log needs of an open segment.
 type segmentFile interface {
-	io.Writer
+	io.WriterAt
 	io.ReaderAt
 	Truncate(size int64) error
 	Stat() (os.FileInfo, error)

@@ -236,10 +236,11 @@ func TestLog_UndecodableRecordIsReported(t *testing.T) {
 	binary.LittleEndian.PutUint32(rec[4:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(rec[8:], crc32.Update(w.seed, castagnoli, payload))
 	binary.LittleEndian.PutUint32(rec[12:], crc32.Update(w.seed, castagnoli, rec[:12]))
-	if _, err := w.f.Write(append(rec, payload...)); err != nil {
+	if _, err := w.f.WriteAt(append(rec, payload...), w.size); err != nil {
 		t.Fatal(err)
 	}
 	w.size += int64(len(rec) + len(payload))
+	w.alloc = max(w.alloc, w.size)
 	if err := b.Log([]model.Entry{x}, model.Meta{}); err != nil {
 		t.Fatal(err)
 	}

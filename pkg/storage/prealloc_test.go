@@ -1,0 +1,175 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gossipkv/pkg/model"
+)
+
+// A segment grows by a chunk of zeros ahead of its records, so that an
+// append writes over bytes the file has and its sync commits no new size;
+// a scan reads the zeros as the end, and a close cuts them off.
+func TestWAL_GrowsAheadOfItsRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	w, err := openWAL(path, false, osFS{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		t.Helper()
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	value := bytes.Repeat([]byte("v"), 1000)
+	var ends []int64
+	for lsn := uint64(1); lsn <= 50; lsn++ {
+		if err := w.appendRecord(logRecord{lsn: lsn, entries: []model.Entry{{Key: []byte("k"), Value: value}}}); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, size())
+	}
+	for i, end := range ends {
+		if end != walHeaderSize+walChunk {
+			t.Fatalf("file size after append %d: %d, want %d throughout (one chunk past the header)", i+1, end, walHeaderSize+walChunk)
+		}
+	}
+	// What a process opening the segment after a kill reads.
+	r, err := openWAL(path, false, osFS{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := r.scan()
+	r.f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.records) != 50 || !sc.tailZeros || sc.tail.off != w.size || len(sc.skipped) != 0 {
+		t.Fatalf("scan: %d records, tail %+v (zeros %v), skipped %v; want 50 records and zeros from %d", len(sc.records), sc.tail, sc.tailZeros, sc.skipped, w.size)
+	}
+	logical := w.size
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(); got != logical {
+		t.Errorf("size after close: %d, want %d (the end of the last record)", got, logical)
+	}
+}
+
+// A record longer than what is left of a chunk grows the file by as many
+// chunks as it needs, and reads back whole.
+func TestWAL_RecordLargerThanAChunk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	w, err := openWAL(path, false, osFS{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	big := bytes.Repeat([]byte("b"), 2*walChunk+100)
+	for lsn := uint64(1); lsn <= 2; lsn++ {
+		if err := w.appendRecord(logRecord{lsn: lsn, entries: []model.Entry{{Key: []byte("k"), Value: big}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.alloc < w.size || (w.alloc-walHeaderSize)%walChunk != 0 {
+		t.Fatalf("alloc %d, size %d: want whole chunks covering the records", w.alloc, w.size)
+	}
+	sc, err := w.scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.records) != 2 || !bytes.Equal(sc.records[1].entries[0].Value, big) {
+		t.Fatalf("scan: %d records; want both, whole", len(sc.records))
+	}
+}
+
+// killRaw abandons b as a killed process does: no Close, so the segments
+// keep the zeros they grew by.
+func killRaw(t *testing.T, b *Bolt) {
+	t.Helper()
+	err := b.db.Close()
+	for _, w := range b.logs {
+		err = errors.Join(err, w.f.Close())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.db, b.closed = nil, true
+}
+
+// After a kill both segments may end in zeros: the one appended to, and
+// the one a checkpoint emptied when the cut was lost. Neither is damage,
+// and every write comes back.
+func TestLog_ZerosAfterBothSegmentsAreNoDamage(t *testing.T) {
+	x, y := entry("x", "folded", 1, 1, 1), entry("y", "logged", 2, 1, 2)
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path)
+	if err := b.Log([]model.Entry{x}, model.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	first := path + ".wal0"
+	before, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(before) != walHeaderSize+walChunk {
+		t.Fatalf("segment 0 holds %d bytes, want a chunk past its header", len(before))
+	}
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Log([]model.Entry{y}, model.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	killRaw(t, b)
+	// The checkpoint's cut of segment 0 was not synced: lost with the power.
+	if err := os.WriteFile(first, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b = openBolt(t, path)
+	checkLoad(t, b, []model.Entry{x, y}, seenMeta(1, 2))
+	for i, w := range b.logs {
+		if w.alloc != w.size {
+			t.Errorf("segment %d: %d bytes with zeros past its records at %d after the open; want them cut", i, w.alloc, w.size)
+		}
+	}
+}
+
+// A record cut short by a crash inside the zeros ahead of it (its first
+// bytes written, the rest still zeros) is a torn last append: cut off
+// without a word, and the next append goes where it was.
+func TestLog_TornRecordBeforeZerosIsTorn(t *testing.T) {
+	x, y := entry("x", "kept", 1, 1, 1), entry("y", "torn", 2, 1, 2)
+	path := filepath.Join(t.TempDir(), "state.db")
+	b := openBolt(t, path)
+	if err := b.Log([]model.Entry{x}, model.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	w := b.logs[b.cur]
+	whole := w.size
+	if err := b.Log([]model.Entry{y}, model.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	end := w.size
+	killRaw(t, b)
+	name := path + ".wal0"
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[whole+recHeaderSize+4 : end]) // the payload's first 4 bytes written, no more
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b = openBolt(t, path)
+	if st, err := os.Stat(name); err != nil || st.Size() != whole {
+		t.Fatalf("log after open: %v, %v; want it cut back to its first record (%d bytes)", st, err, whole)
+	}
+	checkLoad(t, b, []model.Entry{x}, seenMeta(1, 1))
+}
