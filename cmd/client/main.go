@@ -15,6 +15,7 @@ import (
 	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/client"
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/cpuprofile"
 )
 
 func main() { os.Exit(run()) }
@@ -63,6 +64,13 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		return 1
 	}
+	stopProfile, err := cpuprofile.FromEnv(fmt.Sprintf("client-%d", *id))
+	if err != nil {
+		c.Close()
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	defer stopProfile()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	logger.Info("stopping", "signal", (<-sig).String())

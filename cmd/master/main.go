@@ -25,6 +25,7 @@ import (
 
 	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/cpuprofile"
 	"gossipkv/pkg/master"
 )
 
@@ -131,6 +132,12 @@ func runMain(args []string) int {
 		RequireLinearizable: cfg.Linearizable(),
 		Consistency:         f.consistency,
 	}
+	stopProfile, err := cpuprofile.FromEnv("master")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "master:", err)
+		return master.ExitStart
+	}
+	defer stopProfile()
 	var code int
 	if f.attach {
 		code = master.Attach(ctx, opts, std.stdin)

@@ -16,15 +16,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"runtime/pprof"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/cpuprofile"
 	"gossipkv/pkg/server"
 	"gossipkv/pkg/storage"
 )
@@ -158,14 +155,12 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		return 1
 	}
-	if dir := os.Getenv("GOSSIPKV_CPUPROFILE"); dir != "" {
-		stop, err := profileCPU(dir, uint32(*id))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "server:", err)
-			return 1
-		}
-		defer stop()
+	stopProfile, err := cpuprofile.FromEnv(fmt.Sprintf("server-%d", *id))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		return 1
 	}
+	defer stopProfile()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	code := 0
@@ -186,31 +181,4 @@ func run() int {
 		return 1
 	}
 	return code
-}
-
-// profileCPU writes a CPU profile of the first GOSSIPKV_PROFILE_SECONDS
-// (default 10) of the server's life to DIR/server-ID.cpu.prof. The harness
-// SIGKILLs servers, so the profile stops on a timer, not at exit.
-func profileCPU(dir string, id uint32) (stop func(), err error) {
-	secs, _ := strconv.Atoi(os.Getenv("GOSSIPKV_PROFILE_SECONDS"))
-	if secs <= 0 {
-		secs = 10
-	}
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("server-%d.cpu.prof", id)))
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		})
-	}
-	time.AfterFunc(time.Duration(secs)*time.Second, stop)
-	return stop, nil
 }
