@@ -136,9 +136,10 @@ func logWithValue(t *testing.T, dir, value string) (string, []byte, []int) {
 			continue
 		}
 		// The layout is pkg/storage's (wal.go): a 16-byte header, then
-		// records of a 24-byte header (length at bytes 4-8) and a payload.
+		// records of a 24-byte header ("GKVR", length at bytes 4-8) and a
+		// payload, then the zeros the segment grew by, if any.
 		var offs []int
-		for pos := 16; pos+24 <= len(data); pos += 24 + int(binary.LittleEndian.Uint32(data[pos+4:])) {
+		for pos := 16; pos+24 <= len(data) && string(data[pos:pos+4]) == "GKVR"; pos += 24 + int(binary.LittleEndian.Uint32(data[pos+4:])) {
 			offs = append(offs, pos)
 		}
 		return name, data, offs

@@ -163,7 +163,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	case errors.Is(err, os.ErrNotExist):
 		fresh = true
 		if held, ok := logBytes(path); ok {
-			opened = append(opened, fmt.Sprintf("%s is missing, though its log is there (%d bytes of records): the store was lost, and is rebuilt from the log and from peers", path, held))
+			opened = append(opened, fmt.Sprintf("%s is missing, though its log is there (%d bytes past its segments' headers): the store was lost, and is rebuilt from the log and from peers", path, held))
 		}
 	case err != nil:
 		return nil, fmt.Errorf("storage: open %s: %w", path, err)
@@ -271,7 +271,7 @@ func (b *Bolt) openLog(folded uint64, foldedKnown bool) error {
 	for i, sc := range scans {
 		w := b.logs[i]
 		if sc.header {
-			b.opened = append(b.opened, fmt.Sprintf("%s: segment header unreadable: none of its %d bytes of records could be checked", w.path, w.size-walHeaderSize))
+			b.opened = append(b.opened, fmt.Sprintf("%s: segment header unreadable: none of the %d bytes after it could be checked", w.path, w.size-walHeaderSize))
 		}
 		if n := len(sc.skipped); n > 0 {
 			b.opened = append(b.opened, fmt.Sprintf("%s: %d damaged span(s) of records stepped over, the first of %d bytes at offset %d; %d later records verified and were kept",
@@ -351,8 +351,8 @@ func (b *Bolt) boltOptions() *bolt.Options {
 
 func segmentPath(path string, i int) string { return fmt.Sprintf("%s.wal%d", path, i) }
 
-// logBytes is how many bytes of records the log's segments beside path
-// hold, and whether any segment is there at all: a log without its store
+// logBytes is how many bytes the log's segments beside path hold past
+// their headers (records, and any zeros grown ahead of them), and whether any segment is there at all: a log without its store
 // file means the store was there once.
 func logBytes(path string) (n int64, found bool) {
 	for i := range 2 {

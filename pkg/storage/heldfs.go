@@ -109,10 +109,6 @@ func (h *heldFile) ReadAt(p []byte, off int64) (int, error) {
 // Truncate cuts what is held, and the file if it is longer; a file made
 // longer gets zeros, held like a write.
 func (h *heldFile) Truncate(size int64) error {
-	cur, err := h.size()
-	if err != nil {
-		return err
-	}
 	kept := h.pending[:0]
 	for _, w := range h.pending {
 		if w.off < size {
@@ -121,6 +117,12 @@ func (h *heldFile) Truncate(size int64) error {
 		}
 	}
 	h.pending = kept
+	// What is left may end short of size (a cut into a gap between held
+	// writes): the file is size long all the same.
+	cur, err := h.size()
+	if err != nil {
+		return err
+	}
 	if size > cur {
 		h.pending = append(h.pending, heldWrite{cur, make([]byte, size-cur)})
 		return nil

@@ -167,3 +167,58 @@ func TestHeldFile_TruncateAndOverwrite(t *testing.T) {
 		t.Fatalf("on disk after a sync: %q", got)
 	}
 }
+
+// heldFS holds writes at any offset, so a file may have a hole between
+// held writes. Truncating it to a length inside the hole must leave it that
+// long, as the operating system's Truncate does (zeros up to the length),
+// not as long as the last held write below the cut.
+func TestHeldFile_TruncateIntoAGapKeepsTheLength(t *testing.T) {
+	dir := t.TempDir()
+	ops := func(f segmentFile) {
+		t.Helper()
+		for _, w := range []struct {
+			off int64
+			s   string
+		}{{0, "head"}, {100, "far past a hole"}} {
+			if _, err := f.WriteAt([]byte(w.s), w.off); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.Truncate(50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	osf, err := osFS{}.openFile(filepath.Join(dir, "os"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer osf.Close()
+	held, err := heldFS{}.openFile(filepath.Join(dir, "held"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	ops(osf)
+	ops(held)
+	want, err := osf.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := held.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Size() != want.Size() {
+		t.Fatalf("held file's size after the cut: %d, want %d as the operating system has it", got.Size(), want.Size())
+	}
+	if err := heldFS.datasync(heldFS{}, held); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "held"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != want.Size() {
+		t.Fatalf("held file on disk after its sync: %d bytes, want %d", st.Size(), want.Size())
+	}
+}

@@ -229,11 +229,12 @@ func (w *wal) scan() (scan, error) {
 			next := w.resync(data, pos+1)
 			if next < 0 {
 				sc.tail = span{pos, int64(len(data)) - pos}
-				sc.tailZeros = allZero(data[pos:])
-				sc.tailShort = len(data[pos:]) < recHeaderSize
 				// The zeros a segment grows by follow a record cut
-				// short, as they follow the last whole one.
+				// short, as they follow the last whole one: what the
+				// tail holds ends at its last byte that is not zero.
 				written := int64(len(bytes.TrimRight(data[pos:], "\x00")))
+				sc.tailZeros = written == 0
+				sc.tailShort = written < recHeaderSize
 				if h, ok := w.header(data, pos); ok && recHeaderSize+int64(h.length) >= written {
 					sc.tailLSN = h.lsn
 				}
