@@ -43,6 +43,7 @@ var comments = map[string]string{
 	"timing.raft_timeout":              "linearizable mode: a server without a quorum answers ERR_UNAVAILABLE after this; less than rpc_timeout.",
 	"durability":                       "",
 	"durability.fsync":                 "fsync each commit before a put is acknowledged (false only to benchmark without the disk).",
+	"durability.checkpoint_bytes":      "a server also folds its write-ahead log into its bbolt file whenever the log holds this many bytes (64 KiB to 1 GiB).",
 	"limits":                           "",
 	"limits.max_key_bytes":             "longest key a put or get may carry (bbolt allows at most 32768).",
 	"limits.max_value_bytes":           "longest value a put may carry.",

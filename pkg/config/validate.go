@@ -133,6 +133,9 @@ func (c *Config) validate() []*FieldError {
 	} else if c.Limits.MaxKeyBytes > maxBoltKey {
 		bad("limits.max_key_bytes", "%d is more than bbolt can store in a key (%d)", c.Limits.MaxKeyBytes, maxBoltKey)
 	}
+	if b := c.Durability.CheckpointBytes; b < minCheckpointBytes || b > maxCheckpointBytes {
+		bad("durability.checkpoint_bytes", "%d must be from %d to %d", b, minCheckpointBytes, maxCheckpointBytes)
+	}
 	if c.Limits.MaxValueBytes < 1 {
 		bad("limits.max_value_bytes", "%d must be greater than 0", c.Limits.MaxValueBytes)
 	}
@@ -304,3 +307,11 @@ func isHostname(s string) bool {
 	}
 	return true
 }
+
+// The bounds of durability.checkpoint_bytes: below 64 KiB a checkpoint
+// would run for every few puts; above 1 GiB the log a server replays after
+// a crash, and keeps in memory until it is folded, grows past reason.
+const (
+	minCheckpointBytes = 64 << 10
+	maxCheckpointBytes = 1 << 30
+)

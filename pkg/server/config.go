@@ -44,8 +44,9 @@ func OptionsFromConfig(cfg *config.Config, id uint32) (Options, error) {
 			PushPull: t.PushPullInterval, SuspicionMult: t.SuspicionMult, Flush: t.FlushInterval, CommitDelay: t.CommitDelay, Checkpoint: t.Checkpoint,
 			Resend: t.ResendInterval, Heartbeat: t.HeartbeatInterval, Rejoin: t.RejoinInterval,
 		},
-		MaxClockOffset: t.MaxClockOffset,
-		MaxKeyBytes:    cfg.Limits.MaxKeyBytes,
-		MaxValueBytes:  cfg.Limits.MaxValueBytes,
+		MaxClockOffset:  t.MaxClockOffset,
+		MaxKeyBytes:     cfg.Limits.MaxKeyBytes,
+		MaxValueBytes:   cfg.Limits.MaxValueBytes,
+		CheckpointBytes: int(cfg.Durability.CheckpointBytes),
 	}, nil
 }

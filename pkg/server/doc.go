@@ -10,8 +10,8 @@
 // commit_delay, as one append with the whole set of writes held, and the
 // protocol's messages that describe it (acks, forwards, repairs) go to the
 // per-peer senders once it is durable. A checkpointer goroutine folds the
-// log into the bbolt file every checkpoint_interval or MiB of log. A put is
-// answered only after its append.
+// log into the bbolt file every checkpoint_interval or checkpoint_bytes of
+// log. A put is answered only after its append.
 //
 // Replication travels on one persistent stream per peer, dialed through
 // memberlist's transport (wrapped so that links can be cut) and framed with

@@ -1,13 +1,19 @@
 package server
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/config"
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/storage"
+	"gossipkv/pkg/transport/memnet"
 )
 
 // PutIfAbsent writes only where the key holds no value (a deletion counts
@@ -123,5 +129,71 @@ func TestServer_LatenciesAndCheckpoints(t *testing.T) {
 			t.Fatal("no checkpoint counted")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A log that holds CheckpointBytes is folded at once, whatever the
+// interval; below it, only the interval starts a checkpoint.
+func TestServer_CheckpointAtLogSize(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		bytes int
+		want  bool
+	}{
+		{"64 KiB", 64 << 10, true},
+		{"the default 1 MiB", 0, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			timing := fastTiming()
+			timing.Checkpoint = time.Hour
+			s, err := New(Options{ID: 0, Peers: map[uint32]string{0: "127.0.0.1:1"}, Timing: timing,
+				Backend: storage.NewMemory(), Transport: memnet.New().NewTransport("0"), Logger: slog.New(slog.DiscardHandler),
+				Cluster: "test", CheckpointBytes: c.bytes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Shutdown() })
+			// The first checkpoint runs at start.
+			deadline := time.Now().Add(10 * time.Second)
+			for s.Stats().Checkpoints == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("no checkpoint at start")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			value := bytes.Repeat([]byte("v"), 4<<10)
+			for i := range 40 { // 160 KiB
+				if r := s.Put(fmt.Appendf(nil, "k%d", i), value, model.Version{}); r.Status != api.OK {
+					t.Fatalf("put %d: %+v", i, r)
+				}
+			}
+			got := func() bool { return s.Stats().Checkpoints > 1 }
+			if c.want {
+				for !got() {
+					if time.Now().After(deadline) {
+						t.Fatal("160 KiB logged and no checkpoint")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				return
+			}
+			time.Sleep(300 * time.Millisecond)
+			if got() {
+				t.Errorf("a checkpoint at 160 KiB of log, below the 1 MiB that starts one")
+			}
+		})
+	}
+}
+
+// The config's durability.checkpoint_bytes reaches the server.
+func TestOptionsFromConfig_CheckpointBytes(t *testing.T) {
+	cfg := config.Local(1, 0, 7000)
+	cfg.Durability.CheckpointBytes = 256 << 10
+	opts, err := OptionsFromConfig(cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.CheckpointBytes != 256<<10 {
+		t.Errorf("CheckpointBytes = %d, want %d", opts.CheckpointBytes, 256<<10)
 	}
 }

@@ -68,7 +68,10 @@ type Options struct {
 	MaxKeyBytes, MaxValueBytes int
 	// MaxDeltaBytes bounds one repair message (default 4 MiB).
 	MaxDeltaBytes int
-	Backend       storage.Backend
+	// CheckpointBytes: the log is also folded into the store whenever it
+	// holds this many bytes of entries (0: 1 MiB).
+	CheckpointBytes int
+	Backend         storage.Backend
 	// SecretKey, when set (16, 24 or 32 bytes), encrypts and
 	// authenticates all server-to-server traffic: memberlist's gossip and
 	// the data streams. Servers without it cannot join.
@@ -561,7 +564,7 @@ func (s *Server) run() {
 			}
 		}
 		if now := time.Now(); s.broken == nil && !s.checkpointing &&
-			(now.Sub(s.lastCheckpoint) >= s.checkpointEvery() || s.logged >= checkpointBytes) {
+			(now.Sub(s.lastCheckpoint) >= s.checkpointEvery() || s.logged >= s.checkpointBytes()) {
 			s.checkpointing, s.lastCheckpoint, s.logged = true, now, 0
 			s.toCheckpoint <- s.opts.Backend
 		}
@@ -618,7 +621,12 @@ func (s *Server) checkpointEvery() time.Duration {
 	return time.Second
 }
 
-const checkpointBytes = 1 << 20
+func (s *Server) checkpointBytes() int {
+	if n := s.opts.CheckpointBytes; n > 0 {
+		return n
+	}
+	return 1 << 20
+}
 
 // entryBytes is roughly what entries take in the log.
 func entryBytes(es []model.Entry) int {

@@ -107,8 +107,8 @@ const (
 // walChunk is how far a segment grows ahead of its records at a time: one
 // write of zeros and one costlier sync per chunk, where each append would
 // pay one. A checkpoint empties a segment every checkpoint_interval or
-// 1 MiB of records (the server's checkpointBytes), so a chunk that size
-// is zeroed about once per checkpoint.
+// durability.checkpoint_bytes of records (1 MiB by default), so at the
+// defaults a chunk is zeroed about once per checkpoint.
 const walChunk = 1 << 20
 
 // zeros is what a segment grows by.
