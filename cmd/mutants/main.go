@@ -26,6 +26,12 @@
 // Before the mutants it runs a control, the real build again as if it
 // were one: a control that a seed "catches" means the timings are noise.
 //
+// A mutant the list marks beyond_scenarios (a cost below what a run's
+// timing can tell, or a bug that needs an event no script can make) is
+// run through the scenarios all the same; when they miss it, the unit
+// tests of the packages it edits must catch it instead, and the table says
+// so and why.
+//
 // Exit status: 0 every mutant was caught, 1 one or more were not, 2 the
 // tool could not run (a bad flag, a build that failed, a mutant whose text
 // is no longer in the code, the real build failing a seed, or the control
@@ -124,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, r := range results {
-		if !r.Caught {
+		if !r.Covered() {
 			return 1
 		}
 	}
@@ -170,6 +176,16 @@ type Result struct {
 	// UnitTests says whether the unit tests of the packages it edits
 	// catch it (fail): "caught", "NOT caught", or "" when not run.
 	UnitTests string `json:"unit_tests,omitempty"`
+	// BeyondScenarios is the list's reason why no scenario can be
+	// expected to catch it (see Mutant); such a mutant that the
+	// scenarios miss is covered when its unit tests catch it.
+	BeyondScenarios string `json:"beyond_scenarios,omitempty"`
+}
+
+// Covered reports whether something caught r: a scenario, or, for a bug
+// beyond the scenarios' reach, the unit tests of the packages it edits.
+func (r Result) Covered() bool {
+	return r.Caught || (r.BeyondScenarios != "" && r.UnitTests == "caught")
 }
 
 // scenario is one generated script and what the real build made of it:
@@ -297,7 +313,7 @@ func runAll(ctx context.Context, o options, log io.Writer) ([]Result, error) {
 // a bug planted in code the checker shares (the conflict order of package
 // model) must not bend the judge.
 func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenarios []scenario, realTests map[string]bool, o options, log io.Writer) (Result, error) {
-	r := Result{Name: m.Name, Area: m.Area, Bug: m.Bug}
+	r := Result{Name: m.Name, Area: m.Area, Bug: m.Bug, BeyondScenarios: m.BeyondScenarios}
 	dir := filepath.Join(work, m.Name)
 	bin, masterBin := realBin, realBin
 	if len(m.Edits) > 0 {
@@ -315,7 +331,7 @@ func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenar
 		if m.editsMaster() {
 			masterBin = bin
 		}
-		if o.tests {
+		if o.tests || m.BeyondScenarios != "" {
 			r.UnitTests = unitTests(ctx, root, src, m.packages(), realTests)
 		}
 	}
@@ -369,8 +385,11 @@ func runMutant(ctx context.Context, m Mutant, root, realBin, work string, scenar
 	}
 	r.Seconds = time.Since(start).Seconds()
 	verdict := "NOT caught"
-	if r.Caught {
+	switch {
+	case r.Caught:
 		verdict = fmt.Sprintf("caught by seed %d: %s", r.Seed, r.How)
+	case r.Covered():
+		verdict = "not caught by the scenarios, which it is beyond; caught by its unit tests"
 	}
 	fmt.Fprintf(log, "mutants: %s: %s (%.1f s)\n", m.Name, verdict, r.Seconds)
 	return r, nil
@@ -665,28 +684,42 @@ func withoutHarnessVars(env []string) []string {
 // report prints the kill table.
 func report(w io.Writer, results []Result, o options) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tests := o.tests || slices.ContainsFunc(results, func(r Result) bool { return r.BeyondScenarios != "" })
 	header := "mutant\tarea\tcaught by\thow\tseconds"
-	if o.tests {
+	if tests {
 		header += "\tunit tests of its packages"
 	}
 	fmt.Fprintln(tw, header)
-	caught := 0
+	caught, beyond := 0, 0
+	var reasons []string
 	for _, r := range results {
 		by := "NOT caught"
-		if r.Caught {
+		how := r.How
+		switch {
+		case r.Caught:
 			caught++
 			by = fmt.Sprint("seed ", r.Seed)
+		case r.Covered():
+			beyond++
+			by = "unit tests only"
+			how = "beyond the scenarios (below)"
+			reasons = append(reasons, fmt.Sprintf("%s: %s", r.Name, r.BeyondScenarios))
 		}
-		how := r.How
 		if len(r.Unjudged) > 0 {
 			how = strings.TrimSpace(fmt.Sprintf("%s (seeds %v could not be judged)", how, r.Unjudged))
 		}
 		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%.1f", r.Name, r.Area, by, how, r.Seconds)
-		if o.tests {
+		if tests {
 			line += "\t" + r.UnitTests
 		}
 		fmt.Fprintln(tw, line)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "caught %d of %d mutants with seeds %v (%d ops each, fault kinds %s); the control, the real build run as a mutant, was caught by none\n", caught, len(results), o.seeds, o.ops, o.kinds)
+	if beyond > 0 {
+		fmt.Fprintf(w, "%d more are beyond what a scenario can catch, and their unit tests caught them:\n", beyond)
+		for _, why := range reasons {
+			fmt.Fprintf(w, "  %s\n", why)
+		}
+	}
 }

@@ -27,6 +27,12 @@ type Mutant struct {
 	Bug   string `yaml:"bug"`
 	Fault string `yaml:"fault"`
 	Edits []Edit `yaml:"edits"`
+	// BeyondScenarios, when set, says why no generated scenario can be
+	// expected to catch the bug (what it costs is below what a run's
+	// timing can tell, or it needs an event no script can make). The
+	// scenarios still run against it; if they miss it, the unit tests of
+	// the packages it edits must catch it instead, and always run.
+	BeyondScenarios string `yaml:"beyond_scenarios"`
 }
 
 // Edit replaces From, which must occur exactly once in File (relative to
@@ -58,6 +64,8 @@ func parseList(data []byte, source string) ([]Mutant, error) {
 			return nil, fmt.Errorf("%s: area and bug must say what it breaks", where)
 		case (m.Fault == "") == (len(m.Edits) == 0):
 			return nil, fmt.Errorf("%s: give either edits or a fault, not both or neither", where)
+		case m.BeyondScenarios != "" && len(m.Edits) == 0:
+			return nil, fmt.Errorf("%s: beyond_scenarios needs edits, whose packages' unit tests must catch it instead", where)
 		}
 		// A fault the servers do not know stops them at start, and every
 		// run would fail for that alone.

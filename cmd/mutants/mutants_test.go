@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -58,17 +59,18 @@ func TestDefaultList_EveryEditAppliesToTheTree(t *testing.T) {
 
 func TestParseList_Rejects(t *testing.T) {
 	for name, yaml := range map[string]string{
-		"no name":         "- {area: a, bug: b, fault: drop-writes}",
-		"taken name":      "- {name: x, area: a, bug: b, fault: drop-writes}\n- {name: x, area: a, bug: b, fault: drop-writes}",
-		"no bug":          "- {name: x, area: a, fault: drop-writes}",
-		"both":            "- {name: x, area: a, bug: b, fault: drop-writes, edits: [{file: a.go, from: x, to: y}]}",
-		"neither":         "- {name: x, area: a, bug: b}",
-		"unchanged edit":  "- {name: x, area: a, bug: b, edits: [{file: a.go, from: x, to: x}]}",
-		"outside module":  "- {name: x, area: a, bug: b, edits: [{file: ../a.go, from: x, to: y}]}",
-		"unknown field":   "- {name: x, area: a, bug: b, fault: drop-writes, seed: 3}",
-		"not a list":      "name: x",
-		"empty from text": "- {name: x, area: a, bug: b, edits: [{file: a.go, from: '', to: y}]}",
-		"unknown fault":   "- {name: x, area: a, bug: b, fault: drop-write}",
+		"no name":          "- {area: a, bug: b, fault: drop-writes}",
+		"taken name":       "- {name: x, area: a, bug: b, fault: drop-writes}\n- {name: x, area: a, bug: b, fault: drop-writes}",
+		"no bug":           "- {name: x, area: a, fault: drop-writes}",
+		"both":             "- {name: x, area: a, bug: b, fault: drop-writes, edits: [{file: a.go, from: x, to: y}]}",
+		"neither":          "- {name: x, area: a, bug: b}",
+		"unchanged edit":   "- {name: x, area: a, bug: b, edits: [{file: a.go, from: x, to: x}]}",
+		"outside module":   "- {name: x, area: a, bug: b, edits: [{file: ../a.go, from: x, to: y}]}",
+		"unknown field":    "- {name: x, area: a, bug: b, fault: drop-writes, seed: 3}",
+		"not a list":       "name: x",
+		"empty from text":  "- {name: x, area: a, bug: b, edits: [{file: a.go, from: '', to: y}]}",
+		"unknown fault":    "- {name: x, area: a, bug: b, fault: drop-write}",
+		"beyond, no edits": "- {name: x, area: a, bug: b, fault: drop-writes, beyond_scenarios: why}",
 	} {
 		if _, err := parseList([]byte(yaml), "list.yaml"); err == nil || !strings.Contains(err.Error(), "list.yaml") {
 			t.Errorf("%s: err %v, want an error naming the file", name, err)
@@ -176,5 +178,38 @@ func TestConfirmed(t *testing.T) {
 	}
 	if _, ok := confirmed(nil, outcome{code: 2, stderr: "master: could not start"}, real, 3); ok {
 		t.Error("a second run that could not start confirmed the first")
+	}
+}
+
+// A mutant beyond the scenarios' reach counts only when its unit tests
+// catch it; the table says which were, and why they are beyond.
+func TestReport_BeyondScenarios(t *testing.T) {
+	results := []Result{
+		{Name: "seen", Area: "wal", Caught: true, Seed: 6, How: "check: lost-write"},
+		{Name: "tested", Area: "wal", UnitTests: "caught", BeyondScenarios: "needs a kill inside a checkpoint"},
+		{Name: "missed", Area: "acks", UnitTests: "NOT caught", BeyondScenarios: "needs a disk that went back"},
+		{Name: "plain", Area: "acks", UnitTests: "caught"},
+	}
+	for _, c := range []struct {
+		r    Result
+		want bool
+	}{{results[0], true}, {results[1], true}, {results[2], false}, {results[3], false}} {
+		if c.r.Covered() != c.want {
+			t.Errorf("%s: covered %v, want %v", c.r.Name, c.r.Covered(), c.want)
+		}
+	}
+	var b strings.Builder
+	report(&b, results, options{seeds: []int{6}})
+	out := regexp.MustCompile(`  +`).ReplaceAllString(b.String(), "  ") // the table's columns, two spaces apart
+	for _, want := range []string{
+		"tested  wal  unit tests only  beyond the scenarios (below)  0.0  caught\n",
+		"missed  acks  NOT caught  0.0  NOT caught\n",
+		"plain  acks  NOT caught  0.0  caught\n",
+		"caught 1 of 4 mutants",
+		"1 more are beyond what a scenario can catch, and their unit tests caught them:\n  tested: needs a kill inside a checkpoint\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }
