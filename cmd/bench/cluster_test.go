@@ -37,6 +37,8 @@ func TestRun_TinyCluster_CPUFigures(t *testing.T) {
 		{"master", r.MasterCPUMsPerPut}, {"servers", r.ServersCPUMsPerPut}, {"clients", r.ClientsCPUMsPerPut},
 		{"floor cpu ms/put", r.FloorCPUMsPerPut}, {"cpu ratio", r.CPURatio},
 		{"fsyncs/put", r.FsyncsPerPut}, {"ctx switches/put", r.CtxswPerPut},
+		{"floor in processes: puts/s", r.FloorProcsPutsPerS}, {"its ratio", r.FloorProcsRatio},
+		{"its cpu ms/put", r.FloorProcsCPUMsPerPut}, {"its cpu ratio", r.FloorProcsCPURatio},
 	} {
 		if !(f.v > 0) {
 			t.Errorf("%s = %v, want > 0", f.name, f.v)

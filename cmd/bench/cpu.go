@@ -57,3 +57,14 @@ func (r *Result) setCPU(c clusterCPU, puts int, floorCPUS float64, floorPuts int
 	}
 	r.CPURatio = ratio(r.CPUMsPerPut, r.FloorCPUMsPerPut)
 }
+
+// setFloorProcs fills in the floor across processes of the same run
+// (rate puts/s, cpuS seconds over puts puts) and the CPU ratio to it;
+// setCPU must have run.
+func (r *Result) setFloorProcs(rate, cpuS float64, puts int) {
+	r.FloorProcsPutsPerS = rate
+	if puts > 0 {
+		r.FloorProcsCPUMsPerPut = cpuS * 1000 / float64(puts)
+	}
+	r.FloorProcsCPURatio = ratio(r.CPUMsPerPut, r.FloorProcsCPUMsPerPut)
+}

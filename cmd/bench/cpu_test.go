@@ -109,3 +109,34 @@ func TestWriteReport_CPURows(t *testing.T) {
 		}
 	}
 }
+
+// The floor across processes has its own rate, CPU per put and ratios,
+// reported under a heading of their own.
+func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
+	c := clusterCPU{total: Usage{UserS: 1.5, SysS: 0.5}}
+	r := Result{PutsPerS: 900}
+	r.setCPU(c, 2000, 0.5, 1000)     // cluster 1 ms/put, floor 0.5
+	r.setFloorProcs(1200, 0.8, 1000) // 0.8 ms/put across processes
+	r.FloorProcsRatio = ratio(r.PutsPerS, r.FloorProcsPutsPerS)
+	if !near(r.FloorProcsCPUMsPerPut, 0.8) || !near(r.FloorProcsCPURatio, 1.25) || !near(r.FloorProcsRatio, 0.75) || !near(r.CPURatio, 2) {
+		t.Errorf("floor across processes: %+v", r)
+	}
+	var z Result
+	z.setFloorProcs(1200, 0.8, 0)
+	if z.FloorProcsCPUMsPerPut != 0 || z.FloorProcsCPURatio != 0 {
+		t.Errorf("no floor puts: %+v", z)
+	}
+	r.Workload, r.Hosts = "spec", "single"
+	var buf bytes.Buffer
+	WriteReport(&buf, []Result{r})
+	for _, want := range []string{
+		"  floor in 3 processes:\n    puts/s               1200   1200\n",
+		"    ratio               0.750",
+		"    cpu ms/put          0.800",
+		"    cpu ratio            1.25",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+}

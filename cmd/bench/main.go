@@ -90,6 +90,9 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2
 	}
+	if args[0] == floorPartMode {
+		return floorPart(args[1:])
+	}
 	mode := args[0]
 	var o options
 	fs := flag.NewFlagSet("bench "+mode, flag.ContinueOnError)
@@ -324,9 +327,10 @@ func partitionJob(o options) job {
 
 // runFloor prints only the floor, for each run and the median; and, in
 // turn with it, the same chain with a log append per put instead of a bbolt
-// commit (what a server does for its own puts), for comparison.
+// commit (what a server does for its own puts), and the chain across three
+// processes, for comparison.
 func runFloor(e *env, o options) error {
-	var xs, logs, cpus, logCPUs []float64
+	var xs, logs, procs, cpus, logCPUs, procCPUs []float64
 	perPut := func(cpuS float64) float64 { return cpuS * 1000 / float64(o.floorPuts) }
 	for i := range o.runs {
 		fl, flCPU, err := e.measureFloor(o.floorPuts, o.size)
@@ -337,12 +341,36 @@ func runFloor(e *env, o options) error {
 		if err != nil {
 			return err
 		}
-		e.logf("run %d/%d: floor %.0f puts/s, %.3f CPU ms/put; with a log append instead of a commit %.0f puts/s, %.3f CPU ms/put",
-			i+1, o.runs, fl, perPut(flCPU), lg, perPut(lgCPU))
-		xs, logs = append(xs, fl), append(logs, lg)
-		cpus, logCPUs = append(cpus, perPut(flCPU)), append(logCPUs, perPut(lgCPU))
+		fp, fpCPU, err := e.measureFloorProcs(o.floorPuts, o.size)
+		if err != nil {
+			return err
+		}
+		e.logf("run %d/%d: floor %.0f puts/s, %.3f CPU ms/put; with a log append instead of a commit %.0f puts/s, %.3f CPU ms/put; in 3 processes %.0f puts/s, %.3f CPU ms/put",
+			i+1, o.runs, fl, perPut(flCPU), lg, perPut(lgCPU), fp, perPut(fpCPU))
+		xs, logs, procs = append(xs, fl), append(logs, lg), append(procs, fp)
+		cpus, logCPUs, procCPUs = append(cpus, perPut(flCPU)), append(logCPUs, perPut(lgCPU)), append(procCPUs, perPut(fpCPU))
 	}
 	fmt.Printf("floor: %.0f puts/s, %.3f CPU ms/put (medians of %d runs of %d puts of %d B)\n", median(xs), median(cpus), o.runs, o.floorPuts, o.size)
 	fmt.Printf("floor with a log append per put instead of a bbolt commit: %.0f puts/s, %.3f CPU ms/put\n", median(logs), median(logCPUs))
+	fmt.Printf("floor with the client and the server in processes of their own, as the cluster runs them: %.0f puts/s, %.3f CPU ms/put\n", median(procs), median(procCPUs))
 	return nil
+}
+
+// floorPartMode is the mode in which bench runs one hop of the floor chain
+// for measureFloorProcs: not for users, so not in the usage.
+const floorPartMode = "floor-part"
+
+// floorPart runs a hop of the floor (floor.Serve): args are its role, data
+// directory, the server's address (the client hop's) and the run id. It
+// serves until its stdin closes.
+func floorPart(args []string) int {
+	if len(args) != 4 {
+		fmt.Fprintf(os.Stderr, "bench %s: want ROLE DIR SERVER-ADDR RUN, got %q\n", floorPartMode, args)
+		return 2
+	}
+	if err := floor.Serve(args[0], args[1], args[2], args[3], floor.Commit, os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)
+		return 1
+	}
+	return 0
 }

@@ -71,6 +71,14 @@ type Result struct {
 	// medians: the median of the runs' ratios).
 	FloorCPUMsPerPut float64 `json:"floor_cpu_ms_per_put"`
 	CPURatio         float64 `json:"cpu_ratio"`
+	// FloorProcs* are the same chain with its client and server in
+	// processes of their own, as the cluster runs them (bench plays the
+	// master): puts/s, CPU per put of the three processes, and the
+	// cluster's ratios to them (puts/s over its puts/s; CPU over its CPU).
+	FloorProcsPutsPerS    float64 `json:"floor_procs_puts_per_s,omitempty"`
+	FloorProcsRatio       float64 `json:"floor_procs_ratio,omitempty"`
+	FloorProcsCPUMsPerPut float64 `json:"floor_procs_cpu_ms_per_put,omitempty"`
+	FloorProcsCPURatio    float64 `json:"floor_procs_cpu_ratio,omitempty"`
 	// CtxswPerPut is the cluster's context switches (voluntary and
 	// involuntary) per put.
 	CtxswPerPut float64 `json:"ctxsw_per_put"`
@@ -167,6 +175,10 @@ func Summarize(runs []Result) Result {
 	m.ClientsCPUMsPerPut = med(func(r Result) float64 { return r.ClientsCPUMsPerPut })
 	m.FloorCPUMsPerPut = med(func(r Result) float64 { return r.FloorCPUMsPerPut })
 	m.CPURatio = med(func(r Result) float64 { return r.CPURatio })
+	m.FloorProcsPutsPerS = med(func(r Result) float64 { return r.FloorProcsPutsPerS })
+	m.FloorProcsRatio = med(func(r Result) float64 { return r.FloorProcsRatio })
+	m.FloorProcsCPUMsPerPut = med(func(r Result) float64 { return r.FloorProcsCPUMsPerPut })
+	m.FloorProcsCPURatio = med(func(r Result) float64 { return r.FloorProcsCPURatio })
 	m.CtxswPerPut = med(func(r Result) float64 { return r.CtxswPerPut })
 	m.ServerPuts = int(med(func(r Result) float64 { return float64(r.ServerPuts) }))
 	m.Errors = 0
@@ -220,6 +232,11 @@ var reportRows = []row{
 	{"  clients", func(r Result) float64 { return r.ClientsCPUMsPerPut }, "%.3f"},
 	{"floor cpu ms/put", func(r Result) float64 { return r.FloorCPUMsPerPut }, "%.3f"},
 	{"cpu ratio", func(r Result) float64 { return r.CPURatio }, "%.2f"},
+	{"floor in 3 processes:", nil, ""},
+	{"  puts/s", func(r Result) float64 { return r.FloorProcsPutsPerS }, "%.0f"},
+	{"  ratio", func(r Result) float64 { return r.FloorProcsRatio }, "%.3f"},
+	{"  cpu ms/put", func(r Result) float64 { return r.FloorProcsCPUMsPerPut }, "%.3f"},
+	{"  cpu ratio", func(r Result) float64 { return r.FloorProcsCPURatio }, "%.2f"},
 	{"fsyncs/put", func(r Result) float64 { return r.FsyncsPerPut }, "%.2f"},
 	{"ctx switches/put", func(r Result) float64 { return r.CtxswPerPut }, "%.1f"},
 	{"errors", func(r Result) float64 { return float64(r.Errors) }, "%.0f"},
@@ -248,6 +265,10 @@ func WriteReport(w io.Writer, runs []Result) {
 		m.Workload, m.Hosts, mode, m.Servers, clients, m.Puts, size, len(runs), m.When.Format("2006-01-02 15:04"))
 	fmt.Fprintf(w, "  %-16s %10s   %s\n", "", "median", "runs")
 	for _, rw := range reportRows {
+		if rw.get == nil { // a heading for the rows below it
+			fmt.Fprintf(w, "  %s\n", rw.label)
+			continue
+		}
 		vals := make([]string, len(runs))
 		for i, r := range runs {
 			vals[i] = fmt.Sprintf(rw.format, rw.get(r))

@@ -88,6 +88,26 @@ func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64
 	return rate, after.Sub(before).CPUS(), err
 }
 
+// measureFloorProcs is measureFloor with the chain's client and server in
+// processes of their own, as the cluster runs them (bench itself plays the
+// master): the least a put can cost across the process boundaries the
+// design keeps. Its CPU time is the three processes' own.
+func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
+	dir := e.path("floor")
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	part := func(role, dir, serverAddr, run string) *exec.Cmd {
+		return exec.Command(exe, floorPartMode, role, dir, serverAddr, run)
+	}
+	return floor.MeasureProcesses(puts, valueSize, dir, floor.Commit, part)
+}
+
 // writeConfig saves cfg for the master and the processes it starts.
 func (e *env) writeConfig(cfg *config.Config) (string, error) {
 	b, err := cfg.Marshal()
@@ -266,6 +286,10 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("floor: %w", err)
 	}
+	fp, fpCPU, err := e.measureFloorProcs(j.floorPuts, j.floorSize)
+	if err != nil {
+		return Result{}, fmt.Errorf("floor in processes: %w", err)
+	}
 
 	cfgPath, stop, err := j.cluster(ctx, e)
 	if err != nil {
@@ -285,8 +309,13 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("floor: %w", err)
 	}
+	fp2, fpCPU2, err := e.measureFloorProcs(j.floorPuts, j.floorSize)
+	if err != nil {
+		return Result{}, fmt.Errorf("floor in processes: %w", err)
+	}
 	// Like its rate, the floor's CPU per put is the better of the two.
 	fl, flCPU = max(fl, fl2), min(flCPU, flCPU2)
+	fp, fpCPU = max(fp, fp2), min(fpCPU, fpCPU2)
 	r := resultOf(s)
 	puts, extra := s.Puts, st.cpu
 	if dr != nil {
@@ -303,6 +332,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 		extra.Master.Add(dr.cpu)
 	}
 	r.setCPU(clusterUsage(usage, s.CPU, extra), puts, flCPU, j.floorPuts)
+	r.setFloorProcs(fp, fpCPU, j.floorPuts)
 	for id, kb := range st.peaks {
 		if r.PeakRSSKB[id] <= 0 {
 			r.PeakRSSKB[id] = kb
@@ -314,6 +344,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	r.When = t0
 	r.FloorPutsPerS = fl
 	r.Ratio = ratio(r.PutsPerS, fl)
+	r.FloorProcsRatio = ratio(r.PutsPerS, fp)
 	return r, nil
 }
 

@@ -62,6 +62,11 @@ func MeasureDurability(n, valueSize int, dir string, d Durability) (putsPerSec f
 		return 0, err
 	}
 	defer func() { err = errors.Join(err, c.close()) }()
+	return c.measure(n, valueSize)
+}
+
+// measure runs the warm-up puts, then n timed ones, and returns puts/s.
+func (c *chain) measure(n, valueSize int) (float64, error) {
 	value := make([]byte, valueSize)
 	for i := range value {
 		value[i] = 'a' + byte(i%26)
@@ -87,7 +92,9 @@ func Key(i int) []byte {
 	return []byte{'a' + byte(i/100), 'a' + byte(i/10%10), 'a' + byte(i%10)}
 }
 
-// chain is the three hops in one process: the caller plays the master.
+// chain is the three hops in one process, the caller playing the master;
+// or, with only toClient set, the master's end of a chain whose client and
+// server run in processes of their own (MeasureProcesses).
 type chain struct {
 	db                 *storage.Bolt
 	server, client     *rpcconn.Server
@@ -95,9 +102,9 @@ type chain struct {
 }
 
 func start(dir string, d Durability) (_ *chain, err error) {
-	db, err := storage.OpenBolt(filepath.Join(dir, "floor.db"), storage.BoltOptions{})
+	db, err := openDB(dir)
 	if err != nil {
-		return nil, fmt.Errorf("floor: %w", err)
+		return nil, err
 	}
 	c := &chain{db: db}
 	defer func() {
@@ -205,4 +212,13 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	}
 	reply.Status, reply.Version = api.OK, v
 	return nil
+}
+
+// openDB opens the floor's database in dir.
+func openDB(dir string) (*storage.Bolt, error) {
+	db, err := storage.OpenBolt(filepath.Join(dir, "floor.db"), storage.BoltOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	return db, nil
 }

@@ -1,0 +1,88 @@
+package floor
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gossipkv/pkg/storage"
+)
+
+// partEnv makes the test binary play a hop of the chain (see TestMain):
+// role, dir, server address and run, separated by newlines.
+const partEnv = "GOSSIPKV_FLOOR_TEST_PART"
+
+func TestMain(m *testing.M) {
+	if spec, ok := os.LookupEnv(partEnv); ok {
+		f := strings.Split(spec, "\n")
+		if err := Serve(f[0], f[1], f[2], f[3], Commit, os.Stdin, os.Stdout); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func testPart(t *testing.T) PartCommand {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(role, dir, serverAddr, run string) *exec.Cmd {
+		cmd := exec.Command(exe)
+		cmd.Env = append(os.Environ(), partEnv+"="+strings.Join([]string{role, dir, serverAddr, run}, "\n"))
+		return cmd
+	}
+}
+
+// The chain across processes commits every put in the server process's
+// database and counts the three processes' CPU.
+func TestMeasureProcesses_CommitsEveryPutInTheServerProcess(t *testing.T) {
+	dir := t.TempDir()
+	rate, cpuS, err := MeasureProcesses(50, 100, dir, Commit, testPart(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate <= 0 || cpuS <= 0 {
+		t.Fatalf("rate %v, cpu %v s: want both above 0", rate, cpuS)
+	}
+	db, err := storage.OpenBolt(filepath.Join(dir, "floor.db"), storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err) // also if the server process still held the file
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := db.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Entries) != 50 || st.Meta.Seen.Count() != uint64(warmup+50) {
+		t.Fatalf("%d keys, %d writes stored; want 50 keys, %d writes", len(st.Entries), st.Meta.Seen.Count(), warmup+50)
+	}
+}
+
+// A hop that cannot start says why, and leaves nothing running.
+func TestMeasureProcesses_AHopThatFailsSaysWhy(t *testing.T) {
+	part := testPart(t)
+	broken := func(role, dir, serverAddr, run string) *exec.Cmd {
+		if role == RoleClient {
+			role = "relay" // no such role: the hop exits at once
+		}
+		return part(role, dir, serverAddr, run)
+	}
+	_, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, broken)
+	if err == nil || !strings.Contains(err.Error(), `role "relay"`) {
+		t.Fatalf("err %v, want the hop's own error", err)
+	}
+}
+
+func TestServe_RefusesAnUnknownRoleAndAClientWithoutServer(t *testing.T) {
+	if err := Serve("relay", t.TempDir(), "", "r", Commit, strings.NewReader(""), os.Stdout); err == nil {
+		t.Error("role relay served")
+	}
+	if err := Serve(RoleClient, t.TempDir(), "", "r", Commit, strings.NewReader(""), os.Stdout); err == nil {
+		t.Error("a client hop with no server address served")
+	}
+}
