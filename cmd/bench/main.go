@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,7 @@ import (
 	"gossipkv/pkg/buildinfo"
 	"gossipkv/pkg/config"
 	"gossipkv/pkg/floor"
+	"gossipkv/pkg/server"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -367,6 +369,9 @@ func floorPart(args []string) int {
 	if len(args) != 4 {
 		fmt.Fprintf(os.Stderr, "bench %s: want ROLE DIR SERVER-ADDR RUN, got %q\n", floorPartMode, args)
 		return 2
+	}
+	if args[0] == floor.RoleServer && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(server.GCPercent) // as the real server's, like for like
 	}
 	if err := floor.Serve(args[0], args[1], args[2], args[3], floor.Commit, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)

@@ -28,14 +28,6 @@ import (
 
 func main() { os.Exit(run()) }
 
-// serverGCPercent is the server's GOGC unless the environment sets one. A
-// server's live heap is small (its store, a log's worth of writes and
-// buffers: about 10 MB in the spec benchmark) and every put allocates its
-// value a few times over (decoded, logged, sent), so at Go's default of
-// 100 the collector runs dozens of times a second; at 400 a fifth as often,
-// for a heap that peaks a few times higher. Measured with bin/bench
-// single: CPU per put 7% lower.
-const serverGCPercent = 400
 
 func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
@@ -61,7 +53,7 @@ func run() int {
 		return 2
 	}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serverGCPercent)
+		debug.SetGCPercent(server.GCPercent)
 	}
 	if *run != "" {
 		if err := config.ValidName(*run); err != nil {
