@@ -28,7 +28,6 @@ import (
 
 func main() { os.Exit(run()) }
 
-
 func run() int {
 	configPath := flag.String("config", "config.yaml", "cluster config file (or GOSSIPKV_CONFIG)")
 	id := flag.Int("id", -1, "this server's id (required)")

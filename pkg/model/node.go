@@ -591,6 +591,22 @@ func (n *Node) Tick(now int64) {
 	}
 }
 
+// Settled reports whether every neighbour that Tick watches holds every
+// write this node holds: then Tick has nothing to do before the next
+// heartbeat (NextHeartbeat), until a write or a message changes that.
+func (n *Node) Settled() bool {
+	mine := n.R.Seen()
+	for _, nb := range n.neighbors {
+		if p := n.peers[nb]; p != nil && p.known && !p.seen.Covers(mine) {
+			return false
+		}
+	}
+	return true
+}
+
+// NextHeartbeat is when Tick next sends heartbeats.
+func (n *Node) NextHeartbeat() int64 { return n.lastHB + n.cfg.Heartbeat }
+
 // deliveries splits what of mine a neighbour may lack by who is to deliver
 // it (see waits): rooted, this node in the origin's tree; unrooted, any
 // holder, the origin being out of reach; others, another node in the

@@ -1036,3 +1036,86 @@ func TestNode_LiveOriginLostItsWrite_RepairedByAnotherHolder(t *testing.T) {
 		t.Errorf("node 1 got w %d ms after the links came up: left to the slow safety net", took/ms)
 	}
 }
+
+// A node is Settled once every neighbour it knows holds all it holds, and
+// not while one lacks a write: a server sleeps through the first and polls
+// its repair watches in the second.
+func TestNode_Settled_UntilEveryNeighbourHoldsItsWrites(t *testing.T) {
+	now := int64(1e9)
+	a := NewNode(pairConfig(0), NewReplica(0, NewSrc(1), nil, Meta{}))
+	b := NewNode(pairConfig(1), NewReplica(1, NewSrc(2), nil, Meta{}))
+	linkPair(a, b)
+	pump(t, &now, map[uint32]*Node{0: a, 1: b})
+	if !a.Settled() || !b.Settled() {
+		t.Fatalf("after the first exchange: settled %v %v, want both", a.Settled(), b.Settled())
+	}
+	a.Put([]byte("k"), []byte("v"), Version{}, now)
+	if a.Settled() {
+		t.Fatal("a write b has not acknowledged: a settled")
+	}
+	if !b.Settled() {
+		t.Fatal("b, which holds nothing a lacks, not settled")
+	}
+	pump(t, &now, map[uint32]*Node{0: a, 1: b})
+	if !a.Settled() || !b.Settled() {
+		t.Fatalf("after the write spread: settled %v %v, want both", a.Settled(), b.Settled())
+	}
+	a.Tick(now + 200*ms)
+	if got, want := a.NextHeartbeat(), now+400*ms; got != want {
+		t.Errorf("next heartbeat %d, want %d (one interval after the last)", got, want)
+	}
+}
+
+// What a server skips by not ticking a settled node is nothing: Tick on
+// a Settled node, at any time before its next heartbeat, queues no Delta,
+// in whatever state the random faults left the net.
+func TestNode_Settled_TickBeforeTheHeartbeatSendsNothing(t *testing.T) {
+	checked, unsettled := 0, 0
+	for trial := range 40 {
+		s := newSimNet(t, int64(trial), 5)
+		for i := range 10 + 7*trial {
+			if i%25 == 0 {
+				a, b := uint32(s.rng.Intn(5)), uint32(s.rng.Intn(5))
+				if a != b {
+					s.cut[key(min(a, b), max(a, b))] = !s.cut[key(min(a, b), max(a, b))]
+				}
+			}
+			if i%3 == 0 {
+				s.put(uint32(s.rng.Intn(5)))
+			}
+			s.step()
+			if i%10 == 0 {
+				s.gossip(0.5)
+			}
+		}
+		for range trial % 4 * 10 { // a quiet spell in most trials, to let acks spread
+			s.step()
+		}
+		// The latest moment a sleeping server would not tick; the sim
+		// is done with after this.
+		for id, n := range s.nodes {
+			if !s.alive[id] {
+				continue
+			}
+			if !n.Settled() {
+				unsettled++
+				continue
+			}
+			at := n.NextHeartbeat() - 1
+			if at <= s.now {
+				continue
+			}
+			checked++
+			queued := len(n.out)
+			n.Tick(at)
+			for _, o := range n.out[queued:] {
+				if _, ok := o.Msg.(Delta); ok {
+					t.Fatalf("trial %d: node %d settled, yet a Tick before its heartbeat queued a Delta for %d", trial, id, o.To)
+				}
+			}
+		}
+	}
+	if checked < 20 || unsettled < 20 {
+		t.Fatalf("%d settled and %d unsettled nodes seen: the trials should reach both often", checked, unsettled)
+	}
+}

@@ -457,7 +457,9 @@ func (s *Server) storeMetaLocked() {
 // run is the owner goroutine: every change to the replica happens here.
 func (s *Server) run() {
 	defer s.done.Done()
-	tick := time.NewTicker(s.tickEvery())
+	// The protocol's timers (see sleepFor) wake the loop on tick when
+	// nothing else does.
+	tick := time.NewTimer(s.tickEvery())
 	defer tick.Stop()
 	var pending []request
 	// A commit that holds only writes from other servers (and acks) may
@@ -468,6 +470,7 @@ func (s *Server) run() {
 	commitTimer.Stop()
 	var deferred, due bool
 	var lastTick int64
+	settled := false
 	for {
 		select {
 		case <-s.stop:
@@ -549,7 +552,11 @@ func (s *Server) run() {
 			lastTick = now
 			s.expireHeard()
 			s.node.Tick(now)
+			settled = s.node.Settled()
+		} else {
+			settled = false // what woke the loop may have changed it: the next tick looks
 		}
+		tick.Reset(s.sleepFor(now, lastTick, settled))
 		if p, outdated := s.node.Outdated(); outdated && s.broken == nil && s.inflight == nil {
 			if err := s.rebase(p); err != nil {
 				s.storeFailed("rebase", err, nil)
@@ -599,6 +606,26 @@ func (s *Server) heardFor() time.Duration {
 		return 2 * hb
 	}
 	return time.Second
+}
+
+// sleepFor is how long the owner loop may sleep, with nothing else to
+// wake it, before the protocol's timers need it. While a neighbour lacks
+// some of our writes, or may (settled is false: something happened since
+// the last tick looked), its repair watches are checked every tickEvery.
+// Once every neighbour holds all we hold, nothing is due before the next
+// heartbeat or the expiry of a link that only traffic kept: an idle server
+// sleeps until then rather than waking every tickEvery. It never sleeps
+// longer than a heartbeat interval, whatever the clock did.
+func (s *Server) sleepFor(now, lastTick int64, settled bool) time.Duration {
+	if !settled {
+		return max(time.Duration(lastTick+int64(s.tickEvery())-now), 0)
+	}
+	d := min(time.Duration(s.node.NextHeartbeat()-now), max(s.opts.Timing.Heartbeat, s.tickEvery()))
+	wall := time.Now()
+	for _, t := range s.heard {
+		d = min(d, t.Add(s.heardFor()).Sub(wall))
+	}
+	return max(d, 0)
 }
 
 // expireHeard drops links that only recent traffic kept, once it is old.
