@@ -147,7 +147,7 @@ func crashDone(meta model.Meta) int64 {
 // batches 1..m for some m no less than the last batch the child reported:
 // nothing acknowledged is lost and no batch is half there, whether it was
 // committed or logged, and whether checkpoints ran in the same goroutine or
-// beside the appends (the concurrent mode is from the second review).
+// beside the appends.
 func TestBolt_Crash(t *testing.T) {
 	for _, mode := range []string{crashSequential, crashConcurrent} {
 		t.Run(mode, func(t *testing.T) {

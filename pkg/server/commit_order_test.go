@@ -9,18 +9,18 @@ import (
 	"gossipkv/pkg/storage"
 )
 
-// From a correctness review, adapted to the write-ahead log: a put whose
+// A put whose
 // log append fails must be answered with the error, and neither its write
 // nor an ack covering its dot may reach a neighbour, whether the server
 // goes back to its disk's state (Reopen) or stops. Otherwise the origin,
 // restarted, would number its next write with the same dot, which the
 // neighbours would drop as a duplicate: the stores would diverge for good.
-func TestReview_FailedLog_SendsNothingUndurable(t *testing.T) {
+func TestServer_FailedLog_SendsNothingUndurable(t *testing.T) {
 	for _, reopen := range []bool{false, true} {
 		name := map[bool]string{false: "Stops", true: "Reloads"}[reopen]
 		t.Run(name, func(t *testing.T) {
 			disk := storage.NewMemory()
-			s := reviewServer(disk)
+			s := loopServer(disk)
 			var crashed *storage.Memory
 			if reopen {
 				s.opts.Reopen = func() (storage.Backend, error) { return crashed, nil }
@@ -62,9 +62,9 @@ func TestReview_FailedLog_SendsNothingUndurable(t *testing.T) {
 	}
 }
 
-// reviewServer is a server with one neighbour, 1, whose loop the test
+// loopServer is a server with one neighbour, 1, whose loop the test
 // drives by hand: commit jobs wait in toCommit for the test to run them.
-func reviewServer(disk storage.Backend) *Server {
+func loopServer(disk storage.Backend) *Server {
 	node := model.NewNode(model.NodeConfig{ID: 0, Resend: 1 << 40, Heartbeat: 1 << 62, MaxDeltaBytes: 1 << 20},
 		model.NewReplica(0, 0, nil, model.Meta{}))
 	s := &Server{
@@ -86,12 +86,12 @@ func reviewServer(disk storage.Backend) *Server {
 	return s
 }
 
-// From the second review: a read that waited for a commit is answered as
+// A read that waited for a commit is answered as
 // of that commit's snapshot, not with a peer's write applied while the
 // append ran, which a crash of this server could still take back.
-func TestReview_WaitingGet_SeesOnlyDurableState(t *testing.T) {
+func TestServer_WaitingGet_SeesOnlyDurableState(t *testing.T) {
 	disk := storage.NewMemory()
-	s := reviewServer(disk)
+	s := loopServer(disk)
 	older := model.Entry{Key: []byte("k"), Value: []byte("v1"), Version: model.Version{Wall: 5, Origin: 1}, Seq: 1, Src: 1}
 	s.node.Step(1, model.Writes{Entries: []model.Entry{older}}, 1e9)
 	reply := make(chan response, 1)
@@ -113,12 +113,12 @@ func TestReview_WaitingGet_SeesOnlyDurableState(t *testing.T) {
 	}
 }
 
-// From the second review: a commit that was in flight on a backend that a
+// A commit that was in flight on a backend that a
 // reload has replaced must not make the server reload again (the second
 // Reopen here fails, which would stop a healthy server).
-func TestReview_StaleCommit_DoesNotReloadAgain(t *testing.T) {
+func TestServer_StaleCommit_DoesNotReloadAgain(t *testing.T) {
 	disk := storage.NewMemory()
-	s := reviewServer(disk)
+	s := loopServer(disk)
 	var crashed *storage.Memory
 	reopens := 0
 	s.opts.Reopen = func() (storage.Backend, error) {

@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// These tests come from a correctness review: each fails on the code it was
-// written against, to show a bug or a risk; see the review report.
+// Tests of two nodes driven message by message: the corners of the
+// protocol (a partial Delta and the acks around it, a node's earlier and
+// later lives) that a random net reaches only by chance.
 
 // pump delivers every message between the given nodes, each step committing
 // (TakeDirty) before Ready as a server does, until nothing is in flight.
@@ -39,7 +40,7 @@ func pump(t *testing.T, now *int64, nodes map[uint32]*Node) {
 // is then computed against the same peer set and repeats the first. Under
 // load a lagging peer acks every few milliseconds, so each ack costs a
 // MaxDeltaBytes message and a scan of the whole store.
-func TestReview_Node_PartialDelta_AckInFlight_RepeatsSameEntries(t *testing.T) {
+func TestNode_PartialDelta_AckInFlight_NoRepeatedEntries(t *testing.T) {
 	a := NewNode(NodeConfig{ID: 0, Resend: 10 * ms, Heartbeat: 1 << 62, MaxDeltaBytes: 200}, NewReplica(0, 0, nil, Meta{}))
 	now := int64(1e9)
 	for i := 0; i < 40; i++ {
@@ -90,7 +91,7 @@ func deltas(out []Outgoing) []Delta {
 // duplicates, and their record of what it holds (a union of its old acks)
 // says it lacks nothing, so it is never repaired either: the two never
 // converge, and stabilize (which compares Seen and digest) times out.
-func TestReview_Node_FreshDiskSameID_NeverConverges(t *testing.T) {
+func TestNode_FreshDiskSameID_Converges(t *testing.T) {
 	now := int64(1e9)
 	a := NewNode(pairConfig(0), NewReplica(0, 0, nil, Meta{}))
 	b := NewNode(pairConfig(1), NewReplica(1, 1, nil, Meta{}))
