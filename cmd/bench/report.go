@@ -328,17 +328,18 @@ func placementText(p string) string {
 // concurrent: the rates, the CPU per put of the cluster and of each role,
 // and the floor of the same runs.
 func WriteConcurrentTable(w io.Writer, points []Result) {
-	fmt.Fprintf(w, "\n%7s %-7s %7s %7s %7s %8s %8s %7s %7s %7s %7s %7s %7s %7s %6s\n",
+	fmt.Fprintf(w, "\n%7s %-7s %7s %7s %7s %8s %8s %7s %7s %7s %7s %7s %7s %7s %7s %6s\n",
 		"clients", "placed", "puts/s", "p50 ms", "p99 ms", "stab. ms", "cpu/put", "master", "srv+wd", "clients",
-		"fsync/p", "floor/s", "fl cpu", "cpu x", "errors")
+		"fsync/p", "floor/s", "fl cpu", "cpu x", "cpu x3", "errors")
 	for _, p := range points {
-		fmt.Fprintf(w, "%7d %-7s %7.0f %7.2f %7.2f %8.1f %8.3f %7.3f %7.3f %7.3f %7.2f %7.0f %7.3f %7.2f %6d\n",
+		fmt.Fprintf(w, "%7d %-7s %7.0f %7.2f %7.2f %8.1f %8.3f %7.3f %7.3f %7.3f %7.2f %7.0f %7.3f %7.2f %7.2f %6d\n",
 			p.Clients, p.Placement, p.PutsPerS, p.PutP50Ms, p.PutP99Ms, p.StabilizeS*1000, p.CPUMsPerPut,
 			p.MasterCPUMsPerPut, p.ServersCPUMsPerPut, p.ClientsCPUMsPerPut, p.FsyncsPerPut,
-			p.FloorPutsPerS, p.FloorCPUMsPerPut, p.CPURatio, p.Errors)
+			p.FloorPutsPerS, p.FloorCPUMsPerPut, p.CPURatio, p.FloorProcsCPURatio, p.Errors)
 	}
 	fmt.Fprintln(w, "  (cpu ms per put: the cluster, then the master's role (bench issues the puts), the servers with their watchdogs,")
-	fmt.Fprintln(w, "   the clients; fsyncs per put; the floor's puts/s and cpu ms per put; cpu x: cluster cpu / floor cpu)")
+	fmt.Fprintln(w, "   the clients; fsyncs per put; the floor's puts/s and cpu ms per put; cpu x: cluster cpu / floor cpu;")
+	fmt.Fprintln(w, "   cpu x3: cluster cpu / the cpu of the floor across three processes)")
 }
 
 // Saved is what -json writes.
