@@ -363,17 +363,22 @@ func runFloor(e *env, o options) error {
 const floorPartMode = "floor-part"
 
 // floorPart runs a hop of the floor (floor.Serve): args are its role, data
-// directory, the server's address (the client hop's) and the run id. It
-// serves until its stdin closes.
+// directory, the server's address (the client hop's), the run id and the
+// durability (commit or log). It serves until its stdin closes.
 func floorPart(args []string) int {
-	if len(args) != 4 {
-		fmt.Fprintf(os.Stderr, "bench %s: want ROLE DIR SERVER-ADDR RUN, got %q\n", floorPartMode, args)
+	if len(args) != 5 {
+		fmt.Fprintf(os.Stderr, "bench %s: want ROLE DIR SERVER-ADDR RUN DURABILITY, got %q\n", floorPartMode, args)
+		return 2
+	}
+	d, err := floor.ParseDurability(args[4])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)
 		return 2
 	}
 	if args[0] == floor.RoleServer && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(server.GCPercent) // as the real server's, like for like
 	}
-	if err := floor.Serve(args[0], args[1], args[2], args[3], floor.Commit, os.Stdin, os.Stdout); err != nil {
+	if err := floor.Serve(args[0], args[1], args[2], args[3], d, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)
 		return 1
 	}

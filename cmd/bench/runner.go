@@ -102,8 +102,8 @@ func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	part := func(role, dir, serverAddr, run string) *exec.Cmd {
-		return exec.Command(exe, floorPartMode, role, dir, serverAddr, run)
+	part := func(role, dir, serverAddr, run string, d floor.Durability) *exec.Cmd {
+		return exec.Command(exe, floorPartMode, role, dir, serverAddr, run, d.String())
 	}
 	return floor.MeasureProcesses(puts, valueSize, dir, floor.Commit, part)
 }

@@ -450,9 +450,12 @@ func build(ctx context.Context, src, bin string) error {
 }
 
 // unitTests says whether the tests of pkgs catch the mutant in src:
-// "caught" if they fail there and pass on the real tree (root), whose
-// results realPass keeps by package list; "NOT caught" if they pass;
-// "fail on the real build too" if they fail on both, which says nothing.
+// "caught" if they fail there and pass on an unmutated copy of the real
+// tree (root), made as src was, whose results realPass keeps by package
+// list; "NOT caught" if they pass; "fail on the real build too" if they
+// fail on both, which says nothing. The copy, not root itself, is what
+// src differs from only by the mutation: copyModule leaves out data
+// directories and dot directories, which a test may read.
 func unitTests(ctx context.Context, root, src string, pkgs []string, realPass map[string]bool) string {
 	passes := func(dir string) bool {
 		cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-count=1", "-timeout", "10m"}, pkgs...)...)
@@ -462,7 +465,15 @@ func unitTests(ctx context.Context, root, src string, pkgs []string, realPass ma
 	}
 	key := strings.Join(pkgs, " ")
 	if _, ok := realPass[key]; !ok {
-		realPass[key] = passes(root)
+		base, err := os.MkdirTemp("", "gossipkv-mutants-base-")
+		if err != nil {
+			return "could not copy the real tree: " + err.Error()
+		}
+		defer os.RemoveAll(base)
+		if err := copyModule(root, base); err != nil {
+			return "could not copy the real tree: " + err.Error()
+		}
+		realPass[key] = passes(base)
 	}
 	switch {
 	case !realPass[key]:

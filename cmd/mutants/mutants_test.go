@@ -213,3 +213,38 @@ func TestReport_BeyondScenarios(t *testing.T) {
 		}
 	}
 }
+
+// The unit tests' verdict compares the mutated copy with the real tree
+// like for like: a test that fails in the copy for what copyModule leaves
+// out (bin, data, dot directories), not for the mutation, does not make
+// an unchanged copy "caught" (and so a beyond_scenarios mutant covered).
+func TestUnitTests_UnchangedCopyIsNotCaught(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{
+		"go.mod":       "module fixture\n\ngo 1.22\n",
+		"p/p.go":       "package p\n\nfunc One() int { return 1 }\n",
+		"p/p_test.go":  "package p\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestOne(t *testing.T) {\n\tif _, err := os.Stat(\"../data/fixture\"); err != nil {\n\t\tt.Fatal(err)\n\t}\n\tif One() != 1 {\n\t\tt.Fatal(\"One\")\n\t}\n}\n",
+		"data/fixture": "x\n",
+	}
+	for name, text := range files {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	if err := copyModule(root, src); err != nil {
+		t.Fatal(err)
+	}
+	// No edit: the copy is the real code.
+	got := unitTests(t.Context(), root, src, []string{"./p"}, map[string]bool{})
+	if got == "caught" {
+		t.Fatalf("unit tests of an unchanged copy: %q; want NOT caught (the copy's tests fail for a file copyModule left out, not for any mutation)", got)
+	}
+	r := Result{Name: "m", UnitTests: got, BeyondScenarios: "why"}
+	if r.Covered() {
+		t.Fatal("a beyond_scenarios mutant that changed nothing counts as covered")
+	}
+}

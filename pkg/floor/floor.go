@@ -48,6 +48,27 @@ const (
 	Log
 )
 
+// String names d as ParseDurability reads it.
+func (d Durability) String() string {
+	switch d {
+	case Commit:
+		return "commit"
+	case Log:
+		return "log"
+	}
+	return fmt.Sprintf("Durability(%d)", int(d))
+}
+
+// ParseDurability reads "commit" or "log".
+func ParseDurability(s string) (Durability, error) {
+	for _, d := range []Durability{Commit, Log} {
+		if s == d.String() {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("floor: durability %q: want commit or log", s)
+}
+
 // checkpointPuts is about a server's 1 MiB of log between checkpoints at
 // 1 KB values.
 const checkpointPuts = 1000

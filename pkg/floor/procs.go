@@ -65,9 +65,10 @@ func Serve(role, dir, serverAddr, run string, d Durability, in io.Reader, out io
 	return closeAll()
 }
 
-// PartCommand returns the command that runs role (Serve) in a process of
-// its own; MeasureProcesses sets its stdin, stdout and stderr.
-type PartCommand func(role, dir, serverAddr, run string) *exec.Cmd
+// PartCommand returns the command that runs role (Serve, with durability
+// d) in a process of its own; MeasureProcesses sets its stdin, stdout and
+// stderr.
+type PartCommand func(role, dir, serverAddr, run string, d Durability) *exec.Cmd
 
 // MeasureProcesses is MeasureDurability with the chain in three processes,
 // as the cluster runs it: the caller plays the master, and part starts the
@@ -91,12 +92,12 @@ func MeasureProcesses(n, valueSize int, dir string, d Durability, part PartComma
 		after, _ := runstats.SelfUsage()
 		cpuS += after.Sub(before).CPUS()
 	}()
-	server, err := startChild(part(RoleServer, dir, "", run))
+	server, err := startChild(part(RoleServer, dir, "", run, d))
 	if err != nil {
 		return 0, 0, err
 	}
 	parts = append(parts, server)
-	client, err := startChild(part(RoleClient, dir, server.addr, run))
+	client, err := startChild(part(RoleClient, dir, server.addr, run, d))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -11,13 +11,17 @@ import (
 )
 
 // partEnv makes the test binary play a hop of the chain (see TestMain):
-// role, dir, server address and run, separated by newlines.
+// role, dir, server address, run and durability, separated by newlines.
 const partEnv = "GOSSIPKV_FLOOR_TEST_PART"
 
 func TestMain(m *testing.M) {
 	if spec, ok := os.LookupEnv(partEnv); ok {
 		f := strings.Split(spec, "\n")
-		if err := Serve(f[0], f[1], f[2], f[3], Commit, os.Stdin, os.Stdout); err != nil {
+		d, err := ParseDurability(f[4])
+		if err == nil {
+			err = Serve(f[0], f[1], f[2], f[3], d, os.Stdin, os.Stdout)
+		}
+		if err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
@@ -31,9 +35,9 @@ func testPart(t *testing.T) PartCommand {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(role, dir, serverAddr, run string) *exec.Cmd {
+	return func(role, dir, serverAddr, run string, d Durability) *exec.Cmd {
 		cmd := exec.Command(exe)
-		cmd.Env = append(os.Environ(), partEnv+"="+strings.Join([]string{role, dir, serverAddr, run}, "\n"))
+		cmd.Env = append(os.Environ(), partEnv+"="+strings.Join([]string{role, dir, serverAddr, run, d.String()}, "\n"))
 		return cmd
 	}
 }
@@ -63,14 +67,14 @@ func TestMeasureProcesses_CommitsEveryPutInTheServerProcess(t *testing.T) {
 	}
 }
 
-// A hop that cannot start says why, and leaves nothing running.
+// A hop that cannot start says why: the error carries its own words.
 func TestMeasureProcesses_AHopThatFailsSaysWhy(t *testing.T) {
 	part := testPart(t)
-	broken := func(role, dir, serverAddr, run string) *exec.Cmd {
+	broken := func(role, dir, serverAddr, run string, d Durability) *exec.Cmd {
 		if role == RoleClient {
 			role = "relay" // no such role: the hop exits at once
 		}
-		return part(role, dir, serverAddr, run)
+		return part(role, dir, serverAddr, run, d)
 	}
 	_, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, broken)
 	if err == nil || !strings.Contains(err.Error(), `role "relay"`) {
@@ -84,5 +88,39 @@ func TestServe_RefusesAnUnknownRoleAndAClientWithoutServer(t *testing.T) {
 	}
 	if err := Serve(RoleClient, t.TempDir(), "", "r", Commit, strings.NewReader(""), os.Stdout); err == nil {
 		t.Error("a client hop with no server address served")
+	}
+}
+
+// MeasureProcesses is MeasureDurability across processes: with Log, the
+// server hop appends each put to the write-ahead log (as the one-process
+// chain does) instead of committing it to bbolt.
+func TestMeasureProcesses_LogDurabilityAppendsToTheLog(t *testing.T) {
+	const puts, size = 30, 100
+	walBytes := func(dir string) int64 {
+		var n int64
+		files, err := filepath.Glob(filepath.Join(dir, "floor.db.wal*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += fi.Size()
+		}
+		return n
+	}
+	inProcess := t.TempDir()
+	if _, err := MeasureDurability(puts, size, inProcess, Log); err != nil {
+		t.Fatal(err)
+	}
+	acrossProcesses := t.TempDir()
+	if _, _, err := MeasureProcesses(puts, size, acrossProcesses, Log, testPart(t)); err != nil {
+		t.Fatal(err)
+	}
+	want, got := walBytes(inProcess), walBytes(acrossProcesses)
+	if got < want {
+		t.Fatalf("with Log across processes the log holds %d bytes, in one process %d: the server hop did not append the puts to the log", got, want)
 	}
 }

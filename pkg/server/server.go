@@ -613,17 +613,23 @@ func (s *Server) heardFor() time.Duration {
 // some of our writes, or may (settled is false: something happened since
 // the last tick looked), its repair watches are checked every tickEvery.
 // Once every neighbour holds all we hold, nothing is due before the next
-// heartbeat or the expiry of a link that only traffic kept: an idle server
-// sleeps until then rather than waking every tickEvery. It never sleeps
-// longer than a heartbeat interval, whatever the clock did.
+// heartbeat, the expiry of a link that only traffic kept, or the
+// checkpoint of what the log holds: an idle server sleeps until then
+// rather than waking every tickEvery. It never sleeps longer than a
+// heartbeat interval, whatever the clock did (Options.Now is the wall
+// clock, which can step back).
 func (s *Server) sleepFor(now, lastTick int64, settled bool) time.Duration {
+	longest := max(s.opts.Timing.Heartbeat, s.tickEvery())
 	if !settled {
-		return max(time.Duration(lastTick+int64(s.tickEvery())-now), 0)
+		return min(max(time.Duration(lastTick+int64(s.tickEvery())-now), 0), longest)
 	}
-	d := min(time.Duration(s.node.NextHeartbeat()-now), max(s.opts.Timing.Heartbeat, s.tickEvery()))
+	d := min(time.Duration(s.node.NextHeartbeat()-now), longest)
 	wall := time.Now()
 	for _, t := range s.heard {
 		d = min(d, t.Add(s.heardFor()).Sub(wall))
+	}
+	if s.logged > 0 && !s.checkpointing {
+		d = min(d, s.lastCheckpoint.Add(s.checkpointEvery()).Sub(wall))
 	}
 	return max(d, 0)
 }
