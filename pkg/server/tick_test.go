@@ -13,10 +13,7 @@ import (
 // heartbeat interval.
 func TestSleepFor(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	timing := Timing{Resend: 40 * time.Millisecond, Heartbeat: 200 * time.Millisecond, Checkpoint: 500 * time.Millisecond}
-	s := &Server{opts: Options{Timing: timing}, heard: map[uint32]time.Time{}}
-	s.node = model.NewNode(model.NodeConfig{ID: 0, Resend: int64(timing.Resend), Heartbeat: int64(timing.Heartbeat)},
-		model.NewReplica(0, model.NewSrc(1), nil, model.Meta{}))
+	s := loopTimingServer()
 	now := int64(1e12)
 	s.node.Tick(now) // a heartbeat: the next is at now+200ms
 
@@ -57,13 +54,21 @@ func TestSleepFor(t *testing.T) {
 // back since the last tick.
 func TestSleepFor_UnsettledAfterClockStepBack_AtMostAHeartbeat(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	timing := Timing{Resend: 40 * time.Millisecond, Heartbeat: 200 * time.Millisecond}
+	s := loopTimingServer()
+	lastTick := int64(1e12)
+	s.node.Tick(lastTick)
+	if hb := s.opts.Timing.Heartbeat; s.sleepFor(lastTick-5000*ms, lastTick, false) > hb {
+		t.Errorf("unsettled, clock 5 s behind the last tick: sleep %v, want at most a heartbeat (%v)", s.sleepFor(lastTick-5000*ms, lastTick, false), hb)
+	}
+}
+
+// loopTimingServer is just enough of a server for sleepFor: its timing (a
+// 10 ms tick, 200 ms heartbeats, checkpoints every 500 ms) and a node
+// that has no neighbour.
+func loopTimingServer() *Server {
+	timing := Timing{Resend: 40 * time.Millisecond, Heartbeat: 200 * time.Millisecond, Checkpoint: 500 * time.Millisecond}
 	s := &Server{opts: Options{Timing: timing}, heard: map[uint32]time.Time{}}
 	s.node = model.NewNode(model.NodeConfig{ID: 0, Resend: int64(timing.Resend), Heartbeat: int64(timing.Heartbeat)},
 		model.NewReplica(0, model.NewSrc(1), nil, model.Meta{}))
-	lastTick := int64(1e12)
-	s.node.Tick(lastTick)
-	if got := s.sleepFor(lastTick-5000*ms, lastTick, false); got > timing.Heartbeat {
-		t.Errorf("unsettled, clock 5 s behind the last tick: sleep %v, want at most a heartbeat (%v)", got, timing.Heartbeat)
-	}
+	return s
 }
