@@ -140,3 +140,17 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 		}
 	}
 }
+
+// Of two measurements of the floors, each figure takes its better value:
+// the higher rate, the lower CPU, whichever measurement it came from.
+func TestFloors_BestFigureByFigure(t *testing.T) {
+	before := floors{rate: 2000, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.1}
+	after := floors{rate: 2200, cpuS: 0.7, procsRate: 1300, procsCPUS: 1.0}
+	want := floors{rate: 2200, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.0}
+	if got := before.best(after); got != want {
+		t.Errorf("best %+v, want %+v", got, want)
+	}
+	if got := after.best(before); got != want {
+		t.Errorf("best the other way round %+v, want %+v", got, want)
+	}
+}

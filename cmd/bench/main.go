@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -375,8 +374,8 @@ func floorPart(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)
 		return 2
 	}
-	if args[0] == floor.RoleServer && os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(server.GCPercent) // as the real server's, like for like
+	if args[0] == floor.RoleServer {
+		server.UseGCPercent() // as the real server's, like for like
 	}
 	if err := floor.Serve(args[0], args[1], args[2], args[3], d, os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)

@@ -77,8 +77,8 @@ func (e *env) measureFloor(puts, valueSize int) (float64, float64, error) {
 // is bench's own rusage (RUSAGE_SELF) across it, the opening and removal of
 // the database included.
 func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64, float64, error) {
-	dir := e.path("floor")
-	if err := os.RemoveAll(dir); err != nil {
+	dir, err := e.freshFloorDir()
+	if err != nil {
 		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
@@ -93,8 +93,8 @@ func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64
 // master): the least a put can cost across the process boundaries the
 // design keeps. Its CPU time is the three processes' own.
 func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
-	dir := e.path("floor")
-	if err := os.RemoveAll(dir); err != nil {
+	dir, err := e.freshFloorDir()
+	if err != nil {
 		return 0, 0, err
 	}
 	defer os.RemoveAll(dir)
@@ -106,6 +106,41 @@ func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
 		return exec.Command(exe, floorPartMode, role, dir, serverAddr, run, d.String())
 	}
 	return floor.MeasureProcesses(puts, valueSize, dir, floor.Commit, part)
+}
+
+// freshFloorDir returns the floor's directory in the data directory,
+// emptied of any earlier measurement's database; the caller removes it.
+func (e *env) freshFloorDir() (string, error) {
+	dir := e.path("floor")
+	return dir, os.RemoveAll(dir)
+}
+
+// floors are the two floors of a run: in one process, and across three.
+// Each is puts/s and the CPU seconds its puts took.
+type floors struct {
+	rate, cpuS           float64
+	procsRate, procsCPUS float64
+}
+
+// measureFloors measures both floors, one after the other.
+func (e *env) measureFloors(puts, valueSize int) (floors, error) {
+	var f floors
+	var err error
+	if f.rate, f.cpuS, err = e.measureFloor(puts, valueSize); err != nil {
+		return f, fmt.Errorf("floor: %w", err)
+	}
+	if f.procsRate, f.procsCPUS, err = e.measureFloorProcs(puts, valueSize); err != nil {
+		return f, fmt.Errorf("floor in processes: %w", err)
+	}
+	return f, nil
+}
+
+// best is the better of two measurements of the floors, figure by
+// figure: the higher rate, the lower CPU. The floor is the least a put
+// can cost, and on a shared machine a burst of someone else's work only
+// ever slows it down.
+func (f floors) best(g floors) floors {
+	return floors{max(f.rate, g.rate), min(f.cpuS, g.cpuS), max(f.procsRate, g.procsRate), min(f.procsCPUS, g.procsCPUS)}
 }
 
 // writeConfig saves cfg for the master and the processes it starts.
@@ -278,17 +313,11 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 		}
 	}
 
-	// The floor is measured before and after the cluster runs (never
-	// during: they would compete) and the faster counts: it is the least a
-	// put can cost, and on a shared machine a burst of someone else's I/O
-	// only ever slows it down.
-	fl, flCPU, err := e.measureFloor(j.floorPuts, j.floorSize)
+	// The floors are measured before and after the cluster runs (never
+	// during: they would compete), and the better of the two counts.
+	fl, err := e.measureFloors(j.floorPuts, j.floorSize)
 	if err != nil {
-		return Result{}, fmt.Errorf("floor: %w", err)
-	}
-	fp, fpCPU, err := e.measureFloorProcs(j.floorPuts, j.floorSize)
-	if err != nil {
-		return Result{}, fmt.Errorf("floor in processes: %w", err)
+		return Result{}, err
 	}
 
 	cfgPath, stop, err := j.cluster(ctx, e)
@@ -305,17 +334,11 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	fl2, flCPU2, err := e.measureFloor(j.floorPuts, j.floorSize)
+	after, err := e.measureFloors(j.floorPuts, j.floorSize)
 	if err != nil {
-		return Result{}, fmt.Errorf("floor: %w", err)
+		return Result{}, err
 	}
-	fp2, fpCPU2, err := e.measureFloorProcs(j.floorPuts, j.floorSize)
-	if err != nil {
-		return Result{}, fmt.Errorf("floor in processes: %w", err)
-	}
-	// Like its rate, the floor's CPU per put is the better of the two.
-	fl, flCPU = max(fl, fl2), min(flCPU, flCPU2)
-	fp, fpCPU = max(fp, fp2), min(fpCPU, fpCPU2)
+	fl = fl.best(after)
 	r := resultOf(s)
 	puts, extra := s.Puts, st.cpu
 	if dr != nil {
@@ -331,8 +354,8 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 		// work.
 		extra.Master.Add(dr.cpu)
 	}
-	r.setCPU(clusterUsage(usage, s.CPU, extra), puts, flCPU, j.floorPuts)
-	r.setFloorProcs(fp, fpCPU, j.floorPuts)
+	r.setCPU(clusterUsage(usage, s.CPU, extra), puts, fl.cpuS, j.floorPuts)
+	r.setFloorProcs(fl.procsRate, fl.procsCPUS, j.floorPuts)
 	for id, kb := range st.peaks {
 		if r.PeakRSSKB[id] <= 0 {
 			r.PeakRSSKB[id] = kb
@@ -342,9 +365,9 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	r.Servers, r.Clients, r.Puts, r.ValueSize = j.tmpl.Servers, j.tmpl.Clients, j.tmpl.Puts, j.tmpl.ValueSize
 	r.ValueMin, r.ValueMax = j.tmpl.ValueMin, j.tmpl.ValueMax
 	r.When = t0
-	r.FloorPutsPerS = fl
-	r.Ratio = ratio(r.PutsPerS, fl)
-	r.FloorProcsRatio = ratio(r.PutsPerS, fp)
+	r.FloorPutsPerS = fl.rate
+	r.Ratio = ratio(r.PutsPerS, fl.rate)
+	r.FloorProcsRatio = ratio(r.PutsPerS, fl.procsRate)
 	return r, nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 
@@ -51,9 +50,7 @@ func run() int {
 		flag.Usage()
 		return 2
 	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(server.GCPercent)
-	}
+	server.UseGCPercent()
 	if *run != "" {
 		if err := config.ValidName(*run); err != nil {
 			fmt.Fprintln(os.Stderr, "server: -run:", err)

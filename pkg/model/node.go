@@ -571,7 +571,7 @@ func (n *Node) Tick(now int64) {
 	g := n.topology()
 	for _, nb := range n.neighbors {
 		p := n.peer(nb)
-		if !p.known || p.seen.Covers(mine) {
+		if !lacks(p, mine) {
 			p.waits, p.partial = waits{}, false
 			continue
 		}
@@ -597,12 +597,16 @@ func (n *Node) Tick(now int64) {
 func (n *Node) Settled() bool {
 	mine := n.R.Seen()
 	for _, nb := range n.neighbors {
-		if p := n.peers[nb]; p != nil && p.known && !p.seen.Covers(mine) {
+		if lacks(n.peers[nb], mine) {
 			return false
 		}
 	}
 	return true
 }
+
+// lacks reports whether Tick watches neighbour p for writes of mine: it
+// is known (it acked) and does not hold all of them.
+func lacks(p *peer, mine Seen) bool { return p != nil && p.known && !p.seen.Covers(mine) }
 
 // NextHeartbeat is when Tick next sends heartbeats.
 func (n *Node) NextHeartbeat() int64 { return n.lastHB + n.cfg.Heartbeat }
