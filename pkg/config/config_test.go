@@ -23,7 +23,7 @@ func TestDefault_KnobsAndValidity(t *testing.T) {
 	want := Timing{
 		GossipInterval: 50 * time.Millisecond, ProbeInterval: 200 * time.Millisecond,
 		ProbeTimeout: 100 * time.Millisecond, SuspicionMult: 2, PushPullInterval: time.Second,
-		FlushInterval: 5 * time.Millisecond,
+		FlushInterval: 10 * time.Millisecond,
 		CommitDelay:   20 * time.Millisecond, Checkpoint: 500 * time.Millisecond,
 		ResendInterval: 50 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
 		RejoinInterval: 500 * time.Millisecond, RPCTimeout: 5 * time.Second,

@@ -17,14 +17,17 @@ type sendFunc func(to uint32, buf []byte) error
 // quiet cluster has no added latency and a busy one sends few, large
 // messages (every SendReliable dials a new TCP connection).
 type outbox struct {
-	self    uint32
-	flush   time.Duration
-	send    sendFunc
-	failed  func(to uint32, err error)
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	senders map[uint32]*sender // fixed at construction: every configured peer
-	stats   sendStats
+	self  uint32
+	flush time.Duration
+	// hurryUntil (unix ns) ends a window in which senders send at once,
+	// without waiting out the flush interval (see hurry).
+	hurryUntil atomic.Int64
+	send       sendFunc
+	failed     func(to uint32, err error)
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	senders    map[uint32]*sender // fixed at construction: every configured peer
+	stats      sendStats
 }
 
 // sendStats counts what left, by kind (see api.StatsReply).
@@ -57,6 +60,8 @@ func (st *sendStats) count(self uint32, msgs []model.Message, size int) {
 type sender struct {
 	to     uint32
 	signal chan struct{}
+	// urgent wakes the sender from its wait between two sends (hurry).
+	urgent chan struct{}
 
 	// mu guards the pending messages.
 	mu     sync.Mutex
@@ -75,7 +80,7 @@ func newOutbox(self uint32, peers []uint32, flush time.Duration, send sendFunc, 
 		if p == self {
 			continue
 		}
-		s := &sender{to: p, signal: make(chan struct{}, 1)}
+		s := &sender{to: p, signal: make(chan struct{}, 1), urgent: make(chan struct{}, 1)}
 		o.senders[p] = s
 		o.wg.Add(1)
 		go o.loop(s)
@@ -190,15 +195,48 @@ func (o *outbox) loop(s *sender) {
 			}
 		}
 		// Rate-limit rather than delay: the next send waits out the flush
-		// interval, gathering what arrives meanwhile into one batch.
-		timer.Reset(o.flush)
-		select {
-		case <-o.stop:
+		// interval, gathering what arrives meanwhile into one batch;
+		// unless somebody waits for the cluster to converge.
+		if !o.hurrying() && !o.wait(s, timer) {
 			return
-		case <-timer.C:
 		}
 	}
 }
+
+// wait waits out the flush interval after a send, or until a hurry; it
+// reports false when the outbox stops.
+func (o *outbox) wait(s *sender, timer *time.Timer) bool {
+	timer.Reset(o.flush)
+	for {
+		select {
+		case <-o.stop:
+			return false
+		case <-timer.C:
+			return true
+		case <-s.urgent:
+			if o.hurrying() {
+				timer.Stop()
+				return true
+			}
+		}
+	}
+}
+
+// hurry makes every sender send at once, and go on sending without
+// waiting between sends, for the next d. A status query calls it: that is
+// how stabilize watches for convergence, which would otherwise wait out a
+// flush interval at every hop of the last writes and of their acks.
+func (o *outbox) hurry(d time.Duration) {
+	o.hurryUntil.Store(time.Now().Add(d).UnixNano())
+	for _, s := range o.senders {
+		select {
+		case s.urgent <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (o *outbox) hurrying() bool { return time.Now().UnixNano() < o.hurryUntil.Load() }
 
 func (o *outbox) close() {
 	close(o.stop)
