@@ -43,7 +43,10 @@
 // so that an older shape may restart it): deadorigin writes through a
 // server cut off from all but one peer, kills it and heals that peer to
 // the rest, which must get the write from the peer alone (stabilize, and
-// the writer reads it back there) before the origin restarts; flap
+// the writer reads it back there) before the origin restarts; when the
+// lowest id of the rest is below the peer's, it joins last, after a
+// stabilize with it apart, which must wait for the peer's group and not
+// only for the group ordered first; flap
 // (shape flap-repair; the partition kind's flap shape is another) writes
 // on one side of a split, heals it and cuts and heals links across it
 // while the repair runs, before a stabilize; readback moves a client

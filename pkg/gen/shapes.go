@@ -68,7 +68,9 @@ func (g *gen) getOwn(i, own int) {
 
 // deadOrigin writes through x while x reaches only y, so that the write
 // gets to part of a group, kills x, and heals y to the rest before x
-// returns: the rest can only get the write from y. Before the kill the
+// returns: the rest can only get the write from y. When the lowest id of
+// the rest is below y, y first joins the rest but that one, and a
+// stabilize waits for y's group. Before the kill the
 // write is made known on y (a stabilize of x and y, or the writer reading
 // it back through y); after the heal a stabilize must spread it to the
 // rest, where the writer reads it back. x restarts at the end of the
@@ -100,6 +102,19 @@ func (g *gen) deadOrigin(nops int) {
 		}
 	}
 	g.killServer(x)
+	if lo := slices.Min(rest); len(rest) > 1 && lo < y {
+		// First y joins the rest but the lowest id, which is cut off
+		// alone: stabilize must wait for y's group to repair x's
+		// writes, while the group ordered first (the lowest id) agrees
+		// at once.
+		for _, r := range rest {
+			if r != lo {
+				g.cut(lo, r)
+				g.heal(y, r)
+			}
+		}
+		g.emit("stabilize")
+	}
 	g.healAll()
 	g.emit("stabilize")
 	g.joinClient(i, rest[g.n.IntN(len(rest))])

@@ -58,11 +58,12 @@ func episodes(t *testing.T, o Options, shape string, each func(ep int, comment s
 }
 
 // A deadorigin write is made through x while x reaches y alone; x is
-// killed; the rest is healed to y and stabilized while x is down; the
-// writer then reads its write back through a server of the rest; x
-// restarts at the end.
+// killed; the rest is healed to y and stabilized while x is down (when
+// the lowest of the rest is below y, it is healed last, after a
+// stabilize without it); the writer then reads its write back through a
+// server of the rest; x restarts at the end.
 func TestGenerate_DeadOrigin(t *testing.T) {
-	total, whole := 0, 0
+	total, whole, lowApart := 0, 0, 0
 	for seed := range int64(40) {
 		o := withSeed(seed)
 		var x, y uint32
@@ -102,11 +103,34 @@ func TestGenerate_DeadOrigin(t *testing.T) {
 			case c.Kind == script.KillServer && c.IDs[0] == x:
 				killed = true
 			case c.Kind == script.Stabilize && killed && !s.live[x]:
-				stabilized = true
+				// Either every link is up, or only the links of the
+				// lowest of the rest are cut, when it is below y (y's
+				// group then repairs x's writes while the group ordered
+				// first agrees at once); a stabilize with every link up
+				// follows.
+				lo := slices.Min(rest)
+				apart := false
 				for l := range s.cuts {
-					if s.live[l.lo] && s.live[l.hi] {
+					if !s.live[l.lo] || !s.live[l.hi] {
+						continue
+					}
+					if lo > y || (l.lo != lo && l.hi != lo) {
 						t.Errorf("seed %d: stabilize after the kill of %d with the link %d-%d cut", seed, x, l.lo, l.hi)
 					}
+					apart = true
+				}
+				if apart {
+					lowApart++
+					for id := range s.live {
+						if s.live[id] && id != lo && !s.cuts[mklink(lo, id)] {
+							t.Errorf("seed %d: stabilize with %d apart but linked to %d", seed, lo, id)
+						}
+					}
+					if stabilized {
+						t.Errorf("seed %d: a stabilize with %d apart after one with every link up", seed, lo)
+					}
+				} else {
+					stabilized = true
 				}
 			case c.Kind == script.Get && stabilized && c.IDs[0] == client && string(c.Key) == key:
 				readBack = true
@@ -126,6 +150,9 @@ func TestGenerate_DeadOrigin(t *testing.T) {
 	}
 	if total == 0 || whole < total/2 {
 		t.Errorf("%d deadorigin episodes in 40 seeds, %d with write, kill, stabilize and read back", total, whole)
+	}
+	if lowApart == 0 {
+		t.Errorf("%d deadorigin episodes in 40 seeds, none stabilized with the lowest of the rest apart", total)
 	}
 }
 
