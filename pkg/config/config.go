@@ -194,8 +194,8 @@ func Default() *Config {
 			// into one message. Each message costs a write, a read, a
 			// decode and a wake-up on both ends, so this is what keeps
 			// replication cheap. It bounds replication lag under load,
-			// not stabilize: a status query makes every server send at
-			// once for a while (see server's outbox.hurry). Measured on
+			// not stabilize: its status queries make every server send
+			// at once for a while (server.StabilizeStatus). Measured on
 			// the spec benchmark (5 servers): 5ms -> 10ms is 0.93 of the
 			// cluster's CPU per put (msgs/put 2.9 -> 1.4); 20ms saves no
 			// more (msgs/put 0.8); 2ms -> 5ms was +20-40% puts/s.

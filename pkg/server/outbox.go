@@ -19,9 +19,12 @@ type sendFunc func(to uint32, buf []byte) error
 type outbox struct {
 	self  uint32
 	flush time.Duration
-	// hurryUntil (unix ns) ends a window in which senders send at once,
-	// without waiting out the flush interval (see hurry).
+	// hurryUntil ends a window in which senders send at once, without
+	// waiting out the flush interval (see hurry): nanoseconds since
+	// epoch, on the monotonic clock, so a step of the wall clock neither
+	// stretches nor ends it.
 	hurryUntil atomic.Int64
+	epoch      time.Time
 	send       sendFunc
 	failed     func(to uint32, err error)
 	stop       chan struct{}
@@ -75,7 +78,7 @@ type sender struct {
 }
 
 func newOutbox(self uint32, peers []uint32, flush time.Duration, send sendFunc, failed func(uint32, error)) *outbox {
-	o := &outbox{self: self, flush: flush, send: send, failed: failed, stop: make(chan struct{}), senders: map[uint32]*sender{}}
+	o := &outbox{self: self, flush: flush, send: send, failed: failed, stop: make(chan struct{}), senders: map[uint32]*sender{}, epoch: time.Now()}
 	for _, p := range peers {
 		if p == self {
 			continue
@@ -223,11 +226,11 @@ func (o *outbox) wait(s *sender, timer *time.Timer) bool {
 }
 
 // hurry makes every sender send at once, and go on sending without
-// waiting between sends, for the next d. A status query calls it: that is
-// how stabilize watches for convergence, which would otherwise wait out a
+// waiting between sends, for the next d. Stabilize's status queries call
+// it (Server.StabilizeStatus): convergence would otherwise wait out a
 // flush interval at every hop of the last writes and of their acks.
 func (o *outbox) hurry(d time.Duration) {
-	o.hurryUntil.Store(time.Now().Add(d).UnixNano())
+	o.hurryUntil.Store(int64(time.Since(o.epoch) + d))
 	for _, s := range o.senders {
 		select {
 		case s.urgent <- struct{}{}:
@@ -236,7 +239,7 @@ func (o *outbox) hurry(d time.Duration) {
 	}
 }
 
-func (o *outbox) hurrying() bool { return time.Now().UnixNano() < o.hurryUntil.Load() }
+func (o *outbox) hurrying() bool { return int64(time.Since(o.epoch)) < o.hurryUntil.Load() }
 
 func (o *outbox) close() {
 	close(o.stop)

@@ -695,10 +695,14 @@ func (s *Server) commitDelay() time.Duration {
 	return s.opts.Timing.Flush
 }
 
-// hurryFor is how long a status query keeps the outbox sending at once:
-// long enough for the writes it finds waiting and their acks to go, and
-// for the next poll of a stabilize to extend it.
-func (s *Server) hurryFor() time.Duration { return 2 * s.opts.Timing.Flush }
+// hurryFor is how long a stabilize's status query keeps the outbox
+// sending at once: long enough for the writes it finds waiting and their
+// acks to go, and for the next poll to extend it; bounded, so that a long
+// flush interval does not turn batching off for long.
+func (s *Server) hurryFor() time.Duration { return min(2*s.opts.Timing.Flush, maxHurry) }
+
+// maxHurry bounds hurryFor: many times a stabilize's poll interval.
+const maxHurry = 100 * time.Millisecond
 
 func (s *Server) tickEvery() time.Duration {
 	t := s.opts.Timing.Resend / 4
@@ -1329,15 +1333,23 @@ func (s *Server) Get(key []byte, dep model.Version) (api.GetReply, error) {
 
 // Status reports what stabilize compares.
 func (s *Server) Status() (api.StatusReply, error) {
-	// Whoever asks is likely watching for convergence (stabilize polls
-	// this): what waits for a peer goes now, and so do the acks of the
-	// commit this query brings forward.
-	s.out.hurry(s.hurryFor())
 	resp := s.call(request{kind: reqStatus})
 	if resp.err == nil && s.raft != nil {
 		s.raftStatus(&resp.status)
 	}
 	return resp.status, resp.err
+}
+
+// StabilizeStatus is Status for a caller that watches for convergence, as
+// stabilize does by polling it: what waits for a peer goes at once, and
+// the server goes on sending without pauses until a while after the
+// answer, which covers the acks of the commit the query brings forward
+// and the time to the next poll. Other callers (the fronts' status pages,
+// a monitor) use Status, which leaves batching alone.
+func (s *Server) StabilizeStatus() (api.StatusReply, error) {
+	s.out.hurry(s.hurryFor())
+	defer s.out.hurry(s.hurryFor())
+	return s.Status()
 }
 
 // Keys lists, in key-byte order, up to limit keys of the store from the
