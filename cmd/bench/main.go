@@ -328,10 +328,10 @@ func partitionJob(o options) job {
 
 // runFloor prints only the floor, for each run and the median; and, in
 // turn with it, the same chain with a log append per put instead of a bbolt
-// commit (what a server does for its own puts), and the chain across three
+// commit (what a server does for its own puts), and both across three
 // processes, for comparison.
 func runFloor(e *env, o options) error {
-	var xs, logs, procs, cpus, logCPUs, procCPUs []float64
+	var xs, logs, procs, procLogs, cpus, logCPUs, procCPUs, procLogCPUs []float64
 	perPut := func(cpuS float64) float64 { return cpuS * 1000 / float64(o.floorPuts) }
 	for i := range o.runs {
 		fl, flCPU, err := e.measureFloor(o.floorPuts, o.size)
@@ -346,14 +346,20 @@ func runFloor(e *env, o options) error {
 		if err != nil {
 			return err
 		}
-		e.logf("run %d/%d: floor %.0f puts/s, %.3f CPU ms/put; with a log append instead of a commit %.0f puts/s, %.3f CPU ms/put; in 3 processes %.0f puts/s, %.3f CPU ms/put",
-			i+1, o.runs, fl, perPut(flCPU), lg, perPut(lgCPU), fp, perPut(fpCPU))
-		xs, logs, procs = append(xs, fl), append(logs, lg), append(procs, fp)
-		cpus, logCPUs, procCPUs = append(cpus, perPut(flCPU)), append(logCPUs, perPut(lgCPU)), append(procCPUs, perPut(fpCPU))
+		fpl, fplCPU, err := e.measureFloorProcsWith(o.floorPuts, o.size, floor.Log)
+		if err != nil {
+			return err
+		}
+		e.logf("run %d/%d: floor %.0f puts/s, %.3f CPU ms/put; with a log append instead of a commit %.0f puts/s, %.3f CPU ms/put; in 3 processes %.0f puts/s, %.3f CPU ms/put; in 3 processes with a log append %.0f puts/s, %.3f CPU ms/put",
+			i+1, o.runs, fl, perPut(flCPU), lg, perPut(lgCPU), fp, perPut(fpCPU), fpl, perPut(fplCPU))
+		xs, logs, procs, procLogs = append(xs, fl), append(logs, lg), append(procs, fp), append(procLogs, fpl)
+		cpus, logCPUs = append(cpus, perPut(flCPU)), append(logCPUs, perPut(lgCPU))
+		procCPUs, procLogCPUs = append(procCPUs, perPut(fpCPU)), append(procLogCPUs, perPut(fplCPU))
 	}
 	fmt.Printf("floor: %.0f puts/s, %.3f CPU ms/put (medians of %d runs of %d puts of %d B)\n", median(xs), median(cpus), o.runs, o.floorPuts, o.size)
 	fmt.Printf("floor with a log append per put instead of a bbolt commit: %.0f puts/s, %.3f CPU ms/put\n", median(logs), median(logCPUs))
 	fmt.Printf("floor with the client and the server in processes of their own, as the cluster runs them: %.0f puts/s, %.3f CPU ms/put\n", median(procs), median(procCPUs))
+	fmt.Printf("the same with a log append per put: %.0f puts/s, %.3f CPU ms/put\n", median(procLogs), median(procLogCPUs))
 	return nil
 }
 

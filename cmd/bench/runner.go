@@ -93,6 +93,12 @@ func (e *env) measureFloorWith(puts, valueSize int, d floor.Durability) (float64
 // master): the least a put can cost across the process boundaries the
 // design keeps. Its CPU time is the three processes' own.
 func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
+	return e.measureFloorProcsWith(puts, valueSize, floor.Commit)
+}
+
+// measureFloorProcsWith is measureFloorProcs with the server hop's
+// durability d.
+func (e *env) measureFloorProcsWith(puts, valueSize int, d floor.Durability) (float64, float64, error) {
 	dir, err := e.freshFloorDir()
 	if err != nil {
 		return 0, 0, err
@@ -105,7 +111,7 @@ func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
 	part := func(role, dir, serverAddr, run string, d floor.Durability) *exec.Cmd {
 		return exec.Command(exe, floorPartMode, role, dir, serverAddr, run, d.String())
 	}
-	return floor.MeasureProcesses(puts, valueSize, dir, floor.Commit, part)
+	return floor.MeasureProcesses(puts, valueSize, dir, d, part)
 }
 
 // freshFloorDir returns the floor's directory in the data directory,
