@@ -331,35 +331,39 @@ func partitionJob(o options) job {
 // commit (what a server does for its own puts), and both across three
 // processes, for comparison.
 func runFloor(e *env, o options) error {
-	var xs, logs, procs, procLogs, cpus, logCPUs, procCPUs, procLogCPUs []float64
-	perPut := func(cpuS float64) float64 { return cpuS * 1000 / float64(o.floorPuts) }
-	for i := range o.runs {
-		fl, flCPU, err := e.measureFloor(o.floorPuts, o.size)
-		if err != nil {
-			return err
-		}
-		lg, lgCPU, err := e.measureFloorWith(o.floorPuts, o.size, floor.Log)
-		if err != nil {
-			return err
-		}
-		fp, fpCPU, err := e.measureFloorProcs(o.floorPuts, o.size)
-		if err != nil {
-			return err
-		}
-		fpl, fplCPU, err := e.measureFloorProcsWith(o.floorPuts, o.size, floor.Log)
-		if err != nil {
-			return err
-		}
-		e.logf("run %d/%d: floor %.0f puts/s, %.3f CPU ms/put; with a log append instead of a commit %.0f puts/s, %.3f CPU ms/put; in 3 processes %.0f puts/s, %.3f CPU ms/put; in 3 processes with a log append %.0f puts/s, %.3f CPU ms/put",
-			i+1, o.runs, fl, perPut(flCPU), lg, perPut(lgCPU), fp, perPut(fpCPU), fpl, perPut(fplCPU))
-		xs, logs, procs, procLogs = append(xs, fl), append(logs, lg), append(procs, fp), append(procLogs, fpl)
-		cpus, logCPUs = append(cpus, perPut(flCPU)), append(logCPUs, perPut(lgCPU))
-		procCPUs, procLogCPUs = append(procCPUs, perPut(fpCPU)), append(procLogCPUs, perPut(fplCPU))
+	floors := []struct {
+		name    string // in the run's log line
+		title   string // of the median's line
+		measure func(puts, valueSize int) (float64, float64, error)
+	}{
+		{"floor", "floor", e.measureFloor},
+		{"with a log append instead of a commit", "floor with a log append per put instead of a bbolt commit",
+			func(n, size int) (float64, float64, error) { return e.measureFloorWith(n, size, floor.Log) }},
+		{"in 3 processes", "floor with the client and the server in processes of their own, as the cluster runs them", e.measureFloorProcs},
+		{"in 3 processes with a log append", "the same with a log append per put",
+			func(n, size int) (float64, float64, error) { return e.measureFloorProcsWith(n, size, floor.Log) }},
 	}
-	fmt.Printf("floor: %.0f puts/s, %.3f CPU ms/put (medians of %d runs of %d puts of %d B)\n", median(xs), median(cpus), o.runs, o.floorPuts, o.size)
-	fmt.Printf("floor with a log append per put instead of a bbolt commit: %.0f puts/s, %.3f CPU ms/put\n", median(logs), median(logCPUs))
-	fmt.Printf("floor with the client and the server in processes of their own, as the cluster runs them: %.0f puts/s, %.3f CPU ms/put\n", median(procs), median(procCPUs))
-	fmt.Printf("the same with a log append per put: %.0f puts/s, %.3f CPU ms/put\n", median(procLogs), median(procLogCPUs))
+	rates, cpus := make([][]float64, len(floors)), make([][]float64, len(floors))
+	for i := range o.runs {
+		var parts []string
+		for k, f := range floors {
+			rate, cpuS, err := f.measure(o.floorPuts, o.size)
+			if err != nil {
+				return err
+			}
+			perPut := cpuS * 1000 / float64(o.floorPuts)
+			rates[k], cpus[k] = append(rates[k], rate), append(cpus[k], perPut)
+			parts = append(parts, fmt.Sprintf("%s %.0f puts/s, %.3f CPU ms/put", f.name, rate, perPut))
+		}
+		e.logf("run %d/%d: %s", i+1, o.runs, strings.Join(parts, "; "))
+	}
+	for k, f := range floors {
+		fmt.Printf("%s: %.0f puts/s, %.3f CPU ms/put", f.title, median(rates[k]), median(cpus[k]))
+		if k == 0 {
+			fmt.Printf(" (medians of %d runs of %d puts of %d B)", o.runs, o.floorPuts, o.size)
+		}
+		fmt.Println()
+	}
 	return nil
 }
 
