@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"gossipkv/pkg/model"
+	"gossipkv/pkg/vclock"
 )
 
 // A segment grows by a chunk of zeros ahead of its records, so that an
@@ -179,5 +182,96 @@ func TestLog_TornRecordBeforeZerosIsTorn(t *testing.T) {
 				t.Fatalf("log after open: %v, %v; want it cut back to its first record (%d bytes)", st, err, whole)
 			}
 		})
+	}
+}
+
+// recordBound covers every record as appendRecord encodes it, so the
+// encoding never grows its buffer; and the buffer a segment reuses from
+// one append to the next leaves no bytes of a longer record in a shorter
+// one: every record reads back as it was logged.
+func TestWAL_RecordBoundAndReusedBuffer(t *testing.T) {
+	w, err := openWAL(filepath.Join(t.TempDir(), "log"), true, osFS{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	// The log writes integers at full width, so their values do not
+	// change the size; these make a canonical set of 2n dots.
+	max := ^uint64(0)
+	dots := func(n int) model.Seen {
+		var s model.Seen
+		for i := 1; i <= n; i++ {
+			s.Prefix = append(s.Prefix, vclock.Entry{ID: uint64(i), N: 5})
+		}
+		for i := 1; i <= n; i++ {
+			s.Extra = append(s.Extra, model.Dot{Origin: uint64(n + i), Seq: 10})
+		}
+		return s
+	}
+	entry := func(key, value int, deleted bool) model.Entry {
+		return model.Entry{
+			Key: bytes.Repeat([]byte("k"), key), Value: bytes.Repeat([]byte("v"), value),
+			Version: model.Version{Wall: int64(max >> 1), Logical: math.MaxUint32, Origin: math.MaxUint32},
+			Seq:     max, Src: max, Deleted: deleted,
+		}
+	}
+	// The widest of each part on its own, then records drawn at random.
+	widest := []logRecord{
+		{seen: dots(20), stable: model.Stable{Version: model.Version{Wall: 1}, Cover: dots(20)}},
+		{members: []uint32{math.MaxUint32, math.MaxUint32 - 1, math.MaxUint32 - 2}},
+	}
+	var deleted []model.Entry
+	for i := 0; i < 40; i++ {
+		deleted = append(deleted, entry(70000, 70000, true))
+	}
+	widest = append(widest, logRecord{entries: deleted})
+	var logged []logRecord
+	for lsn := uint64(1); lsn <= 200; lsn++ {
+		rec := logRecord{lsn: lsn, seen: dots(rng.IntN(6))}
+		if int(lsn) <= len(widest) {
+			rec = widest[lsn-1]
+			rec.lsn = lsn
+		}
+		if rng.IntN(3) == 0 {
+			rec.stable = model.Stable{Version: model.Version{Wall: -1 << 63, Logical: math.MaxUint32, Origin: math.MaxUint32}, Cover: dots(rng.IntN(6))}
+		}
+		for i := rng.IntN(4); i > 0; i-- {
+			rec.members = append(rec.members, math.MaxUint32-uint32(i))
+		}
+		// Sizes across the bin header widths: up to 255, 65535, and more.
+		sizes := []int{0, 1, 200, 300, 70000}
+		for i := rng.IntN(30); i >= 0 && int(lsn) > len(widest); i-- {
+			rec.entries = append(rec.entries, entry(sizes[rng.IntN(len(sizes))], sizes[rng.IntN(len(sizes))], rng.IntN(2) == 0))
+		}
+		before := w.size
+		if err := w.appendRecord(rec); err != nil {
+			t.Fatal(err)
+		}
+		if n, bound := int(w.size-before), recordBound(rec); n > bound {
+			t.Fatalf("record %d: %d bytes, above its bound %d (%d entries, %d dots, %d members)",
+				lsn, n, bound, len(rec.entries), len(rec.seen.Prefix)+len(rec.seen.Extra)+len(rec.stable.Cover.Prefix)+len(rec.stable.Cover.Extra), len(rec.members))
+		}
+		logged = append(logged, rec)
+	}
+	sc, err := w.scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.records) != len(logged) || len(sc.skipped) != 0 {
+		t.Fatalf("scan: %d records, %d spans skipped; want %d and none", len(sc.records), len(sc.skipped), len(logged))
+	}
+	for i, got := range sc.records {
+		want := logged[i]
+		if got.lsn != want.lsn || len(got.entries) != len(want.entries) || !got.seen.Equal(want.seen) {
+			t.Fatalf("record %d read back as lsn %d, %d entries, seen %v; want lsn %d, %d entries, seen %v",
+				i, got.lsn, len(got.entries), got.seen, want.lsn, len(want.entries), want.seen)
+		}
+		for j := range want.entries {
+			g, e := got.entries[j], want.entries[j]
+			if !bytes.Equal(g.Key, e.Key) || !bytes.Equal(g.Value, e.Value) || g.Version != e.Version || g.Deleted != e.Deleted {
+				t.Fatalf("record %d entry %d read back changed", i, j)
+			}
+		}
 	}
 }

@@ -60,6 +60,10 @@ type wal struct {
 	noSync      bool
 	// synced counts the syncs made (BoltOptions.synced).
 	synced func(n uint64)
+	// scratch is the last append's bytes, kept for the next one: the
+	// encoding of a record then costs no allocation and no zeroing of
+	// one. Not kept past walScratchMax.
+	scratch []byte
 }
 
 // logRecord is what one Log call made durable: entries, and a set of
@@ -118,6 +122,35 @@ var zeros = make([]byte, walChunk)
 // length field cannot make replay allocate gigabytes. A Log of more is
 // refused before it is written.
 const walMaxRecord = 256 << 20
+
+// walScratchMax bounds the buffer a segment keeps between appends: the
+// records of a busy server are tens of KB, and one rare large record
+// should not stay in memory for the segment's life.
+const walScratchMax = 1 << 20
+
+// recordBound is at least the size of rec as appendRecord encodes it.
+// The log writes integers at their types' full widths, so every field but
+// a key or a value has a fixed size; the bound takes the widest header of
+// each map, array and bin.
+func recordBound(rec logRecord) int {
+	const (
+		// map, "k" and a bin32 header, "v" and a bin32 header, "t" and
+		// a version (map, "w" int64, "l" uint32, "o" uint32), "s" and
+		// "r" uint64, "d" bool
+		perEntry = 1 + 2 + 5 + 2 + 5 + 2 + 26 + 11 + 11 + 3
+		perDot   = 1 + 2 + 9 + 2 + 9 // map, "i"/"o" uint64, "n"/"s" uint64
+		seen     = 1 + 2 + 5 + 2 + 5 // map, "p" array, "x" array
+		// map, "e" array, "s" seen, "f" and a stable point (map, "v"
+		// version, "c" seen), "m" array
+		fixed = 1 + 2 + 5 + 2 + seen + 2 + 1 + 2 + 26 + 2 + seen + 2 + 5
+	)
+	dots := len(rec.seen.Prefix) + len(rec.seen.Extra) + len(rec.stable.Cover.Prefix) + len(rec.stable.Cover.Extra)
+	size := recHeaderSize + fixed + perDot*dots + 5*len(rec.members)
+	for _, e := range rec.entries {
+		size += perEntry + len(e.Key) + len(e.Value)
+	}
+	return size
+}
 
 type span struct{ off, n int64 }
 
@@ -360,13 +393,12 @@ func (w *wal) appendRecord(rec logRecord) error {
 	for i, e := range rec.entries {
 		p.Entries[i] = walEntry{Key: e.Key, Value: e.Value, Version: e.Version, Seq: e.Seq, Src: e.Src, Deleted: e.Deleted}
 	}
-	// Sized for the entries up front: growing the buffer for a record of
-	// 1 KB values copies it several times over.
-	size := recHeaderSize + 64 + 16*(len(rec.seen.Prefix)+len(rec.seen.Extra)+len(rec.members))
-	for _, e := range rec.entries {
-		size += 48 + len(e.Key) + len(e.Value)
+	// Sized for the record up front: growing the buffer for a record of
+	// 1 KB values copies it (and zeroes the copy) several times over.
+	if size := recordBound(rec); cap(w.scratch) < size {
+		w.scratch = make([]byte, 0, size)
 	}
-	buf := bytes.NewBuffer(make([]byte, recHeaderSize, size))
+	buf := bytes.NewBuffer(w.scratch[:recHeaderSize])
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
 	enc.Reset(buf)
@@ -374,6 +406,11 @@ func (w *wal) appendRecord(rec logRecord) error {
 		return fmt.Errorf("storage: encode log record: %w", err)
 	}
 	raw := buf.Bytes()
+	if cap(raw) <= walScratchMax {
+		w.scratch = raw[:0]
+	} else {
+		w.scratch = nil
+	}
 	n := len(raw) - recHeaderSize
 	if n > walMaxRecord {
 		return fmt.Errorf("storage: log record of %d bytes is larger than %d", n, walMaxRecord)
