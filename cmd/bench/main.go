@@ -328,9 +328,11 @@ func partitionJob(o options) job {
 
 // runFloor prints only the floor, for each run and the median; and, in
 // turn with it, the same chain with a log append per put instead of a bbolt
-// commit (what a server does for its own puts), and both across three
-// processes, for comparison.
+// commit (what a server does for its own puts), both across three
+// processes, and the one with a log append with a replica process for each
+// of the other servers (-servers less one), for comparison.
 func runFloor(e *env, o options) error {
+	replicas := o.servers - 1
 	floors := []struct {
 		name    string // in the run's log line
 		title   string // of the median's line
@@ -342,6 +344,10 @@ func runFloor(e *env, o options) error {
 		{"in 3 processes", "floor with the client and the server in processes of their own, as the cluster runs them", e.measureFloorProcs},
 		{"in 3 processes with a log append", "the same with a log append per put",
 			func(n, size int) (float64, float64, error) { return e.measureFloorProcsWith(n, size, floor.Log) }},
+		{fmt.Sprintf("and %d replicas", replicas), fmt.Sprintf("the same with %d replica processes, each logging and checkpointing every put", replicas),
+			func(n, size int) (float64, float64, error) {
+				return e.measureFloorReplicated(n, size, floor.Log, replicas)
+			}},
 	}
 	rates, cpus := make([][]float64, len(floors)), make([][]float64, len(floors))
 	for i := range o.runs {
@@ -372,11 +378,12 @@ func runFloor(e *env, o options) error {
 const floorPartMode = "floor-part"
 
 // floorPart runs a hop of the floor (floor.Serve): args are its role, data
-// directory, the server's address (the client hop's), the run id and the
-// durability (commit or log). It serves until its stdin closes.
+// directory, peers (the client hop's server, the server's replicas), the
+// run id and the durability (commit or log). It serves until its stdin
+// closes.
 func floorPart(args []string) int {
 	if len(args) != 5 {
-		fmt.Fprintf(os.Stderr, "bench %s: want ROLE DIR SERVER-ADDR RUN DURABILITY, got %q\n", floorPartMode, args)
+		fmt.Fprintf(os.Stderr, "bench %s: want ROLE DIR PEERS RUN DURABILITY, got %q\n", floorPartMode, args)
 		return 2
 	}
 	d, err := floor.ParseDurability(args[4])
@@ -384,7 +391,7 @@ func floorPart(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)
 		return 2
 	}
-	if args[0] == floor.RoleServer {
+	if args[0] == floor.RoleServer || args[0] == floor.RoleReplica {
 		server.UseGCPercent() // as the real server's, like for like
 	}
 	if err := floor.Serve(args[0], args[1], args[2], args[3], d, os.Stdin, os.Stdout); err != nil {

@@ -99,6 +99,12 @@ func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
 // measureFloorProcsWith is measureFloorProcs with the server hop's
 // durability d.
 func (e *env) measureFloorProcsWith(puts, valueSize int, d floor.Durability) (float64, float64, error) {
+	return e.measureFloorReplicated(puts, valueSize, d, 0)
+}
+
+// measureFloorReplicated is measureFloorProcsWith with the server sending
+// a copy of every put to replicas processes (floor.RoleReplica).
+func (e *env) measureFloorReplicated(puts, valueSize int, d floor.Durability, replicas int) (float64, float64, error) {
 	dir, err := e.freshFloorDir()
 	if err != nil {
 		return 0, 0, err
@@ -108,10 +114,10 @@ func (e *env) measureFloorProcsWith(puts, valueSize int, d floor.Durability) (fl
 	if err != nil {
 		return 0, 0, err
 	}
-	part := func(role, dir, serverAddr, run string, d floor.Durability) *exec.Cmd {
-		return exec.Command(exe, floorPartMode, role, dir, serverAddr, run, d.String())
+	part := func(role, dir, peers, run string, d floor.Durability) *exec.Cmd {
+		return exec.Command(exe, floorPartMode, role, dir, peers, run, d.String())
 	}
-	return floor.MeasureProcesses(puts, valueSize, dir, d, part)
+	return floor.MeasureProcesses(puts, valueSize, dir, d, replicas, part)
 }
 
 // freshFloorDir returns the floor's directory in the data directory,

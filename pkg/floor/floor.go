@@ -202,6 +202,9 @@ type serverService struct {
 	db         *storage.Bolt
 	durability Durability
 
+	// replicas get a copy of every put once it is logged (RoleReplica).
+	replicas []*forwarder
+
 	// mu guards seq and meta: net/rpc runs calls concurrently.
 	mu   sync.Mutex
 	seq  uint64
@@ -226,6 +229,11 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 		}
 	default:
 		err = s.db.Log([]model.Entry{e}, model.Meta{})
+	}
+	for _, r := range s.replicas {
+		if err == nil {
+			err = r.add(e)
+		}
 	}
 	if err != nil {
 		reply.Status, reply.Reason = api.ErrFailed, err.Error()

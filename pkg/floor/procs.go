@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,14 +24,17 @@ const (
 
 // Serve runs one hop of the chain in this process, for a floor measured
 // across processes as the cluster runs (MeasureProcesses): the server (a
-// bbolt database in dir, with durability d) or the client (the relay to
-// the server at serverAddr). Both belong to run, as the real processes
-// belong to their master's. It writes the address it listens on as one
-// line to out, then serves until in reaches its end (the parent closed
-// its end of the pipe, or died), and closes what it opened.
-func Serve(role, dir, serverAddr, run string, d Durability, in io.Reader, out io.Writer) error {
+// bbolt database in dir, with durability d, sending a copy of every put to
+// the replicas whose addresses peers lists, comma-separated), the client
+// (the relay to the server at the address peers gives) or a replica (its
+// own database in dir; see RoleReplica). Server and client belong to run,
+// as the real processes belong to their master's. It writes the address
+// it listens on as one line to out, then serves until in reaches its end
+// (the parent closed its end of the pipe, or died), and closes what it
+// opened.
+func Serve(role, dir, peers, run string, d Durability, in io.Reader, out io.Writer) error {
 	id := rpcconn.Identity{Cluster: "floor", Run: run}
-	var srv *rpcconn.Server
+	var addr net.Addr
 	var closeAll func() error
 	switch role {
 	case RoleServer:
@@ -37,62 +42,123 @@ func Serve(role, dir, serverAddr, run string, d Durability, in io.Reader, out io
 		if err != nil {
 			return err
 		}
-		id.Role = rpcconn.RoleServer
-		if srv, err = rpcconn.Listen(id, "127.0.0.1:0", "FloorServer", &serverService{db: db, durability: d}); err != nil {
-			db.Close()
-			return fmt.Errorf("floor: %w", err)
+		svc := &serverService{db: db, durability: d}
+		closeReplicas := func() error {
+			var errs []error
+			for _, f := range svc.replicas {
+				errs = append(errs, f.close())
+			}
+			return errors.Join(errs...)
 		}
-		closeAll = func() error { return errors.Join(srv.Close(), db.Close()) }
+		for _, a := range strings.Split(peers, ",") {
+			if a == "" {
+				continue
+			}
+			f, err := dialForwarder(a)
+			if err != nil {
+				return errors.Join(err, closeReplicas(), db.Close())
+			}
+			svc.replicas = append(svc.replicas, f)
+		}
+		id.Role = rpcconn.RoleServer
+		srv, err := rpcconn.Listen(id, "127.0.0.1:0", "FloorServer", svc)
+		if err != nil {
+			return errors.Join(fmt.Errorf("floor: %w", err), closeReplicas(), db.Close())
+		}
+		addr = srv.Addr()
+		closeAll = func() error { return errors.Join(srv.Close(), closeReplicas(), db.Close()) }
 	case RoleClient:
-		if serverAddr == "" {
+		if peers == "" {
 			return errors.New("floor: the client hop needs the server's address")
 		}
 		id.Role, id.ID = rpcconn.RoleClient, 1
-		toServer := rpcconn.New(id, serverAddr, rpcTimeout)
-		var err error
-		if srv, err = rpcconn.Listen(id, "127.0.0.1:0", "FloorClient", &clientService{server: toServer}); err != nil {
+		toServer := rpcconn.New(id, peers, rpcTimeout)
+		srv, err := rpcconn.Listen(id, "127.0.0.1:0", "FloorClient", &clientService{server: toServer})
+		if err != nil {
 			toServer.Close()
 			return fmt.Errorf("floor: %w", err)
 		}
+		addr = srv.Addr()
 		closeAll = func() error { err := srv.Close(); toServer.Close(); return err }
+	case RoleReplica:
+		db, err := openDB(dir)
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return errors.Join(fmt.Errorf("floor: %w", err), db.Close())
+		}
+		addr = ln.Addr()
+		served := make(chan error, 1)
+		go func() { served <- serveReplica(ln, db) }()
+		closeAll = func() error {
+			// The server has closed its connection by now (it stops
+			// first), which ends serveReplica; closing ln ends it if the
+			// server never connected.
+			err := ln.Close()
+			return errors.Join(<-served, db.Close(), ignoreClosed(err))
+		}
 	default:
-		return fmt.Errorf("floor: role %q: want %s or %s", role, RoleServer, RoleClient)
+		return fmt.Errorf("floor: role %q: want %s, %s or %s", role, RoleServer, RoleClient, RoleReplica)
 	}
-	if _, err := fmt.Fprintln(out, srv.Addr().String()); err != nil {
+	if _, err := fmt.Fprintln(out, addr.String()); err != nil {
 		return errors.Join(fmt.Errorf("floor: %w", err), closeAll())
 	}
 	_, _ = io.Copy(io.Discard, in)
 	return closeAll()
 }
 
-// PartCommand returns the command that runs role (Serve, with durability
-// d) in a process of its own; MeasureProcesses sets its stdin, stdout and
-// stderr.
-type PartCommand func(role, dir, serverAddr, run string, d Durability) *exec.Cmd
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
 
-// MeasureProcesses is MeasureDurability with the chain in three processes,
-// as the cluster runs it: the caller plays the master, and part starts the
-// client and the server. It returns puts/s and the CPU seconds of all
-// three: the children's from their rusage once they exit, the caller's
-// from its own across the call (so the caller must do nothing else
-// meanwhile).
-func MeasureProcesses(n, valueSize int, dir string, d Durability, part PartCommand) (putsPerSec, cpuS float64, err error) {
+// PartCommand returns the command that runs role (Serve, with its peers
+// and durability d) in a process of its own; MeasureProcesses sets its
+// stdin, stdout and stderr.
+type PartCommand func(role, dir, peers, run string, d Durability) *exec.Cmd
+
+// MeasureProcesses is MeasureDurability with the chain in processes of
+// its own, as the cluster runs it: the caller plays the master, and part
+// starts the client, the server and its replicas (each replica in a
+// directory of its own under dir). It returns puts/s and the CPU seconds
+// of all of them: the children's from their rusage once they exit, the
+// caller's from its own across the call (so the caller must do nothing
+// else meanwhile).
+func MeasureProcesses(n, valueSize int, dir string, d Durability, replicas int, part PartCommand) (putsPerSec, cpuS float64, err error) {
 	if n <= 0 {
 		return 0, 0, fmt.Errorf("floor: %d puts: need at least one", n)
+	}
+	if replicas > 0 && d != Log {
+		return 0, 0, fmt.Errorf("floor: replicas need durability %s: a server logs its puts before it sends them", Log)
 	}
 	before, _ := runstats.SelfUsage()
 	run := rpcconn.NewRun()
 	var parts []*child
 	defer func() {
-		for _, c := range parts {
-			u, werr := c.stop()
+		// The client first, then the server, then its replicas: each
+		// stops after what sends to it.
+		for i := len(parts) - 1; i >= 0; i-- {
+			u, werr := parts[i].stop()
 			err = errors.Join(err, werr)
 			cpuS += u.CPUS()
 		}
 		after, _ := runstats.SelfUsage()
 		cpuS += after.Sub(before).CPUS()
 	}()
-	server, err := startChild(part(RoleServer, dir, "", run, d))
+	var addrs []string
+	for i := range replicas {
+		r, err := startChild(part(RoleReplica, filepath.Join(dir, fmt.Sprintf("replica-%d", i+1)), "", run, Log))
+		if err != nil {
+			return 0, 0, err
+		}
+		parts = append(parts, r)
+		addrs = append(addrs, r.addr)
+	}
+	server, err := startChild(part(RoleServer, dir, strings.Join(addrs, ","), run, d))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // partEnv makes the test binary play a hop of the chain (see TestMain):
-// role, dir, server address, run and durability, separated by newlines.
+// role, dir, peers, run and durability, separated by newlines.
 const partEnv = "GOSSIPKV_FLOOR_TEST_PART"
 
 func TestMain(m *testing.M) {
@@ -46,7 +46,7 @@ func testPart(t *testing.T) PartCommand {
 // database and counts the three processes' CPU.
 func TestMeasureProcesses_CommitsEveryPutInTheServerProcess(t *testing.T) {
 	dir := t.TempDir()
-	rate, cpuS, err := MeasureProcesses(50, 100, dir, Commit, testPart(t))
+	rate, cpuS, err := MeasureProcesses(50, 100, dir, Commit, 0, testPart(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestMeasureProcesses_AHopThatFailsSaysWhy(t *testing.T) {
 		}
 		return part(role, dir, serverAddr, run, d)
 	}
-	_, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, broken)
+	_, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, 0, broken)
 	if err == nil || !strings.Contains(err.Error(), `role "relay"`) {
 		t.Fatalf("err %v, want the hop's own error", err)
 	}
@@ -116,11 +116,50 @@ func TestMeasureProcesses_LogDurabilityAppendsToTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	acrossProcesses := t.TempDir()
-	if _, _, err := MeasureProcesses(puts, size, acrossProcesses, Log, testPart(t)); err != nil {
+	if _, _, err := MeasureProcesses(puts, size, acrossProcesses, Log, 0, testPart(t)); err != nil {
 		t.Fatal(err)
 	}
 	want, got := walBytes(inProcess), walBytes(acrossProcesses)
 	if got < want {
 		t.Fatalf("with Log across processes the log holds %d bytes, in one process %d: the server hop did not append the puts to the log", got, want)
+	}
+}
+
+// With replicas, every put the server logged reaches each replica's own
+// database, and the CPU counted grows by theirs.
+func TestMeasureProcesses_ReplicasHoldEveryPut(t *testing.T) {
+	const puts = 50
+	dir := t.TempDir()
+	_, alone, err := MeasureProcesses(puts, 100, t.TempDir(), Log, 0, testPart(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, replicated, err := MeasureProcesses(puts, 100, dir, Log, 2, testPart(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replicated <= alone {
+		t.Errorf("cpu with 2 replicas %.3f s, without %.3f s: want more with them", replicated, alone)
+	}
+	for _, r := range []string{"replica-1", "replica-2"} {
+		db, err := storage.OpenBolt(filepath.Join(dir, r, "floor.db"), storage.BoltOptions{})
+		if err != nil {
+			t.Fatal(err) // also if the replica process still held the file
+		}
+		st, err := db.Load()
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last uint64
+		for _, e := range st.Entries {
+			last = max(last, e.Seq)
+		}
+		if len(st.Entries) != puts || last != warmup+puts {
+			t.Errorf("%s holds %d keys, the newest write %d; want %d keys, the newest %d", r, len(st.Entries), last, puts, warmup+puts)
+		}
+	}
+	if _, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, 1, testPart(t)); err == nil {
+		t.Error("replicas of a server that commits to bbolt: measured, want an error")
 	}
 }
