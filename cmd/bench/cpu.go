@@ -63,8 +63,20 @@ func (r *Result) setCPU(c clusterCPU, puts int, floorCPUS float64, floorPuts int
 // setCPU must have run.
 func (r *Result) setFloorProcs(rate, cpuS float64, puts int) {
 	r.FloorProcsPutsPerS = rate
+	r.FloorProcsCPUMsPerPut, r.FloorProcsCPURatio = r.cpuAgainst(cpuS, puts)
+}
+
+// setFloorReplicated is setFloorProcs for the floor with replicas.
+func (r *Result) setFloorReplicated(rate, cpuS float64, puts int) {
+	r.FloorReplPutsPerS = rate
+	r.FloorReplCPUMsPerPut, r.FloorReplCPURatio = r.cpuAgainst(cpuS, puts)
+}
+
+// cpuAgainst is a floor's CPU per put (cpuS seconds over puts puts; 0
+// without puts) and the cluster's CPU per put over it.
+func (r *Result) cpuAgainst(cpuS float64, puts int) (msPerPut, cpuRatio float64) {
 	if puts > 0 {
-		r.FloorProcsCPUMsPerPut = cpuS * 1000 / float64(puts)
+		msPerPut = cpuS * 1000 / float64(puts)
 	}
-	r.FloorProcsCPURatio = ratio(r.CPUMsPerPut, r.FloorProcsCPUMsPerPut)
+	return msPerPut, ratio(r.CPUMsPerPut, msPerPut)
 }

@@ -121,9 +121,15 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 	if !near(r.FloorProcsCPUMsPerPut, 0.8) || !near(r.FloorProcsCPURatio, 1.25) || !near(r.FloorProcsRatio, 0.75) || !near(r.CPURatio, 2) {
 		t.Errorf("floor across processes: %+v", r)
 	}
+	r.setFloorReplicated(1000, 0.625, 500) // 1.25 ms/put with replicas
+	r.FloorReplRatio = ratio(r.PutsPerS, r.FloorReplPutsPerS)
+	if !near(r.FloorReplCPUMsPerPut, 1.25) || !near(r.FloorReplCPURatio, 0.8) || !near(r.FloorReplRatio, 0.9) {
+		t.Errorf("floor with replicas: %+v", r)
+	}
 	var z Result
 	z.setFloorProcs(1200, 0.8, 0)
-	if z.FloorProcsCPUMsPerPut != 0 || z.FloorProcsCPURatio != 0 {
+	z.setFloorReplicated(1000, 0.6, 0)
+	if z.FloorProcsCPUMsPerPut != 0 || z.FloorProcsCPURatio != 0 || z.FloorReplCPUMsPerPut != 0 || z.FloorReplCPURatio != 0 {
 		t.Errorf("no floor puts: %+v", z)
 	}
 	r.Workload, r.Hosts = "spec", "single"
@@ -134,6 +140,9 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 		"    ratio               0.750",
 		"    cpu ms/put          0.800",
 		"    cpu ratio            1.25",
+		"  floor with replicas:\n    puts/s               1000   1000\n    ratio               0.900",
+		"    cpu ms/put          1.250",
+		"    cpu ratio            0.80",
 	} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, buf.String())
@@ -144,9 +153,9 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 // Of two measurements of the floors, each figure takes its better value:
 // the higher rate, the lower CPU, whichever measurement it came from.
 func TestFloors_BestFigureByFigure(t *testing.T) {
-	before := floors{rate: 2000, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.1}
-	after := floors{rate: 2200, cpuS: 0.7, procsRate: 1300, procsCPUS: 1.0}
-	want := floors{rate: 2200, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.0}
+	before := floors{rate: 2000, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.1, replRate: 1500, replCPUS: 1.3}
+	after := floors{rate: 2200, cpuS: 0.7, procsRate: 1300, procsCPUS: 1.0, replRate: 1600, replCPUS: 1.4}
+	want := floors{rate: 2200, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.0, replRate: 1600, replCPUS: 1.3}
 	if got := before.best(after); got != want {
 		t.Errorf("best %+v, want %+v", got, want)
 	}

@@ -127,15 +127,18 @@ func (e *env) freshFloorDir() (string, error) {
 	return dir, os.RemoveAll(dir)
 }
 
-// floors are the two floors of a run: in one process, and across three.
-// Each is puts/s and the CPU seconds its puts took.
+// floors are the floors of a run: in one process, across three, and
+// across three with a log append and a replica process for each other
+// server (none with one server). Each is puts/s and the CPU seconds its
+// puts took.
 type floors struct {
 	rate, cpuS           float64
 	procsRate, procsCPUS float64
+	replRate, replCPUS   float64
 }
 
-// measureFloors measures both floors, one after the other.
-func (e *env) measureFloors(puts, valueSize int) (floors, error) {
+// measureFloors measures the floors, one after the other.
+func (e *env) measureFloors(puts, valueSize, replicas int) (floors, error) {
 	var f floors
 	var err error
 	if f.rate, f.cpuS, err = e.measureFloor(puts, valueSize); err != nil {
@@ -143,6 +146,11 @@ func (e *env) measureFloors(puts, valueSize int) (floors, error) {
 	}
 	if f.procsRate, f.procsCPUS, err = e.measureFloorProcs(puts, valueSize); err != nil {
 		return f, fmt.Errorf("floor in processes: %w", err)
+	}
+	if replicas > 0 {
+		if f.replRate, f.replCPUS, err = e.measureFloorReplicated(puts, valueSize, floor.Log, replicas); err != nil {
+			return f, fmt.Errorf("floor with replicas: %w", err)
+		}
 	}
 	return f, nil
 }
@@ -152,7 +160,8 @@ func (e *env) measureFloors(puts, valueSize int) (floors, error) {
 // can cost, and on a shared machine a burst of someone else's work only
 // ever slows it down.
 func (f floors) best(g floors) floors {
-	return floors{max(f.rate, g.rate), min(f.cpuS, g.cpuS), max(f.procsRate, g.procsRate), min(f.procsCPUS, g.procsCPUS)}
+	return floors{max(f.rate, g.rate), min(f.cpuS, g.cpuS), max(f.procsRate, g.procsRate), min(f.procsCPUS, g.procsCPUS),
+		max(f.replRate, g.replRate), min(f.replCPUS, g.replCPUS)}
 }
 
 // writeConfig saves cfg for the master and the processes it starts.
@@ -327,7 +336,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 
 	// The floors are measured before and after the cluster runs (never
 	// during: they would compete), and the better of the two counts.
-	fl, err := e.measureFloors(j.floorPuts, j.floorSize)
+	fl, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers-1)
 	if err != nil {
 		return Result{}, err
 	}
@@ -346,7 +355,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	after, err := e.measureFloors(j.floorPuts, j.floorSize)
+	after, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers-1)
 	if err != nil {
 		return Result{}, err
 	}
@@ -368,6 +377,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	}
 	r.setCPU(clusterUsage(usage, s.CPU, extra), puts, fl.cpuS, j.floorPuts)
 	r.setFloorProcs(fl.procsRate, fl.procsCPUS, j.floorPuts)
+	r.setFloorReplicated(fl.replRate, fl.replCPUS, j.floorPuts)
 	for id, kb := range st.peaks {
 		if r.PeakRSSKB[id] <= 0 {
 			r.PeakRSSKB[id] = kb
@@ -380,6 +390,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	r.FloorPutsPerS = fl.rate
 	r.Ratio = ratio(r.PutsPerS, fl.rate)
 	r.FloorProcsRatio = ratio(r.PutsPerS, fl.procsRate)
+	r.FloorReplRatio = ratio(r.PutsPerS, fl.replRate)
 	return r, nil
 }
 
