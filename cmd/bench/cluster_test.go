@@ -39,7 +39,7 @@ func TestRun_TinyCluster_CPUFigures(t *testing.T) {
 		{"fsyncs/put", r.FsyncsPerPut}, {"ctx switches/put", r.CtxswPerPut},
 		{"floor in processes: puts/s", r.FloorProcsPutsPerS}, {"its ratio", r.FloorProcsRatio},
 		{"its cpu ms/put", r.FloorProcsCPUMsPerPut}, {"its cpu ratio", r.FloorProcsCPURatio},
-		{"floor with a replica: puts/s", r.FloorReplPutsPerS}, {"its ratio", r.FloorReplRatio},
+		{"floor with peers: puts/s", r.FloorReplPutsPerS}, {"its ratio", r.FloorReplRatio},
 		{"its cpu ms/put", r.FloorReplCPUMsPerPut}, {"its cpu ratio", r.FloorReplCPURatio},
 	} {
 		if !(f.v > 0) {

@@ -66,7 +66,7 @@ func (r *Result) setFloorProcs(rate, cpuS float64, puts int) {
 	r.FloorProcsCPUMsPerPut, r.FloorProcsCPURatio = r.cpuAgainst(cpuS, puts)
 }
 
-// setFloorReplicated is setFloorProcs for the floor with replicas.
+// setFloorReplicated is setFloorProcs for the floor with peers.
 func (r *Result) setFloorReplicated(rate, cpuS float64, puts int) {
 	r.FloorReplPutsPerS = rate
 	r.FloorReplCPUMsPerPut, r.FloorReplCPURatio = r.cpuAgainst(cpuS, puts)

@@ -121,10 +121,10 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 	if !near(r.FloorProcsCPUMsPerPut, 0.8) || !near(r.FloorProcsCPURatio, 1.25) || !near(r.FloorProcsRatio, 0.75) || !near(r.CPURatio, 2) {
 		t.Errorf("floor across processes: %+v", r)
 	}
-	r.setFloorReplicated(1000, 0.625, 500) // 1.25 ms/put with replicas
+	r.setFloorReplicated(1000, 0.625, 500) // 1.25 ms/put with peers
 	r.FloorReplRatio = ratio(r.PutsPerS, r.FloorReplPutsPerS)
 	if !near(r.FloorReplCPUMsPerPut, 1.25) || !near(r.FloorReplCPURatio, 0.8) || !near(r.FloorReplRatio, 0.9) {
-		t.Errorf("floor with replicas: %+v", r)
+		t.Errorf("floor with peers: %+v", r)
 	}
 	var z Result
 	z.setFloorProcs(1200, 0.8, 0)
@@ -140,7 +140,7 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 		"    ratio               0.750",
 		"    cpu ms/put          0.800",
 		"    cpu ratio            1.25",
-		"  floor with replicas:\n    puts/s               1000   1000\n    ratio               0.900",
+		"  floor with peers:\n    puts/s               1000   1000\n    ratio               0.900",
 		"    cpu ms/put          1.250",
 		"    cpu ratio            0.80",
 	} {

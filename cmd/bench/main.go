@@ -329,10 +329,9 @@ func partitionJob(o options) job {
 // runFloor prints only the floor, for each run and the median; and, in
 // turn with it, the same chain with a log append per put instead of a bbolt
 // commit (what a server does for its own puts), both across three
-// processes, and the one with a log append with a replica process for each
-// of the other servers (-servers less one), for comparison.
+// processes, and the floor with -servers peers that each hold every put
+// and -clients clients, for comparison.
 func runFloor(e *env, o options) error {
-	replicas := o.servers - 1
 	floors := []struct {
 		name    string // in the run's log line
 		title   string // of the median's line
@@ -344,10 +343,8 @@ func runFloor(e *env, o options) error {
 		{"in 3 processes", "floor with the client and the server in processes of their own, as the cluster runs them", e.measureFloorProcs},
 		{"in 3 processes with a log append", "the same with a log append per put",
 			func(n, size int) (float64, float64, error) { return e.measureFloorProcsWith(n, size, floor.Log) }},
-		{fmt.Sprintf("and %d replicas", replicas), fmt.Sprintf("the same with %d replica processes, each logging and checkpointing every put", replicas),
-			func(n, size int) (float64, float64, error) {
-				return e.measureFloorReplicated(n, size, floor.Log, replicas)
-			}},
+		{fmt.Sprintf("with %d peers", o.servers), fmt.Sprintf("with %d peers that each log and checkpoint every put, and %d clients taking turns", o.servers, o.clients),
+			func(n, size int) (float64, float64, error) { return e.measureFloorPeers(n, size, o.servers, o.clients) }},
 	}
 	rates, cpus := make([][]float64, len(floors)), make([][]float64, len(floors))
 	for i := range o.runs {
@@ -378,7 +375,7 @@ func runFloor(e *env, o options) error {
 const floorPartMode = "floor-part"
 
 // floorPart runs a hop of the floor (floor.Serve): args are its role, data
-// directory, peers (the client hop's server, the server's replicas), the
+// directory, peers (the client hop's server, a peer's index), the
 // run id and the durability (commit or log). It serves until its stdin
 // closes.
 func floorPart(args []string) int {
@@ -391,7 +388,7 @@ func floorPart(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench %s: %v\n", floorPartMode, err)
 		return 2
 	}
-	if args[0] == floor.RoleServer || args[0] == floor.RoleReplica {
+	if args[0] == floor.RoleServer || args[0] == floor.RolePeer {
 		server.UseGCPercent() // as the real server's, like for like
 	}
 	if err := floor.Serve(args[0], args[1], args[2], args[3], d, os.Stdin, os.Stdout); err != nil {

@@ -79,10 +79,10 @@ type Result struct {
 	FloorProcsRatio       float64 `json:"floor_procs_ratio,omitempty"`
 	FloorProcsCPUMsPerPut float64 `json:"floor_procs_cpu_ms_per_put,omitempty"`
 	FloorProcsCPURatio    float64 `json:"floor_procs_cpu_ratio,omitempty"`
-	// FloorRepl* are the same chain across processes with a log append
-	// per put and a replica process for each of the other servers, each
-	// logging and checkpointing every put (floor.RoleReplica): the least
-	// the cluster's replication costs, without its protocol.
+	// FloorRepl* are the floor with as many peers and clients as the
+	// cluster has servers and clients, each peer logging and
+	// checkpointing every put (floor.MeasurePeers): the least the
+	// cluster's replication costs, without its protocol.
 	FloorReplPutsPerS    float64 `json:"floor_repl_puts_per_s,omitempty"`
 	FloorReplRatio       float64 `json:"floor_repl_ratio,omitempty"`
 	FloorReplCPUMsPerPut float64 `json:"floor_repl_cpu_ms_per_put,omitempty"`
@@ -249,7 +249,7 @@ var reportRows = []row{
 	{"  ratio", func(r Result) float64 { return r.FloorProcsRatio }, "%.3f"},
 	{"  cpu ms/put", func(r Result) float64 { return r.FloorProcsCPUMsPerPut }, "%.3f"},
 	{"  cpu ratio", func(r Result) float64 { return r.FloorProcsCPURatio }, "%.2f"},
-	{"floor with replicas:", nil, ""},
+	{"floor with peers:", nil, ""},
 	{"  puts/s", func(r Result) float64 { return r.FloorReplPutsPerS }, "%.0f"},
 	{"  ratio", func(r Result) float64 { return r.FloorReplRatio }, "%.3f"},
 	{"  cpu ms/put", func(r Result) float64 { return r.FloorReplCPUMsPerPut }, "%.3f"},
@@ -357,7 +357,7 @@ func WriteConcurrentTable(w io.Writer, points []Result) {
 	fmt.Fprintln(w, "  (cpu ms per put: the cluster, then the master's role (bench issues the puts), the servers with their watchdogs,")
 	fmt.Fprintln(w, "   the clients; fsyncs per put; the floor's puts/s and cpu ms per put; cpu x: cluster cpu / floor cpu;")
 	fmt.Fprintln(w, "   cpu x3: cluster cpu / the cpu of the floor across three processes;")
-	fmt.Fprintln(w, "   cpu xR: cluster cpu / the cpu of the floor with a replica process for each other server)")
+	fmt.Fprintln(w, "   cpu xR: cluster cpu / the cpu of the floor with as many peers, each holding every put)")
 }
 
 // Saved is what -json writes.

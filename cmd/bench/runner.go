@@ -99,12 +99,22 @@ func (e *env) measureFloorProcs(puts, valueSize int) (float64, float64, error) {
 // measureFloorProcsWith is measureFloorProcs with the server hop's
 // durability d.
 func (e *env) measureFloorProcsWith(puts, valueSize int, d floor.Durability) (float64, float64, error) {
-	return e.measureFloorReplicated(puts, valueSize, d, 0)
+	return e.measureFloorAcross(func(dir string, part floor.PartCommand) (float64, float64, error) {
+		return floor.MeasureProcesses(puts, valueSize, dir, d, part)
+	})
 }
 
-// measureFloorReplicated is measureFloorProcsWith with the server sending
-// a copy of every put to replicas processes (floor.RoleReplica).
-func (e *env) measureFloorReplicated(puts, valueSize int, d floor.Durability, replicas int) (float64, float64, error) {
+// measureFloorPeers is the floor with servers peers that each hold every
+// put (floor.RolePeer) and clients clients, taking the puts in turn.
+func (e *env) measureFloorPeers(puts, valueSize, servers, clients int) (float64, float64, error) {
+	return e.measureFloorAcross(func(dir string, part floor.PartCommand) (float64, float64, error) {
+		return floor.MeasurePeers(puts, valueSize, dir, servers, clients, part)
+	})
+}
+
+// measureFloorAcross runs a floor across processes in a fresh directory,
+// bench re-running itself as each of its processes.
+func (e *env) measureFloorAcross(measure func(dir string, part floor.PartCommand) (float64, float64, error)) (float64, float64, error) {
 	dir, err := e.freshFloorDir()
 	if err != nil {
 		return 0, 0, err
@@ -117,7 +127,7 @@ func (e *env) measureFloorReplicated(puts, valueSize int, d floor.Durability, re
 	part := func(role, dir, peers, run string, d floor.Durability) *exec.Cmd {
 		return exec.Command(exe, floorPartMode, role, dir, peers, run, d.String())
 	}
-	return floor.MeasureProcesses(puts, valueSize, dir, d, replicas, part)
+	return measure(dir, part)
 }
 
 // freshFloorDir returns the floor's directory in the data directory,
@@ -128,9 +138,8 @@ func (e *env) freshFloorDir() (string, error) {
 }
 
 // floors are the floors of a run: in one process, across three, and
-// across three with a log append and a replica process for each other
-// server (none with one server). Each is puts/s and the CPU seconds its
-// puts took.
+// with as many peers and clients as the cluster has servers and clients
+// (floor.MeasurePeers). Each is puts/s and the CPU seconds its puts took.
 type floors struct {
 	rate, cpuS           float64
 	procsRate, procsCPUS float64
@@ -138,7 +147,7 @@ type floors struct {
 }
 
 // measureFloors measures the floors, one after the other.
-func (e *env) measureFloors(puts, valueSize, replicas int) (floors, error) {
+func (e *env) measureFloors(puts, valueSize, servers, clients int) (floors, error) {
 	var f floors
 	var err error
 	if f.rate, f.cpuS, err = e.measureFloor(puts, valueSize); err != nil {
@@ -147,10 +156,8 @@ func (e *env) measureFloors(puts, valueSize, replicas int) (floors, error) {
 	if f.procsRate, f.procsCPUS, err = e.measureFloorProcs(puts, valueSize); err != nil {
 		return f, fmt.Errorf("floor in processes: %w", err)
 	}
-	if replicas > 0 {
-		if f.replRate, f.replCPUS, err = e.measureFloorReplicated(puts, valueSize, floor.Log, replicas); err != nil {
-			return f, fmt.Errorf("floor with replicas: %w", err)
-		}
+	if f.replRate, f.replCPUS, err = e.measureFloorPeers(puts, valueSize, servers, clients); err != nil {
+		return f, fmt.Errorf("floor with peers: %w", err)
 	}
 	return f, nil
 }
@@ -336,7 +343,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 
 	// The floors are measured before and after the cluster runs (never
 	// during: they would compete), and the better of the two counts.
-	fl, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers-1)
+	fl, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers, j.tmpl.Clients)
 	if err != nil {
 		return Result{}, err
 	}
@@ -355,7 +362,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	after, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers-1)
+	after, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers, j.tmpl.Clients)
 	if err != nil {
 		return Result{}, err
 	}

@@ -6,10 +6,11 @@
 //
 // Variants measure the same chain with a log append per put instead of the
 // bbolt commit (what a server does for its own puts), with its client and
-// server in processes of their own (MeasureProcesses), and with replica
-// processes that each log and checkpoint a copy of every put, sent in the
-// servers' batches (RoleReplica): the least the cluster's replication
-// costs, without its protocol.
+// server in processes of their own (MeasureProcesses), and with several
+// servers that each hold a copy of every put, sent in the servers'
+// batches, and clients that take the puts in turn (MeasurePeers,
+// RolePeer): the least the cluster's replication costs, without its
+// protocol.
 //
 // The real benchmark (cmd/bench) measures this floor in the same run as the
 // cluster, so that the ratio "cluster puts/s / floor puts/s" compares like

@@ -93,13 +93,13 @@ func (c *chain) measure(n, valueSize int) (float64, error) {
 		value[i] = 'a' + byte(i%26)
 	}
 	for i := range warmup {
-		if err := c.put(Key(i), value); err != nil {
+		if err := c.put(i, value); err != nil {
 			return 0, err
 		}
 	}
 	t0 := time.Now()
 	for i := range n {
-		if err := c.put(Key(i), value); err != nil {
+		if err := c.put(i, value); err != nil {
 			return 0, err
 		}
 	}
@@ -114,12 +114,15 @@ func Key(i int) []byte {
 }
 
 // chain is the three hops in one process, the caller playing the master;
-// or, with only toClient set, the master's end of a chain whose client and
-// server run in processes of their own (MeasureProcesses).
+// or, with only toClients set, the master's end of chains whose clients
+// and servers run in processes of their own (MeasureProcesses,
+// MeasurePeers).
 type chain struct {
-	db                 *storage.Bolt
-	server, client     *rpcconn.Server
-	toClient, toServer *rpcconn.Conn
+	db             *storage.Bolt
+	server, client *rpcconn.Server
+	toServer       *rpcconn.Conn
+	// toClients take the puts in turn.
+	toClients []*rpcconn.Conn
 }
 
 func start(dir string, d Durability) (_ *chain, err error) {
@@ -138,7 +141,7 @@ func start(dir string, d Durability) (_ *chain, err error) {
 	// them by accident.
 	id := rpcconn.Identity{Cluster: "floor", Run: rpcconn.NewRun()}
 	as := func(role string, n uint32) rpcconn.Identity { id.Role, id.ID = role, n; return id }
-	c.server, err = rpcconn.Listen(as(rpcconn.RoleServer, 0), "127.0.0.1:0", "FloorServer", &serverService{db: db, durability: d})
+	c.server, err = rpcconn.Listen(as(rpcconn.RoleServer, 0), "127.0.0.1:0", "FloorServer", newServerService(db, d, 1))
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
@@ -147,15 +150,17 @@ func start(dir string, d Durability) (_ *chain, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	c.toClient = rpcconn.New(as(rpcconn.RoleMaster, 0), c.client.Addr().String(), rpcTimeout)
+	c.toClients = []*rpcconn.Conn{rpcconn.New(as(rpcconn.RoleMaster, 0), c.client.Addr().String(), rpcTimeout)}
 	return c, nil
 }
 
-// put is the master's side of one put: the same argument and reply types
-// as the real Client.Put.
-func (c *chain) put(key, value []byte) error {
+// put is the master's side of the i-th put, under Key(i), through client
+// i mod the clients: the same argument and reply types as the real
+// Client.Put.
+func (c *chain) put(i int, value []byte) error {
 	var reply api.ClientReply
-	if err := c.toClient.Call("FloorClient.Put", api.ClientPutArgs{Key: key, Value: value}, &reply); err != nil {
+	to := c.toClients[i%len(c.toClients)]
+	if err := to.Call("FloorClient.Put", api.ClientPutArgs{Key: Key(i), Value: value}, &reply); err != nil {
 		return fmt.Errorf("floor: put: %w", err)
 	}
 	if reply.Status != api.OK {
@@ -166,7 +171,7 @@ func (c *chain) put(key, value []byte) error {
 
 func (c *chain) close() error {
 	var errs []error
-	for _, conn := range []*rpcconn.Conn{c.toClient, c.toServer} {
+	for _, conn := range append([]*rpcconn.Conn{c.toServer}, c.toClients...) {
 		if conn != nil {
 			conn.Close()
 		}
@@ -176,7 +181,9 @@ func (c *chain) close() error {
 			errs = append(errs, s.Close())
 		}
 	}
-	errs = append(errs, c.db.Close())
+	if c.db != nil {
+		errs = append(errs, c.db.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -201,34 +208,36 @@ func (s *clientService) Put(args api.ClientPutArgs, reply *api.ClientReply) erro
 type serverService struct {
 	db         *storage.Bolt
 	durability Durability
+	origin     uint32 // of the versions it gives its puts
+	// checkpoints counts the log appends (with Log), a peer's of the
+	// writes it receives too.
+	checkpoints *checkpoints
 
-	// replicas get a copy of every put once it is logged (RoleReplica).
-	replicas []*forwarder
-
-	// mu guards seq and meta: net/rpc runs calls concurrently.
+	// mu guards seq, meta and replicas: net/rpc runs calls concurrently.
 	mu   sync.Mutex
 	seq  uint64
 	meta model.Meta
+	// replicas get a copy of every put once it is logged (RolePeer).
+	replicas []*forwarder
+}
+
+func newServerService(db *storage.Bolt, d Durability, origin uint32) *serverService {
+	return &serverService{db: db, durability: d, origin: origin, checkpoints: &checkpoints{db: db}}
 }
 
 func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	v := model.Version{Wall: time.Now().UnixNano(), Origin: 1}
-	s.meta.Seen.Prefix = s.meta.Seen.Prefix.With(1, s.seq)
+	v := model.Version{Wall: time.Now().UnixNano(), Origin: s.origin}
+	s.meta.Seen.Prefix = s.meta.Seen.Prefix.With(uint64(s.origin), s.seq)
 	s.meta.Clock = v
-	e := model.Entry{Key: args.Key, Value: args.Value, Version: v, Seq: s.seq}
+	e := model.Entry{Key: args.Key, Value: args.Value, Version: v, Seq: s.seq, Src: uint64(s.origin)}
 	var err error
-	switch {
-	case s.durability == Commit:
+	if s.durability == Commit {
 		err = s.db.Commit([]model.Entry{e}, s.meta)
-	case s.seq%checkpointPuts == 0:
-		if err = s.db.Log([]model.Entry{e}, model.Meta{}); err == nil {
-			err = s.db.Checkpoint()
-		}
-	default:
-		err = s.db.Log([]model.Entry{e}, model.Meta{})
+	} else if err = s.db.Log([]model.Entry{e}, model.Meta{}); err == nil {
+		err = s.checkpoints.logged(1)
 	}
 	for _, r := range s.replicas {
 		if err == nil {
@@ -241,6 +250,24 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	}
 	reply.Status, reply.Version = api.OK, v
 	return nil
+}
+
+// checkpoints makes a checkpoint of db every checkpointPuts puts logged.
+type checkpoints struct {
+	db *storage.Bolt
+	mu sync.Mutex
+	n  int
+}
+
+// logged counts n more puts logged, and checkpoints when it is time.
+func (c *checkpoints) logged(n int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n += n; c.n < checkpointPuts {
+		return nil
+	}
+	c.n = 0
+	return c.db.Checkpoint()
 }
 
 // openDB opens the floor's database in dir.

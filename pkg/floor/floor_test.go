@@ -84,14 +84,14 @@ func BenchmarkFloor(b *testing.B) {
 			b.Cleanup(func() { c.close() })
 			value := bytes.Repeat([]byte{'v'}, size)
 			for i := range warmup {
-				if err := c.put(Key(i), value); err != nil {
+				if err := c.put(i, value); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.SetBytes(int64(size))
 			i := 0
 			for b.Loop() {
-				if err := c.put(Key(i), value); err != nil {
+				if err := c.put(i, value); err != nil {
 					b.Fatal(err)
 				}
 				i++

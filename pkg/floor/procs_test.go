@@ -1,6 +1,7 @@
 package floor
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func testPart(t *testing.T) PartCommand {
 // database and counts the three processes' CPU.
 func TestMeasureProcesses_CommitsEveryPutInTheServerProcess(t *testing.T) {
 	dir := t.TempDir()
-	rate, cpuS, err := MeasureProcesses(50, 100, dir, Commit, 0, testPart(t))
+	rate, cpuS, err := MeasureProcesses(50, 100, dir, Commit, testPart(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestMeasureProcesses_AHopThatFailsSaysWhy(t *testing.T) {
 		}
 		return part(role, dir, serverAddr, run, d)
 	}
-	_, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, 0, broken)
+	_, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, broken)
 	if err == nil || !strings.Contains(err.Error(), `role "relay"`) {
 		t.Fatalf("err %v, want the hop's own error", err)
 	}
@@ -116,7 +117,7 @@ func TestMeasureProcesses_LogDurabilityAppendsToTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	acrossProcesses := t.TempDir()
-	if _, _, err := MeasureProcesses(puts, size, acrossProcesses, Log, 0, testPart(t)); err != nil {
+	if _, _, err := MeasureProcesses(puts, size, acrossProcesses, Log, testPart(t)); err != nil {
 		t.Fatal(err)
 	}
 	want, got := walBytes(inProcess), walBytes(acrossProcesses)
@@ -125,41 +126,50 @@ func TestMeasureProcesses_LogDurabilityAppendsToTheLog(t *testing.T) {
 	}
 }
 
-// With replicas, every put the server logged reaches each replica's own
-// database, and the CPU counted grows by theirs.
-func TestMeasureProcesses_ReplicasHoldEveryPut(t *testing.T) {
-	const puts = 50
-	dir := t.TempDir()
-	_, alone, err := MeasureProcesses(puts, 100, t.TempDir(), Log, 0, testPart(t))
+// With peers, every put reaches every peer's own database: each holds the
+// newest write of every key, the one its client's peer took; and the CPU
+// counted grows by theirs.
+func TestMeasurePeers_EveryPeerHoldsEveryPut(t *testing.T) {
+	const puts, peers = 50, 3
+	_, alone, err := MeasureProcesses(puts, 100, t.TempDir(), Log, testPart(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, replicated, err := MeasureProcesses(puts, 100, dir, Log, 2, testPart(t))
+	dir := t.TempDir()
+	_, replicated, err := MeasurePeers(puts, 100, dir, peers, peers, testPart(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if replicated <= alone {
-		t.Errorf("cpu with 2 replicas %.3f s, without %.3f s: want more with them", replicated, alone)
+		t.Errorf("cpu with %d peers %.3f s, with one server %.3f s: want more with them", peers, replicated, alone)
 	}
-	for _, r := range []string{"replica-1", "replica-2"} {
-		db, err := storage.OpenBolt(filepath.Join(dir, r, "floor.db"), storage.BoltOptions{})
+	for p := range peers {
+		db, err := storage.OpenBolt(filepath.Join(dir, fmt.Sprintf("peer-%d", p), "floor.db"), storage.BoltOptions{})
 		if err != nil {
-			t.Fatal(err) // also if the replica process still held the file
+			t.Fatal(err) // also if the peer process still held the file
 		}
 		st, err := db.Load()
 		db.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var last uint64
-		for _, e := range st.Entries {
-			last = max(last, e.Seq)
+		if len(st.Entries) != puts {
+			t.Errorf("peer %d holds %d keys, want %d", p, len(st.Entries), puts)
 		}
-		if len(st.Entries) != puts || last != warmup+puts {
-			t.Errorf("%s holds %d keys, the newest write %d; want %d keys, the newest %d", r, len(st.Entries), last, puts, warmup+puts)
+		for _, e := range st.Entries {
+			i := int(e.Key[0]-'a')*100 + int(e.Key[1]-'a')*10 + int(e.Key[2]-'a')
+			if want := uint32(i%peers) + 1; e.Version.Origin != want {
+				t.Errorf("peer %d: key %s from peer %d, want the newest write, from peer %d", p, e.Key, e.Version.Origin-1, want-1)
+			}
 		}
 	}
-	if _, _, err := MeasureProcesses(5, 10, t.TempDir(), Commit, 1, testPart(t)); err == nil {
-		t.Error("replicas of a server that commits to bbolt: measured, want an error")
+}
+
+func TestMeasurePeers_RefusesNoPeersAndServeABadIndex(t *testing.T) {
+	if _, _, err := MeasurePeers(5, 10, t.TempDir(), 0, 1, testPart(t)); err == nil {
+		t.Error("no peers: measured")
+	}
+	if err := Serve(RolePeer, t.TempDir(), "x", "r", Log, strings.NewReader(""), os.Stdout); err == nil {
+		t.Error("a peer with index x served")
 	}
 }
