@@ -163,3 +163,20 @@ func TestFloors_BestFigureByFigure(t *testing.T) {
 		t.Errorf("best the other way round %+v, want %+v", got, want)
 	}
 }
+
+// The floor with peers takes its puts through a client on each server the
+// job's clients use: one when they all use server 0.
+func TestJob_FloorClients(t *testing.T) {
+	for _, c := range []struct {
+		servers, clients int
+		placement        string
+		want             int
+	}{
+		{5, 5, "", 5}, {5, 1, "", 1}, {5, 64, Spread, 5}, {5, 8, OneServer, 1}, {3, 2, Spread, 2},
+	} {
+		j := job{tmpl: Result{Servers: c.servers, Clients: c.clients, Placement: c.placement}}
+		if got := j.floorClients(); got != c.want {
+			t.Errorf("%d servers, %d clients, placement %q: %d clients, want %d", c.servers, c.clients, c.placement, got, c.want)
+		}
+	}
+}

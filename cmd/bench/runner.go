@@ -323,6 +323,17 @@ type job struct {
 	cluster func(ctx context.Context, e *env) (cfgPath string, stop stopFunc, err error)
 }
 
+// floorClients is how many clients the floor with peers takes its puts
+// through: one where the job's clients all use server 0, else one on each
+// server the job's clients use (the floor's puts go one at a time, so more
+// clients on a server would only add processes that wait).
+func (j job) floorClients() int {
+	if j.tmpl.Placement == OneServer {
+		return 1
+	}
+	return max(1, min(j.tmpl.Clients, j.tmpl.Servers))
+}
+
 // run writes the script, then measures the floor, runs the master, and
 // measures the floor again.
 func (e *env) run(ctx context.Context, j job) (Result, error) {
@@ -343,7 +354,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 
 	// The floors are measured before and after the cluster runs (never
 	// during: they would compete), and the better of the two counts.
-	fl, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers, j.tmpl.Clients)
+	fl, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers, j.floorClients())
 	if err != nil {
 		return Result{}, err
 	}
@@ -362,7 +373,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	after, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers, j.tmpl.Clients)
+	after, err := e.measureFloors(j.floorPuts, j.floorSize, j.tmpl.Servers, j.floorClients())
 	if err != nil {
 		return Result{}, err
 	}
