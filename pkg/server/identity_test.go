@@ -5,10 +5,13 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"log/slog"
+	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"gossipkv/pkg/frame"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
 	"gossipkv/pkg/transport/memnet"
@@ -111,5 +114,40 @@ func TestStreams_FrameOfAnotherLabel_FailsAuthentication(t *testing.T) {
 	}
 	if got, err := theirs.open(frame); err != nil || !bytes.Equal(got, []byte("a batch")) {
 		t.Fatalf("own frame: %q, %v", got, err)
+	}
+}
+
+// A data stream delivers each frame whole, and is dropped at a length
+// prefix above maxFrame: garbage, whose announced size is never allocated.
+func TestStreams_Serve_DeliversFramesAndDropsAnOversizedOne(t *testing.T) {
+	label := gossipLabel("lab", "a")
+	var log bytes.Buffer
+	st := newStreams(nil, label, time.Second, slog.New(slog.NewTextHandler(&log, nil)))
+	got := make(chan []byte, 4)
+	st.deliver = func(b []byte) { got <- b }
+	ours, theirs := net.Pipe()
+	t.Cleanup(func() { ours.Close(); theirs.Close() })
+	served := make(chan struct{})
+	go func() { st.serve(ours); close(served) }()
+	go func() {
+		theirs.Write(append([]byte{byte(len(label))}, label...))
+		frame.Write(theirs, []byte("a batch"))
+		theirs.Write([]byte{0xff, 0xff, 0xff, 0xff}) // 4 GiB announced
+	}()
+	select {
+	case b := <-got:
+		if string(b) != "a batch" {
+			t.Fatalf("delivered %q, want the batch", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the frame was not delivered")
+	}
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream was not dropped at an oversized frame")
+	}
+	if !strings.Contains(log.String(), "frame too large") {
+		t.Errorf("log %q: want the drop said", log.String())
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"gossipkv/pkg/frame"
 	"gossipkv/pkg/transport"
 )
 
@@ -103,11 +103,8 @@ func (st *streams) send(to uint32, buf []byte) error {
 			return err
 		}
 	}
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(buf)))
 	conn.SetWriteDeadline(time.Now().Add(st.timeout))
-	bufs := net.Buffers{hdr[:], buf}
-	if _, err := bufs.WriteTo(conn); err != nil {
+	if err := frame.Write(conn, buf); err != nil {
 		st.drop(to, conn)
 		return err
 	}
@@ -218,18 +215,15 @@ func (st *streams) serve(conn net.Conn) {
 	if !st.checkLabel(conn, r) {
 		return
 	}
-	var hdr [4]byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		buf, err := frame.Read(r, maxFrame)
+		switch {
+		case err == io.EOF:
 			return
-		}
-		n := binary.BigEndian.Uint32(hdr[:])
-		if n > maxFrame {
-			st.log.Warn("dropped data stream: frame too large", "bytes", n, "from", conn.RemoteAddr())
+		case errors.Is(err, frame.ErrTooLarge):
+			st.log.Warn("dropped data stream: frame too large", "err", err.Error(), "from", conn.RemoteAddr())
 			return
-		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
+		case err != nil:
 			st.log.Debug("data stream broke mid-frame", "err", fmt.Sprint(err))
 			return
 		}
