@@ -332,6 +332,7 @@ func partitionJob(o options) job {
 // processes, and the floor with -servers peers that each hold every put
 // and -clients clients, for comparison.
 func runFloor(e *env, o options) error {
+	peerClients := specJob(o, o.servers, o.clients, o.size).floorClients()
 	floors := []struct {
 		name    string // in the run's log line
 		title   string // of the median's line
@@ -343,8 +344,10 @@ func runFloor(e *env, o options) error {
 		{"in 3 processes", "floor with the client and the server in processes of their own, as the cluster runs them", e.measureFloorProcs},
 		{"in 3 processes with a log append", "the same with a log append per put",
 			func(n, size int) (float64, float64, error) { return e.measureFloorProcsWith(n, size, floor.Log) }},
-		{fmt.Sprintf("with %d peers", o.servers), fmt.Sprintf("with %d peers that each log and checkpoint every put, and %d clients taking turns", o.servers, o.clients),
-			func(n, size int) (float64, float64, error) { return e.measureFloorPeers(n, size, o.servers, o.clients) }},
+		{fmt.Sprintf("with %d peers", o.servers), fmt.Sprintf("with %d peers that each log and checkpoint every put, and %d clients taking turns", o.servers, peerClients),
+			func(n, size int) (float64, float64, error) {
+				return e.measureFloorPeers(n, size, o.servers, peerClients)
+			}},
 	}
 	rates, cpus := make([][]float64, len(floors)), make([][]float64, len(floors))
 	for i := range o.runs {

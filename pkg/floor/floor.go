@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/api"
+	"gossipkv/pkg/config"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/rpcconn"
 	"gossipkv/pkg/storage"
@@ -42,9 +43,9 @@ const (
 	// Commit is one bbolt transaction (two fdatasyncs) per put: the floor
 	// the issue defines.
 	Commit Durability = iota
-	// Log is one append to the write-ahead log (one fdatasync) per put and
-	// a checkpoint into bbolt every checkpointPuts puts: what a server does
-	// for its own puts, for comparison.
+	// Log is one append to the write-ahead log (one fdatasync) per put,
+	// folded into bbolt by checkpoints as a server makes them (see
+	// checkpoints): what a server does for its own puts, for comparison.
 	Log
 )
 
@@ -68,10 +69,6 @@ func ParseDurability(s string) (Durability, error) {
 	}
 	return 0, fmt.Errorf("floor: durability %q: want commit or log", s)
 }
-
-// checkpointPuts is about a server's 1 MiB of log between checkpoints at
-// 1 KB values.
-const checkpointPuts = 1000
 
 // MeasureDurability is MeasureValue with the server's durability d.
 func MeasureDurability(n, valueSize int, dir string, d Durability) (putsPerSec float64, err error) {
@@ -119,6 +116,7 @@ func Key(i int) []byte {
 // MeasurePeers).
 type chain struct {
 	db             *storage.Bolt
+	svc            *serverService
 	server, client *rpcconn.Server
 	toServer       *rpcconn.Conn
 	// toClients take the puts in turn.
@@ -141,7 +139,8 @@ func start(dir string, d Durability) (_ *chain, err error) {
 	// them by accident.
 	id := rpcconn.Identity{Cluster: "floor", Run: rpcconn.NewRun()}
 	as := func(role string, n uint32) rpcconn.Identity { id.Role, id.ID = role, n; return id }
-	c.server, err = rpcconn.Listen(as(rpcconn.RoleServer, 0), "127.0.0.1:0", "FloorServer", newServerService(db, d, 1))
+	c.svc = newServerService(db, d, 1)
+	c.server, err = rpcconn.Listen(as(rpcconn.RoleServer, 0), "127.0.0.1:0", "FloorServer", c.svc)
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
@@ -181,6 +180,9 @@ func (c *chain) close() error {
 			errs = append(errs, s.Close())
 		}
 	}
+	if c.svc != nil {
+		errs = append(errs, c.svc.stop())
+	}
 	if c.db != nil {
 		errs = append(errs, c.db.Close())
 	}
@@ -209,25 +211,31 @@ type serverService struct {
 	db         *storage.Bolt
 	durability Durability
 	origin     uint32 // of the versions it gives its puts
-	// checkpoints counts the log appends (with Log), a peer's of the
-	// writes it receives too.
+	// checkpoints fold the log (with Log), a peer's of the writes it
+	// receives too.
 	checkpoints *checkpoints
 
-	// mu guards seq, meta and replicas: net/rpc runs calls concurrently.
+	// mu guards seq, meta, replicas and closed: net/rpc runs calls
+	// concurrently.
 	mu   sync.Mutex
 	seq  uint64
 	meta model.Meta
 	// replicas get a copy of every put once it is logged (RolePeer).
 	replicas []*forwarder
+	closed   bool
 }
 
 func newServerService(db *storage.Bolt, d Durability, origin uint32) *serverService {
-	return &serverService{db: db, durability: d, origin: origin, checkpoints: &checkpoints{db: db}}
+	return &serverService{db: db, durability: d, origin: origin, checkpoints: newCheckpoints(db)}
 }
 
 func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		reply.Status, reply.Reason = api.ErrFailed, "floor: the server is stopping"
+		return nil
+	}
 	s.seq++
 	v := model.Version{Wall: time.Now().UnixNano(), Origin: s.origin}
 	s.meta.Seen.Prefix = s.meta.Seen.Prefix.With(uint64(s.origin), s.seq)
@@ -236,8 +244,8 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	var err error
 	if s.durability == Commit {
 		err = s.db.Commit([]model.Entry{e}, s.meta)
-	} else if err = s.db.Log([]model.Entry{e}, model.Meta{}); err == nil {
-		err = s.checkpoints.logged(1)
+	} else if err = s.db.Log([]model.Entry{e}, model.Meta{Seen: s.meta.Seen}); err == nil {
+		err = s.checkpoints.logged([]model.Entry{e})
 	}
 	for _, r := range s.replicas {
 		if err == nil {
@@ -252,22 +260,72 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	return nil
 }
 
-// checkpoints makes a checkpoint of db every checkpointPuts puts logged.
-type checkpoints struct {
-	db *storage.Bolt
-	mu sync.Mutex
-	n  int
+// stop fails every later put and waits for a checkpoint that runs; it
+// returns the first checkpoint's failure.
+func (s *serverService) stop() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.checkpoints.wait()
 }
 
-// logged counts n more puts logged, and checkpoints when it is time.
-func (c *checkpoints) logged(n int) error {
+// checkpoints folds the log into bbolt as a server does (server.run): in
+// the background, one at a time, once the checkpoint interval has passed
+// since the last or the checkpoint bytes of entries were logged since (the
+// cluster's defaults).
+type checkpoints struct {
+	db      *storage.Bolt
+	running sync.WaitGroup
+
+	mu    sync.Mutex
+	last  time.Time
+	bytes int
+	busy  bool
+	err   error // the first failure: every later append fails with it
+}
+
+var (
+	checkpointEvery = config.Default().Timing.Checkpoint
+	checkpointBytes = int(config.Default().Durability.CheckpointBytes)
+)
+
+func newCheckpoints(db *storage.Bolt) *checkpoints { return &checkpoints{db: db, last: time.Now()} }
+
+// logged counts entries appended to the log, and starts a checkpoint when
+// one is due and none runs.
+func (c *checkpoints) logged(entries []model.Entry) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.n += n; c.n < checkpointPuts {
+	if c.err != nil {
+		return c.err
+	}
+	for _, e := range entries {
+		c.bytes += e.Size()
+	}
+	if c.busy || (time.Since(c.last) < checkpointEvery && c.bytes < checkpointBytes) {
 		return nil
 	}
-	c.n = 0
-	return c.db.Checkpoint()
+	c.busy, c.last, c.bytes = true, time.Now(), 0
+	c.running.Add(1)
+	go func() {
+		defer c.running.Done()
+		err := c.db.Checkpoint()
+		c.mu.Lock()
+		c.busy = false
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}()
+	return nil
+}
+
+// wait waits for a checkpoint that runs, and returns the first failure.
+func (c *checkpoints) wait() error {
+	c.running.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // openDB opens the floor's database in dir.

@@ -3,9 +3,11 @@ package floor
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
 )
 
@@ -102,3 +104,55 @@ func BenchmarkFloor(b *testing.B) {
 }
 
 func sizeName(n int) string { return fmt.Sprintf("value=%dB", n) }
+
+// The floor's checkpoints fold the log as a server's do: not before the
+// interval or the bytes are due, and in the background once they are.
+func TestCheckpoints_FoldTheLogOnceDue(t *testing.T) {
+	dir := t.TempDir()
+	db, err := openDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	logBytes := func() (n int64) {
+		files, _ := filepath.Glob(filepath.Join(dir, "floor.db.wal*"))
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil {
+				n += st.Size()
+			}
+		}
+		return n
+	}
+	c := newCheckpoints(db)
+	var seq uint64
+	logPuts := func(n int) {
+		t.Helper()
+		var es []model.Entry
+		for range n {
+			seq++
+			es = append(es, model.Entry{Key: Key(int(seq)), Value: make([]byte, 1000), Version: model.Version{Wall: int64(seq), Origin: 1}, Seq: seq, Src: 1})
+		}
+		if err := db.Log(es, model.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.logged(es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logPuts(10)
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	// A segment that holds records is at least a chunk of zeros long; a
+	// checkpoint cuts it to its header.
+	if n := logBytes(); n < 1000 {
+		t.Fatalf("log of %d bytes after 10 KB logged at once: a checkpoint came before it was due", n)
+	}
+	logPuts(checkpointBytes / 1000)
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := logBytes(); n >= 1000 {
+		t.Fatalf("log of %d bytes after %d bytes logged: want it folded", n, checkpointBytes)
+	}
+}

@@ -2,7 +2,6 @@ package floor
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"gossipkv/pkg/config"
+	"gossipkv/pkg/frame"
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/rpcconn"
 	"gossipkv/pkg/storage"
@@ -24,13 +24,14 @@ import (
 // the cluster holds every write. It sends its puts to each other peer
 // over a TCP connection of its own, in one batch per flush interval (the
 // cluster's default, as the servers' outboxes send), encoded as the
-// servers encode theirs (pkg/wire). What arrives from all of them it logs
-// in one append per commit delay (the cluster's default, as a server
-// commits what it receives), and answers each sender's part with an
-// acknowledgement, as a server acknowledges the writes it made durable.
-// It checkpoints into bbolt every checkpointPuts puts it logged, its own
-// and the others'. What the floor leaves out is the protocol: ordering
-// and conflicts, routing, repair, membership, sessions.
+// servers encode theirs (pkg/wire) in frames as theirs (pkg/frame). What
+// arrives from all of them it logs in one append per commit delay (the
+// cluster's default, as a server commits what it receives), then answers
+// each sender with an acknowledgement of the writes it holds (a wire
+// Ack), as a server acknowledges the writes it made durable. Its log is
+// folded into bbolt as a server's is (checkpoints). What the floor leaves
+// out is the protocol: ordering and conflicts, routing, repair,
+// membership, sessions.
 const RolePeer = "peer"
 
 var (
@@ -38,35 +39,12 @@ var (
 	commitDelay   = config.Default().Timing.CommitDelay
 )
 
-// maxFrame bounds a frame's announced length, so that a torn length
-// cannot make a peer allocate gigabytes.
+// maxFrame bounds a frame's announced length, as the servers' streams do.
 const maxFrame = 64 << 20
 
-func writeFrame(w *bufio.Writer, payload []byte) error {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(payload)))
-	if _, err := w.Write(n[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(payload); err != nil {
-		return err
-	}
-	return w.Flush()
-}
-
-func readFrame(r *bufio.Reader) ([]byte, error) {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > maxFrame {
-		return nil, fmt.Errorf("floor: frame of %d bytes is larger than %d", size, maxFrame)
-	}
-	b := make([]byte, size)
-	_, err := io.ReadFull(r, b)
-	return b, err
-}
+// writeTimeout bounds each write to another peer: one that stops reading
+// fails the measurement rather than hang it.
+const writeTimeout = rpcTimeout
 
 // peer is a server of a floor with several: its chain's server, and the
 // receiving end of every other peer's puts.
@@ -81,15 +59,16 @@ type peer struct {
 	accepted chan struct{}  // closes when repl does
 	stored   chan error     // the committer's end
 
-	mu    sync.Mutex
-	conns []net.Conn
+	mu     sync.Mutex
+	conns  []net.Conn
+	failed error // the first stream that broke other than at its end
 }
 
-// received is one batch of puts from another peer, and where its
-// acknowledgement goes.
+// received is one batch of puts from another peer, and the connection its
+// acknowledgement goes back on.
 type received struct {
 	entries []model.Entry
-	ack     *bufio.Writer
+	from    net.Conn
 }
 
 // startPeer opens the peer's database in dir and listens for its client
@@ -127,34 +106,49 @@ func (p *peer) accept() {
 	}
 }
 
+// fail records the first failure of the peer's receiving.
+func (p *peer) fail(err error) {
+	p.mu.Lock()
+	if p.failed == nil {
+		p.failed = err
+	}
+	p.mu.Unlock()
+}
+
 // read hands every batch that arrives on conn to the committer, until the
 // sending peer closes it.
 func (p *peer) read(conn net.Conn) {
 	defer p.readers.Done()
-	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
+	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
-		b, err := readFrame(r)
-		if err != nil {
+		b, err := frame.Read(r, maxFrame)
+		if err == io.EOF {
 			return
 		}
-		_, msgs, err := wire.Decode(b)
+		var msgs []model.Message
+		if err == nil {
+			_, msgs, err = wire.Decode(b)
+		}
 		if err != nil {
+			p.fail(fmt.Errorf("floor: stream from %s: %w", conn.RemoteAddr(), err))
+			conn.Close()
 			return
 		}
 		for _, m := range msgs {
 			if wr, ok := m.(model.Writes); ok {
-				p.frames <- received{entries: wr.Entries, ack: w}
+				p.frames <- received{entries: wr.Entries, from: conn}
 			}
 		}
 	}
 }
 
 // store logs what arrives, gathering for the commit delay after the first
-// batch, then acknowledges each sender's part; it returns when frames
-// closes.
+// batch, then acknowledges to each sender the writes held; it returns when
+// frames closes.
 func (p *peer) store() error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	var seen model.Seen
 	var failed error
 	for first := range p.frames {
 		batch := []received{first}
@@ -176,23 +170,30 @@ func (p *peer) store() error {
 			continue // drain, so that no reader blocks
 		}
 		var entries []model.Entry
-		counts := map[*bufio.Writer]uint64{}
+		senders := map[net.Conn]bool{}
 		for _, r := range batch {
 			entries = append(entries, r.entries...)
-			counts[r.ack] += uint64(len(r.entries))
+			senders[r.from] = true
+			for _, e := range r.entries {
+				seen.Add(model.Dot{Origin: e.Src, Seq: e.Seq})
+			}
 		}
-		if failed = p.db.Log(entries, model.Meta{}); failed == nil {
-			failed = p.svc.checkpoints.logged(len(entries))
+		if failed = p.db.Log(entries, model.Meta{Seen: seen}); failed == nil {
+			failed = p.svc.checkpoints.logged(entries)
 		}
 		if failed != nil {
 			continue
 		}
-		for w, n := range counts {
-			var ack [8]byte
-			binary.BigEndian.PutUint64(ack[:], n)
+		ack, err := wire.Encode(p.svc.origin, []model.Message{model.Ack{Seen: seen, Src: uint64(p.svc.origin)}})
+		if err != nil {
+			failed = err
+			continue
+		}
+		for conn := range senders {
 			// Only the committer writes acknowledgements; a sender that
 			// went away is past caring.
-			_ = writeFrame(w, ack[:])
+			conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			_ = frame.Write(conn, ack)
 		}
 	}
 	return failed
@@ -219,12 +220,14 @@ func (p *peer) connect(others []string) error {
 	return nil
 }
 
-// close sends what waits to the other peers and closes the connections
-// to them for writing; once they have done the same (each does when told
-// to stop), it logs what they sent, and closes the connections and the
-// database.
+// close fails later puts, sends what waits to the other peers and closes
+// the connections to them for writing; once they have done the same (each
+// does when told to stop), it logs what they sent, and closes the
+// connections and the database. It returns what failed on the way: a
+// send, a stream, a log append, a checkpoint.
 func (p *peer) close() error {
 	err := p.rpc.Close()
+	err = errors.Join(err, p.svc.stop())
 	p.svc.mu.Lock()
 	fs := p.svc.replicas
 	p.svc.mu.Unlock()
@@ -235,11 +238,12 @@ func (p *peer) close() error {
 	<-p.accepted
 	p.readers.Wait()
 	close(p.frames)
-	err = errors.Join(err, <-p.stored)
+	err = errors.Join(err, <-p.stored, p.svc.checkpoints.wait())
 	p.mu.Lock()
 	for _, c := range p.conns {
 		c.Close()
 	}
+	err = errors.Join(err, p.failed)
 	p.mu.Unlock()
 	for _, f := range fs {
 		err = errors.Join(err, f.close())
@@ -249,10 +253,9 @@ func (p *peer) close() error {
 
 // forwarder is a peer's end of its connection to another: it gathers the
 // puts logged since its last send and sends them at most once per flush
-// interval.
+// interval, and reads the acknowledgements that come back.
 type forwarder struct {
 	conn   net.Conn
-	w      *bufio.Writer
 	signal chan struct{}
 	stop   chan struct{}
 	// sent and read close when the sender and the reader of
@@ -261,7 +264,7 @@ type forwarder struct {
 
 	mu      sync.Mutex
 	pending []model.Entry
-	err     error // the first failure to send: every later put fails
+	err     error // the first failure: every later put fails
 }
 
 func dialForwarder(addr string) (*forwarder, error) {
@@ -269,16 +272,36 @@ func dialForwarder(addr string) (*forwarder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("floor: peer %s: %w", addr, err)
 	}
-	f := &forwarder{conn: conn, w: bufio.NewWriter(conn), signal: make(chan struct{}, 1), stop: make(chan struct{}),
+	f := &forwarder{conn: conn, signal: make(chan struct{}, 1), stop: make(chan struct{}),
 		sent: make(chan struct{}), read: make(chan struct{})}
 	go f.send()
-	go func() {
-		// The acknowledgements: read, as a server reads them, and
-		// dropped, since the floor keeps no log to trim.
-		defer close(f.read)
-		_, _ = io.Copy(io.Discard, conn)
-	}()
+	go f.readAcks()
 	return f, nil
+}
+
+// readAcks reads and decodes the acknowledgements, as a server does; the
+// floor keeps no log to trim by them.
+func (f *forwarder) readAcks() {
+	defer close(f.read)
+	r := bufio.NewReader(f.conn)
+	for {
+		b, err := frame.Read(r, maxFrame)
+		if err != nil {
+			return // the end, or a close
+		}
+		if _, _, err := wire.Decode(b); err != nil {
+			f.failed(fmt.Errorf("floor: acknowledgement from peer %s: %w", f.conn.RemoteAddr(), err))
+			return
+		}
+	}
+}
+
+func (f *forwarder) failed(err error) {
+	f.mu.Lock()
+	if f.err == nil {
+		f.err = err
+	}
+	f.mu.Unlock()
 }
 
 // add queues e for the peer; it fails once a send has failed.
@@ -332,26 +355,29 @@ func (f *forwarder) flush() bool {
 	}
 	buf, err := wire.Encode(0, []model.Message{model.Writes{Entries: batch, Src: batch[0].Src}})
 	if err == nil {
-		err = writeFrame(f.w, buf)
+		f.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		err = frame.Write(f.conn, buf)
 	}
 	if err != nil {
-		f.mu.Lock()
-		f.err = fmt.Errorf("floor: send to peer %s: %w", f.conn.RemoteAddr(), err)
-		f.mu.Unlock()
+		f.failed(fmt.Errorf("floor: send to peer %s: %w", f.conn.RemoteAddr(), err))
 		return false
 	}
 	return true
 }
 
 // finish sends what waits, then closes its side of the connection for
-// writing, which ends the other peer's reading.
+// writing, which ends the other peer's reading. It returns the first
+// failure to send or to read an acknowledgement.
 func (f *forwarder) finish() error {
 	close(f.stop)
 	<-f.sent
+	var err error
 	if tc, ok := f.conn.(*net.TCPConn); ok {
-		return tc.CloseWrite()
+		err = tc.CloseWrite()
 	}
-	return nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return errors.Join(f.err, err)
 }
 
 // close closes the connection, which ends the reading of

@@ -45,11 +45,12 @@ func Serve(role, dir, peers, run string, d Durability, in io.Reader, out io.Writ
 			return err
 		}
 		id.Role = rpcconn.RoleServer
-		srv, err := rpcconn.Listen(id, "127.0.0.1:0", "FloorServer", newServerService(db, d, 1))
+		svc := newServerService(db, d, 1)
+		srv, err := rpcconn.Listen(id, "127.0.0.1:0", "FloorServer", svc)
 		if err != nil {
 			return errors.Join(fmt.Errorf("floor: %w", err), db.Close())
 		}
-		closeAll = func() error { return errors.Join(srv.Close(), db.Close()) }
+		closeAll = func() error { return errors.Join(srv.Close(), svc.stop(), db.Close()) }
 		if _, err := fmt.Fprintln(out, srv.Addr()); err != nil {
 			return errors.Join(fmt.Errorf("floor: %w", err), closeAll())
 		}

@@ -2,12 +2,14 @@ package floor
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
 )
 
@@ -126,11 +128,12 @@ func TestMeasureProcesses_LogDurabilityAppendsToTheLog(t *testing.T) {
 	}
 }
 
-// With peers, every put reaches every peer's own database: each holds the
-// newest write of every key, the one its client's peer took; and the CPU
-// counted grows by theirs.
+// With peers, every put reaches every peer's own database: all hold the
+// same newest write of every key (past 1000 puts the keys come round
+// again, through another client's peer); and the CPU counted grows by
+// theirs.
 func TestMeasurePeers_EveryPeerHoldsEveryPut(t *testing.T) {
-	const puts, peers = 50, 3
+	const puts, peers = 1050, 3
 	_, alone, err := MeasureProcesses(puts, 100, t.TempDir(), Log, testPart(t))
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +146,14 @@ func TestMeasurePeers_EveryPeerHoldsEveryPut(t *testing.T) {
 	if replicated <= alone {
 		t.Errorf("cpu with %d peers %.3f s, with one server %.3f s: want more with them", peers, replicated, alone)
 	}
+	// The last put to key k is put 1000+k for k under 50, put k after.
+	newest := func(k int) int {
+		if k < puts-1000 {
+			return 1000 + k
+		}
+		return k
+	}
+	var first map[string]model.Version
 	for p := range peers {
 		db, err := storage.OpenBolt(filepath.Join(dir, fmt.Sprintf("peer-%d", p), "floor.db"), storage.BoltOptions{})
 		if err != nil {
@@ -153,14 +164,21 @@ func TestMeasurePeers_EveryPeerHoldsEveryPut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(st.Entries) != puts {
-			t.Errorf("peer %d holds %d keys, want %d", p, len(st.Entries), puts)
+		if len(st.Entries) != 1000 {
+			t.Errorf("peer %d holds %d keys, want 1000", p, len(st.Entries))
 		}
+		held := map[string]model.Version{}
 		for _, e := range st.Entries {
-			i := int(e.Key[0]-'a')*100 + int(e.Key[1]-'a')*10 + int(e.Key[2]-'a')
-			if want := uint32(i%peers) + 1; e.Version.Origin != want {
+			held[string(e.Key)] = e.Version
+			k := int(e.Key[0]-'a')*100 + int(e.Key[1]-'a')*10 + int(e.Key[2]-'a')
+			if want := uint32(newest(k)%peers) + 1; e.Version.Origin != want {
 				t.Errorf("peer %d: key %s from peer %d, want the newest write, from peer %d", p, e.Key, e.Version.Origin-1, want-1)
 			}
+		}
+		if first == nil {
+			first = held
+		} else if !maps.Equal(first, held) {
+			t.Errorf("peer %d holds other versions than peer 0", p)
 		}
 	}
 }

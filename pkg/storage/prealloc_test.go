@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"gossipkv/pkg/model"
@@ -229,19 +230,20 @@ func TestWAL_RecordBoundAndReusedBuffer(t *testing.T) {
 	var logged []logRecord
 	for lsn := uint64(1); lsn <= 200; lsn++ {
 		rec := logRecord{lsn: lsn, seen: dots(rng.IntN(6))}
-		if int(lsn) <= len(widest) {
+		isWidest := int(lsn) <= len(widest)
+		if isWidest {
 			rec = widest[lsn-1]
 			rec.lsn = lsn
 		}
-		if rng.IntN(3) == 0 {
+		if !isWidest && rng.IntN(3) == 0 {
 			rec.stable = model.Stable{Version: model.Version{Wall: -1 << 63, Logical: math.MaxUint32, Origin: math.MaxUint32}, Cover: dots(rng.IntN(6))}
 		}
-		for i := rng.IntN(4); i > 0; i-- {
+		for i := rng.IntN(4); i > 0 && !isWidest; i-- {
 			rec.members = append(rec.members, math.MaxUint32-uint32(i))
 		}
 		// Sizes across the bin header widths: up to 255, 65535, and more.
 		sizes := []int{0, 1, 200, 300, 70000}
-		for i := rng.IntN(30); i >= 0 && int(lsn) > len(widest); i-- {
+		for i := rng.IntN(30); i >= 0 && !isWidest; i-- {
 			rec.entries = append(rec.entries, entry(sizes[rng.IntN(len(sizes))], sizes[rng.IntN(len(sizes))], rng.IntN(2) == 0))
 		}
 		before := w.size
@@ -263,13 +265,15 @@ func TestWAL_RecordBoundAndReusedBuffer(t *testing.T) {
 	}
 	for i, got := range sc.records {
 		want := logged[i]
-		if got.lsn != want.lsn || len(got.entries) != len(want.entries) || !got.seen.Equal(want.seen) {
-			t.Fatalf("record %d read back as lsn %d, %d entries, seen %v; want lsn %d, %d entries, seen %v",
-				i, got.lsn, len(got.entries), got.seen, want.lsn, len(want.entries), want.seen)
+		if got.lsn != want.lsn || len(got.entries) != len(want.entries) || !got.seen.Equal(want.seen) ||
+			got.stable.Version != want.stable.Version || !got.stable.Cover.Equal(want.stable.Cover) || !slices.Equal(got.members, want.members) {
+			t.Fatalf("record %d read back as lsn %d, %d entries, seen %v, stable %v, members %v; want lsn %d, %d entries, seen %v, stable %v, members %v",
+				i, got.lsn, len(got.entries), got.seen, got.stable, got.members, want.lsn, len(want.entries), want.seen, want.stable, want.members)
 		}
 		for j := range want.entries {
 			g, e := got.entries[j], want.entries[j]
-			if !bytes.Equal(g.Key, e.Key) || !bytes.Equal(g.Value, e.Value) || g.Version != e.Version || g.Deleted != e.Deleted {
+			if !bytes.Equal(g.Key, e.Key) || !bytes.Equal(g.Value, e.Value) || g.Version != e.Version ||
+				g.Seq != e.Seq || g.Src != e.Src || g.Deleted != e.Deleted {
 				t.Fatalf("record %d entry %d read back changed", i, j)
 			}
 		}
