@@ -260,12 +260,17 @@ func (s *serverService) Put(args api.PutArgs, reply *api.PutReply) error {
 	return nil
 }
 
-// stop fails every later put and waits for a checkpoint that runs; it
-// returns the first checkpoint's failure.
-func (s *serverService) stop() error {
+// refuse fails every later put.
+func (s *serverService) refuse() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+}
+
+// stop fails every later put and waits for a checkpoint that runs; it
+// returns the first checkpoint's failure.
+func (s *serverService) stop() error {
+	s.refuse()
 	return s.checkpoints.wait()
 }
 
@@ -274,10 +279,10 @@ func (s *serverService) stop() error {
 // since the last or the checkpoint bytes of entries were logged since (the
 // cluster's defaults).
 type checkpoints struct {
-	db      *storage.Bolt
-	running sync.WaitGroup
+	db *storage.Bolt
 
 	mu    sync.Mutex
+	idle  *sync.Cond // signalled, under mu, when a checkpoint ends
 	last  time.Time
 	bytes int
 	busy  bool
@@ -289,7 +294,11 @@ var (
 	checkpointBytes = int(config.Default().Durability.CheckpointBytes)
 )
 
-func newCheckpoints(db *storage.Bolt) *checkpoints { return &checkpoints{db: db, last: time.Now()} }
+func newCheckpoints(db *storage.Bolt) *checkpoints {
+	c := &checkpoints{db: db, last: time.Now()}
+	c.idle = sync.NewCond(&c.mu)
+	return c
+}
 
 // logged counts entries appended to the log, and starts a checkpoint when
 // one is due and none runs.
@@ -306,25 +315,27 @@ func (c *checkpoints) logged(entries []model.Entry) error {
 		return nil
 	}
 	c.busy, c.last, c.bytes = true, time.Now(), 0
-	c.running.Add(1)
 	go func() {
-		defer c.running.Done()
 		err := c.db.Checkpoint()
 		c.mu.Lock()
 		c.busy = false
 		if c.err == nil {
 			c.err = err
 		}
+		c.idle.Broadcast()
 		c.mu.Unlock()
 	}()
 	return nil
 }
 
-// wait waits for a checkpoint that runs, and returns the first failure.
+// wait waits until no checkpoint runs, and returns the first failure.
+// Appends may go on meanwhile; a checkpoint they start is waited for too.
 func (c *checkpoints) wait() error {
-	c.running.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for c.busy {
+		c.idle.Wait()
+	}
 	return c.err
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
@@ -123,6 +124,9 @@ func TestCheckpoints_FoldTheLogOnceDue(t *testing.T) {
 		}
 		return n
 	}
+	// Only the bytes make a checkpoint due here, whatever the disk's pace.
+	defer func(d time.Duration) { checkpointEvery = d }(checkpointEvery)
+	checkpointEvery = time.Hour
 	c := newCheckpoints(db)
 	var seq uint64
 	logPuts := func(n int) {
@@ -154,5 +158,49 @@ func TestCheckpoints_FoldTheLogOnceDue(t *testing.T) {
 	}
 	if n := logBytes(); n >= 1000 {
 		t.Fatalf("log of %d bytes after %d bytes logged: want it folded", n, checkpointBytes)
+	}
+}
+
+// Waiting for checkpoints while appends go on and start more is safe: a
+// peer waits so at its stop while its committer still logs.
+func TestCheckpoints_WaitWhileAppendsStartMore(t *testing.T) {
+	db, err := storage.OpenBolt(filepath.Join(t.TempDir(), "floor.db"), storage.BoltOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	defer func(n int) { checkpointBytes = n }(checkpointBytes)
+	checkpointBytes = 1 // every append makes one due
+	c := newCheckpoints(db)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 3000 {
+			e := []model.Entry{{Key: Key(i), Value: []byte("v"), Version: model.Version{Wall: int64(i + 1), Origin: 1}, Seq: uint64(i + 1), Src: 1}}
+			if err := db.Log(e, model.Meta{}); err != nil {
+				done <- err
+				return
+			}
+			if err := c.logged(e); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.wait(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
+			if err := c.wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

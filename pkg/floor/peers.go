@@ -227,7 +227,7 @@ func (p *peer) connect(others []string) error {
 // send, a stream, a log append, a checkpoint.
 func (p *peer) close() error {
 	err := p.rpc.Close()
-	err = errors.Join(err, p.svc.stop())
+	p.svc.refuse()
 	p.svc.mu.Lock()
 	fs := p.svc.replicas
 	p.svc.mu.Unlock()
@@ -280,19 +280,25 @@ func dialForwarder(addr string) (*forwarder, error) {
 }
 
 // readAcks reads and decodes the acknowledgements, as a server does; the
-// floor keeps no log to trim by them.
+// floor keeps no log to trim by them. After a failure it goes on reading,
+// so that the other peer's writes do not stall.
 func (f *forwarder) readAcks() {
 	defer close(f.read)
 	r := bufio.NewReader(f.conn)
 	for {
 		b, err := frame.Read(r, maxFrame)
-		if err != nil {
-			return // the end, or a close
+		if err == nil {
+			_, _, err = wire.Decode(b)
 		}
-		if _, _, err := wire.Decode(b); err != nil {
+		if err == nil {
+			continue
+		}
+		// The end of the stream, or this side's close after finish.
+		if err != io.EOF && !errors.Is(err, net.ErrClosed) {
 			f.failed(fmt.Errorf("floor: acknowledgement from peer %s: %w", f.conn.RemoteAddr(), err))
-			return
 		}
+		_, _ = io.Copy(io.Discard, r)
+		return
 	}
 }
 
@@ -377,13 +383,18 @@ func (f *forwarder) finish() error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return errors.Join(f.err, err)
+	failed := f.err
+	f.err = nil // close reports what fails from here on
+	return errors.Join(failed, err)
 }
 
 // close closes the connection, which ends the reading of
-// acknowledgements. finish must have run.
+// acknowledgements, and returns what failed since finish. finish must
+// have run.
 func (f *forwarder) close() error {
 	err := f.conn.Close()
 	<-f.read
-	return err
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return errors.Join(err, f.err)
 }

@@ -16,6 +16,10 @@ import (
 // rather than allocate what it announces.
 var ErrTooLarge = errors.New("frame: larger than the limit")
 
+// ErrCutShort wraps Read's error when the stream failed inside a frame's
+// bytes, after its length: the writer or the stream broke mid-frame.
+var ErrCutShort = errors.New("frame: cut short")
+
 // Write writes payload as one frame, in one write where w is a network
 // connection (writev of the length and the payload).
 func Write(w io.Writer, payload []byte) error {
@@ -27,8 +31,9 @@ func Write(w io.Writer, payload []byte) error {
 }
 
 // Read reads one frame of at most max bytes. At the end of the stream
-// between frames it returns io.EOF; cut short inside one,
-// io.ErrUnexpectedEOF.
+// between frames it returns io.EOF, and inside a length
+// io.ErrUnexpectedEOF; an error inside the frame's bytes wraps
+// ErrCutShort (and io.ErrUnexpectedEOF for the stream's end).
 func Read(r io.Reader, max uint32) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -39,11 +44,11 @@ func Read(r io.Reader, max uint32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, n, max)
 	}
 	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
+	if got, err := io.ReadFull(r, buf); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w after %d of %d bytes: %w", ErrCutShort, got, n, err)
 	}
 	return buf, nil
 }

@@ -25,11 +25,11 @@ func TestFrames_RoundTripAndTheirEnds(t *testing.T) {
 	if _, err := Read(r, 1<<20); err != io.EOF {
 		t.Errorf("after the last frame: %v, want io.EOF", err)
 	}
-	if _, err := Read(bytes.NewReader(whole[:5]), 1<<20); err != io.ErrUnexpectedEOF {
-		t.Errorf("cut inside the first frame: %v, want io.ErrUnexpectedEOF", err)
+	if _, err := Read(bytes.NewReader(whole[:5]), 1<<20); !errors.Is(err, ErrCutShort) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("cut inside the first frame's bytes: %v, want ErrCutShort and io.ErrUnexpectedEOF", err)
 	}
 	if _, err := Read(bytes.NewReader(whole[:2]), 1<<20); err != io.ErrUnexpectedEOF {
-		t.Errorf("cut inside a length: %v, want io.ErrUnexpectedEOF", err)
+		t.Errorf("cut inside a length: %v, want io.ErrUnexpectedEOF (and not ErrCutShort)", err)
 	}
 	if _, err := Read(bytes.NewReader(whole), 2); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("a 3-byte frame with a limit of 2: %v, want ErrTooLarge", err)

@@ -218,14 +218,14 @@ func (st *streams) serve(conn net.Conn) {
 	for {
 		buf, err := frame.Read(r, maxFrame)
 		switch {
-		case err == io.EOF:
-			return
 		case errors.Is(err, frame.ErrTooLarge):
 			st.log.Warn("dropped data stream: frame too large", "err", err.Error(), "from", conn.RemoteAddr())
 			return
-		case err != nil:
+		case errors.Is(err, frame.ErrCutShort):
 			st.log.Debug("data stream broke mid-frame", "err", fmt.Sprint(err))
 			return
+		case err != nil:
+			return // between frames: the stream's end, or a close
 		}
 		if st.aead != nil {
 			var err error
