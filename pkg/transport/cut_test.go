@@ -567,6 +567,38 @@ func member(nd *node, name string) *memberlist.Node {
 	return nil
 }
 
+// rejoinMissing starts what the server's joiner does: every interval,
+// each node joins the nodes it does not see alive. It returns what stops
+// it.
+func rejoinMissing(nodes []*node, every time.Duration) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for _, nd := range nodes {
+				seen := alive(nd)
+				var addrs []string
+				for _, o := range nodes {
+					if !slices.Contains(seen, Names(o.id)) {
+						addrs = append(addrs, o.addr)
+					}
+				}
+				if len(addrs) > 0 {
+					_, _ = nd.ml.Join(addrs) // a failed join is retried at the next tick
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
 func cutBoth(a, b *node) {
 	a.tr.Cut(b.id)
 	b.tr.Cut(a.id)
@@ -657,7 +689,10 @@ func TestCluster_CutPair_ReliableFailsButIndirectProbesKeepAlive(t *testing.T) {
 // Isolating a node at both ends of both its links gets it declared dead by
 // the others (and them by it). After the heal the test joins explicitly, as
 // the server must: memberlist does not reliably re-merge groups that declared
-// each other dead (memberlist issue 222).
+// each other dead (memberlist issue 222). Like the server's joiner, every
+// node keeps joining the members it does not see alive until all do: one
+// join is not always enough (each side ignores the other's alive messages
+// until a refutation raises their incarnation, and those can be missed).
 func TestCluster_Isolate_DeadThenHealAndJoinMerges(t *testing.T) {
 	for _, in := range inners {
 		t.Run(in.name, func(t *testing.T) {
@@ -682,6 +717,8 @@ func TestCluster_Isolate_DeadThenHealAndJoinMerges(t *testing.T) {
 			if _, err := n2.ml.Join([]string{n0.addr}); err != nil {
 				t.Fatalf("rejoin after heal: %v", err)
 			}
+			stopRejoining := rejoinMissing(nodes, 500*time.Millisecond)
+			defer stopRejoining()
 			waitFor(t, 10*time.Second, func() bool { return allSee(nodes, 3) },
 				"cluster did not merge back to 3 alive after heal and join")
 		})
