@@ -26,7 +26,7 @@ const (
 // across processes as the cluster runs (MeasureProcesses, MeasurePeers):
 // the server (a bbolt database in dir, with durability d), the client (the
 // relay to the server at the address peers gives) or a peer (RolePeer: a
-// server with its database in dir, whose index among the peers and id is
+// server with its database in dir; peers is then its index among the
 // peers). Every hop belongs to run, as the real processes belong to their
 // master's. It writes the address it listens on as one line to out (a
 // peer: its client's, then the other peers', on one line), then serves
