@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gossipkv/pkg/model"
 	"gossipkv/pkg/storage"
@@ -17,8 +18,15 @@ import (
 // role, dir, peers, run and durability, separated by newlines.
 const partEnv = "GOSSIPKV_FLOOR_TEST_PART"
 
+// dieEnv makes a hop the test binary plays exit, without closing
+// anything, that long after it starts: a process killed mid-run.
+const dieEnv = "GOSSIPKV_FLOOR_TEST_DIE_AFTER"
+
 func TestMain(m *testing.M) {
 	if spec, ok := os.LookupEnv(partEnv); ok {
+		if d, err := time.ParseDuration(os.Getenv(dieEnv)); err == nil {
+			time.AfterFunc(d, func() { os.Exit(3) })
+		}
 		f := strings.Split(spec, "\n")
 		d, err := ParseDurability(f[4])
 		if err == nil {
@@ -190,4 +198,25 @@ func TestMeasurePeers_RefusesNoPeersAndServeABadIndex(t *testing.T) {
 	if err := Serve(RolePeer, t.TempDir(), "x", "r", Log, strings.NewReader(""), os.Stdout); err == nil {
 		t.Error("a peer with index x served")
 	}
+}
+
+// A peer that dies mid-run fails the measurement, which says so (the dead
+// peer's exit among what it reports), and the other processes still stop.
+func TestMeasurePeers_APeerThatDiesFailsTheRun(t *testing.T) {
+	part := testPart(t)
+	dying := func(role, dir, peers, run string, d Durability) *exec.Cmd {
+		cmd := part(role, dir, peers, run, d)
+		if role == RolePeer && peers == "1" {
+			cmd.Env = append(cmd.Env, dieEnv+"=300ms")
+		}
+		return cmd
+	}
+	_, _, err := MeasurePeers(100000, 100, t.TempDir(), 3, 3, dying)
+	if err == nil {
+		t.Fatal("a run whose peer 1 died mid-run measured, want an error")
+	}
+	if !strings.Contains(err.Error(), "exit status 3") {
+		t.Errorf("err %v: want the dead peer's exit among the errors", err)
+	}
+	t.Logf("the run failed: %v", err)
 }
