@@ -39,8 +39,8 @@ func TestRun_TinyCluster_CPUFigures(t *testing.T) {
 		{"fsyncs/put", r.FsyncsPerPut}, {"ctx switches/put", r.CtxswPerPut},
 		{"floor in processes: puts/s", r.FloorProcsPutsPerS}, {"its ratio", r.FloorProcsRatio},
 		{"its cpu ms/put", r.FloorProcsCPUMsPerPut}, {"its cpu ratio", r.FloorProcsCPURatio},
-		{"floor with peers: puts/s", r.FloorReplPutsPerS}, {"its ratio", r.FloorReplRatio},
-		{"its cpu ms/put", r.FloorReplCPUMsPerPut}, {"its cpu ratio", r.FloorReplCPURatio},
+		{"floor with peers: puts/s", r.FloorPeersPutsPerS}, {"its ratio", r.FloorPeersRatio},
+		{"its cpu ms/put", r.FloorPeersCPUMsPerPut}, {"its cpu ratio", r.FloorPeersCPURatio},
 	} {
 		if !(f.v > 0) {
 			t.Errorf("%s = %v, want > 0", f.name, f.v)

@@ -185,7 +185,7 @@ func TestWriteConcurrentTable(t *testing.T) {
 	WriteConcurrentTable(&buf, []Result{
 		{Clients: 8, Placement: Spread, PutsPerS: 2100, PutP50Ms: 3.5, PutP99Ms: 20, StabilizeS: 0.0081, CPUMsPerPut: 0.9,
 			MasterCPUMsPerPut: 0.1, ServersCPUMsPerPut: 0.5, ClientsCPUMsPerPut: 0.25, FsyncsPerPut: 0.6,
-			FloorPutsPerS: 2400, FloorCPUMsPerPut: 0.25, CPURatio: 3.6, FloorProcsCPURatio: 1.5, FloorReplCPURatio: 1.2},
+			FloorPutsPerS: 2400, FloorCPUMsPerPut: 0.25, CPURatio: 3.6, FloorProcsCPURatio: 1.5, FloorPeersCPURatio: 1.2},
 	})
 	out := buf.String()
 	want := "      8 spread     2100    3.50   20.00      8.1    0.900   0.100   0.500   0.250    0.60    2400   0.250    3.60    1.50    1.20      0"

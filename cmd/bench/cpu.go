@@ -66,10 +66,10 @@ func (r *Result) setFloorProcs(rate, cpuS float64, puts int) {
 	r.FloorProcsCPUMsPerPut, r.FloorProcsCPURatio = r.cpuAgainst(cpuS, puts)
 }
 
-// setFloorReplicated is setFloorProcs for the floor with peers.
-func (r *Result) setFloorReplicated(rate, cpuS float64, puts int) {
-	r.FloorReplPutsPerS = rate
-	r.FloorReplCPUMsPerPut, r.FloorReplCPURatio = r.cpuAgainst(cpuS, puts)
+// setFloorPeers is setFloorProcs for the floor with peers.
+func (r *Result) setFloorPeers(rate, cpuS float64, puts int) {
+	r.FloorPeersPutsPerS = rate
+	r.FloorPeersCPUMsPerPut, r.FloorPeersCPURatio = r.cpuAgainst(cpuS, puts)
 }
 
 // cpuAgainst is a floor's CPU per put (cpuS seconds over puts puts; 0

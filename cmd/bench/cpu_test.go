@@ -121,15 +121,15 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 	if !near(r.FloorProcsCPUMsPerPut, 0.8) || !near(r.FloorProcsCPURatio, 1.25) || !near(r.FloorProcsRatio, 0.75) || !near(r.CPURatio, 2) {
 		t.Errorf("floor across processes: %+v", r)
 	}
-	r.setFloorReplicated(1000, 0.625, 500) // 1.25 ms/put with peers
-	r.FloorReplRatio = ratio(r.PutsPerS, r.FloorReplPutsPerS)
-	if !near(r.FloorReplCPUMsPerPut, 1.25) || !near(r.FloorReplCPURatio, 0.8) || !near(r.FloorReplRatio, 0.9) {
+	r.setFloorPeers(1000, 0.625, 500) // 1.25 ms/put with peers
+	r.FloorPeersRatio = ratio(r.PutsPerS, r.FloorPeersPutsPerS)
+	if !near(r.FloorPeersCPUMsPerPut, 1.25) || !near(r.FloorPeersCPURatio, 0.8) || !near(r.FloorPeersRatio, 0.9) {
 		t.Errorf("floor with peers: %+v", r)
 	}
 	var z Result
 	z.setFloorProcs(1200, 0.8, 0)
-	z.setFloorReplicated(1000, 0.6, 0)
-	if z.FloorProcsCPUMsPerPut != 0 || z.FloorProcsCPURatio != 0 || z.FloorReplCPUMsPerPut != 0 || z.FloorReplCPURatio != 0 {
+	z.setFloorPeers(1000, 0.6, 0)
+	if z.FloorProcsCPUMsPerPut != 0 || z.FloorProcsCPURatio != 0 || z.FloorPeersCPUMsPerPut != 0 || z.FloorPeersCPURatio != 0 {
 		t.Errorf("no floor puts: %+v", z)
 	}
 	r.Workload, r.Hosts = "spec", "single"
@@ -153,9 +153,9 @@ func TestFloorProcs_PerPutRatiosAndReport(t *testing.T) {
 // Of two measurements of the floors, each figure takes its better value:
 // the higher rate, the lower CPU, whichever measurement it came from.
 func TestFloors_BestFigureByFigure(t *testing.T) {
-	before := floors{rate: 2000, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.1, replRate: 1500, replCPUS: 1.3}
-	after := floors{rate: 2200, cpuS: 0.7, procsRate: 1300, procsCPUS: 1.0, replRate: 1600, replCPUS: 1.4}
-	want := floors{rate: 2200, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.0, replRate: 1600, replCPUS: 1.3}
+	before := floors{rate: 2000, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.1, peersRate: 1500, peersCPUS: 1.3}
+	after := floors{rate: 2200, cpuS: 0.7, procsRate: 1300, procsCPUS: 1.0, peersRate: 1600, peersCPUS: 1.4}
+	want := floors{rate: 2200, cpuS: 0.6, procsRate: 1400, procsCPUS: 1.0, peersRate: 1600, peersCPUS: 1.3}
 	if got := before.best(after); got != want {
 		t.Errorf("best %+v, want %+v", got, want)
 	}

@@ -79,14 +79,14 @@ type Result struct {
 	FloorProcsRatio       float64 `json:"floor_procs_ratio,omitempty"`
 	FloorProcsCPUMsPerPut float64 `json:"floor_procs_cpu_ms_per_put,omitempty"`
 	FloorProcsCPURatio    float64 `json:"floor_procs_cpu_ratio,omitempty"`
-	// FloorRepl* are the floor with as many peers and clients as the
+	// FloorPeers* are the floor with as many peers and clients as the
 	// cluster has servers and clients, each peer logging and
 	// checkpointing every put (floor.MeasurePeers): the least the
 	// cluster's replication costs, without its protocol.
-	FloorReplPutsPerS    float64 `json:"floor_repl_puts_per_s,omitempty"`
-	FloorReplRatio       float64 `json:"floor_repl_ratio,omitempty"`
-	FloorReplCPUMsPerPut float64 `json:"floor_repl_cpu_ms_per_put,omitempty"`
-	FloorReplCPURatio    float64 `json:"floor_repl_cpu_ratio,omitempty"`
+	FloorPeersPutsPerS    float64 `json:"floor_peers_puts_per_s,omitempty"`
+	FloorPeersRatio       float64 `json:"floor_peers_ratio,omitempty"`
+	FloorPeersCPUMsPerPut float64 `json:"floor_peers_cpu_ms_per_put,omitempty"`
+	FloorPeersCPURatio    float64 `json:"floor_peers_cpu_ratio,omitempty"`
 	// CtxswPerPut is the cluster's context switches (voluntary and
 	// involuntary) per put.
 	CtxswPerPut float64 `json:"ctxsw_per_put"`
@@ -187,10 +187,10 @@ func Summarize(runs []Result) Result {
 	m.FloorProcsRatio = med(func(r Result) float64 { return r.FloorProcsRatio })
 	m.FloorProcsCPUMsPerPut = med(func(r Result) float64 { return r.FloorProcsCPUMsPerPut })
 	m.FloorProcsCPURatio = med(func(r Result) float64 { return r.FloorProcsCPURatio })
-	m.FloorReplPutsPerS = med(func(r Result) float64 { return r.FloorReplPutsPerS })
-	m.FloorReplRatio = med(func(r Result) float64 { return r.FloorReplRatio })
-	m.FloorReplCPUMsPerPut = med(func(r Result) float64 { return r.FloorReplCPUMsPerPut })
-	m.FloorReplCPURatio = med(func(r Result) float64 { return r.FloorReplCPURatio })
+	m.FloorPeersPutsPerS = med(func(r Result) float64 { return r.FloorPeersPutsPerS })
+	m.FloorPeersRatio = med(func(r Result) float64 { return r.FloorPeersRatio })
+	m.FloorPeersCPUMsPerPut = med(func(r Result) float64 { return r.FloorPeersCPUMsPerPut })
+	m.FloorPeersCPURatio = med(func(r Result) float64 { return r.FloorPeersCPURatio })
 	m.CtxswPerPut = med(func(r Result) float64 { return r.CtxswPerPut })
 	m.ServerPuts = int(med(func(r Result) float64 { return float64(r.ServerPuts) }))
 	m.Errors = 0
@@ -250,10 +250,10 @@ var reportRows = []row{
 	{"  cpu ms/put", func(r Result) float64 { return r.FloorProcsCPUMsPerPut }, "%.3f"},
 	{"  cpu ratio", func(r Result) float64 { return r.FloorProcsCPURatio }, "%.2f"},
 	{"floor with peers:", nil, ""},
-	{"  puts/s", func(r Result) float64 { return r.FloorReplPutsPerS }, "%.0f"},
-	{"  ratio", func(r Result) float64 { return r.FloorReplRatio }, "%.3f"},
-	{"  cpu ms/put", func(r Result) float64 { return r.FloorReplCPUMsPerPut }, "%.3f"},
-	{"  cpu ratio", func(r Result) float64 { return r.FloorReplCPURatio }, "%.2f"},
+	{"  puts/s", func(r Result) float64 { return r.FloorPeersPutsPerS }, "%.0f"},
+	{"  ratio", func(r Result) float64 { return r.FloorPeersRatio }, "%.3f"},
+	{"  cpu ms/put", func(r Result) float64 { return r.FloorPeersCPUMsPerPut }, "%.3f"},
+	{"  cpu ratio", func(r Result) float64 { return r.FloorPeersCPURatio }, "%.2f"},
 	{"fsyncs/put", func(r Result) float64 { return r.FsyncsPerPut }, "%.2f"},
 	{"ctx switches/put", func(r Result) float64 { return r.CtxswPerPut }, "%.1f"},
 	{"errors", func(r Result) float64 { return float64(r.Errors) }, "%.0f"},
@@ -352,7 +352,7 @@ func WriteConcurrentTable(w io.Writer, points []Result) {
 		fmt.Fprintf(w, "%7d %-7s %7.0f %7.2f %7.2f %8.1f %8.3f %7.3f %7.3f %7.3f %7.2f %7.0f %7.3f %7.2f %7.2f %7.2f %6d\n",
 			p.Clients, p.Placement, p.PutsPerS, p.PutP50Ms, p.PutP99Ms, p.StabilizeS*1000, p.CPUMsPerPut,
 			p.MasterCPUMsPerPut, p.ServersCPUMsPerPut, p.ClientsCPUMsPerPut, p.FsyncsPerPut,
-			p.FloorPutsPerS, p.FloorCPUMsPerPut, p.CPURatio, p.FloorProcsCPURatio, p.FloorReplCPURatio, p.Errors)
+			p.FloorPutsPerS, p.FloorCPUMsPerPut, p.CPURatio, p.FloorProcsCPURatio, p.FloorPeersCPURatio, p.Errors)
 	}
 	fmt.Fprintln(w, "  (cpu ms per put: the cluster, then the master's role (bench issues the puts), the servers with their watchdogs,")
 	fmt.Fprintln(w, "   the clients; fsyncs per put; the floor's puts/s and cpu ms per put; cpu x: cluster cpu / floor cpu;")

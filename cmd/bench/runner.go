@@ -143,7 +143,7 @@ func (e *env) freshFloorDir() (string, error) {
 type floors struct {
 	rate, cpuS           float64
 	procsRate, procsCPUS float64
-	replRate, replCPUS   float64
+	peersRate, peersCPUS float64
 }
 
 // measureFloors measures the floors, one after the other.
@@ -156,7 +156,7 @@ func (e *env) measureFloors(puts, valueSize, servers, clients int) (floors, erro
 	if f.procsRate, f.procsCPUS, err = e.measureFloorProcs(puts, valueSize); err != nil {
 		return f, fmt.Errorf("floor in processes: %w", err)
 	}
-	if f.replRate, f.replCPUS, err = e.measureFloorPeers(puts, valueSize, servers, clients); err != nil {
+	if f.peersRate, f.peersCPUS, err = e.measureFloorPeers(puts, valueSize, servers, clients); err != nil {
 		return f, fmt.Errorf("floor with peers: %w", err)
 	}
 	return f, nil
@@ -168,7 +168,7 @@ func (e *env) measureFloors(puts, valueSize, servers, clients int) (floors, erro
 // ever slows it down.
 func (f floors) best(g floors) floors {
 	return floors{max(f.rate, g.rate), min(f.cpuS, g.cpuS), max(f.procsRate, g.procsRate), min(f.procsCPUS, g.procsCPUS),
-		max(f.replRate, g.replRate), min(f.replCPUS, g.replCPUS)}
+		max(f.peersRate, g.peersRate), min(f.peersCPUS, g.peersCPUS)}
 }
 
 // writeConfig saves cfg for the master and the processes it starts.
@@ -395,7 +395,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	}
 	r.setCPU(clusterUsage(usage, s.CPU, extra), puts, fl.cpuS, j.floorPuts)
 	r.setFloorProcs(fl.procsRate, fl.procsCPUS, j.floorPuts)
-	r.setFloorReplicated(fl.replRate, fl.replCPUS, j.floorPuts)
+	r.setFloorPeers(fl.peersRate, fl.peersCPUS, j.floorPuts)
 	for id, kb := range st.peaks {
 		if r.PeakRSSKB[id] <= 0 {
 			r.PeakRSSKB[id] = kb
@@ -408,7 +408,7 @@ func (e *env) run(ctx context.Context, j job) (Result, error) {
 	r.FloorPutsPerS = fl.rate
 	r.Ratio = ratio(r.PutsPerS, fl.rate)
 	r.FloorProcsRatio = ratio(r.PutsPerS, fl.procsRate)
-	r.FloorReplRatio = ratio(r.PutsPerS, fl.replRate)
+	r.FloorPeersRatio = ratio(r.PutsPerS, fl.peersRate)
 	return r, nil
 }
 
