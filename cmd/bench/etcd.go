@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gossipkv/pkg/runstats"
 )
 
 // etcdMissing is what bench says when Debian's etcd is not installed.
@@ -66,10 +68,11 @@ func etcdArgs(ms []etcdMember, i int, dataDir string) []string {
 }
 
 // startEtcdCluster runs n etcd members on free loopback ports, each with
-// its data and log in a fresh e.path(name)/MEMBER, until stop (which kills
-// every member by its pid). It returns once every member reports itself
-// healthy (for n > 1: a leader elected).
-func (e *env) startEtcdCluster(ctx context.Context, bin, name string, n int) (ms []etcdMember, stop func(), err error) {
+// its data and log in a fresh e.path(name)/MEMBER, until stop, which kills
+// every member by its pid and returns what they cost over their lives, from
+// their rusage. It returns once every member reports itself healthy (for
+// n > 1: a leader elected).
+func (e *env) startEtcdCluster(ctx context.Context, bin, name string, n int) (ms []etcdMember, stop func() Usage, err error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, nil, err
@@ -82,10 +85,18 @@ func (e *env) startEtcdCluster(ctx context.Context, bin, name string, n int) (ms
 		return nil, nil, err
 	}
 	var stops []func()
-	stop = func() {
+	var cmds []*exec.Cmd
+	stop = func() Usage {
 		for _, s := range stops {
 			s()
 		}
+		var u Usage
+		for _, c := range cmds {
+			if cu, ok := runstats.ProcessUsage(c.ProcessState); ok {
+				u.Add(cu)
+			}
+		}
+		return u
 	}
 	for i, m := range ms {
 		dir := filepath.Join(root, m.name)
@@ -112,7 +123,7 @@ func (e *env) startEtcdCluster(ctx context.Context, bin, name string, n int) (ms
 			stop()
 			return nil, nil, err
 		}
-		stops = append(stops, s)
+		stops, cmds = append(stops, s), append(cmds, cmd)
 	}
 	return ms, stop, nil
 }
@@ -148,30 +159,34 @@ func etcdPutRequest(ctx context.Context, base, key string, value []byte) (*http.
 // etcdSequentialPuts makes puts puts of size-byte values one after the
 // other, taking the members in turn as the spec benchmark's clients take
 // turns (each on its own server), under 3-letter keys, and returns puts/s
-// over the whole sequence. Any failed put fails it.
-func etcdSequentialPuts(ctx context.Context, ms []etcdMember, puts, size int) (float64, error) {
+// over the whole sequence and what this process spent making them (the
+// client's share of the work). Any failed put fails it.
+func etcdSequentialPuts(ctx context.Context, ms []etcdMember, puts, size int) (float64, Usage, error) {
 	if len(ms) == 0 {
-		return 0, errors.New("etcd: no members")
+		return 0, Usage{}, errors.New("etcd: no members")
 	}
 	value := bytes.Repeat([]byte("x"), size)
 	c := &http.Client{Timeout: 10 * time.Second}
+	u0, _ := runstats.SelfUsage()
 	t0 := time.Now()
 	for i := range puts {
 		req, err := etcdPutRequest(ctx, ms[i%len(ms)].clientURL(), spec3Key(i), value)
 		if err != nil {
-			return 0, err
+			return 0, Usage{}, err
 		}
 		resp, err := c.Do(req)
 		if err != nil {
-			return 0, fmt.Errorf("put %d: %w", i, err)
+			return 0, Usage{}, fmt.Errorf("put %d: %w", i, err)
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return 0, fmt.Errorf("put %d to %s: %s", i, req.URL, resp.Status)
+			return 0, Usage{}, fmt.Errorf("put %d to %s: %s", i, req.URL, resp.Status)
 		}
 	}
-	return float64(puts) / time.Since(t0).Seconds(), nil
+	rate := float64(puts) / time.Since(t0).Seconds()
+	u1, _ := runstats.SelfUsage()
+	return rate, u1.Sub(u0), nil
 }
 
 // spec3Key is a 3-letter key of keyLetters for put i, as long as the spec

@@ -75,11 +75,11 @@ func httpFront(e *env, o options) (frontBench, error) {
 // startEtcd runs a one-member etcd with its client and peer URLs on free
 // loopback ports, until stop.
 func (e *env) startEtcd(ctx context.Context, bin string) (port int, stop func(), err error) {
-	members, stop, err := e.startEtcdCluster(ctx, bin, "etcd", 1)
+	members, stopCluster, err := e.startEtcdCluster(ctx, bin, "etcd", 1)
 	if err != nil {
 		return 0, nil, err
 	}
-	return members[0].client, stop, nil
+	return members[0].client, func() { stopCluster() }, nil
 }
 
 // httpKey is the key i, as wrk.lua makes it.

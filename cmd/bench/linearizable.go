@@ -23,17 +23,38 @@ type Comparison struct {
 	// ratios).
 	LinOverEventual float64 `json:"linearizable_over_eventual"`
 	LinOverEtcd     float64 `json:"linearizable_over_etcd"`
+
+	// CPU ms per put of each, counted alike: every process over its whole
+	// life (for etcd: its members, and bench's own work as their client),
+	// and the one-process floor's, measured with the eventual run.
+	LinearizableCPUMsPerPut float64 `json:"linearizable_cpu_ms_per_put"`
+	EventualCPUMsPerPut     float64 `json:"eventual_cpu_ms_per_put"`
+	EtcdCPUMsPerPut         float64 `json:"etcd_cpu_ms_per_put"`
+	FloorCPUMsPerPut        float64 `json:"floor_cpu_ms_per_put"`
+	// CPU ratios of the run: each over etcd's, and etcd's over the floor's.
+	LinCPUOverEtcd      float64 `json:"linearizable_cpu_over_etcd"`
+	EventualCPUOverEtcd float64 `json:"eventual_cpu_over_etcd"`
+	EtcdCPUOverFloor    float64 `json:"etcd_cpu_over_floor"`
+}
+
+// etcdFigures is what one run of sequential puts to etcd measured.
+type etcdFigures struct {
+	PutsPerS, CPUMsPerPut float64
 }
 
 // compare pairs the runs' figures (lin[i], ev[i] and etcd[i] are of run
 // i) and returns each run's comparison and their medians.
-func compare(lin, ev []Result, etcd []float64) ([]Comparison, Comparison) {
+func compare(lin, ev []Result, etcd []etcdFigures) ([]Comparison, Comparison) {
 	n := min(len(lin), len(ev), len(etcd))
 	cs := make([]Comparison, n)
 	for i := range cs {
-		l := lin[i].PutsPerS
-		cs[i] = Comparison{LinearizablePutsPerS: l, EventualPutsPerS: ev[i].PutsPerS, EtcdPutsPerS: etcd[i],
-			LinOverEventual: ratio(l, ev[i].PutsPerS), LinOverEtcd: ratio(l, etcd[i])}
+		l, x := lin[i], etcd[i]
+		cs[i] = Comparison{LinearizablePutsPerS: l.PutsPerS, EventualPutsPerS: ev[i].PutsPerS, EtcdPutsPerS: x.PutsPerS,
+			LinOverEventual: ratio(l.PutsPerS, ev[i].PutsPerS), LinOverEtcd: ratio(l.PutsPerS, x.PutsPerS),
+			LinearizableCPUMsPerPut: l.CPUMsPerPut, EventualCPUMsPerPut: ev[i].CPUMsPerPut,
+			EtcdCPUMsPerPut: x.CPUMsPerPut, FloorCPUMsPerPut: ev[i].FloorCPUMsPerPut,
+			LinCPUOverEtcd: ratio(l.CPUMsPerPut, x.CPUMsPerPut), EventualCPUOverEtcd: ratio(ev[i].CPUMsPerPut, x.CPUMsPerPut),
+			EtcdCPUOverFloor: ratio(x.CPUMsPerPut, ev[i].FloorCPUMsPerPut)}
 	}
 	med := func(f func(Comparison) float64) float64 {
 		xs := make([]float64, n)
@@ -48,6 +69,14 @@ func compare(lin, ev []Result, etcd []float64) ([]Comparison, Comparison) {
 		EtcdPutsPerS:         med(func(c Comparison) float64 { return c.EtcdPutsPerS }),
 		LinOverEventual:      med(func(c Comparison) float64 { return c.LinOverEventual }),
 		LinOverEtcd:          med(func(c Comparison) float64 { return c.LinOverEtcd }),
+
+		LinearizableCPUMsPerPut: med(func(c Comparison) float64 { return c.LinearizableCPUMsPerPut }),
+		EventualCPUMsPerPut:     med(func(c Comparison) float64 { return c.EventualCPUMsPerPut }),
+		EtcdCPUMsPerPut:         med(func(c Comparison) float64 { return c.EtcdCPUMsPerPut }),
+		FloorCPUMsPerPut:        med(func(c Comparison) float64 { return c.FloorCPUMsPerPut }),
+		LinCPUOverEtcd:          med(func(c Comparison) float64 { return c.LinCPUOverEtcd }),
+		EventualCPUOverEtcd:     med(func(c Comparison) float64 { return c.EventualCPUOverEtcd }),
+		EtcdCPUOverFloor:        med(func(c Comparison) float64 { return c.EtcdCPUOverFloor }),
 	}
 }
 
@@ -61,6 +90,16 @@ func writeComparison(w io.Writer, cs []Comparison, m Comparison, members int, he
 	line("median", m)
 	for i, c := range cs {
 		line(fmt.Sprintf("run %d", i+1), c)
+	}
+	fmt.Fprintf(w, "\ncpu ms/put, every process over its whole life; floor: the one-process floor of the eventual run\n")
+	fmt.Fprintf(w, "  %-9s %14s %14s %14s %8s %10s %10s %10s\n", "", "linearizable", "eventual", fmt.Sprintf("etcd (%d)", members), "floor", "lin/etcd", "ev/etcd", "etcd/floor")
+	cpuLine := func(label string, c Comparison) {
+		fmt.Fprintf(w, "  %-9s %14.3f %14.3f %14.3f %8.3f %10.3f %10.3f %10.3f\n", label, c.LinearizableCPUMsPerPut, c.EventualCPUMsPerPut,
+			c.EtcdCPUMsPerPut, c.FloorCPUMsPerPut, c.LinCPUOverEtcd, c.EventualCPUOverEtcd, c.EtcdCPUOverFloor)
+	}
+	cpuLine("median", m)
+	for i, c := range cs {
+		cpuLine(fmt.Sprintf("run %d", i+1), c)
 	}
 }
 
@@ -79,7 +118,7 @@ func runLinearizable(ctx context.Context, e *env, o options) error {
 	linJob := specJob(linO, o.servers, o.clients, o.size)
 	evJob := specJob(evO, o.servers, o.clients, o.size)
 	var lin, ev []Result
-	var etcd []float64
+	var etcd []etcdFigures
 	for i := range o.runs {
 		r, err := e.run(ctx, linJob)
 		if err != nil {
@@ -97,7 +136,7 @@ func runLinearizable(ctx context.Context, e *env, o options) error {
 			return fmt.Errorf("run %d of %d, etcd: %w", i+1, o.runs, err)
 		}
 		etcd = append(etcd, x)
-		e.logf("run %d/%d: etcd (%d members) %.0f puts/s", i+1, o.runs, o.servers, x)
+		e.logf("run %d/%d: etcd (%d members) %.0f puts/s, %.3f cpu ms/put", i+1, o.runs, o.servers, x.PutsPerS, x.CPUMsPerPut)
 	}
 	WriteReport(os.Stdout, lin)
 	WriteReport(os.Stdout, ev)
@@ -116,16 +155,21 @@ func runLinearizable(ctx context.Context, e *env, o options) error {
 
 // etcdRun starts a fresh etcd cluster of o.servers members under the data
 // directory, makes o.puts sequential puts of o.size bytes, and stops every
-// member.
-func (e *env) etcdRun(ctx context.Context, bin string, o options) (float64, error) {
+// member. Its CPU per put is the members' over their whole lives, as the
+// cluster's servers' is, and bench's own while it made the puts.
+func (e *env) etcdRun(ctx context.Context, bin string, o options) (etcdFigures, error) {
 	ms, stop, err := e.startEtcdCluster(ctx, bin, "etcd-cluster", o.servers)
 	if err != nil {
-		return 0, err
+		return etcdFigures{}, err
 	}
-	defer stop()
-	x, err := etcdSequentialPuts(ctx, ms, o.puts, o.size)
-	if err != nil && ctx.Err() != nil {
-		err = errors.Join(err, ctx.Err())
+	rate, client, err := etcdSequentialPuts(ctx, ms, o.puts, o.size)
+	members := stop()
+	if err != nil {
+		if ctx.Err() != nil {
+			err = errors.Join(err, ctx.Err())
+		}
+		return etcdFigures{}, err
 	}
-	return x, err
+	members.Add(client)
+	return etcdFigures{PutsPerS: rate, CPUMsPerPut: members.CPUS() * 1000 / float64(o.puts)}, nil
 }

@@ -94,7 +94,7 @@ func TestSpec3Key(t *testing.T) {
 func TestCompare_MediansOfRunRatios(t *testing.T) {
 	lin := []Result{{PutsPerS: 400}, {PutsPerS: 500}, {PutsPerS: 300}}
 	ev := []Result{{PutsPerS: 1000}, {PutsPerS: 2000}, {PutsPerS: 1000}}
-	etcd := []float64{800, 500, 1000}
+	etcd := []etcdFigures{{PutsPerS: 800}, {PutsPerS: 500}, {PutsPerS: 1000}}
 	cs, m := compare(lin, ev, etcd)
 	if len(cs) != 3 || cs[1].LinOverEventual != 0.25 || cs[1].LinOverEtcd != 1 {
 		t.Fatalf("runs %+v", cs)
@@ -108,6 +108,28 @@ func TestCompare_MediansOfRunRatios(t *testing.T) {
 	var buf bytes.Buffer
 	writeComparison(&buf, cs, m, 5, "head")
 	if !strings.Contains(buf.String(), "etcd (5)") || !strings.Contains(buf.String(), "0.300") {
+		t.Errorf("report:\n%s", buf.String())
+	}
+}
+
+func TestCompare_CPUAgainstEtcdAndTheFloor(t *testing.T) {
+	lin := []Result{{CPUMsPerPut: 3}, {CPUMsPerPut: 4}, {CPUMsPerPut: 2}}
+	ev := []Result{{CPUMsPerPut: 1, FloorCPUMsPerPut: 0.5}, {CPUMsPerPut: 1.5, FloorCPUMsPerPut: 0.25}, {CPUMsPerPut: 1, FloorCPUMsPerPut: 1}}
+	etcd := []etcdFigures{{CPUMsPerPut: 2}, {CPUMsPerPut: 3}, {CPUMsPerPut: 4}}
+	cs, m := compare(lin, ev, etcd)
+	// Run by run: lin/etcd 1.5, 1.333, 0.5; ev/etcd 0.5, 0.5, 0.25;
+	// etcd/floor 4, 12, 4.
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+	if !near(cs[1].LinCPUOverEtcd, 4.0/3) || !near(cs[2].EventualCPUOverEtcd, 0.25) || !near(cs[1].EtcdCPUOverFloor, 12) {
+		t.Fatalf("runs %+v", cs)
+	}
+	if !near(m.LinCPUOverEtcd, 4.0/3) || !near(m.EventualCPUOverEtcd, 0.5) || !near(m.EtcdCPUOverFloor, 4) ||
+		m.EtcdCPUMsPerPut != 3 || m.FloorCPUMsPerPut != 0.5 || m.EventualCPUMsPerPut != 1 || m.LinearizableCPUMsPerPut != 3 {
+		t.Errorf("medians %+v", m)
+	}
+	var buf bytes.Buffer
+	writeComparison(&buf, cs, m, 5, "head")
+	if !strings.Contains(buf.String(), "etcd/floor") || !strings.Contains(buf.String(), "12.000") {
 		t.Errorf("report:\n%s", buf.String())
 	}
 }
@@ -183,10 +205,14 @@ func TestEtcdCluster_ThreeMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := etcdSequentialPuts(ctx, ms, 30, 1024)
-	stop()
+	x, client, err := etcdSequentialPuts(ctx, ms, 30, 1024)
+	members := stop()
 	if err != nil || x <= 0 {
 		t.Fatalf("%v puts/s, %v", x, err)
+	}
+	// Every member ran (Procs counts the rusages added) and worked.
+	if members.Procs != 3 || members.CPUS() <= 0 || client.CPUS() <= 0 {
+		t.Errorf("members' usage %+v, the client's %+v", members, client)
 	}
 	for _, m := range ms {
 		if etcdHealthy(m.clientURL()) == nil {
