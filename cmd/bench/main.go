@@ -329,8 +329,10 @@ func partitionJob(o options) job {
 // runFloor prints only the floor, for each run and the median; and, in
 // turn with it, the same chain with a log append per put instead of a bbolt
 // commit (what a server does for its own puts), both across three
-// processes, and the floor with -servers peers that each hold every put
-// and -clients clients, for comparison.
+// processes, the same layout as the floor with peers without its copies
+// (-servers servers, each holding only its own clients' puts), and the
+// floor with -servers peers that each hold every put and -clients clients,
+// for comparison.
 func runFloor(e *env, o options) error {
 	peerClients := specJob(o, o.servers, o.clients, o.size).floorClients()
 	floors := []struct {
@@ -344,6 +346,10 @@ func runFloor(e *env, o options) error {
 		{"in 3 processes", "floor with the client and the server in processes of their own, as the cluster runs them", e.measureFloorProcs},
 		{"in 3 processes with a log append", "the same with a log append per put",
 			func(n, size int) (float64, float64, error) { return e.measureFloorProcsWith(n, size, floor.Log) }},
+		{fmt.Sprintf("with %d servers, no copies", o.servers), fmt.Sprintf("with %d servers that each log only their own clients' puts, and %d clients taking turns", o.servers, peerClients),
+			func(n, size int) (float64, float64, error) {
+				return e.measureFloorUnreplicated(n, size, o.servers, peerClients)
+			}},
 		{fmt.Sprintf("with %d peers", o.servers), fmt.Sprintf("with %d peers that each log and checkpoint every put, and %d clients taking turns", o.servers, peerClients),
 			func(n, size int) (float64, float64, error) {
 				return e.measureFloorPeers(n, size, o.servers, peerClients)

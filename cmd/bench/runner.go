@@ -112,6 +112,15 @@ func (e *env) measureFloorPeers(puts, valueSize, servers, clients int) (float64,
 	})
 }
 
+// measureFloorUnreplicated is measureFloorPeers without the copies:
+// servers servers of the chain with a log append per put, each holding
+// only its own clients' puts (floor.MeasureUnreplicated).
+func (e *env) measureFloorUnreplicated(puts, valueSize, servers, clients int) (float64, float64, error) {
+	return e.measureFloorAcross(func(dir string, part floor.PartCommand) (float64, float64, error) {
+		return floor.MeasureUnreplicated(puts, valueSize, dir, servers, clients, floor.Log, part)
+	})
+}
+
 // measureFloorAcross runs a floor across processes in a fresh directory,
 // bench re-running itself as each of its processes.
 func (e *env) measureFloorAcross(measure func(dir string, part floor.PartCommand) (float64, float64, error)) (float64, float64, error) {

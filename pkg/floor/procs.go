@@ -109,22 +109,65 @@ type PartCommand func(role, dir, peers, run string, d Durability) *exec.Cmd
 
 // MeasureProcesses is MeasureDurability with the chain in three processes,
 // as the cluster runs it: the caller plays the master, and part starts the
-// client and the server. It returns puts/s and the CPU seconds of all
-// three: the children's from their rusage once they exit, the caller's
-// from its own across the call (so the caller must do nothing else
-// meanwhile).
+// client and the server (its database in dir). It returns puts/s and the
+// CPU seconds of all three: the children's from their rusage once they
+// exit, the caller's from its own across the call (so the caller must do
+// nothing else meanwhile).
 func MeasureProcesses(n, valueSize int, dir string, d Durability, part PartCommand) (putsPerSec, cpuS float64, err error) {
 	return measureAcross(n, valueSize, func(run string, g *group) ([]string, error) {
-		server, err := g.start(part(RoleServer, dir, "", run, d))
-		if err != nil {
-			return nil, err
-		}
-		client, err := g.start(part(RoleClient, dir, server.addr, run, d))
-		if err != nil {
-			return nil, err
-		}
-		return []string{client.addr}, nil
+		return startServers(g, run, []string{dir}, 1, d, part)
 	})
+}
+
+// MeasureUnreplicated is MeasurePeers without the copies: servers servers
+// of the chain (RoleServer, durability d, each with its database in a
+// directory of its own under dir), each holding only its own clients'
+// puts, and clients client processes, client i on server i mod servers,
+// taking the puts in turn. What it costs over MeasureProcesses is the
+// layout's alone: more processes, and every put through a client and a
+// server that have waited their turn. What MeasurePeers costs over it is
+// the copies.
+func MeasureUnreplicated(n, valueSize int, dir string, servers, clients int, d Durability, part PartCommand) (putsPerSec, cpuS float64, err error) {
+	if servers < 1 || clients < 1 {
+		return 0, 0, fmt.Errorf("floor: %d servers, %d clients: need at least one of each", servers, clients)
+	}
+	dirs := make([]string, servers)
+	for i := range dirs {
+		dirs[i] = filepath.Join(dir, fmt.Sprintf("server-%d", i))
+	}
+	return measureAcross(n, valueSize, func(run string, g *group) ([]string, error) {
+		return startServers(g, run, dirs, clients, d, part)
+	})
+}
+
+// startServers starts a server of the chain in each of dirs, then clients
+// clients, client i on server i mod len(dirs), clients in a later stage
+// than the servers; it returns the clients' addresses.
+func startServers(g *group, run string, dirs []string, clients int, d Durability, part PartCommand) ([]string, error) {
+	var servers []string
+	for _, dir := range dirs {
+		s, err := g.start(part(RoleServer, dir, "", run, d))
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s.addr)
+	}
+	g.stage()
+	return startClients(g, run, dirs[0], servers, clients, d, part)
+}
+
+// startClients starts clients clients, client i relaying to servers[i mod
+// len(servers)], and returns their addresses.
+func startClients(g *group, run, dir string, servers []string, clients int, d Durability, part PartCommand) ([]string, error) {
+	var addrs []string
+	for i := range clients {
+		c, err := g.start(part(RoleClient, dir, servers[i%len(servers)], run, d))
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, c.addr)
+	}
+	return addrs, nil
 }
 
 // MeasurePeers is MeasureProcesses with the puts replicated: servers peers
@@ -162,15 +205,7 @@ func MeasurePeers(n, valueSize int, dir string, servers, clients int, part PartC
 			}
 		}
 		g.stage() // clients stop before the peers
-		var addrs []string
-		for i := range clients {
-			c, err := g.start(part(RoleClient, dir, rpcAddrs[i%servers], run, Log))
-			if err != nil {
-				return nil, err
-			}
-			addrs = append(addrs, c.addr)
-		}
-		return addrs, nil
+		return startClients(g, run, dir, rpcAddrs, clients, Log, part)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -188,6 +189,48 @@ func TestMeasurePeers_EveryPeerHoldsEveryPut(t *testing.T) {
 		} else if !maps.Equal(first, held) {
 			t.Errorf("peer %d holds other versions than peer 0", p)
 		}
+	}
+}
+
+// Without copies, each server holds only what its own clients put: put i
+// goes through client i mod 4, on server (i mod 4) mod 3.
+func TestMeasureUnreplicated_EachServerHoldsOnlyItsClientsPuts(t *testing.T) {
+	const puts, servers, clients = 40, 3, 4
+	dir := t.TempDir()
+	rate, cpuS, err := MeasureUnreplicated(puts, 100, dir, servers, clients, Log, testPart(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate <= 0 || cpuS <= 0 {
+		t.Fatalf("rate %v, cpu %v s: want both above 0", rate, cpuS)
+	}
+	for s := range servers {
+		db, err := storage.OpenBolt(filepath.Join(dir, fmt.Sprintf("server-%d", s), "floor.db"), storage.BoltOptions{})
+		if err != nil {
+			t.Fatal(err) // also if the server process still held the file
+		}
+		st, err := db.Load()
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for i := range puts {
+			if i%clients%servers == s {
+				want = append(want, string(Key(i)))
+			}
+		}
+		var got []string
+		for _, e := range st.Entries {
+			got = append(got, string(e.Key))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("server %d holds %q, want %q", s, got, want)
+		}
+	}
+	if _, _, err := MeasureUnreplicated(5, 10, t.TempDir(), 2, 0, Log, testPart(t)); err == nil {
+		t.Error("no clients: measured")
 	}
 }
 
