@@ -24,9 +24,10 @@ type Comparison struct {
 	LinOverEventual float64 `json:"linearizable_over_eventual"`
 	LinOverEtcd     float64 `json:"linearizable_over_etcd"`
 
-	// CPU ms per put of each, counted alike: every process over its whole
-	// life (for etcd: its members, and bench's own work as their client),
-	// and the one-process floor's, measured with the eventual run.
+	// CPU ms per put of each: gossipkv's every process over its whole
+	// life; etcd's members over their whole lives plus bench's own CPU
+	// while it made the puts, as their client; and the one-process
+	// floor's, measured with the eventual run.
 	LinearizableCPUMsPerPut float64 `json:"linearizable_cpu_ms_per_put"`
 	EventualCPUMsPerPut     float64 `json:"eventual_cpu_ms_per_put"`
 	EtcdCPUMsPerPut         float64 `json:"etcd_cpu_ms_per_put"`
@@ -91,7 +92,7 @@ func writeComparison(w io.Writer, cs []Comparison, m Comparison, members int, he
 	for i, c := range cs {
 		line(fmt.Sprintf("run %d", i+1), c)
 	}
-	fmt.Fprintf(w, "\ncpu ms/put, every process over its whole life; floor: the one-process floor of the eventual run\n")
+	fmt.Fprintf(w, "\ncpu ms/put: gossipkv's processes and etcd's members over their whole lives, etcd's client (bench) while it put; floor: the one-process floor of the eventual run\n")
 	fmt.Fprintf(w, "  %-9s %14s %14s %14s %8s %10s %10s %10s\n", "", "linearizable", "eventual", fmt.Sprintf("etcd (%d)", members), "floor", "lin/etcd", "ev/etcd", "etcd/floor")
 	cpuLine := func(label string, c Comparison) {
 		fmt.Fprintf(w, "  %-9s %14.3f %14.3f %14.3f %8.3f %10.3f %10.3f %10.3f\n", label, c.LinearizableCPUMsPerPut, c.EventualCPUMsPerPut,

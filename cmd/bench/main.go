@@ -346,7 +346,7 @@ func runFloor(e *env, o options) error {
 		{"in 3 processes", "floor with the client and the server in processes of their own, as the cluster runs them", e.measureFloorProcs},
 		{"in 3 processes with a log append", "the same with a log append per put",
 			func(n, size int) (float64, float64, error) { return e.measureFloorProcsWith(n, size, floor.Log) }},
-		{fmt.Sprintf("with %d servers, no copies", o.servers), fmt.Sprintf("with %d servers that each log only their own clients' puts, and %d clients taking turns", o.servers, peerClients),
+		{fmt.Sprintf("with %d servers, no copies", o.servers), fmt.Sprintf("with %d servers that each log and checkpoint only their own clients' puts, and %d clients taking turns", o.servers, peerClients),
 			func(n, size int) (float64, float64, error) {
 				return e.measureFloorUnreplicated(n, size, o.servers, peerClients)
 			}},

@@ -6,11 +6,12 @@
 //
 // Variants measure the same chain with a log append per put instead of the
 // bbolt commit (what a server does for its own puts), with its client and
-// server in processes of their own (MeasureProcesses), and with several
-// servers that each hold a copy of every put, sent in the servers'
-// batches, and clients that take the puts in turn (MeasurePeers,
-// RolePeer): the least the cluster's replication costs, without its
-// protocol.
+// server in processes of their own (MeasureProcesses), with several such
+// servers that each hold only their own clients' puts, the clients taking
+// the puts in turn (MeasureUnreplicated), and with several servers that
+// each hold a copy of every put, sent in the servers' batches
+// (MeasurePeers, RolePeer): the least the cluster's replication costs,
+// without its protocol.
 //
 // The real benchmark (cmd/bench) measures this floor in the same run as the
 // cluster, so that the ratio "cluster puts/s / floor puts/s" compares like

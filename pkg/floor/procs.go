@@ -23,9 +23,10 @@ const (
 )
 
 // Serve runs one hop of the chain in this process, for a floor measured
-// across processes as the cluster runs (MeasureProcesses, MeasurePeers):
-// the server (a bbolt database in dir, with durability d), the client (the
-// relay to the server at the address peers gives) or a peer (RolePeer: a
+// across processes as the cluster runs (MeasureProcesses,
+// MeasureUnreplicated, MeasurePeers): the server (a bbolt database in dir,
+// with durability d), the client (the relay to the server at the address
+// peers gives; dir is unused) or a peer (RolePeer: a
 // server with its database in dir; peers is then its index among the
 // peers). Every hop belongs to run, as the real processes belong to their
 // master's. It writes the address it listens on as one line to out (a
@@ -153,15 +154,16 @@ func startServers(g *group, run string, dirs []string, clients int, d Durability
 		servers = append(servers, s.addr)
 	}
 	g.stage()
-	return startClients(g, run, dirs[0], servers, clients, d, part)
+	return startClients(g, run, servers, clients, d, part)
 }
 
 // startClients starts clients clients, client i relaying to servers[i mod
-// len(servers)], and returns their addresses.
-func startClients(g *group, run, dir string, servers []string, clients int, d Durability, part PartCommand) ([]string, error) {
+// len(servers)], and returns their addresses. A client keeps no data: its
+// directory is empty.
+func startClients(g *group, run string, servers []string, clients int, d Durability, part PartCommand) ([]string, error) {
 	var addrs []string
 	for i := range clients {
-		c, err := g.start(part(RoleClient, dir, servers[i%len(servers)], run, d))
+		c, err := g.start(part(RoleClient, "", servers[i%len(servers)], run, d))
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +207,7 @@ func MeasurePeers(n, valueSize int, dir string, servers, clients int, part PartC
 			}
 		}
 		g.stage() // clients stop before the peers
-		return startClients(g, run, dir, rpcAddrs, clients, Log, part)
+		return startClients(g, run, rpcAddrs, clients, Log, part)
 	})
 }
 

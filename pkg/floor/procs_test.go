@@ -232,6 +232,9 @@ func TestMeasureUnreplicated_EachServerHoldsOnlyItsClientsPuts(t *testing.T) {
 	if _, _, err := MeasureUnreplicated(5, 10, t.TempDir(), 2, 0, Log, testPart(t)); err == nil {
 		t.Error("no clients: measured")
 	}
+	if _, _, err := MeasureUnreplicated(5, 10, t.TempDir(), 0, 2, Log, testPart(t)); err == nil {
+		t.Error("no servers: measured")
+	}
 }
 
 func TestMeasurePeers_RefusesNoPeersAndServeABadIndex(t *testing.T) {
