@@ -164,15 +164,7 @@ func TestMeasurePeers_EveryPeerHoldsEveryPut(t *testing.T) {
 	}
 	var first map[string]model.Version
 	for p := range peers {
-		db, err := storage.OpenBolt(filepath.Join(dir, fmt.Sprintf("peer-%d", p), "floor.db"), storage.BoltOptions{})
-		if err != nil {
-			t.Fatal(err) // also if the peer process still held the file
-		}
-		st, err := db.Load()
-		db.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := loadFloorDB(t, filepath.Join(dir, fmt.Sprintf("peer-%d", p)))
 		if len(st.Entries) != 1000 {
 			t.Errorf("peer %d holds %d keys, want 1000", p, len(st.Entries))
 		}
@@ -205,15 +197,7 @@ func TestMeasureUnreplicated_EachServerHoldsOnlyItsClientsPuts(t *testing.T) {
 		t.Fatalf("rate %v, cpu %v s: want both above 0", rate, cpuS)
 	}
 	for s := range servers {
-		db, err := storage.OpenBolt(filepath.Join(dir, fmt.Sprintf("server-%d", s), "floor.db"), storage.BoltOptions{})
-		if err != nil {
-			t.Fatal(err) // also if the server process still held the file
-		}
-		st, err := db.Load()
-		db.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := loadFloorDB(t, filepath.Join(dir, fmt.Sprintf("server-%d", s)))
 		var want []string
 		for i := range puts {
 			if i%clients%servers == s {
@@ -265,4 +249,20 @@ func TestMeasurePeers_APeerThatDiesFailsTheRun(t *testing.T) {
 		t.Errorf("err %v: want the dead peer's exit among the errors", err)
 	}
 	t.Logf("the run failed: %v", err)
+}
+
+// loadFloorDB is what the floor's database in dir holds, once the process
+// that wrote it has ended (opening it fails while one still holds it).
+func loadFloorDB(t *testing.T, dir string) storage.State {
+	t.Helper()
+	db, err := storage.OpenBolt(filepath.Join(dir, "floor.db"), storage.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := db.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
