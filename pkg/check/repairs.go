@@ -19,6 +19,11 @@ type Repair struct {
 	// Took runs from that event's return to the stabilize's return, on
 	// the master's clock (Event.Call and Return).
 	Took time.Duration
+	// Ops is how many client operations (puts, gets, deletes, cas) ran
+	// between that event and the stabilize: their time is in Took, so a
+	// repair that spans many of them is an upper bound, not the time the
+	// servers took.
+	Ops int
 }
 
 // Repairs lists the repairs of h: one for each stabilize that converged
@@ -48,6 +53,7 @@ func Repairs(h History) []Repair {
 	}
 	var out []Repair
 	from := -1 // index in h of the event that made repair necessary
+	ops := 0   // client operations since from
 	for i, e := range h {
 		var before map[uint32]int
 		switch {
@@ -75,14 +81,16 @@ func Repairs(h History) []Repair {
 			cuts[mkpair(e.Server, e.Peer)] = true
 		case Heal:
 			delete(cuts, mkpair(e.Server, e.Peer))
+		case Put, Get, Delete, CAS:
+			ops++
 		case Stabilize:
 			if from >= 0 && e.Converged {
-				out = append(out, Repair{Line: e.Line, From: h[from].Line, Took: e.Return - h[from].Return})
+				out = append(out, Repair{Line: e.Line, From: h[from].Line, Took: e.Return - h[from].Return, Ops: ops})
 			}
 			from = -1
 		}
 		if before != nil && from < 0 && joined(before, groups()) {
-			from = i
+			from, ops = i, 0
 		}
 	}
 	return out
@@ -114,8 +122,9 @@ type RepairStats struct {
 	Count       int
 	Median, Max time.Duration
 	// MaxLine and MaxFrom are the lines of the slowest repair's stabilize
-	// and of the event it started from.
-	MaxLine, MaxFrom int
+	// and of the event it started from; MaxOps the client operations
+	// between them.
+	MaxLine, MaxFrom, MaxOps int
 	// Each is every repair, in script order.
 	Each []Repair
 }
@@ -130,7 +139,7 @@ func SummarizeRepairs(rs []Repair) RepairStats {
 	for i, r := range rs {
 		took[i] = r.Took
 		if i == 0 || r.Took > s.Max {
-			s.Max, s.MaxLine, s.MaxFrom = r.Took, r.Line, r.From
+			s.Max, s.MaxLine, s.MaxFrom, s.MaxOps = r.Took, r.Line, r.From, r.Ops
 		}
 	}
 	slices.Sort(took)
@@ -147,8 +156,12 @@ func (s RepairStats) String() string {
 	if s.Count == 0 {
 		return "check: repairs: none (no stabilize after a heal, restart or resume)"
 	}
-	return fmt.Sprintf("check: repairs: %d (stabilizes after a heal, restart or resume), median %s, max %s (line %d, from line %d)",
-		s.Count, ms(s.Median), ms(s.Max), s.MaxLine, s.MaxFrom)
+	between := ""
+	if s.MaxOps > 0 {
+		between = fmt.Sprintf(", %d client operations between", s.MaxOps)
+	}
+	return fmt.Sprintf("check: repairs: %d (stabilizes after a heal, restart or resume), median %s, max %s (line %d, from line %d%s)",
+		s.Count, ms(s.Median), ms(s.Max), s.MaxLine, s.MaxFrom, between)
 }
 
 // ms prints d in milliseconds with one decimal.

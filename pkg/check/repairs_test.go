@@ -76,6 +76,23 @@ func TestRepairs_RestartResumeAndNotConverged(t *testing.T) {
 	}
 }
 
+// Client operations between the event and the stabilize are counted: the
+// repair's time includes theirs. Those before the event are not.
+func TestRepairs_CountTheOperationsBetween(t *testing.T) {
+	b := (&hb{}).start(0, 1, 2).stabilize(nil).done(0, 1).
+		pause(1).done(1, 2).
+		put(5, 0, "a", "1", ver(10, 0)).done(2, 3). // before the resume
+		resume(1).done(3, 4).
+		put(5, 0, "a", "2", ver(20, 0)).done(4, 2004).
+		put(6, 2, "b", "1", ver(30, 2)).done(2004, 4004).
+		stabilize(nil).done(4004, 4010)
+	expectRepairs(t, b.h, []Repair{{Line: 10, From: 7, Took: 4006 * time.Millisecond, Ops: 2}})
+	s := SummarizeRepairs(Repairs(b.h))
+	if want := "(line 10, from line 7, 2 client operations between)"; !strings.Contains(s.String(), want) {
+		t.Errorf("String() = %q, want it to contain %q", s.String(), want)
+	}
+}
+
 // The summary: count, median (of an even count: the mean of the middle
 // two) and the slowest, with its lines; a repair ten times slower than the
 // others shows in the max.

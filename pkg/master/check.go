@@ -189,7 +189,7 @@ func repairStats(r check.RepairStats) *runstats.Repairs {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	out := &runstats.Repairs{Count: r.Count, MedianMs: ms(r.Median), MaxMs: ms(r.Max), MaxLine: r.MaxLine, MaxFrom: r.MaxFrom}
 	for _, e := range r.Each {
-		out.Each = append(out.Each, runstats.RepairTime{Line: e.Line, From: e.From, Ms: ms(e.Took)})
+		out.Each = append(out.Each, runstats.RepairTime{Line: e.Line, From: e.From, Ms: ms(e.Took), Ops: e.Ops})
 	}
 	return out
 }

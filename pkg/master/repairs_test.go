@@ -50,3 +50,14 @@ func TestFinish_Repairs(t *testing.T) {
 		}
 	}
 }
+
+// The client operations a repair spans reach the -stats file with it.
+func TestRepairStats_CarriesTheOperationsBetween(t *testing.T) {
+	r := check.SummarizeRepairs([]check.Repair{{Line: 9, From: 4, Took: 2 * time.Second, Ops: 3}})
+	got := repairStats(r)
+	want := runstats.Repairs{Count: 1, MedianMs: 2000, MaxMs: 2000, MaxLine: 9, MaxFrom: 4,
+		Each: []runstats.RepairTime{{Line: 9, From: 4, Ms: 2000, Ops: 3}}}
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("repairStats = %+v, want %+v", *got, want)
+	}
+}

@@ -82,11 +82,13 @@ type Repairs struct {
 }
 
 // RepairTime is one repair: the lines of its stabilize and of the event
-// it ran from, and how long it took in milliseconds.
+// it ran from, how long it took in milliseconds, and how many client
+// operations ran between the two (their time is in Ms).
 type RepairTime struct {
 	Line int     `json:"line"`
 	From int     `json:"from"`
 	Ms   float64 `json:"ms"`
+	Ops  int     `json:"ops,omitempty"`
 }
 
 // ClassCount is how many violations of one class the run had.
